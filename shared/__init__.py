@@ -1,0 +1,1 @@
+"""Peerline's shared platform: wire contracts and glue. No business logic lives here."""

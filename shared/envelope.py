@@ -1,0 +1,110 @@
+"""The CloudEvents 1.0 envelope every event travels in, and the NATS subject it is stored under."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.contracts.base import Event, resolve
+
+TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+STREAM = "PEERLINE_EVENTS"
+
+
+def new_id(prefix: str) -> str:
+    """A random identifier safe as one NATS subject token, e.g. `c-3f2a…`."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def check_token(value: str, what: str) -> str:
+    if not TOKEN.match(value):
+        raise ValueError(f"{what} must be lower-case letters, digits, '-' or '_' (got {value!r})")
+    return value
+
+
+def aggregate_filter(agency: str, aggregate: str, aggregate_id: str) -> str:
+    """The subject wildcard holding every event of one aggregate instance."""
+    return f"ev.{agency}.{aggregate}.{aggregate_id}.>"
+
+
+class Envelope(BaseModel):
+    """CloudEvents structured-mode JSON, plus Peerline's extensions."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: str = "1.0"
+    id: str = Field(default_factory=lambda: new_id("e"))
+    source: str
+    type: str
+    subject: str = Field(description="the aggregate id")
+    time: datetime
+    datacontenttype: str = "application/json"
+    agency: str
+    correlationid: str | None = None
+    causationid: str | None = None
+    data: dict[str, Any]
+
+    @field_validator("agency")
+    @classmethod
+    def _agency_token(cls, v: str) -> str:
+        return check_token(v, "agency")
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_token(cls, v: str) -> str:
+        return check_token(v, "subject")
+
+    @classmethod
+    def wrap(
+        cls,
+        payload: Event,
+        *,
+        agency: str,
+        subject: str,
+        source: str,
+        time: datetime | None = None,
+        cause: Envelope | None = None,
+        id: str | None = None,
+    ) -> Envelope:
+        """Wrap a payload. `cause` carries the correlation on from the event that led to this one."""
+        extra: dict[str, Any] = {}
+        if id is not None:
+            extra["id"] = id
+        return cls(
+            source=source,
+            type=payload.type_name(),
+            subject=subject,
+            time=time or datetime.now(UTC),
+            agency=agency,
+            correlationid=(cause.correlationid or cause.id) if cause else None,
+            causationid=cause.id if cause else None,
+            data=payload.model_dump(mode="json"),
+            **extra,
+        )
+
+    @property
+    def event_name(self) -> str:
+        return self.type.split(".")[1]
+
+    @property
+    def aggregate(self) -> str:
+        return type(self.payload()).aggregate
+
+    @property
+    def nats_subject(self) -> str:
+        return f"ev.{self.agency}.{self.aggregate}.{self.subject}.{self.event_name}"
+
+    def payload(self) -> Event:
+        """The typed payload (upcast from older versions). Raises on unknown type or invalid data."""
+        return resolve(self.type, self.data)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        return cls.model_validate_json(raw)

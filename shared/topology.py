@@ -1,0 +1,125 @@
+"""Every stream and durable consumer Peerline uses, provisioned in one place.
+
+`peerline bootstrap` (and `peerline up`, docker-compose, the Kubernetes Job) runs `provision()`.
+Services only bind to what exists here; they never create streams or consumers themselves, which is
+what lets each service's NATS user be limited to its own subjects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import NotFoundError
+
+from shared.envelope import STREAM
+
+DLQ_STREAM = "PEERLINE_DLQ"
+DUPLICATE_WINDOW_S = 300.0
+
+
+def events_stream(replicas: int = 1) -> StreamConfig:
+    """The log: file storage, never deleted or purged, kept forever."""
+    return StreamConfig(
+        name=STREAM,
+        subjects=["ev.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        max_age=0,
+        deny_delete=True,
+        deny_purge=True,
+        allow_direct=True,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        num_replicas=replicas,
+        discard=DiscardPolicy.OLD,
+    )
+
+
+def dlq_stream(replicas: int = 1) -> StreamConfig:
+    """Dead letters: the original bytes and headers plus the reason, kept for a coordinator to inspect."""
+    return StreamConfig(
+        name=DLQ_STREAM,
+        subjects=["dlq.>"],
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        num_replicas=replicas,
+    )
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A durable pull consumer on the log."""
+
+    durable: str
+    filter_subjects: tuple[str, ...]
+    ack_wait_s: float = 30.0
+    max_ack_pending: int = 2000
+    description: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def config(self) -> ConsumerConfig:
+        subjects = list(self.filter_subjects)
+        return ConsumerConfig(
+            durable_name=self.durable,
+            description=self.description or None,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_s,
+            # The runner bounds deliveries itself and dead-letters; the server never drops silently.
+            max_deliver=-1,
+            max_ack_pending=self.max_ack_pending,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
+        )
+
+
+CONSUMERS: tuple[Consumer, ...] = (
+    Consumer(
+        "intake-cases",
+        ("ev.*.case.>",),
+        description="intake's case projection (status for requesters)",
+    ),
+    Consumer(
+        "matching-directory",
+        ("ev.*.peer.>", "ev.*.case.*.peer_assigned", "ev.*.case.*.request_cancelled"),
+        description="matching's peer directory and active-case counts",
+    ),
+    Consumer(
+        "matching-assigner",
+        ("ev.*.case.*.support_requested",),
+        description="matching's reactor: assign a peer to each new request",
+    ),
+)
+
+
+def consumer(durable: str) -> Consumer:
+    for c in CONSUMERS:
+        if c.durable == durable:
+            return c
+    raise KeyError(durable)
+
+
+async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
+    try:
+        await js.stream_info(cfg.name or "")
+    except NotFoundError:
+        await js.add_stream(cfg)
+        return
+    await js.update_stream(cfg)
+
+
+async def provision(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create or update the streams and every durable consumer. Safe to run any number of times."""
+    await _ensure_stream(js, events_stream(replicas))
+    await _ensure_stream(js, dlq_stream(replicas))
+    for c in CONSUMERS:
+        await js.add_consumer(STREAM, c.config())
