@@ -55,7 +55,7 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
     client = await nats.connect(nats_url)
     await provision(client.jetstream())
     yield client
-    await client.drain()
+    await client.close()
 
 
 @pytest.fixture

@@ -1,0 +1,32 @@
+"""Dead letters: an event a consumer cannot take goes to PEERLINE_DLQ with the reason, never nowhere."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+
+from shared.topology import DLQ_STREAM
+
+
+async def dead_letter(
+    js: JetStreamContext,
+    consumer: str,
+    *,
+    subject: str,
+    seq: int | None,
+    data: bytes,
+    headers: dict[str, str] | None,
+    reason: str,
+) -> None:
+    """Publish the original bytes with the reason. Idempotent per (consumer, seq)."""
+    out = {f"Original-{k}": v for k, v in (headers or {}).items()}
+    out.update(
+        {
+            "Peerline-Reason": reason[:1000].replace("\r", " ").replace("\n", " "),
+            "Peerline-Consumer": consumer,
+            "Peerline-Original-Subject": subject,
+        }
+    )
+    if seq is not None:
+        out["Peerline-Original-Seq"] = str(seq)
+        out["Nats-Msg-Id"] = f"{consumer}:{seq}"
+    await js.publish(f"dlq.{consumer}", data, stream=DLQ_STREAM, headers=out)

@@ -1,0 +1,233 @@
+"""Projection runner: a durable pull consumer feeding one SQL read model, exactly once.
+
+For each fetched batch, in stream order: events already applied (seq <= tracked) are acked and
+skipped; the rest are applied and the tracking row advanced in ONE transaction; acks go out only
+after the commit. An event that cannot be parsed is dead-lettered at once. An event whose handler
+fails is retried: the prefix before it is committed, the runner backs off, then naks it and everything
+after it (without delay, so they come back first and in order); after `max_deliveries` it is
+dead-lettered and the consumer carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from opentelemetry import propagate, trace
+from pydantic import ValidationError
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, select
+
+from shared.contracts.base import Event, UnknownEventType
+from shared.dlq import dead_letter
+from shared.envelope import STREAM, Envelope
+from shared.topology import Consumer
+
+log = logging.getLogger("peerline.projection")
+_tracer = trace.get_tracer("peerline.projection")
+
+tracking_metadata = MetaData()
+positions = Table(
+    "projection_position",
+    tracking_metadata,
+    Column("projection", String(64), primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+)
+
+
+class Projection(Protocol):
+    """A read model: its tables, and how one event changes them (inside the runner's transaction)."""
+
+    name: str
+    metadata: MetaData
+
+    def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None: ...
+
+
+@dataclass
+class Item:
+    msg: Msg
+    seq: int
+    env: Envelope | None = None
+    event: Event | None = None
+    problem: str | None = None
+
+
+def describe(exc: Exception) -> str:
+    """A reason without the offending values (they may hold personal data)."""
+    if isinstance(exc, ValidationError):
+        return "invalid: " + "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+    if isinstance(exc, UnknownEventType):
+        return f"unknown event type {exc.args[0]}"
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def parse(msg: Msg) -> Item:
+    seq = msg.metadata.sequence.stream
+    item = Item(msg, seq)
+    try:
+        item.env = Envelope.from_bytes(msg.data)
+        item.event = item.env.payload()
+    except (ValidationError, UnknownEventType, ValueError) as exc:
+        item.problem = describe(exc)
+    return item
+
+
+def ensure_schema(engine: Engine, projection: Projection) -> None:
+    tracking_metadata.create_all(engine)
+    projection.metadata.create_all(engine)
+
+
+def position(conn: Connection, name: str) -> int:
+    return conn.execute(select(positions.c.last_seq).where(positions.c.projection == name)).scalar() or 0
+
+
+def set_position(conn: Connection, name: str, seq: int) -> None:
+    updated = conn.execute(positions.update().where(positions.c.projection == name).values(last_seq=seq))
+    if updated.rowcount == 0:
+        conn.execute(positions.insert().values(projection=name, last_seq=seq))
+
+
+class Failed(Exception):
+    def __init__(self, index: int, cause: Exception) -> None:
+        super().__init__(describe(cause))
+        self.index = index
+        self.cause = cause
+
+
+def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -> None:
+    """Apply in one transaction; raises Failed(index) after rolling back everything."""
+    with engine.begin() as conn:
+        last = position(conn, projection.name)
+        start = last
+        for i, item in enumerate(items):
+            if item.seq <= last:
+                continue
+            if item.env is not None and item.event is not None and item.problem is None:
+                try:
+                    projection.apply(conn, item.env, item.event, item.seq)
+                except Exception as exc:
+                    raise Failed(i, exc) from exc
+            last = item.seq
+        if last != start:
+            set_position(conn, projection.name, last)
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        engine: Engine,
+        projection: Projection,
+        consumer: Consumer,
+        *,
+        batch: int = 500,
+        max_deliveries: int = 5,
+        backoff: Sequence[float] = (0.05, 0.25, 1.0, 3.0),
+        on_committed: Callable[[Sequence[Item]], None] | None = None,
+    ) -> None:
+        self.js, self.engine, self.projection, self.consumer = js, engine, projection, consumer
+        self.batch, self.max_deliveries, self.backoff = batch, max_deliveries, backoff
+        self.on_committed = on_committed
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def start(self) -> None:
+        await asyncio.to_thread(ensure_schema, self.engine, self.projection)
+        self._sub = await self.js.pull_subscribe_bind(self.consumer.durable, stream=STREAM)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self._sub is None:
+            await self.start()
+        while not stop.is_set():
+            try:
+                await self.step(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken connection or database: log, wait, carry on
+                log.exception("projection %s: batch failed; retrying", self.projection.name)
+                await asyncio.sleep(1.0)
+
+    async def step(self, timeout: float = 1.0) -> int:
+        """Fetch and process one batch; returns how many messages were handled (0 on an idle timeout)."""
+        assert self._sub is not None, "start() first"
+        try:
+            msgs = await self._sub.fetch(self.batch, timeout=timeout)
+        except (NatsTimeout, asyncio.TimeoutError):
+            return 0
+        items = [parse(m) for m in msgs]
+        with _tracer.start_as_current_span(
+            f"{self.projection.name} apply", kind=trace.SpanKind.CONSUMER,
+            context=propagate.extract(msgs[0].headers or {}),
+            attributes={"messaging.batch.message_count": len(items)},
+        ):
+            await self._process(items)
+        return len(items)
+
+    async def _process(self, items: list[Item]) -> None:
+        for item in items:
+            if item.problem is not None:
+                await self._dead_letter(item, item.problem)
+        while items:
+            try:
+                await asyncio.to_thread(apply_batch, self.engine, self.projection, items)
+            except Failed as failure:
+                done, stuck, rest = items[: failure.index], items[failure.index], items[failure.index + 1:]
+                if done:
+                    await asyncio.to_thread(apply_batch, self.engine, self.projection, done)
+                    await self._ack(done)
+                delivered = stuck.msg.metadata.num_delivered or 1
+                if delivered >= self.max_deliveries:
+                    log.error("projection %s: seq %d dead-lettered: %s", self.projection.name, stuck.seq, failure)
+                    stuck.problem = str(failure)
+                    await self._dead_letter(stuck, f"handler failed {delivered} times: {failure}")
+                    items = [stuck, *rest]  # applied as a skip on the next pass
+                    continue
+                log.warning("projection %s: seq %d failed (delivery %d): %s",
+                            self.projection.name, stuck.seq, delivered, failure)
+                await asyncio.sleep(self.backoff[min(delivered, len(self.backoff)) - 1])
+                for item in [stuck, *rest]:
+                    await item.msg.nak()
+                return
+            if self.on_committed is not None:
+                self.on_committed(items)
+            await self._ack(items)
+            return
+
+    async def _ack(self, items: Sequence[Item]) -> None:
+        for item in items:
+            await item.msg.ack()
+
+    async def _dead_letter(self, item: Item, reason: str) -> None:
+        await dead_letter(
+            self.js, self.consumer.durable, subject=item.msg.subject, seq=item.seq,
+            data=item.msg.data, headers=item.msg.headers, reason=reason,
+        )
+
+
+def digest(engine: Engine, projection: Projection) -> str:
+    """A content hash of every view table (not the tracking row): equal content, equal digest."""
+    h = hashlib.sha256()
+    with engine.connect() as conn:
+        for table in projection.metadata.sorted_tables:
+            h.update(table.name.encode())
+            cols = list(table.columns)
+            for row in conn.execute(select(*cols).order_by(*cols)):
+                h.update(repr(tuple(row)).encode())
+    return h.hexdigest()
+
+
+def reset(engine: Engine, projection: Projection) -> None:
+    """Drop the view and its position, then create them empty."""
+    projection.metadata.drop_all(engine)
+    tracking_metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(positions.delete().where(positions.c.projection == projection.name))
+    projection.metadata.create_all(engine)
