@@ -69,7 +69,8 @@ class EventStore:
         first = envelopes[0]
         filt = aggregate_filter(first.agency, first.aggregate, first.subject)
         with _tracer.start_as_current_span(
-            f"{first.event_name} publish", kind=trace.SpanKind.PRODUCER,
+            f"{first.event_name} publish",
+            kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.system": "nats", "messaging.destination.name": first.nats_subject},
         ):
             version = expected
@@ -97,7 +98,7 @@ class EventStore:
                 if landed is not None:  # our earlier try landed; its ack was lost
                     return landed
                 raise ConcurrencyConflict(filt, expected or 0) from err
-            except (NatsTimeout, NoRespondersError, asyncio.TimeoutError):
+            except (TimeoutError, NatsTimeout, NoRespondersError):
                 if attempt == self._retries - 1:
                     raise
                 await asyncio.sleep(0.05 * 2**attempt)

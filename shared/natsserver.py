@@ -58,10 +58,14 @@ class NatsServer:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> NatsServer:
+        for port in (self.port, self.monitor_port):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    raise RuntimeError(f"port {port} is already in use (is another Peerline running?)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "nats.conf"
         conf.write_text(config_text(self.data_dir / "jetstream", self.port, self.monitor_port, self.domain))
-        out = open(self.log_file or self.data_dir / "nats.log", "ab")  # noqa: SIM115 - owned by the process
+        out = open(self.log_file or self.data_dir / "nats.log", "ab")
         self.proc = subprocess.Popen([binary(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
         out.close()
         deadline = time.monotonic() + timeout
@@ -69,8 +73,9 @@ class NatsServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"nats-server exited with {self.proc.returncode}; see {out.name}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true",
-                                            timeout=1) as r:  # noqa: S310 - loopback only
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true", timeout=1
+                ) as r:
                     if r.status == 200:
                         return self
             except OSError:

@@ -11,6 +11,7 @@ dead-lettered and the consumer carries on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -63,7 +64,8 @@ def describe(exc: Exception) -> str:
     """A reason without the offending values (they may hold personal data)."""
     if isinstance(exc, ValidationError):
         return "invalid: " + "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors(include_input=False)
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+            for e in exc.errors(include_input=False)
         )
     if isinstance(exc, UnknownEventType):
         return f"unknown event type {exc.args[0]}"
@@ -146,25 +148,38 @@ class ProjectionRunner:
     async def run(self, stop: asyncio.Event) -> None:
         if self._sub is None:
             await self.start()
-        while not stop.is_set():
-            try:
-                await self.step(timeout=1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a broken connection or database: log, wait, carry on
-                log.exception("projection %s: batch failed; retrying", self.projection.name)
-                await asyncio.sleep(1.0)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.step(timeout=1.0)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a broken connection or database: log, wait, carry on
+                    log.exception("projection %s: batch failed; retrying", self.projection.name)
+                    await asyncio.sleep(1.0)
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        """Leave the subscription (the durable consumer stays); a draining connection need not wait on it."""
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
 
     async def step(self, timeout: float = 1.0) -> int:
         """Fetch and process one batch; returns how many messages were handled (0 on an idle timeout)."""
         assert self._sub is not None, "start() first"
         try:
             msgs = await self._sub.fetch(self.batch, timeout=timeout)
-        except (NatsTimeout, asyncio.TimeoutError):
+        except (TimeoutError, NatsTimeout):
+            return 0
+        if not msgs:
             return 0
         items = [parse(m) for m in msgs]
         with _tracer.start_as_current_span(
-            f"{self.projection.name} apply", kind=trace.SpanKind.CONSUMER,
+            f"{self.projection.name} apply",
+            kind=trace.SpanKind.CONSUMER,
             context=propagate.extract(msgs[0].headers or {}),
             attributes={"messaging.batch.message_count": len(items)},
         ):
@@ -179,19 +194,26 @@ class ProjectionRunner:
             try:
                 await asyncio.to_thread(apply_batch, self.engine, self.projection, items)
             except Failed as failure:
-                done, stuck, rest = items[: failure.index], items[failure.index], items[failure.index + 1:]
+                done, stuck, rest = items[: failure.index], items[failure.index], items[failure.index + 1 :]
                 if done:
                     await asyncio.to_thread(apply_batch, self.engine, self.projection, done)
                     await self._ack(done)
                 delivered = stuck.msg.metadata.num_delivered or 1
                 if delivered >= self.max_deliveries:
-                    log.error("projection %s: seq %d dead-lettered: %s", self.projection.name, stuck.seq, failure)
+                    log.error(
+                        "projection %s: seq %d dead-lettered: %s", self.projection.name, stuck.seq, failure
+                    )
                     stuck.problem = str(failure)
                     await self._dead_letter(stuck, f"handler failed {delivered} times: {failure}")
                     items = [stuck, *rest]  # applied as a skip on the next pass
                     continue
-                log.warning("projection %s: seq %d failed (delivery %d): %s",
-                            self.projection.name, stuck.seq, delivered, failure)
+                log.warning(
+                    "projection %s: seq %d failed (delivery %d): %s",
+                    self.projection.name,
+                    stuck.seq,
+                    delivered,
+                    failure,
+                )
                 await asyncio.sleep(self.backoff[min(delivered, len(self.backoff)) - 1])
                 for item in [stuck, *rest]:
                     await item.msg.nak()
@@ -207,8 +229,13 @@ class ProjectionRunner:
 
     async def _dead_letter(self, item: Item, reason: str) -> None:
         await dead_letter(
-            self.js, self.consumer.durable, subject=item.msg.subject, seq=item.seq,
-            data=item.msg.data, headers=item.msg.headers, reason=reason,
+            self.js,
+            self.consumer.durable,
+            subject=item.msg.subject,
+            seq=item.seq,
+            data=item.msg.data,
+            headers=item.msg.headers,
+            reason=reason,
         )
 
 

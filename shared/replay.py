@@ -46,8 +46,9 @@ async def rebuild(
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     if len(subjects) > 1:
         config.filter_subjects = subjects
-    sub = await js.subscribe(subjects[0], stream=STREAM, ordered_consumer=True, config=config,
-                             pending_msgs_limit=batch * 20)
+    sub = await js.subscribe(
+        subjects[0], stream=STREAM, ordered_consumer=True, config=config, pending_msgs_limit=batch * 20
+    )
     try:
         if not await _any(js, subjects):  # an ordered consumer would just wait
             return 0
@@ -68,3 +69,25 @@ async def rebuild(
                 return done
     finally:
         await sub.unsubscribe()
+
+
+async def rebuild_all(nats_url: str, engine: Engine, pairs: list[tuple[Projection, Consumer]]) -> None:
+    """`peerline replay <service>`: rebuild each of a service's projections with a progress bar."""
+    import nats
+    from rich.progress import Progress as Bar
+
+    nc = await nats.connect(nats_url)
+    try:
+        with Bar() as bar:
+            for projection, consumer in pairs:
+                task = bar.add_task(projection.name, total=None)
+                count = await rebuild(
+                    nc.jetstream(),
+                    engine,
+                    projection,
+                    consumer,
+                    progress=lambda d, t, task=task: bar.update(task, completed=d, total=t),
+                )
+                bar.update(task, completed=count, total=max(count, 1))
+    finally:
+        await nc.close()

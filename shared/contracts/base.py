@@ -50,7 +50,9 @@ def event(name: str, aggregate: str, version: int = 1) -> Callable[[E], E]:
 def upcaster(old_type: str, new_type: str) -> Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Any]:
     """Register a function turning an old version's data into the next version's data."""
 
-    def register(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def register(
+        fn: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
         _UPCASTERS[old_type] = (new_type, fn)
         return fn
 

@@ -1,0 +1,3 @@
+from services.matching.main import main
+
+main()

@@ -1,0 +1,145 @@
+"""Bearer-token authorization for every HTTP route: a JWT carrying a role and an agency.
+
+`peerline up` makes a development key pair under var/keys; production points `jwt_jwks_url` (or a PEM
+public key) at the region's identity provider. Each route declares its roles with `auth.require(...)`.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import Depends, HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+
+Role = Literal["member", "peer", "coordinator", "clinician", "leader", "regional_admin", "integration"]
+ROLES: tuple[Role, ...] = get_args(Role)
+ALGORITHMS = ["EdDSA", "RS256", "ES256"]
+
+
+class Principal(BaseModel):
+    sub: str
+    role: Role
+    agency: str
+
+
+def generate_dev_keys(directory: Path) -> tuple[Path, Path]:
+    """An Ed25519 key pair for development (kept if it exists). Returns (private, public) paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    private, public = directory / "jwt-signing.pem", directory / "jwt-public.pem"
+    if not private.exists():
+        key = Ed25519PrivateKey.generate()
+        private.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        private.chmod(0o600)
+        public.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    return private, public
+
+
+def mint(
+    private_key_pem: bytes,
+    *,
+    role: Role,
+    agency: str,
+    sub: str | None = None,
+    issuer: str = "peerline-dev",
+    audience: str = "peerline",
+    ttl_s: int = 12 * 3600,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": sub or f"u-{uuid.uuid4().hex[:12]}",
+        "role": role,
+        "agency": agency,
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
+    return jwt.encode(claims, private_key_pem, algorithm="EdDSA")
+
+
+class Verifier:
+    """Checks signature, expiry, issuer and audience; yields the principal."""
+
+    def __init__(
+        self, *, issuer: str, audience: str, public_key_pem: bytes | None = None, jwks_url: str | None = None
+    ) -> None:
+        if not public_key_pem and not jwks_url:
+            raise ValueError("configure a JWT public key file or a JWKS URL")
+        self._key = public_key_pem
+        self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
+        self.issuer, self.audience = issuer, audience
+
+    def __call__(self, token: str) -> Principal:
+        key: Any = self._key
+        if self._jwks is not None:
+            key = self._jwks.get_signing_key_from_jwt(token).key
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=ALGORITHMS,
+            issuer=self.issuer,
+            audience=self.audience,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
+        return Principal.model_validate(claims)
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class RoleGuard:
+    """A FastAPI dependency admitting only the listed roles. Routes keep it so tests can walk them."""
+
+    def __init__(self, verifier: Verifier, roles: tuple[Role, ...]) -> None:
+        self.verifier, self.roles = verifier, roles
+
+    def __call__(self, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+        if creds is None:
+            raise unauthorized("a bearer token is required")
+        try:
+            principal = self.verifier(creds.credentials)
+        except (jwt.PyJWTError, ValidationError) as exc:
+            raise unauthorized(f"invalid token: {type(exc).__name__}") from exc
+        if principal.role not in self.roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
+        return principal
+
+
+class Auth:
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+
+    def require(self, *roles: Role) -> Any:
+        return Depends(RoleGuard(self.verifier, roles))
+
+    @classmethod
+    def from_settings(
+        cls, public_key_file: Path | None, jwks_url: str | None, issuer: str, audience: str
+    ) -> Auth:
+        pem = public_key_file.read_bytes() if public_key_file else None
+        return cls(Verifier(issuer=issuer, audience=audience, public_key_pem=pem, jwks_url=jwks_url))
+
+
+def check_agency(principal: Principal, agency: str) -> None:
+    """Agency scoping: only a regional admin reaches beyond their own agency."""
+    if principal.role != "regional_admin" and principal.agency != agency:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "outside your agency")

@@ -1,0 +1,146 @@
+"""`peerline`: run the embedded stack, provision NATS, mint dev tokens, rebuild projections."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import nats
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.auth import ROLES, Role, generate_dev_keys, mint
+from shared.natsserver import NatsServer
+from shared.runtime import METRICS_PORTS, SERVICES, Child, Supervisor, service_env
+from shared.seed import seed as seed_demo
+from shared.topology import provision
+
+app = typer.Typer(
+    help="Peerline: confidential peer support for first-responder agencies.", no_args_is_help=True
+)
+console = Console()
+VarDir = Annotated[Path, typer.Option(envvar="PEERLINE_VAR_DIR", help="where data, keys and logs live")]
+NatsUrl = Annotated[str, typer.Option(envvar="PEERLINE_NATS_URL")]
+
+
+async def _bootstrap(url: str, replicas: int, demo: bool) -> int:
+    nc = await nats.connect(url, connect_timeout=5)
+    try:
+        js = nc.jetstream()
+        await provision(js, replicas)
+        return await seed_demo(js) if demo else 0
+    finally:
+        await nc.close()
+
+
+@app.command()
+def bootstrap(
+    nats_url: NatsUrl = "nats://127.0.0.1:4222",
+    replicas: Annotated[int, typer.Option(envvar="PEERLINE_STREAM_REPLICAS")] = 1,
+    demo: Annotated[bool, typer.Option(help="also seed the demo region")] = False,
+) -> None:
+    """Create or update every stream and durable consumer (idempotent)."""
+    added = asyncio.run(_bootstrap(nats_url, replicas, demo))
+    console.print(
+        f"streams and consumers provisioned on {nats_url}" + (f"; {added} demo peers added" if demo else "")
+    )
+
+
+@app.command()
+def up(
+    var_dir: VarDir = Path("var"),
+    nats_port: Annotated[int, typer.Option()] = 4222,
+    http_port: Annotated[int, typer.Option(envvar="PEERLINE_HTTP_PORT")] = 8081,
+) -> None:
+    """Start everything on this machine: nats-server, every service, the demo region. Ctrl-C stops it all."""
+    var_dir = var_dir.resolve()
+    (var_dir / "logs").mkdir(parents=True, exist_ok=True)
+    _, public_key = generate_dev_keys(var_dir / "keys")
+    server = NatsServer(
+        var_dir / "nats", port=nats_port, monitor_port=8222, log_file=var_dir / "logs" / "nats.log"
+    )
+    server.start()
+    supervisor = Supervisor()
+    try:
+        added = asyncio.run(_bootstrap(server.url, 1, demo=True))
+        for name in SERVICES:
+            env = service_env(name, nats_url=server.url, var_dir=var_dir, public_key=public_key)
+            env["PEERLINE_HTTP_PORT"] = str(http_port)
+            supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
+        supervisor.start()
+        _print_endpoints(server, http_port, var_dir, added)
+        signal_stop = _stop_on_signals()
+        while not signal_stop():
+            for line in supervisor.watch_once():
+                console.print(f"[yellow]restarted {line}")
+            time.sleep(0.5)
+    finally:
+        console.print("stopping…")
+        supervisor.stop()
+        server.stop()
+        console.print("stopped.")
+
+
+def _stop_on_signals() -> Callable[[], bool]:
+    stopped = {"now": False}
+
+    def handler(_sig: int, _frame: object) -> None:
+        stopped["now"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: stopped["now"]
+
+
+def _print_endpoints(server: NatsServer, http_port: int, var_dir: Path, added: int) -> None:
+    table = Table(title="Peerline is up", show_header=True)
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("intake API (OpenAPI at /docs)", f"http://127.0.0.1:{http_port}")
+    table.add_row(
+        "NATS (JetStream, domain 'region')", f"{server.url}  monitor http://127.0.0.1:{server.monitor_port}"
+    )
+    for name in SERVICES:
+        table.add_row(f"{name} health + metrics", f"http://127.0.0.1:{METRICS_PORTS[name]}/healthz  /metrics")
+    table.add_row("data, keys, logs", str(var_dir))
+    console.print(table)
+    if added:
+        console.print(f"seeded the demo region: {added} peers in riverton-fire, riverton-police, county-ems")
+    console.print("try:  TOKEN=$(.venv/bin/peerline token --role member --agency riverton-fire)")
+    console.print(
+        f'      curl -s -XPOST 127.0.0.1:{http_port}/v1/requests -H "Authorization: Bearer $TOKEN" '
+        '-H \'content-type: application/json\' -d \'{"agency":"riverton-fire","activation":"self"}\''
+    )
+    console.print("Ctrl-C stops everything.")
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help=" | ".join(ROLES))],
+    agency: Annotated[str, typer.Option()],
+    sub: Annotated[str | None, typer.Option(help="subject (user id); random if omitted")] = None,
+    var_dir: VarDir = Path("var"),
+) -> None:
+    """Mint a development bearer token signed with the key `peerline up` made."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    private, _ = generate_dev_keys(var_dir / "keys")
+    role_: Role = role  # type: ignore[assignment]
+    typer.echo(mint(private.read_bytes(), role=role_, agency=agency, sub=sub))
+
+
+@app.command()
+def replay(service: Annotated[str, typer.Argument(help=" | ".join(SERVICES))]) -> None:
+    """Rebuild a service's projections from the log (stop that service first)."""
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    code = subprocess.call([sys.executable, "-m", f"services.{service}", "replay"], env=dict(os.environ))
+    raise typer.Exit(code)

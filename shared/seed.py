@@ -1,0 +1,68 @@
+"""The demo region `peerline up` starts with: three agencies and thirty peers. Safe to run again."""
+
+from __future__ import annotations
+
+import uuid
+
+from nats.js import JetStreamContext
+
+from shared.contracts.base import Event
+from shared.contracts.matching import ConfidentialityAcknowledged, PeerAvailabilityChanged, PeerEnrolled
+from shared.envelope import Envelope
+from shared.eventstore import ConcurrencyConflict, EventStore
+
+SOURCE = "peerline/seed"
+AGENCIES: dict[str, tuple[str, ...]] = {
+    "riverton-fire": ("fire", "fire", "fire", "ems", "fire", "fire", "dispatch", "fire", "ems", "fire"),
+    "riverton-police": (
+        "police",
+        "police",
+        "police",
+        "dispatch",
+        "police",
+        "police",
+        "police",
+        "corrections",
+        "police",
+        "police",
+    ),
+    "county-ems": ("ems", "ems", "dispatch", "ems", "ems", "ems", "dispatch", "ems", "ems", "ems"),
+}
+LANGUAGES = (("en",), ("en", "es"), ("en",), ("en", "fr"), ("en",))
+
+
+def demo_peers() -> list[tuple[str, str, list[Event]]]:
+    """(agency, peer_ref, events). Every tenth peer is off duty, so matching has someone to skip."""
+    out = []
+    for agency, disciplines in AGENCIES.items():
+        for n, discipline in enumerate(disciplines, start=1):
+            events: list[Event] = [
+                PeerEnrolled(discipline=discipline, unit=f"unit-{1 + n % 4}", languages=LANGUAGES[n % 5]),
+                ConfidentialityAcknowledged(policy_version="2026-1"),
+                PeerAvailabilityChanged(available=n != 7),
+            ]
+            out.append((agency, f"p-{agency}-{n:02d}", events))
+    return out
+
+
+async def seed(js: JetStreamContext) -> int:
+    """Append the demo peers that are not there yet; returns how many were added."""
+    store = EventStore(js)
+    added = 0
+    for agency, peer_ref, events in demo_peers():
+        envs = [
+            Envelope.wrap(
+                e,
+                agency=agency,
+                subject=peer_ref,
+                source=SOURCE,
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"peerline-seed/{peer_ref}/{i}")),
+            )
+            for i, e in enumerate(events)
+        ]
+        try:
+            await store.append(envs, expected=0)
+            added += 1
+        except ConcurrencyConflict:
+            continue  # seeded before
+    return added

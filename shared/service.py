@@ -1,0 +1,82 @@
+"""Running a service process: its projection runners, its broker, its HTTP servers, until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+import nats
+import uvicorn
+from fastapi import FastAPI, Response
+from nats.aio.client import Client
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+log = logging.getLogger("peerline.service")
+
+Task = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def ops_app(service: str, ready: Callable[[], bool]) -> FastAPI:
+    """/healthz and /metrics on the ops port."""
+    app = FastAPI(title=f"peerline-{service} ops", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/healthz")
+    def healthz(response: Response) -> dict[str, str]:
+        ok = ready()
+        response.status_code = 200 if ok else 503
+        return {"service": service, "status": "ok" if ok else "starting"}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal capture: the process's stop event governs every server."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def http_task(app: FastAPI, host: str, port: int) -> Task:
+    async def serve(stop: asyncio.Event) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+        server = _Server(config)
+        serving = asyncio.create_task(server.serve())
+        await stop.wait()
+        server.should_exit = True
+        await serving
+
+    return serve
+
+
+async def run_until_stopped(tasks: Sequence[Task], stop: asyncio.Event | None = None) -> None:
+    """Run every task; SIGINT/SIGTERM (or `stop`) ends them all. One task failing stops the process."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    running = [asyncio.create_task(t(stop)) for t in tasks]
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*running, stopper], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    failed = [t for t in done if t is not stopper and t.exception() is not None]
+    await asyncio.wait(running, timeout=10)
+    for t in running:
+        t.cancel()
+    if failed:
+        raise failed[0].exception()  # type: ignore[misc]
+
+
+async def connect_nats(url: str, name: str) -> Client:
+    """A connection that keeps reconnecting: a NATS restart must not end the service."""
+    return await nats.connect(
+        url, name=f"peerline-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+    )

@@ -1,0 +1,27 @@
+"""Configuration common to every service. Each service subclasses it with its own defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PEERLINE_", extra="ignore")
+
+    service: str = "peerline"
+    nats_url: str = "nats://127.0.0.1:4222"
+    database_url: str = ""
+    var_dir: Path = Path("var")
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0  # 0 = no ops server (tests)
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "peerline-dev"
+    jwt_audience: str = "peerline"
+
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir}/{self.service}.db"
