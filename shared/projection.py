@@ -160,6 +160,14 @@ class ProjectionRunner:
         finally:
             await self.stop()
 
+    async def catch_up(self) -> None:
+        """Apply everything already in the log, so a reader of this view starts from the present."""
+        assert self._sub is not None, "start() first"
+        while True:
+            handled = await self.step(timeout=0.2)
+            if not handled and not (await self._sub.consumer_info()).num_pending:
+                return
+
     async def stop(self) -> None:
         """Leave the subscription (the durable consumer stays); a draining connection need not wait on it."""
         if self._sub is not None:

@@ -32,6 +32,7 @@ class Matching:
         self.assigner.connect(js)
         runner = ProjectionRunner(js, self.engine, directory, consumer("matching-directory"))
         await runner.start()
+        await runner.catch_up()  # assign only once the directory is current
         await self.broker.start()
         self.ready = True
         tasks: list[Task] = [runner.run]

@@ -1,0 +1,132 @@
+"""The first flow across real processes: a request gets a peer, and one trace spans intake → matching."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+
+from shared.auth import generate_dev_keys, mint
+from shared.envelope import STREAM, Envelope
+from shared.natsserver import NatsServer, free_port
+from shared.runtime import Child, Supervisor, service_env
+from shared.seed import seed
+from shared.topology import provision
+
+pytestmark = pytest.mark.e2e
+
+
+async def _prepare(url: str) -> None:
+    nc = await nats.connect(url)
+    await provision(nc.jetstream())
+    await seed(nc.jetstream())
+    await nc.close()
+
+
+class Stack:
+    def __init__(self, base: str, private_key: bytes, server: NatsServer) -> None:
+        self.base, self.private_key, self.server = base, private_key, server
+
+    def token(self, role: str, agency: str) -> str:
+        return mint(self.private_key, role=role, agency=agency)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[Stack]:
+    asyncio.run(_prepare(nats_server.url))
+    private, public = generate_dev_keys(tmp_path / "keys")
+    port = free_port()
+    sup = Supervisor()
+    for name in ("intake", "matching"):
+        env = service_env(name, nats_url=nats_server.url, var_dir=tmp_path, public_key=public)
+        env["PEERLINE_HTTP_PORT"] = str(port)
+        env["PEERLINE_METRICS_PORT"] = str(free_port())
+        sup.children.append(Child(name, env, tmp_path / f"{name}.log"))
+    sup.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield Stack(base, private.read_bytes(), nats_server)
+    sup.stop()
+    for child in sup.children:
+        assert child.proc is not None and child.proc.returncode == 0, child.log_path.read_text()[-2000:]
+
+
+def wait_for_status(stack: Stack, case_id: str, token: str, want: str, within: float = 5.0) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        r = httpx.get(f"{stack.base}/v1/requests/{case_id}", headers={"X-Case-Token": token})
+        if r.status_code == 200 and r.json()["status"] == want:
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError(f"case {case_id} not {want} within {within}s (last: {r.status_code} {r.text})")
+
+
+async def _case_messages(url: str, agency: str, case_id: str) -> dict[str, dict[str, str]]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    out: dict[str, dict[str, str]] = {}
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(STREAM, seq=seq, subject=f"ev.{agency}.case.{case_id}.>", next=True)
+        except Exception:
+            break
+        out[Envelope.from_bytes(msg.data or b"").event_name] = dict(msg.headers or {})
+        seq = (msg.seq or 0) + 1
+    await nc.close()
+    return out
+
+
+def test_request_is_assigned_across_processes_in_one_trace(stack: Stack) -> None:
+    agency = "riverton-fire"
+    r = httpx.post(
+        f"{stack.base}/v1/requests",
+        json={"agency": agency, "activation": "self"},
+        headers={"Authorization": f"Bearer {stack.token('member', agency)}"},
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    took = wait_for_status(stack, body["case_id"], body["case_token"], "assigned")
+    assert took < 5.0
+
+    headers = asyncio.run(_case_messages(stack.server.url, agency, body["case_id"]))
+    assert set(headers) == {"support_requested", "peer_assigned"}
+    requested_trace = headers["support_requested"]["traceparent"].split("-")[1]
+    assigned_trace = headers["peer_assigned"]["traceparent"].split("-")[1]
+    assert requested_trace == assigned_trace != "0" * 32
+
+    # the coordinator of the agency sees the case, without identity or content
+    listing = httpx.get(
+        f"{stack.base}/v1/agencies/{agency}/cases",
+        headers={"Authorization": f"Bearer {stack.token('coordinator', agency)}"},
+    ).json()
+    assert [c["case_id"] for c in listing] == [body["case_id"]]
+    assert "member_ref" not in listing[0] and "token_hash" not in listing[0]
+
+
+def test_requester_cancels_with_the_case_token(stack: Stack) -> None:
+    agency = "county-ems"
+    body = httpx.post(
+        f"{stack.base}/v1/requests",
+        json={"agency": agency, "activation": "supervisor"},
+        headers={"Authorization": f"Bearer {stack.token('member', agency)}"},
+    ).json()
+    wait_for_status(stack, body["case_id"], body["case_token"], "assigned")
+    wrong = httpx.post(f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": "guess"})
+    assert wrong.status_code == 404
+    r = httpx.post(f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": body["case_token"]})
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    wait_for_status(stack, body["case_id"], body["case_token"], "cancelled")
+    again = httpx.post(f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": body["case_token"]})
+    assert again.status_code == 409
