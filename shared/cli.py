@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import nats
 import typer
@@ -133,8 +133,7 @@ def token(
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
     private, _ = generate_dev_keys(var_dir / "keys")
-    role_: Role = role  # type: ignore[assignment]
-    typer.echo(mint(private.read_bytes(), role=role_, agency=agency, sub=sub))
+    typer.echo(mint(private.read_bytes(), role=cast(Role, role), agency=agency, sub=sub))
 
 
 @app.command()

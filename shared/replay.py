@@ -75,19 +75,18 @@ async def rebuild_all(nats_url: str, engine: Engine, pairs: list[tuple[Projectio
     """`peerline replay <service>`: rebuild each of a service's projections with a progress bar."""
     import nats
     from rich.progress import Progress as Bar
+    from rich.progress import TaskID
 
     nc = await nats.connect(nats_url)
     try:
         with Bar() as bar:
             for projection, consumer in pairs:
                 task = bar.add_task(projection.name, total=None)
-                count = await rebuild(
-                    nc.jetstream(),
-                    engine,
-                    projection,
-                    consumer,
-                    progress=lambda d, t, task=task: bar.update(task, completed=d, total=t),
-                )
+
+                def show(done: int, total: int, task: TaskID = task) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                count = await rebuild(nc.jetstream(), engine, projection, consumer, progress=show)
                 bar.update(task, completed=count, total=max(count, 1))
     finally:
         await nc.close()

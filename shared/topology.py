@@ -82,27 +82,24 @@ class Consumer:
         )
 
 
-CONSUMERS: tuple[Consumer, ...] = (
-    Consumer(
-        "intake-cases",
-        ("ev.*.case.>",),
-        description="intake's case projection (status for requesters)",
-    ),
-    Consumer(
-        "matching-directory",
-        ("ev.*.peer.>", "ev.*.case.*.peer_assigned", "ev.*.case.*.request_cancelled"),
-        description="matching's peer directory and active-case counts",
-    ),
-    Consumer(
-        "matching-assigner",
-        ("ev.*.case.*.support_requested",),
-        description="matching's reactor: assign a peer to each new request",
-    ),
-)
+def _all_consumers() -> tuple[Consumer, ...]:
+    """Each service declares its durable consumers in `shared/consumers/<service>.py` as CONSUMERS."""
+    import importlib
+    import pkgutil
+
+    import shared.consumers as package
+
+    found: list[Consumer] = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        found.extend(importlib.import_module(f"{package.__name__}.{info.name}").CONSUMERS)
+    names = [c.durable for c in found]
+    if len(names) != len(set(names)):
+        raise ValueError(f"durable consumer names must be unique: {sorted(names)}")
+    return tuple(found)
 
 
 def consumer(durable: str) -> Consumer:
-    for c in CONSUMERS:
+    for c in _all_consumers():
         if c.durable == durable:
             return c
     raise KeyError(durable)
@@ -121,5 +118,5 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> None:
     """Create or update the streams and every durable consumer. Safe to run any number of times."""
     await _ensure_stream(js, events_stream(replicas))
     await _ensure_stream(js, dlq_stream(replicas))
-    for c in CONSUMERS:
+    for c in _all_consumers():
         await js.add_consumer(STREAM, c.config())

@@ -30,8 +30,10 @@ class Counting:
         self.name = name
         self.metadata = MetaData()
         self.counts = Table(
-            "counts", self.metadata,
-            Column("activation", String, primary_key=True), Column("n", Integer, nullable=False),
+            "counts",
+            self.metadata,
+            Column("activation", String, primary_key=True),
+            Column("n", Integer, nullable=False),
         )
         self.fail_on = fail_on or set()
         self.fail_times = fail_times
@@ -42,8 +44,11 @@ class Counting:
             self.failures += 1
             raise RuntimeError("database said no")
         assert isinstance(event, SupportRequested)
-        done = conn.execute(self.counts.update().where(self.counts.c.activation == event.activation)
-                            .values(n=self.counts.c.n + 1))
+        done = conn.execute(
+            self.counts.update()
+            .where(self.counts.c.activation == event.activation)
+            .values(n=self.counts.c.n + 1)
+        )
         if done.rowcount == 0:
             conn.execute(self.counts.insert().values(activation=event.activation, n=1))
 
@@ -66,8 +71,12 @@ async def publish_requests(js: JetStreamContext, ag: str, n: int) -> list[int]:
     store = EventStore(js)
     seqs = []
     for i in range(n):
-        payload = SupportRequested(activation=("self", "peer")[i % 2], member_ref=new_id("m"), token_hash="0" * 64)
-        seqs.append(await store.append([Envelope.wrap(payload, agency=ag, subject=new_id("c"), source="t")], 0))
+        payload = SupportRequested(
+            activation=("self", "peer")[i % 2], member_ref=new_id("m"), token_hash="0" * 64
+        )
+        seqs.append(
+            await store.append([Envelope.wrap(payload, agency=ag, subject=new_id("c"), source="t")], 0)
+        )
     return seqs
 
 
@@ -99,7 +108,9 @@ class Crash(BaseException):
     """Stands for the process dying: not an Exception, so nothing inside the runner catches it."""
 
 
-async def test_killed_between_commit_and_ack_does_not_apply_twice(js: JetStreamContext, engine: Engine) -> None:
+async def test_killed_between_commit_and_ack_does_not_apply_twice(
+    js: JetStreamContext, engine: Engine
+) -> None:
     ag = agency()
     c = await consumer_for(js, ag, ack_wait=1.0)
     await publish_requests(js, ag, 5)
@@ -137,12 +148,17 @@ async def dlq_messages(js: JetStreamContext, durable: str) -> list[dict[str, str
         seq = (msg.seq or 0) + 1
 
 
-async def test_malformed_event_is_dead_lettered_and_later_events_apply(js: JetStreamContext, engine: Engine) -> None:
+async def test_malformed_event_is_dead_lettered_and_later_events_apply(
+    js: JetStreamContext, engine: Engine
+) -> None:
     ag = agency()
     c = await consumer_for(js, ag)
     await publish_requests(js, ag, 2)
     bad = Envelope.wrap(
-        SupportRequested(activation="self", member_ref="m-1", token_hash="x"), agency=ag, subject="c-bad", source="t"
+        SupportRequested(activation="self", member_ref="m-1", token_hash="x"),
+        agency=ag,
+        subject="c-bad",
+        source="t",
     ).model_dump(mode="json")
     bad["data"]["activation"] = "telepathy"
     bad_ack = await js.publish(f"ev.{ag}.case.c-bad.support_requested", Envelope(**bad).to_bytes())
@@ -204,7 +220,9 @@ async def test_rebuild_matches_live_projection(js: JetStreamContext, tmp_path: P
     await drain(live)
     other = make_engine(f"sqlite:///{tmp_path}/rebuilt.db")
     seen: list[tuple[int, int]] = []
-    count = await rebuild(js, other, Counting(c.durable), c, batch=25, progress=lambda d, t: seen.append((d, t)))
+    count = await rebuild(
+        js, other, Counting(c.durable), c, batch=25, progress=lambda d, t: seen.append((d, t))
+    )
     assert count == 120
     assert seen[-1] == (120, 120)
     assert digest(other, proj) == digest(engine, proj)

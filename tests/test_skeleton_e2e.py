@@ -123,10 +123,16 @@ def test_requester_cancels_with_the_case_token(stack: Stack) -> None:
         headers={"Authorization": f"Bearer {stack.token('member', agency)}"},
     ).json()
     wait_for_status(stack, body["case_id"], body["case_token"], "assigned")
-    wrong = httpx.post(f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": "guess"})
+    wrong = httpx.post(
+        f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": "guess"}
+    )
     assert wrong.status_code == 404
-    r = httpx.post(f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": body["case_token"]})
+    r = httpx.post(
+        f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": body["case_token"]}
+    )
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     wait_for_status(stack, body["case_id"], body["case_token"], "cancelled")
-    again = httpx.post(f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": body["case_token"]})
+    again = httpx.post(
+        f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": body["case_token"]}
+    )
     assert again.status_code == 409

@@ -1,0 +1,34 @@
+# Peerline — two commands matter: `make up` (start everything) and `make test` (run every check).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up test lint unit bench replay clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+up: $(STAMP)  ## start nats-server, every service and the demo region on this machine
+	$(BIN)/peerline up
+
+test: lint $(STAMP)  ## lint, type-check, import contracts, then every test against a real nats-server
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest -m unit
+
+bench: $(STAMP)  ## measure the pipeline against raw JetStream; writes bench/results/<time>.json
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
