@@ -247,13 +247,16 @@ class ProjectionRunner:
         )
 
 
+VOLATILE_COLUMNS = {"attempted_at"}  # when a timer was last tried: runtime state, not derived from the log
+
+
 def digest(engine: Engine, projection: Projection) -> str:
     """A content hash of every view table (not the tracking row): equal content, equal digest."""
     h = hashlib.sha256()
     with engine.connect() as conn:
         for table in projection.metadata.sorted_tables:
             h.update(table.name.encode())
-            cols = list(table.columns)
+            cols = [c for c in table.columns if c.name not in VOLATILE_COLUMNS]
             for row in conn.execute(select(*cols).order_by(*cols)):
                 h.update(repr(tuple(row)).encode())
     return h.hexdigest()

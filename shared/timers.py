@@ -1,0 +1,154 @@
+"""Durable timers driven by a projection: they survive restarts and fire exactly once.
+
+A projection schedules a timer in the same transaction as its view (`schedule`), e.g. on
+`peer_assigned` → "expire this assignment at T". `TimerLoop` polls for due timers and calls the
+service's `fire` handler, which decides on the loaded aggregate and appends with the aggregate's
+expected version and a deterministic event id; so a timer fired twice (a crash between firing and the
+projection seeing the result) produces its event once. The projection cancels the timer when it sees
+the event that settles it (`cancel`); `fire` returning False (nothing left to do) deletes it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, Connection, DateTime, Engine, MetaData, String, Table, Text, select
+
+from shared.clock import Clock
+
+log = logging.getLogger("peerline.timers")
+
+
+def timers_table(metadata: MetaData) -> Table:
+    """Add the timers table to a projection's metadata (so rebuilds recreate pending timers)."""
+    return Table(
+        "timers",
+        metadata,
+        Column("timer_id", String(160), primary_key=True),
+        Column("kind", String(48), nullable=False),
+        Column("agency", String(64), nullable=False),
+        Column("aggregate_id", String(96), nullable=False),
+        Column("due_at", DateTime(timezone=True), nullable=False, index=True),
+        Column("data", Text, nullable=False, default="{}"),
+        Column("attempted_at", DateTime(timezone=True)),
+    )
+
+
+@dataclass(frozen=True)
+class Timer:
+    timer_id: str
+    kind: str
+    agency: str
+    aggregate_id: str
+    due_at: datetime
+    data: dict[str, Any]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def schedule(conn: Connection, table: Table, timer: Timer) -> None:
+    """Create or move a timer (idempotent by timer_id)."""
+    conn.execute(table.delete().where(table.c.timer_id == timer.timer_id))
+    conn.execute(
+        table.insert().values(
+            timer_id=timer.timer_id,
+            kind=timer.kind,
+            agency=timer.agency,
+            aggregate_id=timer.aggregate_id,
+            due_at=_utc(timer.due_at),
+            data=json.dumps(timer.data),
+        )
+    )
+
+
+def cancel(conn: Connection, table: Table, timer_id: str) -> None:
+    conn.execute(table.delete().where(table.c.timer_id == timer_id))
+
+
+def due(engine: Engine, table: Table, now: datetime, retry_after: timedelta, limit: int = 200) -> list[Timer]:
+    """Timers due by `now` that were not attempted within `retry_after`."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(table)
+            .where(table.c.due_at <= now)
+            .where((table.c.attempted_at.is_(None)) | (table.c.attempted_at <= now - retry_after))
+            .order_by(table.c.due_at)
+            .limit(limit)
+        ).mappings()
+        return [
+            Timer(
+                r["timer_id"],
+                r["kind"],
+                r["agency"],
+                r["aggregate_id"],
+                _utc(r["due_at"]),
+                json.loads(r["data"]),
+            )
+            for r in rows
+        ]
+
+
+Fire = Callable[[Timer], Awaitable[bool]]
+
+
+class TimerLoop:
+    """Polls for due timers and fires them. `fire` returns True if it appended, False if nothing was left."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        table: Table,
+        clock: Clock,
+        fire: Fire,
+        *,
+        poll_s: float = 0.25,
+        retry_after: timedelta = timedelta(seconds=30),
+    ) -> None:
+        self.engine, self.table, self.clock, self.fire = engine, table, clock, fire
+        self.poll_s, self.retry_after = poll_s, retry_after
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("timer loop: tick failed; retrying")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
+            except TimeoutError:
+                pass
+
+    async def tick(self) -> int:
+        """Fire every timer due now; returns how many were fired."""
+        now = self.clock.now()
+        timers = await asyncio.to_thread(due, self.engine, self.table, now, self.retry_after)
+        fired = 0
+        for timer in timers:
+            await asyncio.to_thread(self._mark, timer.timer_id, now)
+            try:
+                appended = await self.fire(timer)
+            except Exception:
+                log.exception("timer %s (%s) failed; it will be retried", timer.kind, timer.timer_id)
+                continue
+            fired += 1
+            if not appended:
+                await asyncio.to_thread(self._delete, timer.timer_id)
+        return fired
+
+    def _mark(self, timer_id: str, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.table.update().where(self.table.c.timer_id == timer_id).values(attempted_at=now)
+            )
+
+    def _delete(self, timer_id: str) -> None:
+        with self.engine.begin() as conn:
+            cancel(conn, self.table, timer_id)
