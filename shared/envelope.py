@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+import shared.contracts  # noqa: F401  (registers every event type)
 from shared.contracts.base import Event, resolve
 
 TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -10,7 +10,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ("intake", "matching")
+def _services() -> tuple[str, ...]:
+    """Every package under services/ with a composition root (main.py), in a stable order."""
+    root = Path(__file__).resolve().parent.parent / "services"
+    found = {p.parent.name for p in root.glob("*/main.py")}
+    return tuple(sorted(found, key=lambda n: (n != "intake", n)))
+
+
+SERVICES = _services()
 METRICS_PORTS = {"intake": 9101, "matching": 9102, "escalation": 9103, "tracking": 9104, "wellness": 9105}
 
 

@@ -1,0 +1,1 @@
+"""Intake: requests for support, the identity vault, and critical incidents from dispatch."""

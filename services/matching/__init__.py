@@ -1,0 +1,1 @@
+"""Matching: the peer directory, and a safe, fair assignment for every request."""

@@ -1,4 +1,4 @@
-"""Events produced by intake: requests for support and what becomes of them."""
+"""Events produced by intake: requests for support, members' sealed identities, critical incidents."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from shared.contracts.base import Event, event
 
 Activation = Literal["self", "supervisor", "peer", "post_incident"]
 AgencyScope = Literal["own", "other", "any"]
+Discipline = Literal["fire", "police", "ems", "dispatch", "corrections", "other"]
+CadRole = Literal["responder", "call_taker", "dispatcher"]
 
 
 class Preferences(BaseModel):
@@ -29,9 +31,20 @@ class SupportRequested(Event):
 
     activation: Activation
     discipline: str | None = None
+    unit: str | None = Field(default=None, description="coded unit/station, for matching and coarse trends")
     member_ref: str = Field(description="random pseudonym; never the member's identity")
     preferences: Preferences = Preferences()
     token_hash: str = Field(description="SHA-256 of the requester's case access token")
+    incident_ref: str | None = Field(
+        default=None, description="the critical incident behind the request, if any"
+    )
+    supervisor_refs: tuple[str, ...] = Field(
+        default=(), description="member_refs in the member's chain of command (never assigned as peers)"
+    )
+    referred: bool = Field(
+        default=False, description="a supervisor or peer referred; who it was is not kept here"
+    )
+    contact_preference: Literal["phone", "text", "in_person", "video", "any"] = "any"
 
 
 @event("request_cancelled", aggregate="case")
@@ -39,3 +52,89 @@ class RequestCancelled(Event):
     """The requester withdrew the request."""
 
     by: Literal["requester", "coordinator"] = "requester"
+
+
+class SealedField(BaseModel):
+    """AES-GCM ciphertext of one identity field under the member's data key (base64url)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    nonce: str
+    ciphertext: str
+
+
+@event("member_registered", aggregate="member")
+class MemberRegistered(Event):
+    """A member's identity, sealed. Only intake's vault can open it, and only while the key exists."""
+
+    wrapped_key: str = Field(
+        description="the member's data key wrapped by the key-encryption key (base64url)"
+    )
+    kek_id: str
+    sealed: dict[str, SealedField] = Field(description="name / phone / email / employee_id → ciphertext")
+    discipline: str | None = None
+
+
+@event("member_identity_erased", aggregate="member")
+class MemberIdentityErased(Event):
+    """The member's data key was destroyed: their sealed identity can never be opened again."""
+
+    by_role: str
+
+
+@event("identity_disclosed", aggregate="member")
+class IdentityDisclosed(Event):
+    """The vault revealed a member's identity under an escalation. Immutable record of who, why, to whom."""
+
+    escalation_id: str
+    case_id: str
+    basis: str = Field(description="the policy category that permitted disclosure")
+    requested_by: str = Field(description="subject id of the clinician who asked")
+    disclosed_to: str
+    fields: tuple[str, ...]
+
+
+class IncidentFlags(BaseModel):
+    """Trigger flags derived from CAD data (people of the public are never stored, only these)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    line_of_duty_death: bool = False
+    serious_injury_to_responder: bool = False
+    child_victim: bool = False
+    officer_involved_shooting: bool = False
+    mass_casualty: bool = False
+    mayday: bool = False
+    colleague_suicide: bool = False
+    victim_known_to_responders: bool = False
+    failed_resuscitation: bool = False
+
+
+class Involved(BaseModel):
+    """A member of the agency on the incident: crew or call-taker/dispatcher, by pseudonym."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    member_ref: str
+    agency: str
+    role: CadRole
+    unit: str | None = None
+
+
+@event("critical_incident_reported", aggregate="incident")
+class CriticalIncidentReported(Event):
+    """Dispatch reported an incident that meets the agency's critical-incident triggers. Once per incident."""
+
+    incident_type: str
+    priority: int | None = None
+    agencies: tuple[str, ...]
+    flags: IncidentFlags
+    involved: tuple[Involved, ...]
+    occurred_at: str | None = Field(default=None, description="ISO time CAD gave for the incident")
+
+
+@event("incident_responders_added", aggregate="incident")
+class IncidentRespondersAdded(Event):
+    """A later CAD update named more people on an incident already reported (never a second report)."""
+
+    involved: tuple[Involved, ...]

@@ -1,0 +1,1 @@
+"""Escalation: necessary disclosure under a per-agency policy — tiered, timed, audited."""

@@ -1,0 +1,1 @@
+"""Tracking: coded contact reports and leadership trends that never identify anyone."""

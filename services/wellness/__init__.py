@@ -1,0 +1,1 @@
+"""Wellness: peer load and breaks, follow-ups, debrief offers after critical incidents."""

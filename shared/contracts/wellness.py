@@ -1,0 +1,90 @@
+"""Events produced by wellness: peer load and breaks, follow-ups, debrief offers, exposure check-ins."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from shared.contracts.base import Event, event
+
+DebriefType = Literal["defusing", "debrief", "check_in", "psychological_first_aid"]
+
+
+@event("peer_overloaded", aggregate="peer")
+class PeerOverloaded(Event):
+    """Over the agency's load threshold: matching stops assigning this peer until recovered."""
+
+    reasons: tuple[str, ...]
+
+
+@event("peer_recovered", aggregate="peer")
+class PeerRecovered(Event):
+    pass
+
+
+@event("peer_break_requested", aggregate="peer")
+class PeerBreakRequested(Event):
+    until: str | None = None
+
+
+@event("peer_break_ended", aggregate="peer")
+class PeerBreakEnded(Event):
+    pass
+
+
+@event("followup_scheduled", aggregate="followup")
+class FollowupScheduled(Event):
+    case_id: str
+    peer_ref: str
+    due_at: str
+    n: int = Field(description="which follow-up of the case (1, 2, …)")
+
+
+@event("followup_due", aggregate="followup")
+class FollowupDue(Event):
+    case_id: str
+    peer_ref: str
+
+
+@event("followup_completed", aggregate="followup")
+class FollowupCompleted(Event):
+    case_id: str
+
+
+@event("followup_overdue", aggregate="followup")
+class FollowupOverdue(Event):
+    case_id: str
+    peer_ref: str
+
+
+@event("debrief_offered", aggregate="debrief")
+class DebriefOffered(Event):
+    """A voluntary offer to one person on a critical incident. At most one per person per incident."""
+
+    incident_id: str
+    incident_agency: str
+    member_ref: str
+    role: str
+    offer_type: DebriefType
+    window_opens: str
+    window_closes: str
+
+
+@event("debrief_accepted", aggregate="debrief")
+class DebriefAccepted(Event):
+    pass
+
+
+@event("debrief_declined", aggregate="debrief")
+class DebriefDeclined(Event):
+    pass
+
+
+@event("exposure_checkin_offered", aggregate="exposure")
+class ExposureCheckinOffered(Event):
+    """The responder's critical incidents crossed the agency's threshold. Never shown to leadership."""
+
+    member_ref: str
+    incidents_in_window: int
+    window_days: int
