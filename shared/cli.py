@@ -73,7 +73,8 @@ def up(
         added = asyncio.run(_bootstrap(server.url, 1, demo=True))
         for name in SERVICES:
             env = service_env(name, nats_url=server.url, var_dir=var_dir, public_key=public_key)
-            env["PEERLINE_HTTP_PORT"] = str(http_port)
+            if name == "intake":
+                env["PEERLINE_HTTP_PORT"] = str(http_port)
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
         supervisor.start()
         _print_endpoints(server, http_port, var_dir, added)

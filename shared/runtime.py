@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
 def _services() -> tuple[str, ...]:
     """Every package under services/ with a composition root (main.py), in a stable order."""
     root = Path(__file__).resolve().parent.parent / "services"
@@ -18,6 +19,7 @@ def _services() -> tuple[str, ...]:
 
 
 SERVICES = _services()
+HTTP_PORTS = {"intake": 8081, "matching": 8082, "escalation": 8083, "tracking": 8084, "wellness": 8085}
 METRICS_PORTS = {"intake": 9101, "matching": 9102, "escalation": 9103, "tracking": 9104, "wellness": 9105}
 
 
@@ -87,6 +89,7 @@ def service_env(name: str, *, nats_url: str, var_dir: Path, public_key: Path) ->
             "PEERLINE_VAR_DIR": str(var_dir),
             "PEERLINE_JWT_PUBLIC_KEY_FILE": str(public_key),
             "PEERLINE_METRICS_PORT": str(METRICS_PORTS[name]),
+            "PEERLINE_HTTP_PORT": str(HTTP_PORTS[name]),
         }
     )
     return env

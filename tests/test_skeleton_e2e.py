@@ -44,7 +44,7 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[Stack]:
     sup = Supervisor()
     for name in ("intake", "matching"):
         env = service_env(name, nats_url=nats_server.url, var_dir=tmp_path, public_key=public)
-        env["PEERLINE_HTTP_PORT"] = str(port)
+        env["PEERLINE_HTTP_PORT"] = str(port if name == "intake" else free_port())
         env["PEERLINE_METRICS_PORT"] = str(free_port())
         sup.children.append(Child(name, env, tmp_path / f"{name}.log"))
     sup.start()

@@ -138,3 +138,30 @@ class IncidentRespondersAdded(Event):
     """A later CAD update named more people on an incident already reported (never a second report)."""
 
     involved: tuple[Involved, ...]
+
+
+# --- NATS request/reply with intake's vault (not events) ---------------------------------------------
+
+REVEAL_SUBJECT = "cmd.intake.reveal_identity"
+
+
+class RevealRequest(BaseModel):
+    """Escalation asks the vault for a member's identity, citing an open escalation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agency: str
+    escalation_id: str
+    case_id: str
+    requested_by: str = Field(description="subject id of the acknowledging clinician")
+    disclosed_to: str = Field(description="who receives the identity (usually the same clinician)")
+
+
+class RevealReply(BaseModel):
+    """Either the identity fields, or the reason it was refused. Travels only on the reply inbox."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    ok: bool
+    fields: dict[str, str] = {}
+    refused: str | None = None
