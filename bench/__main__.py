@@ -45,20 +45,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = Settings(args.events, args.batch, args.rebuild_batch, args.latency_rate, args.latency_seconds)
     console = Console()
-    report = Report(datetime.now(UTC), meta={
-        "events": args.events,
-        "batch": args.batch,
-        "rebuild_batch": args.rebuild_batch,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "nats_server": server_version(),
-        "nats_py": version("nats-py"),
-        "sqlalchemy": version("sqlalchemy"),
-        "pydantic": version("pydantic"),
-        "jetstream": "file storage, sync_interval always, loopback",
-        "sqlite": "WAL, synchronous=NORMAL (shared.db.make_engine)",
-    })
+    report = Report(
+        datetime.now(UTC),
+        meta={
+            "events": args.events,
+            "batch": args.batch,
+            "rebuild_batch": args.rebuild_batch,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "nats_server": server_version(),
+            "nats_py": version("nats-py"),
+            "sqlalchemy": version("sqlalchemy"),
+            "pydantic": version("pydantic"),
+            "jetstream": "file storage, sync_interval always, loopback",
+            "sqlite": "WAL, synchronous=NORMAL (shared.db.make_engine)",
+        },
+    )
     report.meta["loadavg_1m_before"] = os.getloadavg()[0]
     t0 = time.perf_counter()
     error = None

@@ -54,8 +54,9 @@ async def pull_baseline(js: JetStreamContext, consumer: Consumer, n: int, batch:
     return Rate(done, sw.seconds)
 
 
-async def ordered_baseline(js: JetStreamContext, subject: str, n: int, *, callback: bool,
-                           stall_s: float = 5.0) -> Rate:
+async def ordered_baseline(
+    js: JetStreamContext, subject: str, n: int, *, callback: bool, stall_s: float = 5.0
+) -> Rate:
     """Baseline B: an ordered push consumer replaying the stream, with a message callback (`callback=True`)
     or with a `next_msg` loop as `replay.rebuild` has. nats-py's default pending limits (512k messages,
     128 MiB); the server's flow control bounds what is in flight. A stall ends the run early (count < n),
@@ -72,8 +73,9 @@ async def ordered_baseline(js: JetStreamContext, subject: str, n: int, *, callba
             all_in.set()
 
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    sub = await js.subscribe(subject, stream=STREAM, ordered_consumer=True, config=config,
-                             cb=handle if callback else None)
+    sub = await js.subscribe(
+        subject, stream=STREAM, ordered_consumer=True, config=config, cb=handle if callback else None
+    )
     try:
         while done < n:
             seen = done

@@ -49,7 +49,8 @@ class CaseBoard:
         self.name = name
         self.metadata = MetaData()
         self.cases = Table(
-            "bench_case", self.metadata,
+            "bench_case",
+            self.metadata,
             Column("case_id", String(80), primary_key=True),
             Column("agency", String(64), nullable=False),
             Column("status", String(32), nullable=False),
@@ -59,7 +60,8 @@ class CaseBoard:
             Column("last_seq", Integer, nullable=False),
         )
         self.weekly = Table(
-            "bench_agency_week", self.metadata,
+            "bench_agency_week",
+            self.metadata,
             Column("agency", String(64), primary_key=True),
             Column("week", String(8), primary_key=True),
             Column("requests", Integer, nullable=False),
@@ -80,8 +82,12 @@ class CaseBoard:
     @staticmethod
     def case_row(env: Envelope, event: SupportRequested, seq: int) -> dict[str, Any]:
         return {
-            "case_id": env.subject, "agency": env.agency, "status": "requested",
-            "activation": event.activation, "discipline": event.discipline, "opened_at": env.time,
+            "case_id": env.subject,
+            "agency": env.agency,
+            "status": "requested",
+            "activation": event.activation,
+            "discipline": event.discipline,
+            "opened_at": env.time,
             "last_seq": seq,
         }
 
@@ -89,9 +95,11 @@ class CaseBoard:
         if not isinstance(event, SupportRequested):
             return
         conn.execute(self.case_upsert(_insert(conn, self.cases).values(**self.case_row(env, event, seq))))
-        conn.execute(self.week_upsert(
-            _insert(conn, self.weekly).values(agency=env.agency, week=iso_week(env), requests=1)
-        ))
+        conn.execute(
+            self.week_upsert(
+                _insert(conn, self.weekly).values(agency=env.agency, week=iso_week(env), requests=1)
+            )
+        )
 
     def totals(self, conn: Connection) -> tuple[int, int]:
         """(case rows, sum of weekly counts): both equal the number of events applied exactly once."""
@@ -113,8 +121,10 @@ class PreparedCaseBoard(CaseBoard):
         if not isinstance(event, SupportRequested):
             return
         if self._statements is None:
-            self._statements = (self.case_upsert(_insert(conn, self.cases)),
-                                self.week_upsert(_insert(conn, self.weekly)))
+            self._statements = (
+                self.case_upsert(_insert(conn, self.cases)),
+                self.week_upsert(_insert(conn, self.weekly)),
+            )
         case, week = self._statements
         conn.execute(case, self.case_row(env, event, seq))
         conn.execute(week, {"agency": env.agency, "week": iso_week(env), "requests": 1})

@@ -69,11 +69,17 @@ def _num(value: float | None, unit: str) -> str:
 
 
 def table(report: Report) -> Table:
-    t = Table(title=f"Peerline bench: {report.meta['events']:,} events, {report.started:%Y-%m-%d %H:%M:%SZ}",
-              box=box.SIMPLE_HEAD)
+    t = Table(
+        title=f"Peerline bench: {report.meta['events']:,} events, {report.started:%Y-%m-%d %H:%M:%SZ}",
+        box=box.SIMPLE_HEAD,
+    )
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("measure", "left"), ("value", "right"), ("baseline", "right"), ("ratio", "right"),
-        ("target", "right"), ("", "left"),
+        ("measure", "left"),
+        ("value", "right"),
+        ("baseline", "right"),
+        ("ratio", "right"),
+        ("target", "right"),
+        ("", "left"),
     )
     for col, justify in columns:
         t.add_column(col, justify=justify, no_wrap=col != "measure")
@@ -81,8 +87,12 @@ def table(report: Report) -> Table:
         verdict = {"pass": "[green]pass[/]", "MISS": "[bold red]MISS[/]"}.get(f.verdict, "")
         baseline = f"{f.baseline_name} {_num(f.baseline, f.unit)}" if f.baseline is not None else "—"
         t.add_row(
-            f.name, _num(f.value, f.unit), baseline, "—" if f.ratio is None else f"{f.ratio:.2f}",
-            "—" if f.target is None else f"≥ {f.target:.2f}", verdict,
+            f.name,
+            _num(f.value, f.unit),
+            baseline,
+            "—" if f.ratio is None else f"{f.ratio:.2f}",
+            "—" if f.target is None else f"≥ {f.target:.2f}",
+            verdict,
         )
     t.caption = "ref = /work/shared/MEASURED.md; A, B = this run's raw baselines"
     return t
@@ -102,8 +112,10 @@ def show(console: Console, report: Report) -> None:
         console.print(f"[bold red]check failed: {key}[/]")
     load = report.meta.get("loadavg_1m_before", 0.0), report.meta.get("loadavg_1m_after", 0.0)
     if max(load) > 0.5 * (report.meta.get("cpus") or 1):
-        console.print(f"[yellow]the machine was busy (1-minute load {load[0]:.1f} → {load[1]:.1f}): "
-                      "figures are noisy[/]")
+        console.print(
+            f"[yellow]the machine was busy (1-minute load {load[0]:.1f} → {load[1]:.1f}): "
+            "figures are noisy[/]"
+        )
 
 
 def write(report: Report, out: Path) -> Path:

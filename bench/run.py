@@ -67,30 +67,58 @@ class Bench:
         self.stage("publish")
         published = await raw.publish_all(self.js, events)
         self.log(f"published {published.count:,} in {published.seconds:.2f}s")
-        self.report.add(Figure(
-            "publish_async", published.per_s, "events/s", MEASURED["publish_async"], "ref",
-            note="Nats-Msg-Id + Ce-Type headers; the server fsyncs every write (sync_interval always)",
-        ))
+        self.report.add(
+            Figure(
+                "publish_async",
+                published.per_s,
+                "events/s",
+                MEASURED["publish_async"],
+                "ref",
+                note="Nats-Msg-Id + Ce-Type headers; the server fsyncs every write (sync_interval always)",
+            )
+        )
 
     async def baselines(self) -> Baselines:
         n, batch = self.cfg.events, self.cfg.batch
         self.stage("A")
         pulled = await raw.pull_baseline(self.js, Consumer("bench-raw-pull", (CASES,)), n, batch=batch)
         self.log(f"baseline A (pull) {pulled.count:,} in {pulled.seconds:.2f}s")
-        self.report.add(Figure(f"A pull fetch({batch}) + ack", pulled.per_s, "events/s",
-                               MEASURED["pull ack each"], "ref", note="the reference used fetch(1000)"))
+        self.report.add(
+            Figure(
+                f"A pull fetch({batch}) + ack",
+                pulled.per_s,
+                "events/s",
+                MEASURED["pull ack each"],
+                "ref",
+                note="the reference used fetch(1000)",
+            )
+        )
         self.stage("B")
         ordered = await raw.ordered_baseline(self.js, CASES, n, callback=True)
         self.log(f"baseline B (ordered, callback) {ordered.count:,} in {ordered.seconds:.2f}s")
-        self.report.add(Figure("B ordered push, callback", ordered.per_s, "events/s",
-                               MEASURED["ordered replay"], "ref"))
+        self.report.add(
+            Figure("B ordered push, callback", ordered.per_s, "events/s", MEASURED["ordered replay"], "ref")
+        )
         self.stage("B'")
         stepped = await raw.ordered_baseline(self.js, CASES, n, callback=False)
         self.log(f"baseline B' (ordered, next_msg) {stepped.count:,} in {stepped.seconds:.2f}s")
-        self.report.add(Figure("B' ordered push, next_msg", stepped.per_s, "events/s",
-                               ordered.per_s, "B", note="the loop replay.rebuild runs: its ceiling"))
-        self.report.checks.update({"A consumed N": pulled.count == n, "B replayed N": ordered.count == n,
-                                   "B' replayed N": stepped.count == n})
+        self.report.add(
+            Figure(
+                "B' ordered push, next_msg",
+                stepped.per_s,
+                "events/s",
+                ordered.per_s,
+                "B",
+                note="the loop replay.rebuild runs: its ceiling",
+            )
+        )
+        self.report.checks.update(
+            {
+                "A consumed N": pulled.count == n,
+                "B replayed N": ordered.count == n,
+                "B' replayed N": stepped.count == n,
+            }
+        )
         return Baselines(pulled, ordered, stepped)
 
     async def projection(self, board: CaseBoard, base: Baselines) -> None:
@@ -103,33 +131,56 @@ class Bench:
             live = await projection_rate.live(self.js, engine, board, consumer, n, batch=self.cfg.batch)
             await self.js.delete_consumer(STREAM, consumer.durable)
             self.log(f"ProjectionRunner, {style}: {live.count:,} in {live.seconds:.2f}s")
-            self.report.add(Figure(f"runner, {style}", live.per_s, "events/s", base.pull.per_s, "A",
-                                   target=0.25, note=f"fetch({self.cfg.batch}); 2 upserts per event"))
+            self.report.add(
+                Figure(
+                    f"runner, {style}",
+                    live.per_s,
+                    "events/s",
+                    base.pull.per_s,
+                    "A",
+                    target=0.25,
+                    note=f"fetch({self.cfg.batch}); 2 upserts per event",
+                )
+            )
             live_totals = await projection_rate.totals(engine, board)
             live_digest = await asyncio.to_thread(digest, engine, board)
 
             self.stage(f"rebuild ({style})")
-            replayed = await projection_rate.replay(self.js, engine, board, consumer,
-                                                    batch=self.cfg.rebuild_batch)
+            replayed = await projection_rate.replay(
+                self.js, engine, board, consumer, batch=self.cfg.rebuild_batch
+            )
             rebuilt = replayed.rate
             self.log(f"rebuild, {style}: {rebuilt.count:,} in {rebuilt.seconds:.2f}s {replayed.problem}")
-            note = (f"{self.cfg.rebuild_batch} events per transaction; "
-                    f"{rebuilt.per_s / base.ordered_next_msg.per_s:.2f} of B'")
+            note = (
+                f"{self.cfg.rebuild_batch} events per transaction; "
+                f"{rebuilt.per_s / base.ordered_next_msg.per_s:.2f} of B'"
+            )
             if not replayed.finished:
                 note += f"; DID NOT FINISH ({replayed.problem}): rate over the events it applied"
-            self.report.add(Figure(f"rebuild, {style}", rebuilt.per_s, "events/s",
-                                   base.ordered.per_s, "B", target=0.5, note=note))
+            self.report.add(
+                Figure(
+                    f"rebuild, {style}",
+                    rebuilt.per_s,
+                    "events/s",
+                    base.ordered.per_s,
+                    "B",
+                    target=0.5,
+                    note=note,
+                )
+            )
             rebuilt_totals = await projection_rate.totals(engine, board)
             rebuilt_digest = await asyncio.to_thread(digest, engine, board)
         finally:
             engine.dispose()
-        self.report.checks.update({
-            f"{style}: runner handled N": live.count == n,
-            f"{style}: live rows and counts == N": live_totals == (n, n),
-            f"{style}: rebuild finished": replayed.finished,
-            f"{style}: rebuilt rows and counts == N": rebuilt_totals == (n, n),
-            f"{style}: rebuilt digest == live digest": rebuilt_digest == live_digest,
-        })
+        self.report.checks.update(
+            {
+                f"{style}: runner handled N": live.count == n,
+                f"{style}: live rows and counts == N": live_totals == (n, n),
+                f"{style}: rebuild finished": replayed.finished,
+                f"{style}: rebuilt rows and counts == N": rebuilt_totals == (n, n),
+                f"{style}: rebuilt digest == live digest": rebuilt_digest == live_digest,
+            }
+        )
 
     async def round_trip(self) -> None:
         rate, seconds = self.cfg.latency_rate, self.cfg.latency_seconds
@@ -137,10 +188,16 @@ class Bench:
         self.stage("round trip")
         lat = await raw.round_trip(self.js, f"ev.{LATENCY_AGENCY}.case.>", events, rate)
         self.log(f"round trip: {lat.received}/{lat.sent} received at {lat.achieved_per_s:,.0f}/s")
-        self.report.add(Figure("round trip p50", lat.percentile(50), "ms",
-                               note=f"push consumer acking each; offered {rate:,.0f}/s for {seconds:g}s, "
-                                    f"achieved {lat.achieved_per_s:,.0f}/s, "
-                                    f"received {lat.received}/{lat.sent}, max {lat.max_ms:.2f} ms"))
+        self.report.add(
+            Figure(
+                "round trip p50",
+                lat.percentile(50),
+                "ms",
+                note=f"push consumer acking each; offered {rate:,.0f}/s for {seconds:g}s, "
+                f"achieved {lat.achieved_per_s:,.0f}/s, "
+                f"received {lat.received}/{lat.sent}, max {lat.max_ms:.2f} ms",
+            )
+        )
         self.report.add(Figure("round trip p99", lat.percentile(99), "ms"))
         self.report.checks["round trip: received all"] = lat.received == lat.sent
 
