@@ -22,6 +22,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, select
 
@@ -32,6 +33,9 @@ from shared.leader import Leadership
 from shared.topology import Consumer
 
 log = logging.getLogger("peerline.projection")
+APPLIED = Counter("peerline_projection_events_total", "events applied to a projection", ["projection"])
+DEAD = Counter("peerline_projection_dead_letters_total", "events a projection dead-lettered", ["projection"])
+POSITION = Gauge("peerline_projection_position", "last stream sequence applied", ["projection"])
 _tracer = trace.get_tracer("peerline.projection")
 
 tracking_metadata = MetaData()
@@ -234,6 +238,8 @@ class ProjectionRunner:
                 for item in [stuck, *rest]:
                     await item.msg.nak()
                 return
+            APPLIED.labels(self.projection.name).inc(len(items))
+            POSITION.labels(self.projection.name).set(items[-1].seq)
             if self.on_committed is not None:
                 self.on_committed(items)
             await self._ack(items)
@@ -244,6 +250,7 @@ class ProjectionRunner:
             await item.msg.ack()
 
     async def _dead_letter(self, item: Item, reason: str) -> None:
+        DEAD.labels(self.projection.name).inc()
         await dead_letter(
             self.js,
             self.consumer.durable,
