@@ -1,4 +1,4 @@
-"""`python -m bench.chaos`: requests while services are killed (-9) and nats-server restarts, then invariants."""
+"""`python -m bench.chaos`: requests while services die (kill -9) and nats-server restarts."""
 
 from __future__ import annotations
 
