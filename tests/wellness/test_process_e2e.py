@@ -168,9 +168,9 @@ def test_everyone_on_a_critical_incident_is_offered_within_a_second(
     service: Service, nats_server: NatsServer
 ) -> None:
     service.start()
-    people = tuple(
-        Involved(member_ref=f"m-crew-{n}", agency=A, role="responder", unit="e-7") for n in range(6)
-    ) + (
+    crew = [Involved(member_ref=f"m-crew-{n}", agency=A, role="responder", unit="e-7") for n in range(6)]
+    people = (
+        *crew,
         Involved(member_ref="m-ct", agency=A, role="call_taker"),
         Involved(member_ref="m-dp", agency=A, role="dispatcher"),
     )
