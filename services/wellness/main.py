@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from services.wellness.api import build_api
 from services.wellness.policy import Policies
 from services.wellness.projection import WellnessProjection, timers
+from services.wellness.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
 from services.wellness.work import Worker
 from services.wellness.writer import Writer
@@ -25,7 +26,6 @@ from shared.projection import Item, Projection, ProjectionRunner
 from shared.replay import rebuild_all
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
-from shared.timers import TimerLoop
 from shared.topology import Consumer, consumer
 
 log = logging.getLogger("peerline.wellness")
@@ -49,13 +49,13 @@ class Wellness:
         self._store: EventStore | None = None
         self.writer = Writer(self.store, self.clock)
         self.worker = Worker(self.engine, self.writer, self.policies, self.clock)
-        self.timers = TimerLoop(
+        self.timers = Scheduler(
             self.engine,
             timers,
             self.clock,
             self.worker.fire,
-            poll_s=settings.timer_poll_s,
             retry_after=timedelta(seconds=settings.timer_retry_s),
+            concurrency=settings.timer_concurrency,
         )
         self.projection = WellnessProjection(self.policies)
         self.api: FastAPI = build_api(self.writer, self.engine, self.auth, self.policies, self.clock)

@@ -74,35 +74,38 @@ class Worker:
         incident = await self.writer.store().load(timer.agency, "incident", timer.aggregate_id)
         cause = incident.events[-1].envelope if incident.events else None
         # exposure first: once every offer is made the timer is settled and not fired again
-        await asyncio.gather(*(self._exposure(row, cause) for row in waiting))
+        now = self.clock.now()
+        counts = await asyncio.to_thread(self._read, self._exposure_counts, waiting, now)
+        await asyncio.gather(*(self._exposure(row, counts[row["member_ref"]], now, cause) for row in waiting))
         await asyncio.gather(*(self._offer_one(row, cause) for row in waiting))
         return True
 
     async def _offer_one(self, row: dict[str, Any], cause: Any) -> None:
+        """A new debrief aggregate per (incident, person): if it exists, the person was offered already."""
         person = Involved(member_ref=row["member_ref"], agency=row["agency"], role=row["role"])
-        flags = IncidentFlags.model_validate_json(row["flags"])
-        occurred = _aware(row["occurred_at"])
-        policy = self.policies.of(row["agency"])
-
-        def decide(history: History) -> list[domain.Event]:
-            return domain.offer_debrief(
-                fold_debrief(history),
-                incident_agency=row["incident_agency"],
-                incident_id=row["incident_id"],
-                occurred_at=occurred,
-                flags=flags,
-                person=person,
-                policy=policy,
-            )
-
-        await self.writer.decide(row["agency"], "debrief", row["offer_id"], decide, cause)
-
-    async def _exposure(self, row: dict[str, Any], cause: Any) -> None:
-        policy = self.policies.of(row["agency"])
-        now = self.clock.now()
-        count = await asyncio.to_thread(
-            self._read, queries.exposure_count, row["member_ref"], now, policy.exposure_window
+        events = domain.offer_debrief(
+            domain.Debrief(),
+            incident_agency=row["incident_agency"],
+            incident_id=row["incident_id"],
+            occurred_at=_aware(row["occurred_at"]),
+            flags=IncidentFlags.model_validate_json(row["flags"]),
+            person=person,
+            policy=self.policies.of(row["agency"]),
         )
+        await self.writer.create(row["agency"], row["offer_id"], events, cause)
+
+    def _exposure_counts(self, conn: Any, waiting: list[dict[str, Any]], now: datetime) -> dict[str, int]:
+        return {
+            row["member_ref"]: queries.exposure_count(
+                conn, row["member_ref"], now, self.policies.of(row["agency"]).exposure_window
+            )
+            for row in waiting
+        }
+
+    async def _exposure(self, row: dict[str, Any], count: int, now: datetime, cause: Any) -> None:
+        policy = self.policies.of(row["agency"])
+        if not domain.decide_exposure(domain.Exposure(), row["member_ref"], count, now, policy):
+            return  # under the threshold whatever was offered before
 
         def decide(history: History) -> list[domain.Event]:
             return domain.decide_exposure(fold_exposure(history), row["member_ref"], count, now, policy)

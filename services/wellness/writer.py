@@ -50,3 +50,26 @@ class Writer:
             except ConcurrencyConflict:
                 continue
         raise RuntimeError(f"{aggregate} {aggregate_id} kept changing; giving up for now")
+
+    async def create(
+        self, agency: str, aggregate_id: str, events: list[Event], cause: Envelope | None = None
+    ) -> bool:
+        """Start a new aggregate with `events` (expected version 0, no load first). False if it exists."""
+        now = self.clock.now()
+        envs = [
+            Envelope.wrap(
+                e,
+                agency=agency,
+                subject=aggregate_id,
+                source=SOURCE,
+                time=now,
+                cause=cause,
+                id=f"{aggregate_id}.0.{i}.{e.name}",
+            )
+            for i, e in enumerate(events)
+        ]
+        try:
+            await self.store().append(envs, expected=0)
+            return True
+        except ConcurrencyConflict:
+            return False
