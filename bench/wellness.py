@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import tempfile
 import time
 import uuid
@@ -116,12 +115,7 @@ async def pipeline(nc: Client, incidents: int, people: int, rate: float, timeout
             return start
 
         t0 = time.perf_counter()
-        if r:
-            starts = await paced(n, r, send)
-        else:
-            starts = []
-            for k in range(0, n, 200):
-                starts += await asyncio.gather(*(send(i) for i in range(k, min(n, k + 200))))
+        starts = await offer_load(n, r, send)
         await asyncio.wait_for(arrivals.all_done.wait(), timeout)
         await sub.unsubscribe()
         if phase == "latency":
@@ -132,60 +126,64 @@ async def pipeline(nc: Client, incidents: int, people: int, rate: float, timeout
     return out
 
 
+async def raw_phase(
+    nc: Client, n: int, people: int, rate: float, timeout: float
+) -> tuple[list[float], float]:
+    """One phase of the raw baseline: (per-incident latencies in ms, incidents per second)."""
+    js = nc.jetstream()
+    run = uuid.uuid4().hex[:8]
+    got: dict[int, int] = {}
+    done: dict[int, float] = {}
+    finished = asyncio.Event()
+
+    async def fan_out(msg: Msg) -> None:
+        await msg.ack()
+        i = int(msg.subject.split(".")[4])
+        await asyncio.gather(
+            *(js.publish(f"ev.bench.rawout.{run}.{i}.{k}", msg.data, stream=STREAM) for k in range(people))
+        )
+
+    async def arrive(msg: Msg) -> None:
+        i = int(msg.subject.split(".")[4])
+        got[i] = got.get(i, 0) + 1
+        if got[i] == people:
+            done[i] = time.perf_counter()
+            if len(done) >= n:
+                finished.set()
+
+    watch = await nc.subscribe(f"ev.bench.rawout.{run}.>", cb=arrive)
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW, ack_policy=AckPolicy.EXPLICIT)
+    consumer = await js.subscribe(f"ev.bench.rawin.{run}.*", stream=STREAM, cb=fan_out, config=config)
+    payload = incident(run, 0, people).to_bytes()
+
+    async def send(i: int) -> float:
+        start = time.perf_counter()
+        await js.publish(f"ev.bench.rawin.{run}.{i}", payload, stream=STREAM)
+        return start
+
+    t0 = time.perf_counter()
+    starts = await offer_load(n, rate, send)
+    await asyncio.wait_for(finished.wait(), timeout)
+    await consumer.unsubscribe()
+    await watch.unsubscribe()
+    return [(done[i] - starts[i]) * 1000 for i in range(n)], n / (max(done.values()) - t0)
+
+
 async def raw(nc: Client, incidents: int, people: int, rate: float, timeout: float) -> dict[str, float]:
     """The same shape on bare JetStream: publish → push consumer (ack, publish `people`) → subscriber."""
-    js = nc.jetstream()
-    out: dict[str, float] = {}
-    for phase, n, r in (("latency", max(20, int(rate * 5)), rate), ("throughput", incidents, 0.0)):
-        run = uuid.uuid4().hex[:8]
-        got: dict[int, int] = {}
-        done: dict[int, float] = {}
-        finished = asyncio.Event()
+    lat, _ = await raw_phase(nc, max(20, int(rate * 5)), people, rate, timeout)
+    _, per_s = await raw_phase(nc, incidents, people, 0.0, timeout)
+    return {"raw_p50_ms": pct(lat, 0.5), "raw_p99_ms": pct(lat, 0.99), "raw_incidents_per_s": per_s}
 
-        async def fan_out(msg: Msg) -> None:
-            await msg.ack()
-            i = int(msg.subject.split(".")[4])
-            await asyncio.gather(
-                *(
-                    js.publish(f"ev.bench.rawout.{run}.{i}.{k}", msg.data, stream=STREAM)
-                    for k in range(people)
-                )
-            )
 
-        async def arrive(msg: Msg, n: int = n) -> None:
-            i = int(msg.subject.split(".")[4])
-            got[i] = got.get(i, 0) + 1
-            if got[i] == people:
-                done[i] = time.perf_counter()
-                if len(done) >= n:
-                    finished.set()
-
-        watch = await nc.subscribe(f"ev.bench.rawout.{run}.>", cb=arrive)
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW, ack_policy=AckPolicy.EXPLICIT)
-        consumer = await js.subscribe(f"ev.bench.rawin.{run}.*", stream=STREAM, cb=fan_out, config=config)
-        payload = incident(run, 0, people).to_bytes()
-
-        async def send(i: int, run: str = run) -> float:
-            start = time.perf_counter()
-            await js.publish(f"ev.bench.rawin.{run}.{i}", payload, stream=STREAM)
-            return start
-
-        t0 = time.perf_counter()
-        if r:
-            starts = await paced(n, r, send)
-        else:
-            starts = []
-            for k in range(0, n, 200):
-                starts += await asyncio.gather(*(send(i) for i in range(k, min(n, k + 200))))
-        await asyncio.wait_for(finished.wait(), timeout)
-        await consumer.unsubscribe()
-        await watch.unsubscribe()
-        if phase == "latency":
-            lat = [(done[i] - starts[i]) * 1000 for i in range(n)]
-            out.update(raw_p50_ms=pct(lat, 0.5), raw_p99_ms=pct(lat, 0.99))
-        else:
-            out["raw_incidents_per_s"] = n / (max(done.values()) - t0)
-    return out
+async def offer_load(n: int, rate: float, send: Callable[[int], Awaitable[float]]) -> list[float]:
+    """At `rate`/s, or (rate 0) all at once in windows of 200; returns each send's start time."""
+    if rate:
+        return await paced(n, rate, send)
+    starts: list[float] = []
+    for k in range(0, n, 200):
+        starts += await asyncio.gather(*(send(i) for i in range(k, min(n, k + 200))))
+    return starts
 
 
 def start_wellness(nats_url: str, work: Path) -> Child:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from services.wellness.api import build_api
 from services.wellness.policy import Policies
-from services.wellness.projection import WellnessProjection, timers
+from services.wellness.projection import LOAD_INPUTS, WellnessProjection, timers
 from services.wellness.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
 from services.wellness.work import Worker
@@ -29,6 +29,13 @@ from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer
 
 log = logging.getLogger("peerline.wellness")
+
+
+async def first_of(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    waits = [asyncio.create_task(a.wait()), asyncio.create_task(b.wait())]
+    await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for w in waits:
+        w.cancel()
 
 
 class Wellness:
@@ -60,6 +67,7 @@ class Wellness:
         self.projection = WellnessProjection(self.policies)
         self.api: FastAPI = build_api(self.writer, self.engine, self.auth, self.policies, self.clock)
         self.wake = asyncio.Event()
+        self.load_changed = asyncio.Event()
         self.ready = False
 
     def store(self) -> EventStore:
@@ -70,8 +78,10 @@ class Wellness:
     def connect(self, store: EventStore) -> None:
         self._store = store
 
-    def committed(self, _items: Sequence[Item]) -> None:
+    def committed(self, items: Sequence[Item]) -> None:
         self.wake.set()
+        if any(isinstance(item.event, LOAD_INPUTS) for item in items):
+            self.load_changed.set()
 
     async def run_timers(self, stop: asyncio.Event) -> None:
         """Fire due timers; wake at once when the view committed new work, else poll."""
@@ -86,14 +96,16 @@ class Wellness:
                 await asyncio.wait_for(self.wake.wait(), timeout=self.settings.timer_poll_s)
 
     async def run_sweeps(self, stop: asyncio.Event) -> None:
-        """Re-evaluate peer load and breaks periodically (counts move with time, cool-downs end)."""
+        """Re-evaluate peer load and breaks when their inputs changed, and periodically (counts move
+        with time, cool-downs and breaks end)."""
         while not stop.is_set():
+            self.load_changed.clear()
             try:
                 await self.worker.sweep()
             except Exception:
                 log.exception("load sweep failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.load_sweep_s)
+            await first_of(stop, self.load_changed, timeout=self.settings.load_sweep_s)
+            await asyncio.sleep(0.1)  # gather a burst of changes into one sweep
 
     def runner(self, js: object) -> ProjectionRunner:
         return ProjectionRunner(

@@ -131,6 +131,19 @@ def _time(value: str | None, fallback: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+LOAD_INPUTS = (
+    PeerEnrolled,
+    PeerAssigned,
+    AssignmentDeclined,
+    AssignmentExpired,
+    CaseClosed,
+    RequestCancelled,
+    ContactLogged,
+    CriticalIncidentReported,
+    IncidentRespondersAdded,
+)
+
+
 class WellnessProjection:
     name = "wellness-view"
     metadata = metadata
@@ -141,12 +154,11 @@ class WellnessProjection:
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         match event:
             case PeerEnrolled():
-                conn.execute(peers.delete().where(peers.c.peer_ref == env.subject))
-                conn.execute(
-                    peers.insert().values(
-                        peer_ref=env.subject, agency=env.agency, member_ref=event.member_ref
-                    )
-                )
+                known = {"agency": env.agency, "member_ref": event.member_ref}
+                if not conn.execute(
+                    peers.update().where(peers.c.peer_ref == env.subject).values(**known)
+                ).rowcount:
+                    conn.execute(peers.insert().values(peer_ref=env.subject, **known))
             case PeerOverloaded():
                 self._peer(
                     conn, env, overloaded=True, overloaded_at=env.time, reasons=";".join(event.reasons)
