@@ -33,7 +33,9 @@ class Service:
     def __init__(self, server: NatsServer, tmp: Path) -> None:
         _, public = generate_dev_keys(tmp / "keys")
         policy = tmp / "policy.json"
-        policy.write_text(json.dumps({"default": {"followup_grace": "PT1H"}}))
+        policy.write_text(
+            json.dumps({"agencies": {A: {"followup_after": ["PT2S"], "followup_grace": "PT1H"}}})
+        )
         env = service_env("wellness", nats_url=server.url, var_dir=tmp, public_key=public)
         self.port = free_port()
         env.update(
