@@ -13,9 +13,10 @@ from fastapi import FastAPI
 
 from services.wellness.api import build_api
 from services.wellness.policy import Policies
-from services.wellness.projection import LOAD_INPUTS, WellnessProjection, timers
+from services.wellness.projection import LOAD_INPUTS, WellnessProjection
 from services.wellness.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
+from services.wellness.tables import timers
 from services.wellness.work import Worker
 from services.wellness.writer import Writer
 from shared.auth import Auth

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from services.wellness.domain import Load, PeerState
 from services.wellness.policy import Policies
-from services.wellness.projection import (
+from services.wellness.tables import (
     assignments,
     checkins,
     contacts,
