@@ -1,0 +1,5 @@
+"""Wellness: peer load and breaks, follow-ups, debrief offers, cumulative exposure check-ins."""
+
+from services.wellness.main import main
+
+main()

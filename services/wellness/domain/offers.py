@@ -1,0 +1,113 @@
+"""Debrief offers after critical incidents, and cumulative-exposure check-ins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from services.wellness.domain.common import Rejected
+from services.wellness.policy import FLAG_ORDER, AgencyPolicy, OfferRule
+from shared.contracts.base import Event
+from shared.contracts.intake import IncidentFlags, Involved
+from shared.contracts.wellness import (
+    DebriefAccepted,
+    DebriefDeclined,
+    DebriefOffered,
+    ExposureCheckinOffered,
+)
+
+# --- debrief offers ------------------------------------------------------------------------------
+
+DebriefStatus = Literal["none", "offered", "accepted", "declined"]
+
+
+@dataclass(frozen=True)
+class Debrief:
+    status: DebriefStatus = "none"
+    member_ref: str = ""
+    window_closes: datetime | None = None
+
+
+def evolve_debrief(state: Debrief, event: Event) -> Debrief:
+    match event:
+        case DebriefOffered():
+            return Debrief("offered", event.member_ref, datetime.fromisoformat(event.window_closes))
+        case DebriefAccepted():
+            return replace(state, status="accepted")
+        case DebriefDeclined():
+            return replace(state, status="declined")
+    return state
+
+
+def rule_for(flags: IncidentFlags, policy: AgencyPolicy) -> OfferRule:
+    for flag in FLAG_ORDER:
+        if getattr(flags, flag) and flag in policy.debrief_rules:
+            return policy.debrief_rules[flag]
+    return policy.debrief_default
+
+
+def offer_debrief(
+    state: Debrief,
+    *,
+    incident_agency: str,
+    incident_id: str,
+    occurred_at: datetime,
+    flags: IncidentFlags,
+    person: Involved,
+    policy: AgencyPolicy,
+) -> list[Event]:
+    """One voluntary offer per person per incident: an existing offer means nothing more to do."""
+    if state.status != "none":
+        return []
+    rule = rule_for(flags, policy)
+    return [
+        DebriefOffered(
+            incident_id=incident_id,
+            incident_agency=incident_agency,
+            member_ref=person.member_ref,
+            role=person.role,
+            offer_type=rule.offer_type,
+            window_opens=(occurred_at + rule.opens_after).isoformat(),
+            window_closes=(occurred_at + rule.closes_after).isoformat(),
+        )
+    ]
+
+
+def answer_debrief(state: Debrief, member_ref: str, accept: bool, now: datetime) -> list[Event]:
+    if state.status == "none" or state.member_ref != member_ref:
+        raise Rejected("no such offer for you")
+    if state.status != "offered":
+        raise Rejected(f"already {state.status}")
+    if accept and state.window_closes is not None and now > state.window_closes:
+        raise Rejected("the offer's window has closed")
+    return [DebriefAccepted() if accept else DebriefDeclined()]
+
+
+# --- cumulative exposure -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exposure:
+    last_offered_at: datetime | None = None
+
+
+def evolve_exposure(state: Exposure, event: Event, at: datetime) -> Exposure:
+    return Exposure(at) if isinstance(event, ExposureCheckinOffered) else state
+
+
+def decide_exposure(
+    state: Exposure, member_ref: str, incidents_in_window: int, at: datetime, policy: AgencyPolicy
+) -> list[Event]:
+    """A check-in when the count reaches the threshold; at most one per window."""
+    if incidents_in_window < policy.exposure_threshold:
+        return []
+    if state.last_offered_at is not None and at - state.last_offered_at < policy.exposure_window:
+        return []
+    return [
+        ExposureCheckinOffered(
+            member_ref=member_ref,
+            incidents_in_window=incidents_in_window,
+            window_days=policy.exposure_window.days,
+        )
+    ]

@@ -1,0 +1,247 @@
+"""Wellness's read model: peers' load inputs, follow-ups, offers, exposure — and its durable timers.
+
+Timers are scheduled here, in the same transaction as the view, and cancelled only when the event
+that settles them arrives; so a rebuilt view holds exactly the timers the live one does:
+- `followup_due` / `followup_overdue` at the follow-up's due time (+ grace);
+- `offer` (due at once) per incident with people not yet offered a debrief, settled when every one is;
+- `plan` (due at once) per case's first initial contact, settled by its first `followup_scheduled`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from services.wellness.domain import debrief_id
+from services.wellness.policy import Policies
+from services.wellness.tables import (
+    assignments,
+    checkins,
+    contacts,
+    followups,
+    involvements,
+    metadata,
+    offers,
+    peers,
+    planned,
+    timers,
+)
+from shared.contracts.base import Event
+from shared.contracts.intake import (
+    CriticalIncidentReported,
+    IncidentRespondersAdded,
+    Involved,
+    RequestCancelled,
+)
+from shared.contracts.matching import AssignmentDeclined, AssignmentExpired, PeerAssigned, PeerEnrolled
+from shared.contracts.tracking import CaseClosed, ContactLogged
+from shared.contracts.wellness import (
+    DebriefAccepted,
+    DebriefDeclined,
+    DebriefOffered,
+    ExposureCheckinOffered,
+    FollowupCompleted,
+    FollowupDue,
+    FollowupOverdue,
+    FollowupScheduled,
+    PeerBreakEnded,
+    PeerBreakRequested,
+    PeerOverloaded,
+    PeerRecovered,
+)
+from shared.envelope import Envelope
+from shared.timers import Timer, cancel, schedule
+
+NOW = datetime(2000, 1, 1, tzinfo=UTC)  # "due at once", whatever any clock says
+
+
+def _time(value: str | None, fallback: datetime) -> datetime:
+    if not value:
+        return fallback
+    t = datetime.fromisoformat(value)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+LOAD_INPUTS = (
+    PeerEnrolled,
+    PeerAssigned,
+    AssignmentDeclined,
+    AssignmentExpired,
+    CaseClosed,
+    RequestCancelled,
+    ContactLogged,
+    CriticalIncidentReported,
+    IncidentRespondersAdded,
+)
+
+
+class WellnessProjection:
+    name = "wellness-view"
+    metadata = metadata
+
+    def __init__(self, policies: Policies | None = None) -> None:
+        self.policies = policies or Policies()
+
+    def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        match event:
+            case PeerEnrolled():
+                known = {"agency": env.agency, "member_ref": event.member_ref}
+                if not conn.execute(
+                    peers.update().where(peers.c.peer_ref == env.subject).values(**known)
+                ).rowcount:
+                    conn.execute(peers.insert().values(peer_ref=env.subject, **known))
+            case PeerOverloaded():
+                self._peer(
+                    conn, env, overloaded=True, overloaded_at=env.time, reasons=";".join(event.reasons)
+                )
+            case PeerRecovered():
+                self._peer(conn, env, overloaded=False, overloaded_at=None, reasons="")
+            case PeerBreakRequested():
+                until = _time(event.until, env.time) if event.until else None
+                self._peer(conn, env, on_break=True, break_until=until)
+            case PeerBreakEnded():
+                self._peer(conn, env, on_break=False, break_until=None)
+            case PeerAssigned():
+                conn.execute(assignments.delete().where(assignments.c.case_id == env.subject))
+                conn.execute(assignments.insert().values(case_id=env.subject, peer_ref=event.peer_ref))
+            case AssignmentDeclined() | AssignmentExpired() | CaseClosed() | RequestCancelled():
+                conn.execute(assignments.delete().where(assignments.c.case_id == env.subject))
+            case ContactLogged():
+                conn.execute(contacts.insert().values(seq=seq, peer_ref=event.peer_ref, at=env.time))
+                if event.initial:
+                    self._plan(conn, env)
+            case CriticalIncidentReported():
+                at = _time(event.occurred_at, env.time)
+                self._involve(conn, env, env.subject, at, event.flags.model_dump_json(), event.involved)
+            case IncidentRespondersAdded():
+                first = conn.execute(
+                    select(involvements.c.occurred_at, involvements.c.flags)
+                    .where(involvements.c.incident_agency == env.agency)
+                    .where(involvements.c.incident_id == env.subject)
+                ).first()
+                if first is not None:
+                    self._involve(conn, env, env.subject, first[0], first[1], event.involved)
+            case DebriefOffered():
+                self._offered(conn, env, event)
+            case DebriefAccepted() | DebriefDeclined():
+                answer = "accepted" if isinstance(event, DebriefAccepted) else "declined"
+                conn.execute(offers.update().where(offers.c.offer_id == env.subject).values(status=answer))
+            case FollowupScheduled():
+                self._scheduled(conn, env, event)
+            case FollowupDue():
+                self._followup(conn, env.subject, "due")
+                cancel(conn, timers, f"due:{env.subject}")
+            case FollowupOverdue():
+                self._followup(conn, env.subject, "overdue")
+                cancel(conn, timers, f"overdue:{env.subject}")
+            case FollowupCompleted():
+                self._followup(conn, env.subject, "completed")
+                cancel(conn, timers, f"due:{env.subject}")
+                cancel(conn, timers, f"overdue:{env.subject}")
+            case ExposureCheckinOffered():
+                conn.execute(
+                    checkins.insert().values(
+                        seq=seq,
+                        agency=env.agency,
+                        member_ref=event.member_ref,
+                        incidents_in_window=event.incidents_in_window,
+                        window_days=event.window_days,
+                        offered_at=env.time,
+                    )
+                )
+
+    def _peer(self, conn: Connection, env: Envelope, **values: object) -> None:
+        conn.execute(peers.update().where(peers.c.peer_ref == env.subject).values(**values))
+
+    def _plan(self, conn: Connection, env: Envelope) -> None:
+        if conn.execute(select(planned.c.case_id).where(planned.c.case_id == env.subject)).first():
+            return  # a case's follow-ups are planned once, after its first initial contact
+        conn.execute(planned.insert().values(case_id=env.subject, agency=env.agency))
+        if self.policies.of(env.agency).followup_after:
+            data = {"peer_ref": env.data["peer_ref"], "contact_at": env.time.isoformat()}
+            schedule(conn, timers, Timer(f"plan:{env.subject}", "plan", env.agency, env.subject, NOW, data))
+
+    def _involve(
+        self,
+        conn: Connection,
+        env: Envelope,
+        incident_id: str,
+        occurred_at: datetime,
+        flags: str,
+        people: tuple[Involved, ...],
+    ) -> None:
+        added = False
+        for person in people:
+            offer_id = debrief_id(env.agency, incident_id, person.member_ref)
+            if conn.execute(
+                select(involvements.c.offer_id).where(involvements.c.offer_id == offer_id)
+            ).first():
+                continue
+            known = conn.execute(select(offers.c.offer_id).where(offers.c.offer_id == offer_id)).first()
+            conn.execute(
+                involvements.insert().values(
+                    offer_id=offer_id,
+                    incident_agency=env.agency,
+                    incident_id=incident_id,
+                    member_ref=person.member_ref,
+                    agency=person.agency,
+                    role=person.role,
+                    occurred_at=occurred_at,
+                    flags=flags,
+                    offered=known is not None,
+                )
+            )
+            added = added or known is None
+        if added:
+            key = f"offer:{env.agency}:{incident_id}"
+            schedule(conn, timers, Timer(key, "offer", env.agency, incident_id, NOW, {}))
+
+    def _offered(self, conn: Connection, env: Envelope, event: DebriefOffered) -> None:
+        conn.execute(
+            offers.insert().values(
+                offer_id=env.subject,
+                agency=env.agency,
+                member_ref=event.member_ref,
+                incident_id=event.incident_id,
+                role=event.role,
+                offer_type=event.offer_type,
+                window_opens=event.window_opens,
+                window_closes=event.window_closes,
+                status="offered",
+            )
+        )
+        conn.execute(involvements.update().where(involvements.c.offer_id == env.subject).values(offered=True))
+        waiting = conn.execute(
+            select(involvements.c.offer_id)
+            .where(involvements.c.incident_agency == event.incident_agency)
+            .where(involvements.c.incident_id == event.incident_id)
+            .where(involvements.c.offered.is_(False))
+        ).first()
+        if waiting is None:
+            cancel(conn, timers, f"offer:{event.incident_agency}:{event.incident_id}")
+
+    def _scheduled(self, conn: Connection, env: Envelope, event: FollowupScheduled) -> None:
+        due_at = _time(event.due_at, env.time)
+        conn.execute(
+            followups.insert().values(
+                followup_id=env.subject,
+                agency=env.agency,
+                case_id=event.case_id,
+                peer_ref=event.peer_ref,
+                n=event.n,
+                due_at=due_at,
+                status="scheduled",
+            )
+        )
+        grace = self.policies.of(env.agency).followup_grace
+        fid = env.subject
+        schedule(conn, timers, Timer(f"due:{fid}", "followup_due", env.agency, fid, due_at, {}))
+        schedule(
+            conn, timers, Timer(f"overdue:{fid}", "followup_overdue", env.agency, fid, due_at + grace, {})
+        )
+        if event.n == 1:
+            cancel(conn, timers, f"plan:{event.case_id}")
+
+    def _followup(self, conn: Connection, followup_id: str, status: str) -> None:
+        conn.execute(followups.update().where(followups.c.followup_id == followup_id).values(status=status))

@@ -1,0 +1,125 @@
+"""Reads of wellness's view, for the workers and the HTTP API. Nothing here writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from services.wellness.domain import Load, PeerState
+from services.wellness.policy import Policies
+from services.wellness.tables import (
+    assignments,
+    checkins,
+    contacts,
+    followups,
+    involvements,
+    offers,
+    peers,
+)
+
+
+def peer_loads(
+    conn: Connection, now: datetime, policies: Policies, peer_ref: str | None
+) -> list[tuple[dict[str, Any], Load]]:
+    """Each peer's row and load: active cases, contacts in 7 days, incidents they were on themselves."""
+    q = select(peers)
+    if peer_ref is not None:
+        q = q.where(peers.c.peer_ref == peer_ref)
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    active: dict[str, int] = dict(
+        conn.execute(select(assignments.c.peer_ref, func.count()).group_by(assignments.c.peer_ref)).all()
+    )
+    recent: dict[str, int] = dict(
+        conn.execute(
+            select(contacts.c.peer_ref, func.count())
+            .where(contacts.c.at > now - timedelta(days=7))
+            .group_by(contacts.c.peer_ref)
+        ).all()
+    )
+    by_window: dict[timedelta, dict[str, int]] = {}
+    for window in {policies.of(r["agency"]).personal_incident_window for r in rows}:
+        by_window[window] = dict(
+            conn.execute(
+                select(involvements.c.member_ref, func.count(func.distinct(involvements.c.incident_id)))
+                .where(involvements.c.occurred_at > now - window)
+                .group_by(involvements.c.member_ref)
+            ).all()
+        )
+    out = []
+    for r in rows:
+        window = policies.of(r["agency"]).personal_incident_window
+        personal = by_window[window].get(r["member_ref"], 0) if r["member_ref"] else 0
+        out.append((r, Load(active.get(r["peer_ref"], 0), recent.get(r["peer_ref"], 0), personal)))
+    return out
+
+
+def peer_state(row: dict[str, Any]) -> PeerState:
+    return PeerState(
+        overloaded=bool(row["overloaded"]),
+        overloaded_at=_aware(row["overloaded_at"]),
+        on_break=bool(row["on_break"]),
+        break_until=_aware(row["break_until"]),
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def peer(conn: Connection, peer_ref: str) -> dict[str, Any] | None:
+    row = conn.execute(select(peers).where(peers.c.peer_ref == peer_ref)).mappings().first()
+    return dict(row) if row else None
+
+
+def waiting_offers(conn: Connection, incident_agency: str, incident_id: str) -> list[dict[str, Any]]:
+    """People on an incident who have not been offered a debrief yet."""
+    q = (
+        select(involvements)
+        .where(involvements.c.incident_agency == incident_agency)
+        .where(involvements.c.incident_id == incident_id)
+        .where(involvements.c.offered.is_(False))
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def exposure_count(conn: Connection, member_ref: str, now: datetime, window: timedelta) -> int:
+    """Distinct critical incidents the responder was on within the window."""
+    q = (
+        select(func.count(func.distinct(involvements.c.incident_agency + ":" + involvements.c.incident_id)))
+        .where(involvements.c.member_ref == member_ref)
+        .where(involvements.c.occurred_at > now - window)
+    )
+    return int(conn.execute(q).scalar() or 0)
+
+
+def exposure_checkins(conn: Connection, member_ref: str) -> list[dict[str, Any]]:
+    q = select(checkins).where(checkins.c.member_ref == member_ref).order_by(checkins.c.seq)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def offer(conn: Connection, offer_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(offers).where(offers.c.offer_id == offer_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def member_offers(conn: Connection, agency: str, member_ref: str) -> list[dict[str, Any]]:
+    q = select(offers).where(offers.c.agency == agency).where(offers.c.member_ref == member_ref)
+    return [dict(r) for r in conn.execute(q.order_by(offers.c.window_opens)).mappings()]
+
+
+def followup(conn: Connection, followup_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(followups).where(followups.c.followup_id == followup_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def followups_of(
+    conn: Connection, agency: str, *, peer_ref: str | None = None, status: str | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    q = select(followups).where(followups.c.agency == agency)
+    if peer_ref is not None:
+        q = q.where(followups.c.peer_ref == peer_ref)
+    if status is not None:
+        q = q.where(followups.c.status == status)
+    return [dict(r) for r in conn.execute(q.order_by(followups.c.due_at).limit(limit)).mappings()]

@@ -1,0 +1,67 @@
+"""Firing wellness's durable timers (shared.timers) several at a time.
+
+shared.timers.TimerLoop fires one timer after another; wellness's timers are independent (each one's
+work is guarded by its own aggregate's version), so a burst — a thousand follow-ups due at 09:00, a
+mass-casualty incident — is fired with bounded concurrency instead. Semantics are TimerLoop's: a timer
+is marked attempted before it fires, retried after `retry_after` if its handler fails, deleted if the
+handler says nothing is left to do, and otherwise left for the view to cancel when it sees the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, Table
+
+from shared.clock import Clock
+from shared.timers import Fire, Timer, due
+
+log = logging.getLogger("peerline.wellness.timers")
+
+
+class Scheduler:
+    def __init__(
+        self,
+        engine: Engine,
+        table: Table,
+        clock: Clock,
+        fire: Fire,
+        *,
+        retry_after: timedelta = timedelta(seconds=30),
+        batch: int = 200,
+        concurrency: int = 16,
+    ) -> None:
+        self.engine, self.table, self.clock, self.fire = engine, table, clock, fire
+        self.retry_after, self.batch = retry_after, batch
+        self.gate = asyncio.Semaphore(concurrency)
+
+    async def tick(self) -> int:
+        """Fire every timer due now (up to `batch`); returns how many were fired without error."""
+        now = self.clock.now()
+        timers = await asyncio.to_thread(due, self.engine, self.table, now, self.retry_after, self.batch)
+        if not timers:
+            return 0
+        await asyncio.to_thread(self._mark, [t.timer_id for t in timers], now)
+        results = await asyncio.gather(*(self._one(t) for t in timers))
+        settled = [t.timer_id for t, left in zip(timers, results, strict=True) if left is False]
+        if settled:
+            await asyncio.to_thread(self._delete, settled)
+        return sum(1 for left in results if left is not None)
+
+    async def _one(self, timer: Timer) -> bool | None:
+        async with self.gate:
+            try:
+                return await self.fire(timer)
+            except Exception:
+                log.exception("timer %s (%s) failed; it will be retried", timer.kind, timer.timer_id)
+                return None
+
+    def _mark(self, ids: list[str], now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.table.update().where(self.table.c.timer_id.in_(ids)).values(attempted_at=now))
+
+    def _delete(self, ids: list[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(self.table.delete().where(self.table.c.timer_id.in_(ids)))

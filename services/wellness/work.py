@@ -1,0 +1,179 @@
+"""Wellness's workers: what its timers do when they fire, and the sweep that re-evaluates peer load."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from services.wellness import domain, queries
+from services.wellness.policy import Policies
+from services.wellness.writer import Writer
+from shared.clock import Clock
+from shared.contracts.intake import IncidentFlags, Involved
+from shared.eventstore import History
+from shared.timers import Timer
+
+log = logging.getLogger("peerline.wellness")
+
+
+def fold_peer(history: History) -> domain.PeerState:
+    state = domain.PeerState()
+    for s in history.events:
+        state = domain.evolve_peer(state, s.envelope.payload(), s.envelope.time)
+    return state
+
+
+def fold_followup(history: History) -> domain.Followup:
+    state = domain.Followup()
+    for s in history.events:
+        state = domain.evolve_followup(state, s.envelope.payload())
+    return state
+
+
+def fold_debrief(history: History) -> domain.Debrief:
+    state = domain.Debrief()
+    for s in history.events:
+        state = domain.evolve_debrief(state, s.envelope.payload())
+    return state
+
+
+def fold_exposure(history: History) -> domain.Exposure:
+    state = domain.Exposure()
+    for s in history.events:
+        state = domain.evolve_exposure(state, s.envelope.payload(), s.envelope.time)
+    return state
+
+
+class Worker:
+    def __init__(self, engine: Engine, writer: Writer, policies: Policies, clock: Clock) -> None:
+        self.engine, self.writer, self.policies, self.clock = engine, writer, policies, clock
+
+    async def fire(self, timer: Timer) -> bool:
+        """The TimerLoop's handler: True while the timer's work is not settled in the log yet."""
+        if timer.kind == "offer":
+            return await self.offer(timer)
+        if timer.kind == "plan":
+            return await self.plan(timer)
+        if timer.kind in ("followup_due", "followup_overdue"):
+            return await self.followup(timer)
+        log.warning("unknown timer kind %s dropped", timer.kind)
+        return False
+
+    # --- debrief offers and exposure -----------------------------------------------------------
+
+    async def offer(self, timer: Timer) -> bool:
+        waiting = await asyncio.to_thread(
+            self._read, queries.waiting_offers, timer.agency, timer.aggregate_id
+        )
+        if not waiting:
+            return False
+        incident = await self.writer.store().load(timer.agency, "incident", timer.aggregate_id)
+        cause = incident.events[-1].envelope if incident.events else None
+        # exposure first: once every offer is made the timer is settled and not fired again
+        now = self.clock.now()
+        counts = await asyncio.to_thread(self._read, self._exposure_counts, waiting, now)
+        await asyncio.gather(*(self._exposure(row, counts[row["member_ref"]], now, cause) for row in waiting))
+        await asyncio.gather(*(self._offer_one(row, cause) for row in waiting))
+        return True
+
+    async def _offer_one(self, row: dict[str, Any], cause: Any) -> None:
+        """A new debrief aggregate per (incident, person): if it exists, the person was offered already."""
+        person = Involved(member_ref=row["member_ref"], agency=row["agency"], role=row["role"])
+        events = domain.offer_debrief(
+            domain.Debrief(),
+            incident_agency=row["incident_agency"],
+            incident_id=row["incident_id"],
+            occurred_at=_aware(row["occurred_at"]),
+            flags=IncidentFlags.model_validate_json(row["flags"]),
+            person=person,
+            policy=self.policies.of(row["agency"]),
+        )
+        await self.writer.create(row["agency"], row["offer_id"], events, cause)
+
+    def _exposure_counts(self, conn: Any, waiting: list[dict[str, Any]], now: datetime) -> dict[str, int]:
+        return {
+            row["member_ref"]: queries.exposure_count(
+                conn, row["member_ref"], now, self.policies.of(row["agency"]).exposure_window
+            )
+            for row in waiting
+        }
+
+    async def _exposure(self, row: dict[str, Any], count: int, now: datetime, cause: Any) -> None:
+        policy = self.policies.of(row["agency"])
+        if not domain.decide_exposure(domain.Exposure(), row["member_ref"], count, now, policy):
+            return  # under the threshold whatever was offered before
+
+        def decide(history: History) -> list[domain.Event]:
+            return domain.decide_exposure(fold_exposure(history), row["member_ref"], count, now, policy)
+
+        xid = domain.exposure_id(row["member_ref"])
+        await self.writer.decide(row["agency"], "exposure", xid, decide, cause)
+
+    # --- follow-ups ----------------------------------------------------------------------------
+
+    async def plan(self, timer: Timer) -> bool:
+        policy = self.policies.of(timer.agency)
+        contact_at = datetime.fromisoformat(timer.data["contact_at"])
+        plan = domain.plan_followups(timer.aggregate_id, timer.data["peer_ref"], contact_at, policy)
+        for fid, scheduled in reversed(plan):  # the first one last: it settles the plan timer
+
+            def decide(history: History, scheduled: domain.Event = scheduled) -> list[domain.Event]:
+                return [scheduled] if not history.events else []
+
+            await self.writer.decide(timer.agency, "followup", fid, decide)
+        return bool(plan)
+
+    async def followup(self, timer: Timer) -> bool:
+        now = self.clock.now()
+        grace = self.policies.of(timer.agency).followup_grace
+        last: list[domain.Followup] = []
+
+        def decide(history: History) -> list[domain.Event]:
+            state = fold_followup(history)
+            last[:] = [state]
+            if timer.kind == "followup_due":
+                return domain.decide_due(state, now)
+            return domain.decide_overdue(state, now, grace)
+
+        if await self.writer.decide(timer.agency, "followup", timer.aggregate_id, decide):
+            return True
+        # nothing to do: settled already (the view cancels the timer), unless it is not time yet
+        return bool(last) and last[0].status == "scheduled" and timer.kind == "followup_due"
+
+    # --- peer load -----------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Re-evaluate every peer's load and break; returns how many decisions were appended."""
+        now = self.clock.now()
+        rows = await asyncio.to_thread(self._read, queries.peer_loads, now, self.policies, None)
+        changed = 0
+        for row, load in rows:
+            policy = self.policies.of(row["agency"])
+            seen = queries.peer_state(row)
+            if not (domain.decide_load(seen, load, policy, now) or domain.break_expired(seen, now)):
+                continue
+
+            def decide(
+                history: History, load: domain.Load = load, policy: Any = policy
+            ) -> list[domain.Event]:
+                state = fold_peer(history)
+                return [*domain.decide_load(state, load, policy, now), *domain.break_expired(state, now)]
+
+            try:
+                if await self.writer.decide(row["agency"], "peer", row["peer_ref"], decide):
+                    changed += 1
+            except Exception:
+                log.exception("peer load decision failed; the next sweep tries again")
+        return changed
+
+    def _read(self, fn: Any, *args: Any) -> Any:
+        with self.engine.connect() as conn:
+            return fn(conn, *args)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
