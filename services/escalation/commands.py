@@ -16,6 +16,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from pydantic import ValidationError
 
 from services.escalation import domain
+from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.escalation import DisclosurePolicyRecorded
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest
@@ -46,9 +47,9 @@ class Reveal:
 
 class Commands:
     def __init__(
-        self, store: Callable[[], EventStore], nc: Callable[[], Client], reveal_timeout_s: float
+        self, store: Callable[[], EventStore], nc: Callable[[], Client], clock: Clock, reveal_timeout_s: float
     ) -> None:
-        self.store, self.nc, self.reveal_timeout_s = store, nc, reveal_timeout_s
+        self.store, self.nc, self.clock, self.reveal_timeout_s = store, nc, clock, reveal_timeout_s
 
     async def load(self, agency: str, escalation_id: str) -> tuple[domain.Escalation, History]:
         history = await self.store().load(agency, "escalation", escalation_id)
@@ -72,7 +73,13 @@ class Commands:
     ) -> None:
         envs = [
             Envelope.wrap(
-                e, agency=agency, subject=subject, source=SOURCE, cause=cause, id=ids[i] if ids else None
+                e,
+                agency=agency,
+                subject=subject,
+                source=SOURCE,
+                time=self.clock.now(),
+                cause=cause,
+                id=ids[i] if ids else None,
             )
             for i, e in enumerate(events)
         ]

@@ -46,7 +46,7 @@ class Escalation:
         )
         self._store: EventStore | None = None
         self._nc: Client | None = None
-        self.commands = Commands(self.store, self.nc, settings.reveal_timeout_s)
+        self.commands = Commands(self.store, self.nc, self.clock, settings.reveal_timeout_s)
         self.reactors = Reactors(self.commands, settings.risk_flag_category)
         self.broker = build_broker(settings.nats_url, self.reactors, settings.max_deliveries)
         self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth)
