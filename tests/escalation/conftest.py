@@ -62,14 +62,14 @@ class VaultDouble:
         data = {s.envelope.event_name: s.envelope.data for s in history.events}
         trig = data.get("escalation_triggered")
         if trig is None or not trig["disclosable"] or trig["case_id"] != req.case_id:
-            return RevealRefused("no disclosable escalation on this case")
+            return refused("no disclosable escalation on this case")
         if not any(
             s.envelope.event_name == "escalation_acknowledged" and s.envelope.data["by"] == req.requested_by
             for s in history.events
         ):
-            return RevealRefused("not acknowledged by the requester")
+            return refused("not acknowledged by the requester")
         if "escalation_resolved" in names:
-            return RevealRefused("the escalation is resolved")
+            return refused("the escalation is resolved")
         case = await self.store.load(req.agency, "case", req.case_id)
         member_ref = next(
             (
@@ -80,7 +80,7 @@ class VaultDouble:
             None,
         )
         if member_ref is None:
-            return RevealRefused("no member on this case")
+            return refused("no member on this case")
         member = await self.store.load(req.agency, "member", member_ref)
         disclosed = IdentityDisclosed(
             escalation_id=req.escalation_id,
@@ -95,7 +95,7 @@ class VaultDouble:
         return RevealReply(ok=True, fields={"name": "Test Member", "phone": "555-0100"})
 
 
-def RevealRefused(reason: str) -> RevealReply:  # noqa: N802
+def refused(reason: str) -> RevealReply:
     return RevealReply(ok=False, refused=reason)
 
 
