@@ -103,7 +103,7 @@ Handler = Callable[[Envelope, Event], Awaitable[None]]
 
 
 def subscribe(
-    broker: NatsBroker, reactors: Reactors, durable: str, handle: Handler, max_deliveries: int
+    broker: NatsBroker, reactors: Reactors, durable: str, handle: Handler, max_deliveries: int, workers: int
 ) -> None:
     spec = consumer(durable)
 
@@ -149,6 +149,7 @@ def subscribe(
         stream=JStream(STREAM, declare=False),
         durable=spec.durable,
         pull_sub=PullSub(batch_size=32, timeout=1.0),
+        max_workers=workers,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=raw_body,
     )(on_message)
@@ -162,8 +163,9 @@ def build_broker(url: str, reactors: Reactors, max_deliveries: int) -> NatsBroke
         max_reconnect_attempts=-1,
         name="peerline-escalation",
     )
-    subscribe(broker, reactors, NOTIFIER.durable, reactors.on_escalation, max_deliveries)
-    subscribe(broker, reactors, RISK_FLAGS.durable, reactors.on_contact, max_deliveries)
+    # each page and each flagged contact stands alone, so several are handled at once
+    subscribe(broker, reactors, NOTIFIER.durable, reactors.on_escalation, max_deliveries, workers=4)
+    subscribe(broker, reactors, RISK_FLAGS.durable, reactors.on_contact, max_deliveries, workers=8)
     return broker
 
 

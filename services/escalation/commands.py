@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from services.escalation import domain
@@ -20,7 +21,7 @@ from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.escalation import DisclosurePolicyRecorded
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest
-from shared.envelope import Envelope
+from shared.envelope import STREAM, Envelope, aggregate_filter
 from shared.eventstore import ConcurrencyConflict, EventStore, History
 from shared.timers import Timer
 
@@ -55,12 +56,16 @@ class Commands:
         history = await self.store().load(agency, "escalation", escalation_id)
         return domain.fold([s.envelope.payload() for s in history.events]), history
 
-    async def policy(self, agency: str) -> tuple[domain.Policy, History]:
-        history = await self.store().load(agency, "policy", POLICY_ID)
-        policy = domain.Policy()
-        for s in history.events:
-            policy = domain.evolve_policy(policy, s.envelope.payload())
-        return policy, history
+    async def policy(self, agency: str) -> tuple[domain.Policy, int]:
+        """The agency's current policy and the policy aggregate's version. Each recorded version is a whole
+        policy, so the last one is all there is to read (one round trip)."""
+        try:
+            js = self.nc().jetstream()
+            msg = await js.get_last_msg(STREAM, aggregate_filter(agency, "policy", POLICY_ID), direct=True)
+        except NotFoundError:
+            return domain.Policy(), 0
+        assert msg.data is not None and msg.seq is not None
+        return domain.evolve_policy(domain.Policy(), Envelope.from_bytes(msg.data).payload()), msg.seq
 
     async def _append(
         self,
@@ -88,12 +93,12 @@ class Commands:
     async def record_policy(self, agency: str, proposed: DisclosurePolicyRecorded) -> int:
         """Record a new policy version (or none if unchanged); returns the current version."""
         for _ in range(ATTEMPTS):
-            current, history = await self.policy(agency)
+            current, version = await self.policy(agency)
             events = domain.record_policy(current, proposed)
             if not events:
                 return current.version
             try:
-                await self._append(agency, POLICY_ID, events, history.version)
+                await self._append(agency, POLICY_ID, events, version)
                 return current.version + 1
             except ConcurrencyConflict:
                 continue
@@ -114,20 +119,17 @@ class Commands:
     async def raise_concern(
         self, agency: str, escalation_id: str, cmd: domain.RaiseConcern, cause: Envelope | None = None
     ) -> bool:
-        """Trigger an escalation (idempotent per escalation id). True if this call triggered it."""
+        """Trigger an escalation (idempotent per escalation id). True if this call triggered it.
+        A new id is the common case, so decide on an empty escalation and let the log's concurrency
+        check (expected version 0) say whether it already exists."""
         policy, _ = await self.policy(agency)
-        for _ in range(ATTEMPTS):
-            esc, history = await self.load(agency, escalation_id)
-            events = domain.raise_concern(esc, policy, cmd)
-            if not events:
-                return False
-            try:
-                ids = [event_id(escalation_id, "triggered")]
-                await self._append(agency, escalation_id, events, history.version, ids, cause)
-                return True
-            except ConcurrencyConflict:
-                continue
-        raise Busy(escalation_id)
+        events = domain.raise_concern(domain.Escalation(), policy, cmd)
+        try:
+            ids = [event_id(escalation_id, "triggered")]
+            await self._append(agency, escalation_id, events, 0, ids, cause)
+        except ConcurrencyConflict:
+            return False
+        return True
 
     async def _decide_and_append(
         self,

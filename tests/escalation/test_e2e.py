@@ -154,7 +154,7 @@ async def test_flag_pages_then_restart_mid_deadline_advances_once_and_reveal_is_
         )
         assert r.status_code == 200 and r.json()["policy_version"] == 2, r.text  # v1 = the seeded default
 
-    case_id, flag = await open_flagged_case(stack)
+    case_id, _ = await open_flagged_case(stack)
     first = await stack.page()
     assert (first.case_id, first.tier, first.role) == (case_id, 1, "clinician")
     x = first.escalation_id
@@ -201,7 +201,6 @@ async def test_flag_pages_then_restart_mid_deadline_advances_once_and_reveal_is_
         r = await c.post(
             f"/v1/agencies/{AGENCY}/escalations/{x}/reveal", headers=stack.headers("clinician", "u-cl")
         )
-        member_events = []
         requested = await stack.store.load(AGENCY, "case", case_id)
         member_ref = requested.events[0].envelope.data["member_ref"]
         member_events = [s.envelope for s in (await stack.store.load(AGENCY, "member", member_ref)).events]
@@ -244,7 +243,8 @@ async def test_flag_pages_then_restart_mid_deadline_advances_once_and_reveal_is_
     db = sqlite3.connect(stack.tmp / "escalation.db")
     with db:
         db.execute(
-            "UPDATE audit_chain SET body = replace(body, 'u-cl', 'u-zz') WHERE body LIKE '%escalation_acknowledged%'"
+            "UPDATE audit_chain SET body = replace(body, 'u-cl', 'u-zz') "
+            "WHERE body LIKE '%escalation_acknowledged%'"
         )
     db.close()
     bad = await asyncio.to_thread(stack.cli, "audit", "verify")
