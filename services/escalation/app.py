@@ -23,6 +23,7 @@ from opentelemetry import propagate
 
 from services.escalation import domain
 from services.escalation.commands import Commands
+from services.escalation.policies import FALLBACK
 from shared.contracts.base import Event
 from shared.contracts.escalation import (
     NOTIFY_SUBJECT,
@@ -76,7 +77,9 @@ class Reactors:
         cmd = domain.RaiseConcern(
             case_id=env.subject, category=self.risk_flag_category, raised_by_role="peer"
         )
-        await self.commands.raise_concern(env.agency, escalation_id_for(env), cmd, cause=env)
+        await self.commands.raise_concern(
+            env.agency, escalation_id_for(env), cmd, cause=env, fallback=FALLBACK
+        )
 
     async def on_escalation(self, env: Envelope, event: Event) -> None:
         assert self.publish is not None, "connect first"

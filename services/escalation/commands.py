@@ -117,12 +117,19 @@ class Commands:
         return True
 
     async def raise_concern(
-        self, agency: str, escalation_id: str, cmd: domain.RaiseConcern, cause: Envelope | None = None
+        self,
+        agency: str,
+        escalation_id: str,
+        cmd: domain.RaiseConcern,
+        cause: Envelope | None = None,
+        fallback: domain.Policy | None = None,
     ) -> bool:
         """Trigger an escalation (idempotent per escalation id). True if this call triggered it.
         A new id is the common case, so decide on an empty escalation and let the log's concurrency
         check (expected version 0) say whether it already exists."""
         policy, _ = await self.policy(agency)
+        if not policy.version and fallback is not None:
+            policy = fallback
         events = domain.raise_concern(domain.Escalation(), policy, cmd)
         try:
             ids = [event_id(escalation_id, "triggered")]

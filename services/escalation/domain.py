@@ -146,7 +146,7 @@ class RaiseConcern:
 def raise_concern(esc: Escalation, policy: Policy, cmd: RaiseConcern) -> list[Event]:
     if esc.status != "new":
         return []  # already raised (a redelivered risk flag, a retried request): nothing new
-    if not policy.version:
+    if not policy.chain:
         raise Rejected("agency: no disclosure policy is recorded for this agency")
     if cmd.category not in policy.categories:
         raise Rejected(f"category: {cmd.category} is not a category of the {policy.jurisdiction} policy")

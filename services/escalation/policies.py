@@ -8,6 +8,7 @@ confidential; two tiers (clinician → coordinator).
 
 from __future__ import annotations
 
+from services.escalation.domain import Policy
 from shared.contracts.escalation import ALL_CATEGORIES, DisclosurePolicyRecorded, Tier
 
 BROAD = DisclosurePolicyRecorded(
@@ -40,3 +41,12 @@ NARROW = DisclosurePolicyRecorded(
 
 DEFAULTS = {"broad-duty": BROAD, "narrow-duty": NARROW}
 DEMO_REGION = {"riverton-fire": BROAD, "riverton-police": BROAD, "county-ems": NARROW}
+
+# A risk flag in an agency that has recorded no policy still pages someone, and discloses nothing.
+FALLBACK = Policy(
+    version=0,
+    jurisdiction="none-recorded",
+    categories=ALL_CATEGORIES,
+    disclosable=(),
+    chain=(Tier(role="clinician", ack_within_s=600), Tier(role="coordinator", ack_within_s=600)),
+)

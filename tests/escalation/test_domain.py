@@ -183,3 +183,13 @@ def test_policy_versions_count_up_and_an_unchanged_policy_is_not_recorded_again(
 def test_an_unworkable_policy_is_rejected_naming_the_field(change: dict[str, object], field: str) -> None:
     with pytest.raises(domain.Rejected, match=f"^{field}:"):
         domain.record_policy(domain.Policy(), BROAD.model_copy(update=change))
+
+
+def test_the_fallback_for_an_agency_without_policy_pages_but_never_permits_disclosure() -> None:
+    from services.escalation.policies import FALLBACK
+
+    [event] = domain.raise_concern(
+        domain.Escalation(), FALLBACK, domain.RaiseConcern("c-1", "court_order", "peer")
+    )
+    assert isinstance(event, EscalationTriggered)
+    assert (event.policy_version, event.disclosable, len(event.chain)) == (0, False, 2)

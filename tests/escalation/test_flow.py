@@ -320,3 +320,17 @@ async def test_a_new_policy_version_governs_new_escalations_only(h: Harness) -> 
     assert isinstance(old_trig, EscalationTriggered) and isinstance(new_trig, EscalationTriggered)
     assert (old_trig.policy_version, old_trig.disclosable) == (1, True)
     assert (new_trig.policy_version, new_trig.disclosable) == (2, False)
+
+
+async def test_a_risk_flag_where_no_policy_is_recorded_still_pages_and_a_redelivery_adds_nothing(
+    h: Harness,
+) -> None:
+    agency = "lakeside-dispatch"  # not in the demo region: no policy seeded
+    case_id = await h.open_case(agency)
+    flagged = await h.append(agency, case_id, contact(risk=True))
+    page = await h.page()
+    assert (page.agency, page.case_id, page.role, page.disclosable) == (agency, case_id, "clinician", False)
+    x = escalation_id_for(flagged)
+    assert page.escalation_id == x
+    await h.app.reactors.on_contact(flagged, flagged.payload())  # the same report delivered again
+    assert len(await h.events("escalation", x, agency)) == 1
