@@ -206,7 +206,7 @@ class Commands:
                 return Reveal(refused="the identity vault gave an unreadable answer", unavailable=True)
             if reply.ok:
                 return Reveal(fields=dict(reply.fields))
-            reason = f"the vault refused: {reply.refused or 'no reason given'}"
+            reason = f"the vault refused: {(reply.refused or 'no reason given')[:200]}"
         if esc.status != "new":
             await self._decide_and_append(
                 agency, escalation_id, lambda e: domain.refuse_reveal(e, by=by, reason=reason)
