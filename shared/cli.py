@@ -137,6 +137,18 @@ def token(
     typer.echo(mint(private.read_bytes(), role=cast(Role, role), agency=agency, sub=sub))
 
 
+audit = typer.Typer(help="The audit trail of escalations and disclosures.", no_args_is_help=True)
+app.add_typer(audit, name="audit")
+
+
+@audit.command("verify")
+def audit_verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", var_dir: VarDir = Path("var")) -> None:
+    """Recompute the audit trail from the log and check every stored record (exit 1: altered or missing)."""
+    env = {**os.environ, "PEERLINE_NATS_URL": nats_url, "PEERLINE_VAR_DIR": str(var_dir)}
+    code = subprocess.call([sys.executable, "-m", "services.escalation", "audit", "verify"], env=env)
+    raise typer.Exit(code)
+
+
 @app.command()
 def replay(service: Annotated[str, typer.Argument(help=" | ".join(SERVICES))]) -> None:
     """Rebuild a service's projections from the log (stop that service first)."""

@@ -1,1 +1,1 @@
-"""Escalation: necessary disclosure under a per-agency policy — tiered, timed, audited."""
+"""Escalation: necessary disclosure under each agency's policy — tiered pages, deadlines, audited reveals."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Event, event
 
@@ -17,6 +18,15 @@ ConcernCategory = Literal[
     "court_order",
     "written_consent",
 ]
+ALL_CATEGORIES: tuple[ConcernCategory, ...] = (
+    "imminent_self_harm",
+    "threat_to_identifiable_person",
+    "mandated_reporting",
+    "admission_of_crime",
+    "duty_refusal_endangering_others",
+    "court_order",
+    "written_consent",
+)
 
 
 class Tier(BaseModel):
@@ -34,6 +44,14 @@ class DisclosurePolicyRecorded(Event):
     jurisdiction: str
     disclosable: tuple[ConcernCategory, ...]
     chain: tuple[Tier, ...]
+    categories: tuple[ConcernCategory, ...] = Field(
+        default=ALL_CATEGORIES,
+        description="the categories a concern may be raised under in this jurisdiction",
+    )
+    self_harm_requires: Literal["any_threat", "intent_and_plan"] = Field(
+        default="any_threat",
+        description="what makes imminent self-harm disclosable: any threat, or stated intent with a plan",
+    )
 
 
 @event("escalation_triggered", aggregate="escalation")
@@ -43,6 +61,12 @@ class EscalationTriggered(Event):
     raised_by_role: str
     policy_version: int
     disclosable: bool
+    chain: tuple[Tier, ...] = Field(
+        default=(), description="the notification chain of the policy version, fixed for this escalation"
+    )
+    intent_and_plan: bool = Field(
+        default=False, description="for self-harm: the raiser reported a stated intent with a plan"
+    )
 
 
 @event("escalation_tier_advanced", aggregate="escalation")
@@ -60,3 +84,34 @@ class EscalationAcknowledged(Event):
 @event("escalation_resolved", aggregate="escalation")
 class EscalationResolved(Event):
     outcome: Literal["member_safe", "referred_to_clinician", "emergency_services", "no_action", "other"]
+
+
+@event("identity_reveal_refused", aggregate="escalation")
+class IdentityRevealRefused(Event):
+    """A request for the member's identity under this escalation was refused; the reason is a code sentence
+    about policy or state, never about the member."""
+
+    requested_by: str = Field(description="subject id of who asked")
+    reason: str
+
+
+# --- Tier notifications (core NATS, not events): `notify.<agency>.<role>` --------------------------------
+
+
+NOTIFY_SUBJECT = "notify.{agency}.{role}"  # e.g. notify.riverton-fire.clinician; `notify.*.>` for all
+
+
+class TierNotification(BaseModel):
+    """A page for the role on duty at `tier`. Carries no identity and no free text about the member."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    escalation_id: str
+    case_id: str
+    agency: str
+    category: ConcernCategory
+    tier: int
+    role: str
+    deadline: datetime = Field(description="acknowledge by this time or the next tier is paged")
+    disclosable: bool
+    event_id: str = Field(description="the log event behind this page (adapters de-duplicate on it)")

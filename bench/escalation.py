@@ -1,0 +1,259 @@
+"""`python -m bench.escalation`: how fast escalation pages tier 1, beside the raw JetStream round trip.
+
+One private nats-server; the escalation service runs as its own process, as in production. Three paths
+are offered the same paced load in the same run:
+  raw        publish to the log → a push consumer's callback (nats-py, nothing else);
+  page       `escalation_triggered` in the log → `notify.<agency>.clinician` (the notifier);
+  risk flag  `contact_logged` with a risk flag → reactor raises the concern → page (the whole flow).
+Each sample is receive time minus the moment just before the publish call, in this process.
+Target: page p99 ≤ 5 × raw p99. Writes bench/results/escalation-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from shared.auth import generate_dev_keys
+from shared.contracts.base import Event
+from shared.contracts.escalation import DisclosurePolicyRecorded, EscalationTriggered, Tier, TierNotification
+from shared.contracts.intake import SupportRequested
+from shared.contracts.tracking import ContactLogged
+from shared.envelope import STREAM, Envelope
+from shared.eventstore import headers_for
+from shared.natsserver import NatsServer, free_port
+from shared.runtime import Child, Supervisor, service_env
+from shared.topology import provision
+
+AGENCY = "bench-esc"
+TARGET_RATIO = 5.0
+
+
+@dataclass(frozen=True)
+class Latency:
+    path: str
+    sent: int
+    received: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+def summarise(path: str, sent: int, samples: list[float]) -> Latency:
+    if not samples:
+        return Latency(path, sent, 0, float("nan"), float("nan"), float("nan"))
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return Latency(path, sent, len(samples), statistics.median(ordered), p99, ordered[-1])
+
+
+def envelope(event: Event, subject: str) -> Envelope:
+    return Envelope.wrap(event, agency=AGENCY, subject=subject, source="bench")
+
+
+async def paced(nc: Client, envs: list[Envelope], rate: float, sent: dict[str, int]) -> None:
+    """Publish at `rate`/s without awaiting acks in line; `sent[event id]` = ns just before publishing."""
+    js = nc.jetstream()
+    acks = []
+    start = time.perf_counter()
+    for i, env in enumerate(envs):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent[env.id] = time.perf_counter_ns()
+        acks.append(
+            await js.publish_async(env.nats_subject, env.to_bytes(), stream=STREAM, headers=headers_for(env))
+        )
+    await asyncio.gather(*acks)
+
+
+async def collect(done: asyncio.Event, settle_s: float = 15.0) -> None:
+    try:
+        await asyncio.wait_for(done.wait(), settle_s)
+    except TimeoutError:
+        pass  # reported as received < sent
+
+
+async def raw_round_trip(nc: Client, n: int, rate: float) -> Latency:
+    sent: dict[str, int] = {}
+    samples: list[float] = []
+    done = asyncio.Event()
+
+    async def handle(msg: Msg) -> None:
+        now = time.perf_counter_ns()
+        event_id = (msg.headers or {})["Nats-Msg-Id"]
+        samples.append((now - sent[event_id]) / 1e6)
+        await msg.ack()
+        if len(samples) >= n:
+            done.set()
+
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW, ack_policy=AckPolicy.EXPLICIT)
+    sub = await nc.jetstream().subscribe(
+        f"ev.{AGENCY}.case.*.support_requested", stream=STREAM, cb=handle, manual_ack=True, config=config
+    )
+    envs = [
+        envelope(SupportRequested(activation="self", member_ref="m-bench", token_hash="0" * 64), f"c-raw-{i}")
+        for i in range(n)
+    ]
+    await paced(nc, envs, rate, sent)
+    await collect(done)
+    await sub.unsubscribe()
+    return summarise("raw round trip", n, samples)
+
+
+async def pages(nc: Client, path: str, envs: list[Envelope], key: str, rate: float) -> Latency:
+    """Publish `envs`; each is matched to the tier-1 page it causes (by event id or by case id)."""
+    sent: dict[str, int] = {}
+    by_case = {env.subject: env.id for env in envs}
+    samples: list[float] = []
+    seen: set[str] = set()
+    done = asyncio.Event()
+
+    async def handle(msg: Msg) -> None:
+        now = time.perf_counter_ns()
+        note = TierNotification.model_validate_json(msg.data)
+        origin = note.event_id if key == "event" else by_case.get(note.case_id, "")
+        if origin in sent and origin not in seen:
+            seen.add(origin)
+            samples.append((now - sent[origin]) / 1e6)
+            if len(samples) >= len(envs):
+                done.set()
+
+    sub = await nc.subscribe(f"notify.{AGENCY}.clinician", cb=handle)
+    await paced(nc, envs, rate, sent)
+    await collect(done)
+    await sub.unsubscribe()
+    return summarise(path, len(envs), samples)
+
+
+def triggered(i: int) -> Envelope:
+    event = EscalationTriggered(
+        case_id=f"c-page-{i}",
+        category="imminent_self_harm",
+        raised_by_role="peer",
+        policy_version=1,
+        disclosable=True,
+        chain=(Tier(role="clinician", ack_within_s=600),),
+    )
+    return envelope(event, f"x-bench-{uuid.uuid4().hex}")
+
+
+def flagged(i: int) -> Envelope:
+    event = ContactLogged(
+        peer_ref="p-bench",
+        week="2026-W48",
+        mode="phone",
+        categories=("other",),
+        duration="under_15m",
+        risk_flag=True,
+    )
+    return envelope(event, f"c-flag-{i}")
+
+
+async def start_service(url: str, tmp: Path) -> Supervisor:
+    _, public = generate_dev_keys(tmp / "keys")
+    env = service_env("escalation", nats_url=url, var_dir=tmp, public_key=public)
+    port = free_port()
+    env.update(
+        {"PEERLINE_HTTP_PORT": str(port), "PEERLINE_METRICS_PORT": "0", "PEERLINE_LOG_LEVEL": "WARNING"}
+    )
+    sup = Supervisor([Child("escalation", env, tmp / "escalation.log")])
+    sup.start()
+    async with httpx.AsyncClient() as c:
+        for _ in range(600):
+            try:
+                if (await c.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return sup
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+    sup.stop()
+    raise RuntimeError(f"escalation did not start; see {tmp / 'escalation.log'}")
+
+
+async def run(url: str, tmp: Path, n: int, rate: float) -> list[Latency]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await provision(js)
+        policy = DisclosurePolicyRecorded(
+            policy_version=1,
+            jurisdiction="bench",
+            disclosable=("imminent_self_harm",),
+            chain=(Tier(role="clinician", ack_within_s=600),),
+        )
+        env = Envelope.wrap(policy, agency=AGENCY, subject="disclosure", source="bench")
+        await js.publish(env.nats_subject, env.to_bytes(), stream=STREAM, headers=headers_for(env))
+        sup = await start_service(url, tmp)
+        try:
+            warm = [triggered(-i - 1) for i in range(20)]
+            await pages(nc, "warm-up", warm, "event", rate)
+            raw = await raw_round_trip(nc, n, rate)
+            page = await pages(
+                nc, "escalation_triggered → tier-1 page", [triggered(i) for i in range(n)], "event", rate
+            )
+            flow = await pages(nc, "risk flag → tier-1 page", [flagged(i) for i in range(n)], "case", rate)
+        finally:
+            await asyncio.to_thread(sup.stop)
+        return [raw, page, flow]
+    finally:
+        await nc.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.escalation", description=__doc__)
+    p.add_argument("--events", type=int, default=600, help="events per path (default 600)")
+    p.add_argument("--rate", type=float, default=200.0, help="offered events/s per path (default 200)")
+    p.add_argument("--out", type=Path, default=Path("bench/results"), help="directory for the JSON result")
+    args = p.parse_args(argv)
+    if args.events <= 0 or args.rate <= 0:
+        p.error("--events and --rate must be positive")
+    with tempfile.TemporaryDirectory(prefix="peerline-bench-esc-") as tmp:
+        server = NatsServer(Path(tmp) / "nats").start()
+        try:
+            results = asyncio.run(asyncio.wait_for(run(server.url, Path(tmp), args.events, args.rate), 300))
+        finally:
+            server.stop()
+    raw, page, flow = results
+    ratio = page.p99_ms / raw.p99_ms if raw.p99_ms else float("inf")
+    ok = ratio <= TARGET_RATIO and page.received == page.sent and flow.received == flow.sent
+    for r in results:
+        figures = f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  max {r.max_ms:7.2f} ms"
+        print(f"{r.path:38s} sent {r.sent:5d} got {r.received:5d}  {figures}")
+    print(f"page p99 / raw p99 = {ratio:.2f} (target ≤ {TARGET_RATIO}): {'ok' if ok else 'MISSED'}")
+    report = {
+        "time": datetime.now(UTC).isoformat(),
+        "events": args.events,
+        "rate": args.rate,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "latency": [asdict(r) for r in results],
+        "page_p99_over_raw_p99": ratio,
+        "target_ratio": TARGET_RATIO,
+        "ok": ok,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"escalation-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"wrote {path}")
+    return 0 if ok else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""Escalation: necessary disclosure under each agency's policy — tiered pages, deadlines, audited reveals."""
+
+from services.escalation.main import main
+
+main()

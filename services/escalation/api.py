@@ -1,0 +1,221 @@
+"""Escalation's HTTP API (thin): request model → command → domain → append → response model.
+
+No route returns anything about the member except `reveal`, and that only to the acknowledging clinician
+of an escalation whose category the policy marks disclosable — through intake's vault, which records it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from services.escalation import domain, projection
+from services.escalation.commands import Busy, Commands
+from shared.auth import Auth, Principal, check_agency
+from shared.contracts.escalation import ALL_CATEGORIES, ConcernCategory, DisclosurePolicyRecorded, Tier
+from shared.envelope import TOKEN, new_id
+
+AgencyId = Annotated[str, Path(pattern=TOKEN.pattern, description="agency id, e.g. `riverton-fire`")]
+EscalationId = Annotated[str, Path(pattern=TOKEN.pattern)]
+
+
+class PolicyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jurisdiction: str = Field(pattern=TOKEN.pattern)
+    categories: tuple[ConcernCategory, ...] = ALL_CATEGORIES
+    disclosable: tuple[ConcernCategory, ...]
+    self_harm_requires: Literal["any_threat", "intent_and_plan"] = "any_threat"
+    chain: tuple[Tier, ...] = Field(min_length=1, max_length=5)
+
+
+class PolicyView(PolicyBody):
+    policy_version: int
+
+
+class Concern(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str = Field(pattern=TOKEN.pattern)
+    category: ConcernCategory
+    intent_and_plan: bool = Field(default=False, description="self-harm: a stated intent with a plan")
+
+
+class Raised(BaseModel):
+    escalation_id: str
+    disclosable: bool
+    policy_version: int
+    tier: int
+
+
+class Resolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: domain.Outcome
+
+
+class State(BaseModel):
+    escalation_id: str
+    status: str
+    tier: int
+
+
+class OpenEscalation(BaseModel):
+    escalation_id: str
+    case_id: str
+    category: str
+    status: str
+    tier: int
+    tier_role: str
+    disclosable: bool
+    policy_version: int
+    triggered_at: datetime
+    deadline_at: datetime | None
+
+
+class Identity(BaseModel):
+    escalation_id: str
+    fields: dict[str, str]
+
+
+async def handled(call: Coroutine[Any, Any, Any]) -> Any:
+    try:
+        return await call
+    except domain.Rejected as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except Busy as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the escalation is busy; try again") from exc
+
+
+def build_api(commands: Callable[[], Commands], engine: Engine, auth: Auth) -> FastAPI:
+    api = FastAPI(title="Peerline escalation", version="1", description="Necessary disclosure, audited.")
+
+    @api.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.put("/v1/agencies/{agency}/disclosure-policy", response_model=PolicyView, tags=["policy"])
+    async def record_policy(
+        agency: AgencyId, body: PolicyBody, who: Principal = auth.require("regional_admin", "coordinator")
+    ) -> PolicyView:
+        """Record a new version of the agency's disclosure policy (unchanged policy: same version)."""
+        check_agency(who, agency)
+        proposed = DisclosurePolicyRecorded(policy_version=0, **body.model_dump())
+        version = await handled(commands().record_policy(agency, proposed))
+        return PolicyView(policy_version=version, **body.model_dump())
+
+    @api.get("/v1/agencies/{agency}/disclosure-policy", response_model=PolicyView, tags=["policy"])
+    async def read_policy(
+        agency: AgencyId, who: Principal = auth.require("regional_admin", "coordinator", "clinician", "peer")
+    ) -> PolicyView:
+        check_agency(who, agency)
+        policy, _ = await commands().policy(agency)
+        if not policy.version:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no disclosure policy recorded for this agency")
+        return PolicyView(
+            policy_version=policy.version,
+            jurisdiction=policy.jurisdiction,
+            categories=policy.categories,
+            disclosable=policy.disclosable,
+            self_harm_requires=policy.self_harm_requires,
+            chain=policy.chain,
+        )
+
+    @api.post(
+        "/v1/agencies/{agency}/escalations",
+        status_code=status.HTTP_201_CREATED,
+        response_model=Raised,
+        tags=["escalations"],
+    )
+    async def raise_concern(
+        agency: AgencyId, body: Concern, who: Principal = auth.require("peer", "clinician")
+    ) -> Raised:
+        """Raise a concern on a case: the clinician on duty is paged at once."""
+        check_agency(who, agency)
+        escalation_id = new_id("x")
+        cmd = domain.RaiseConcern(body.case_id, body.category, who.role, body.intent_and_plan)
+        await handled(commands().raise_concern(agency, escalation_id, cmd))
+        esc, _ = await commands().load(agency, escalation_id)
+        return Raised(
+            escalation_id=escalation_id,
+            disclosable=esc.disclosable,
+            policy_version=esc.policy_version,
+            tier=1,
+        )
+
+    @api.get("/v1/agencies/{agency}/escalations", response_model=list[OpenEscalation], tags=["escalations"])
+    def open_escalations(
+        agency: AgencyId,
+        who: Principal = auth.require("coordinator", "clinician"),
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[dict[str, object]]:
+        """Escalations not yet resolved, oldest first. No identities, no content."""
+        check_agency(who, agency)
+        with engine.connect() as conn:
+            return projection.open_escalations(conn, agency, limit)
+
+    @api.post(
+        "/v1/agencies/{agency}/escalations/{escalation_id}/acknowledge",
+        response_model=State,
+        tags=["escalations"],
+    )
+    async def acknowledge(
+        agency: AgencyId,
+        escalation_id: EscalationId,
+        who: Principal = auth.require("clinician", "coordinator", "leader"),
+    ) -> State:
+        """The person paged takes the escalation (any role paged so far); deadlines stop."""
+        check_agency(who, agency)
+        esc = await handled(commands().acknowledge(agency, escalation_id, by=who.sub, role=who.role))
+        return State(escalation_id=escalation_id, status=esc.status, tier=esc.tier)
+
+    @api.post(
+        "/v1/agencies/{agency}/escalations/{escalation_id}/resolve",
+        response_model=State,
+        tags=["escalations"],
+    )
+    async def resolve(
+        agency: AgencyId,
+        escalation_id: EscalationId,
+        body: Resolution,
+        who: Principal = auth.require("clinician", "coordinator", "leader"),
+    ) -> State:
+        check_agency(who, agency)
+        esc = await handled(
+            commands().resolve(agency, escalation_id, by=who.sub, role=who.role, outcome=body.outcome)
+        )
+        return State(escalation_id=escalation_id, status=esc.status, tier=esc.tier)
+
+    @api.post(
+        "/v1/agencies/{agency}/escalations/{escalation_id}/reveal",
+        response_model=Identity,
+        tags=["disclosure"],
+    )
+    async def reveal(
+        agency: AgencyId,
+        escalation_id: EscalationId,
+        response: Response,
+        who: Principal = auth.require("clinician"),
+    ) -> Identity:
+        """The acknowledging clinician asks for the member's identity, where the policy permits disclosure.
+        A refusal says why and is recorded; a reveal is recorded by the vault (`identity_disclosed`)."""
+        check_agency(who, agency)
+        response.headers["Cache-Control"] = "no-store"
+        result = await commands().reveal(agency, escalation_id, by=who.sub, role=who.role)
+        if result.unavailable:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, result.refused)
+        if result.fields is None:
+            code = (
+                status.HTTP_404_NOT_FOUND
+                if result.refused == "no such escalation"
+                else status.HTTP_403_FORBIDDEN
+            )
+            raise HTTPException(code, result.refused, headers={"Cache-Control": "no-store"})
+        return Identity(escalation_id=escalation_id, fields=result.fields)
+
+    return api

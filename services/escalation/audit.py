@@ -1,0 +1,133 @@
+"""The tamper-evident audit trail: every policy version, escalation step and disclosure, hash-chained.
+
+The log itself cannot be altered in place (the stream denies delete and purge), so the trail kept in the
+escalation database is what could be altered: a row edited, removed or inserted. Each record is the
+canonical JSON of one log event (with its stream sequence) and its hash covers the previous hash, so an
+edit breaks the chain; `verify` also recomputes every record from the log, so a trail rewritten with fresh
+hashes still differs from what the log says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, Text, func, select
+
+from shared.envelope import Envelope
+
+GENESIS = "0" * 64
+
+
+def audit_table(metadata: MetaData) -> Table:
+    return Table(
+        "audit_chain",
+        metadata,
+        Column("position", Integer, primary_key=True, autoincrement=False),
+        Column("seq", Integer, nullable=False, unique=True),
+        Column("event_id", String(96), nullable=False),
+        Column("event_type", String(96), nullable=False),
+        Column("agency", String(64), nullable=False, index=True),
+        Column("aggregate_id", String(96), nullable=False, index=True),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("prev_hash", String(64), nullable=False),
+        Column("hash", String(64), nullable=False),
+    )
+
+
+def body(env: Envelope, seq: int) -> str:
+    """The canonical record of one event: what the log holds, in a byte-stable form."""
+    record = {
+        "seq": seq,
+        "id": env.id,
+        "type": env.type,
+        "agency": env.agency,
+        "subject": env.subject,
+        "time": env.time.isoformat(),
+        "correlationid": env.correlationid,
+        "causationid": env.causationid,
+        "data": env.data,
+    }
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def link(prev_hash: str, record: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{record}".encode()).hexdigest()
+
+
+def append(conn: Connection, table: Table, env: Envelope, seq: int) -> None:
+    """Add one event's record to the end of the chain (inside the projection's transaction)."""
+    last = conn.execute(
+        select(table.c.position, table.c.hash).order_by(table.c.position.desc()).limit(1)
+    ).first()
+    position, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    record = body(env, seq)
+    conn.execute(
+        table.insert().values(
+            position=position,
+            seq=seq,
+            event_id=env.id,
+            event_type=env.type,
+            agency=env.agency,
+            aggregate_id=env.subject,
+            occurred_at=env.time,
+            body=record,
+            prev_hash=prev,
+            hash=link(prev, record),
+        )
+    )
+
+
+@dataclass
+class Verdict:
+    records: int = 0
+    checked_up_to_seq: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(
+    conn: Connection, table: Table, log: dict[int, str], position: int, latest: int | None = None
+) -> Verdict:
+    """Check the stored chain link by link, then against `log` (seq → canonical record recomputed from the
+    log) for every audited event up to the projection's `position` (read before the log was); no record
+    may claim an event past `latest` (the position read after)."""
+    verdict = Verdict(checked_up_to_seq=position)
+    rows = conn.execute(
+        select(table.c.position, table.c.seq, table.c.body, table.c.prev_hash, table.c.hash).order_by(
+            table.c.position
+        )
+    ).all()
+    verdict.records = len(rows)
+    prev = GENESIS
+    stored: dict[int, str] = {}
+    for expected_position, row in enumerate(rows, start=1):
+        where = f"record {row.position} (seq {row.seq})"
+        if row.position != expected_position:
+            verdict.problems.append(f"{where}: expected position {expected_position}: a record is missing")
+        if row.prev_hash != prev:
+            verdict.problems.append(f"{where}: does not link to the record before it")
+        if link(row.prev_hash, row.body) != row.hash:
+            verdict.problems.append(f"{where}: content does not match its hash (altered)")
+        prev = row.hash
+        stored[row.seq] = row.body
+    for seq, record in sorted(log.items()):
+        if seq > position:
+            continue
+        if seq not in stored:
+            verdict.problems.append(f"seq {seq}: in the log but missing from the audit trail")
+        elif stored[seq] != record:
+            verdict.problems.append(f"seq {seq}: the audit record differs from the log (altered)")
+    latest = position if latest is None else latest
+    for seq in sorted(s for s in set(stored) - set(log) if s <= position or s > latest):
+        verdict.problems.append(f"seq {seq}: in the audit trail but no such audited event in the log")
+    return verdict
+
+
+def count(conn: Connection, table: Table) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)

@@ -1,0 +1,214 @@
+"""Command handlers: load the aggregate from the log → pure decision → append with the expected version.
+
+Shared by the HTTP API, the risk-flag reactor and the deadline timers. A concurrency conflict means
+someone else appended first: reload, decide again, retry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+
+from services.escalation import domain
+from shared.clock import Clock
+from shared.contracts.base import Event
+from shared.contracts.escalation import DisclosurePolicyRecorded
+from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest
+from shared.envelope import STREAM, Envelope, aggregate_filter
+from shared.eventstore import ConcurrencyConflict, EventStore, History
+from shared.timers import Timer
+
+SOURCE = "peerline/escalation"
+POLICY_ID = "disclosure"  # one policy aggregate per agency: ev.<agency>.policy.disclosure.*
+ATTEMPTS = 10
+
+
+def event_id(*parts: str) -> str:
+    """A deterministic event id, so a retried command or a timer fired twice appends once."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "peerline-escalation/" + "/".join(parts)))
+
+
+class Busy(Exception):
+    """The aggregate kept changing under the handler."""
+
+
+@dataclass(frozen=True)
+class Reveal:
+    fields: dict[str, str] | None = None
+    refused: str | None = None
+    unavailable: bool = False
+
+
+class Commands:
+    def __init__(
+        self, store: Callable[[], EventStore], nc: Callable[[], Client], clock: Clock, reveal_timeout_s: float
+    ) -> None:
+        self.store, self.nc, self.clock, self.reveal_timeout_s = store, nc, clock, reveal_timeout_s
+
+    async def load(self, agency: str, escalation_id: str) -> tuple[domain.Escalation, History]:
+        history = await self.store().load(agency, "escalation", escalation_id)
+        return domain.fold([s.envelope.payload() for s in history.events]), history
+
+    async def policy(self, agency: str) -> tuple[domain.Policy, int]:
+        """The agency's current policy and the policy aggregate's version. Each recorded version is a whole
+        policy, so the last one is all there is to read (one round trip)."""
+        try:
+            js = self.nc().jetstream()
+            msg = await js.get_last_msg(STREAM, aggregate_filter(agency, "policy", POLICY_ID), direct=True)
+        except NotFoundError:
+            return domain.Policy(), 0
+        assert msg.data is not None and msg.seq is not None
+        return domain.evolve_policy(domain.Policy(), Envelope.from_bytes(msg.data).payload()), msg.seq
+
+    async def _append(
+        self,
+        agency: str,
+        subject: str,
+        events: list[Event],
+        expected: int,
+        ids: list[str] | None = None,
+        cause: Envelope | None = None,
+    ) -> None:
+        envs = [
+            Envelope.wrap(
+                e,
+                agency=agency,
+                subject=subject,
+                source=SOURCE,
+                time=self.clock.now(),
+                cause=cause,
+                id=ids[i] if ids else None,
+            )
+            for i, e in enumerate(events)
+        ]
+        await self.store().append(envs, expected=expected)
+
+    async def record_policy(self, agency: str, proposed: DisclosurePolicyRecorded) -> int:
+        """Record a new policy version (or none if unchanged); returns the current version."""
+        for _ in range(ATTEMPTS):
+            current, version = await self.policy(agency)
+            events = domain.record_policy(current, proposed)
+            if not events:
+                return current.version
+            try:
+                await self._append(agency, POLICY_ID, events, version)
+                return current.version + 1
+            except ConcurrencyConflict:
+                continue
+        raise Busy("policy")
+
+    async def seed_policy(self, agency: str, default: DisclosurePolicyRecorded) -> bool:
+        """Record `default` as the agency's first policy unless one exists. True if it was recorded."""
+        current, _ = await self.policy(agency)
+        if current.version:
+            return False
+        events = domain.record_policy(current, default)
+        try:
+            await self._append(agency, POLICY_ID, events, 0, ids=[event_id(agency, "policy", "1")])
+        except ConcurrencyConflict:
+            return False
+        return True
+
+    async def raise_concern(
+        self,
+        agency: str,
+        escalation_id: str,
+        cmd: domain.RaiseConcern,
+        cause: Envelope | None = None,
+        fallback: domain.Policy | None = None,
+    ) -> bool:
+        """Trigger an escalation (idempotent per escalation id). True if this call triggered it.
+        A new id is the common case, so decide on an empty escalation and let the log's concurrency
+        check (expected version 0) say whether it already exists."""
+        policy, _ = await self.policy(agency)
+        if not policy.version and fallback is not None:
+            policy = fallback
+        events = domain.raise_concern(domain.Escalation(), policy, cmd)
+        try:
+            ids = [event_id(escalation_id, "triggered")]
+            await self._append(agency, escalation_id, events, 0, ids, cause)
+        except ConcurrencyConflict:
+            return False
+        return True
+
+    async def _decide_and_append(
+        self,
+        agency: str,
+        escalation_id: str,
+        decide: Callable[[domain.Escalation], list[Event]],
+        ids: Callable[[domain.Escalation], list[str]] | None = None,
+    ) -> domain.Escalation:
+        for _ in range(ATTEMPTS):
+            esc, history = await self.load(agency, escalation_id)
+            events = decide(esc)
+            if not events:
+                return esc
+            try:
+                await self._append(agency, escalation_id, events, history.version, ids(esc) if ids else None)
+            except ConcurrencyConflict:
+                continue
+            for e in events:
+                esc = domain.evolve(esc, e)
+            return esc
+        raise Busy(escalation_id)
+
+    async def acknowledge(self, agency: str, escalation_id: str, *, by: str, role: str) -> domain.Escalation:
+        return await self._decide_and_append(
+            agency, escalation_id, lambda esc: domain.acknowledge(esc, by=by, role=role)
+        )
+
+    async def resolve(
+        self, agency: str, escalation_id: str, *, by: str, role: str, outcome: domain.Outcome
+    ) -> domain.Escalation:
+        return await self._decide_and_append(
+            agency, escalation_id, lambda esc: domain.resolve(esc, by=by, role=role, outcome=outcome)
+        )
+
+    async def fire(self, timer: Timer) -> bool:
+        """A tier deadline passed. True if the next tier was paged; False if there is nothing left to do."""
+        tier = int(timer.data["tier"])
+        after = await self._decide_and_append(
+            timer.agency,
+            timer.aggregate_id,
+            lambda esc: domain.deadline_passed(esc, tier),
+            ids=lambda esc: [event_id(timer.aggregate_id, "tier", str(tier + 1))],
+        )
+        return after.tier > tier
+
+    async def reveal(self, agency: str, escalation_id: str, *, by: str, role: str) -> Reveal:
+        """Ask intake's vault for the member's identity, after checking the escalation and its policy here.
+        Every refusal is recorded on the escalation; every reveal is recorded by the vault."""
+        esc, _ = await self.load(agency, escalation_id)
+        reason = domain.check_reveal(esc, by=by, role=role)
+        if reason is None:
+            request = RevealRequest(
+                agency=agency,
+                escalation_id=escalation_id,
+                case_id=esc.case_id,
+                requested_by=by,
+                disclosed_to=by,
+            )
+            try:
+                msg = await self.nc().request(
+                    REVEAL_SUBJECT, request.model_dump_json().encode(), timeout=self.reveal_timeout_s
+                )
+                reply = RevealReply.model_validate_json(msg.data)
+            except (TimeoutError, NatsTimeout, NoRespondersError):
+                return Reveal(refused="the identity vault did not answer; try again", unavailable=True)
+            except ValidationError:
+                return Reveal(refused="the identity vault gave an unreadable answer", unavailable=True)
+            if reply.ok:
+                return Reveal(fields=dict(reply.fields))
+            reason = f"the vault refused: {(reply.refused or 'no reason given')[:200]}"
+        if esc.status != "new":
+            await self._decide_and_append(
+                agency, escalation_id, lambda e: domain.refuse_reveal(e, by=by, reason=reason)
+            )
+        return Reveal(refused=reason)

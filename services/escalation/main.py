@@ -1,0 +1,140 @@
+"""Escalation's composition root: nothing connects until `run`.
+
+`python -m services.escalation` runs the service; `… replay` rebuilds its read model from the log;
+`… audit verify` checks the audit trail against the log (exit 1 on any altered or missing record).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+
+import nats
+from fastapi import FastAPI
+from nats.aio.client import Client
+from rich.console import Console
+
+from services.escalation.api import build_api
+from services.escalation.app import Reactors, build_broker, connect
+from services.escalation.commands import Commands
+from services.escalation.policies import DEMO_REGION
+from services.escalation.projection import EscalationProjection, timers
+from services.escalation.settings import EscalationSettings
+from services.escalation.verify import verify
+from shared.auth import Auth
+from shared.clock import Clock, SystemClock
+from shared.db import make_engine
+from shared.eventstore import EventStore
+from shared.projection import Projection, ProjectionRunner, ensure_schema
+from shared.replay import rebuild_all
+from shared.service import Task, http_task, ops_app, run_until_stopped
+from shared.telemetry import configure_logging, configure_telemetry
+from shared.timers import TimerLoop
+from shared.topology import Consumer, consumer
+
+
+class Escalation:
+    def __init__(
+        self, settings: EscalationSettings, auth: Auth | None = None, clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.engine = make_engine(settings.db_url())
+        self.auth = auth or Auth.from_settings(
+            settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
+        )
+        self._store: EventStore | None = None
+        self._nc: Client | None = None
+        self.commands = Commands(self.store, self.nc, self.clock, settings.reveal_timeout_s)
+        self.reactors = Reactors(self.commands, settings.risk_flag_category)
+        self.broker = build_broker(settings.nats_url, self.reactors, settings.max_deliveries)
+        self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth)
+        self.timers = TimerLoop(
+            self.engine,
+            timers,
+            self.clock,
+            self.commands.fire,
+            poll_s=settings.timer_poll_s,
+            retry_after=timedelta(seconds=settings.timer_retry_s),
+        )
+        self.ready = False
+
+    def store(self) -> EventStore:
+        if self._store is None:
+            raise RuntimeError("escalation is not connected yet")
+        return self._store
+
+    def nc(self) -> Client:
+        if self._nc is None:
+            raise RuntimeError("escalation is not connected yet")
+        return self._nc
+
+    async def start(self) -> ProjectionRunner:
+        """Connect, bind the view's consumer, seed the demo policies if absent; reactors start last."""
+        view = EscalationProjection()
+        await asyncio.to_thread(ensure_schema, self.engine, view)
+        await self.broker.connect()
+        self._nc = self.broker.connection
+        self._store = connect(self.reactors, self.broker)
+        runner = ProjectionRunner(self._nc.jetstream(), self.engine, view, consumer("escalation-view"))
+        await runner.start()
+        if self.settings.seed_demo_policies:
+            for agency, policy in DEMO_REGION.items():
+                await self.commands.seed_policy(agency, policy)
+        await runner.catch_up()
+        await self.broker.start()
+        return runner
+
+    async def run(self, stop: asyncio.Event) -> None:
+        runner = await self.start()
+        self.ready = True
+        tasks: list[Task] = [
+            runner.run,
+            self.timers.run,
+            http_task(self.api, self.settings.http_host, self.settings.http_port),
+        ]
+        if self.settings.metrics_port:
+            ops = ops_app("escalation", lambda: self.ready and self.nc().is_connected)
+            tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
+        try:
+            await run_until_stopped(tasks, stop)
+        finally:
+            await self.broker.stop()
+
+
+def create_app(settings: EscalationSettings | None = None, **overrides: object) -> Escalation:
+    return Escalation(settings or EscalationSettings(), **overrides)  # type: ignore[arg-type]
+
+
+def projections() -> list[tuple[Projection, Consumer]]:
+    return [(EscalationProjection(), consumer("escalation-view"))]
+
+
+async def audit_verify(settings: EscalationSettings) -> int:
+    nc = await nats.connect(settings.nats_url, connect_timeout=5)
+    try:
+        verdict = await verify(nc.jetstream(), make_engine(settings.db_url()))
+    finally:
+        await nc.close()
+    console = Console()
+    for problem in verdict.problems:
+        console.print(f"[red]{problem}")
+    status = "[green]intact" if verdict.ok else f"[bold red]{len(verdict.problems)} problem(s)"
+    console.print(f"audit trail: {verdict.records} records up to seq {verdict.checked_up_to_seq}: {status}")
+    return 0 if verdict.ok else 1
+
+
+def main() -> None:
+    settings = EscalationSettings()
+    configure_logging(settings.log_level)
+    args = sys.argv[1:]
+    if args == ["replay"]:
+        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections()))
+        return
+    if args == ["audit", "verify"]:
+        sys.exit(asyncio.run(audit_verify(settings)))
+    if args:
+        sys.exit("usage: python -m services.escalation [replay | audit verify]")
+    configure_telemetry("escalation", settings.otlp_endpoint)
+    asyncio.run(create_app(settings).run(asyncio.Event()))

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from shared.settings import ServiceSettings
+
+
+class EscalationSettings(ServiceSettings):
+    service: str = "escalation"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8083
+    max_deliveries: int = 5
+    reveal_timeout_s: float = 5.0
+    timer_poll_s: float = 0.25
+    timer_retry_s: float = 30.0
+    # a `contact_logged` risk flag carries no category: escalate it as this one
+    risk_flag_category: Literal["imminent_self_harm", "threat_to_identifiable_person"] = "imminent_self_harm"
+    seed_demo_policies: bool = True  # record the demo region's default policies at start if absent
