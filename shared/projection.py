@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from typing import Protocol
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
@@ -58,8 +61,14 @@ class Projection(Protocol):
 
 @dataclass
 class Item:
-    msg: Msg
+    """One event to apply: as delivered by the consumer (`msg`), or read straight from the stream."""
+
     seq: int
+    subject: str
+    data: bytes
+    headers: dict[str, str] | None
+    msg: Msg | None = None
+    delivered: int = 1
     env: Envelope | None = None
     event: Event | None = None
     problem: str | None = None
@@ -78,10 +87,19 @@ def describe(exc: Exception) -> str:
 
 
 def parse(msg: Msg) -> Item:
-    seq = msg.metadata.sequence.stream
-    item = Item(msg, seq)
+    meta = msg.metadata
+    return _decoded(
+        Item(meta.sequence.stream, msg.subject, msg.data, msg.headers, msg, meta.num_delivered or 1)
+    )
+
+
+def parse_raw(raw: RawStreamMsg) -> Item:
+    return _decoded(Item(raw.seq or 0, raw.subject or "", raw.data or b"", raw.headers))
+
+
+def _decoded(item: Item) -> Item:
     try:
-        item.env = Envelope.from_bytes(msg.data)
+        item.env = Envelope.from_bytes(item.data)
         item.event = item.env.payload()
     except (ValidationError, UnknownEventType, ValueError) as exc:
         item.problem = describe(exc)
@@ -144,7 +162,9 @@ class ProjectionRunner:
         self.js, self.engine, self.projection, self.consumer = js, engine, projection, consumer
         self.batch, self.max_deliveries, self.backoff = batch, max_deliveries, backoff
         self.on_committed = on_committed
+        self._attempts: dict[int, int] = {}  # seq -> failed applies in this process
         self._sub: JetStreamContext.PullSubscription | None = None
+        self.leader = Leadership(engine, projection.name)
 
     async def start(self) -> None:
         await asyncio.to_thread(ensure_schema, self.engine, self.projection)
@@ -152,7 +172,7 @@ class ProjectionRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop`; with several replicas, only the lock holder consumes (see shared.leader)."""
-        leader = Leadership(self.engine, self.projection.name)
+        leader = self.leader
         try:
             while not stop.is_set():
                 if not await asyncio.to_thread(leader.hold):
@@ -171,6 +191,19 @@ class ProjectionRunner:
         finally:
             await self.stop()
             await asyncio.to_thread(leader.release)
+
+    async def catch_up(self) -> None:
+        """Apply what the log already holds before serving (a standby replica waits for the active one)."""
+        if not await asyncio.to_thread(self.leader.hold):
+            await self.caught_up()
+            return
+        if self._sub is None:
+            await self.start()
+        while (
+            await self.step(timeout=0.2)
+            or (await self.js.consumer_info(STREAM, self.consumer.durable)).num_pending
+        ):
+            pass
 
     async def caught_up(self, poll_s: float = 0.1) -> None:
         """Return once the view holds everything already in the log (whichever replica applies it)."""
@@ -196,7 +229,7 @@ class ProjectionRunner:
             return 0
         if not msgs:
             return 0
-        items = [parse(m) for m in msgs]
+        items = await self._in_order([parse(m) for m in msgs])
         with _tracer.start_as_current_span(
             f"{self.projection.name} apply",
             kind=trace.SpanKind.CONSUMER,
@@ -204,7 +237,56 @@ class ProjectionRunner:
             attributes={"messaging.batch.message_count": len(items)},
         ):
             await self._process(items)
-        return len(items)
+        return len(msgs)
+
+    async def _in_order(self, items: list[Item]) -> list[Item]:
+        """Strict stream order, with nothing skipped.
+
+        New deliveries come in stream order, but after a crash or a lost connection JetStream redelivers
+        what the dead subscription had fetched only when its ack wait runs out, and meanwhile hands out
+        newer messages. Applying those first would move the position past the old ones for good. So when
+        the batch does not start at the next event the log holds for this consumer, or holds a redelivery,
+        the range up to the batch's newest event is read straight from the stream, in order."""
+        last = await asyncio.to_thread(self._position)
+        fresh = [i for i in items if i.seq > last]
+        if not fresh:
+            return items
+        seqs = [i.seq for i in fresh]
+        contiguous = all(a < b for a, b in itertools.pairwise(seqs)) and all(i.delivered == 1 for i in fresh)
+        if contiguous and seqs[0] == await self._next_seq(last):
+            return items
+        log.info(
+            "projection %s: batch out of order after seq %d; reading the gap from the log",
+            self.projection.name,
+            last,
+        )
+        delivered = {i.seq: i for i in fresh}
+        ordered: list[Item] = []
+        seq, top = last, max(seqs)
+        while (raw := await self._next_msg(seq)) is not None and (raw.seq or 0) <= top:
+            seq = raw.seq or 0
+            ordered.append(delivered.pop(seq) if seq in delivered else parse_raw(raw))
+        return [i for i in items if i.seq <= last] + ordered
+
+    def _position(self) -> int:
+        with self.engine.connect() as conn:
+            return position(conn, self.projection.name)
+
+    async def _next_msg(self, after: int) -> RawStreamMsg | None:
+        """The first message above `after` on any of the consumer's subjects (None: nothing yet)."""
+        found: list[RawStreamMsg] = []
+        for subject in self.consumer.filter_subjects:
+            try:
+                found.append(
+                    await self.js.get_msg(STREAM, seq=after + 1, subject=subject, next=True, direct=True)
+                )
+            except NotFoundError:
+                continue
+        return min(found, key=lambda m: m.seq or 0) if found else None
+
+    async def _next_seq(self, after: int) -> int | None:
+        raw = await self._next_msg(after)
+        return raw.seq if raw is not None else None
 
     async def _process(self, items: list[Item]) -> None:
         for item in items:
@@ -218,7 +300,8 @@ class ProjectionRunner:
                 if done:
                     await asyncio.to_thread(apply_batch, self.engine, self.projection, done)
                     await self._ack(done)
-                delivered = stuck.msg.metadata.num_delivered or 1
+                self._attempts[stuck.seq] = self._attempts.get(stuck.seq, 0) + 1
+                delivered = max(stuck.delivered, self._attempts[stuck.seq])
                 if delivered >= self.max_deliveries:
                     log.error(
                         "projection %s: seq %d dead-lettered: %s", self.projection.name, stuck.seq, failure
@@ -235,8 +318,9 @@ class ProjectionRunner:
                     failure,
                 )
                 await asyncio.sleep(self.backoff[min(delivered, len(self.backoff)) - 1])
-                for item in [stuck, *rest]:
-                    await item.msg.nak()
+                for item in sorted([stuck, *rest], key=lambda i: i.seq):
+                    if item.msg is not None:
+                        await item.msg.nak()
                 return
             APPLIED.labels(self.projection.name).inc(len(items))
             POSITION.labels(self.projection.name).set(items[-1].seq)
@@ -247,17 +331,18 @@ class ProjectionRunner:
 
     async def _ack(self, items: Sequence[Item]) -> None:
         for item in items:
-            await item.msg.ack()
+            if item.msg is not None:
+                await item.msg.ack()
 
     async def _dead_letter(self, item: Item, reason: str) -> None:
         DEAD.labels(self.projection.name).inc()
         await dead_letter(
             self.js,
             self.consumer.durable,
-            subject=item.msg.subject,
+            subject=item.subject,
             seq=item.seq,
-            data=item.msg.data,
-            headers=item.msg.headers,
+            data=item.data,
+            headers=item.headers,
             reason=reason,
         )
 

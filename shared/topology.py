@@ -61,7 +61,7 @@ class Consumer:
 
     durable: str
     filter_subjects: tuple[str, ...]
-    ack_wait_s: float = 30.0
+    ack_wait_s: float = 10.0  # how soon a crashed consumer's in-flight events come back
     max_ack_pending: int = 2000
     description: str = ""
     extra: dict[str, object] = field(default_factory=dict)
@@ -82,7 +82,7 @@ class Consumer:
         )
 
 
-def _all_consumers() -> tuple[Consumer, ...]:
+def all_consumers() -> tuple[Consumer, ...]:
     """Each service declares its durable consumers in `shared/consumers/<service>.py` as CONSUMERS."""
     import importlib
     import pkgutil
@@ -99,7 +99,7 @@ def _all_consumers() -> tuple[Consumer, ...]:
 
 
 def consumer(durable: str) -> Consumer:
-    for c in _all_consumers():
+    for c in all_consumers():
         if c.durable == durable:
             return c
     raise KeyError(durable)
@@ -118,5 +118,5 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> None:
     """Create or update the streams and every durable consumer. Safe to run any number of times."""
     await _ensure_stream(js, events_stream(replicas))
     await _ensure_stream(js, dlq_stream(replicas))
-    for c in _all_consumers():
+    for c in all_consumers():
         await js.add_consumer(STREAM, c.config())

@@ -282,3 +282,32 @@ async def test_two_replicas_on_postgresql_apply_each_event_once(
     assert runners[1].handled == 20
     stop_second.set()
     await tasks[1]
+
+
+async def test_events_a_dead_consumer_had_fetched_are_applied_first(
+    js: JetStreamContext, engine: Engine
+) -> None:
+    """JetStream redelivers a dead subscriber's batch only after its ack wait, and hands out newer events
+    meanwhile; the runner must still apply everything, in stream order, skipping nothing."""
+    ag = agency()
+    c = await consumer_for(js, ag, ack_wait=30.0)
+    first = await publish_requests(js, ag, 5)
+    dead = await js.pull_subscribe_bind(c.durable, stream=STREAM)
+    assert len(await dead.fetch(5, timeout=2)) == 5  # fetched, then the process "dies": never acked
+    await dead.unsubscribe()
+    later = await publish_requests(js, ag, 5)
+
+    seen: list[int] = []
+    proj = Counting(c.durable)
+    original = proj.apply
+
+    def recording(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        seen.append(seq)
+        original(conn, env, event, seq)
+
+    proj.apply = recording  # type: ignore[method-assign]
+    runner = ProjectionRunner(js, engine, proj, c)
+    await runner.start()
+    await drain(runner)
+    assert seen == first + later
+    assert proj.total(engine) == 10

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.chaos.cluster import Cluster
-from bench.chaos.invariants import case_violations, digest_violations, settled
+from bench.chaos.invariants import case_violations, digest_violations, quiet, settled
 from bench.chaos.workload import send_requests
 
 
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         accepted = cluster.accepted.cases  # type: ignore[attr-defined]
         log = asyncio.run(settled(cluster.server.url, accepted, args.settle))
         violations = case_violations(log, accepted)
+        violations += [f"never caught up: {b}" for b in asyncio.run(quiet(cluster.server.url, args.settle))]
         cluster.supervisor.stop()
         digests, checked = asyncio.run(digest_violations(cluster.server.url, workdir))
         violations += digests
