@@ -106,7 +106,7 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
                 domain.Case(), cmd, member_ref=member_ref, token_hash=token_hash(token)
             )
         except domain.Rejected as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(422, str(exc)) from exc
         store = ports.store()
         if identity:
             registered = await asyncio.to_thread(
