@@ -115,9 +115,9 @@ def main() -> None:
         print(f"{count} keys rewrapped under the current KEK; the old KEK may now be retired")
         return
     if command == ["asyncapi"]:
-        from services.intake.asyncapi import document_yaml
+        from services.intake.asyncapi import document_json
 
-        print(document_yaml(), end="")
+        print(document_json(), end="")
         return
     configure_telemetry("intake", settings.otlp_endpoint)
     asyncio.run(create_app(settings).run(asyncio.Event()))
