@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit bench replay clean
+.PHONY: up test lint unit bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ unit: $(STAMP)
 
 bench: $(STAMP)  ## measure the pipeline against raw JetStream; writes bench/results/<time>.json
 	$(BIN)/python -m bench
+
+chaos: $(STAMP)  ## 10,000 requests while services are killed (-9) 20 times and nats-server restarts 3 times
+	$(BIN)/python -m bench.chaos
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

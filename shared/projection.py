@@ -22,15 +22,20 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, select
 
 from shared.contracts.base import Event, UnknownEventType
 from shared.dlq import dead_letter
 from shared.envelope import STREAM, Envelope
+from shared.leader import Leadership
 from shared.topology import Consumer
 
 log = logging.getLogger("peerline.projection")
+APPLIED = Counter("peerline_projection_events_total", "events applied to a projection", ["projection"])
+DEAD = Counter("peerline_projection_dead_letters_total", "events a projection dead-lettered", ["projection"])
+POSITION = Gauge("peerline_projection_position", "last stream sequence applied", ["projection"])
 _tracer = trace.get_tracer("peerline.projection")
 
 tracking_metadata = MetaData()
@@ -146,27 +151,34 @@ class ProjectionRunner:
         self._sub = await self.js.pull_subscribe_bind(self.consumer.durable, stream=STREAM)
 
     async def run(self, stop: asyncio.Event) -> None:
-        if self._sub is None:
-            await self.start()
+        """Consume until `stop`; with several replicas, only the lock holder consumes (see shared.leader)."""
+        leader = Leadership(self.engine, self.projection.name)
         try:
             while not stop.is_set():
+                if not await asyncio.to_thread(leader.hold):
+                    await self.stop()
+                    await _wait(stop, 2.0)
+                    continue
                 try:
+                    if self._sub is None:
+                        await self.start()
                     await self.step(timeout=1.0)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a broken connection or database: log, wait, carry on
                     log.exception("projection %s: batch failed; retrying", self.projection.name)
-                    await asyncio.sleep(1.0)
+                    await _wait(stop, 1.0)
         finally:
             await self.stop()
+            await asyncio.to_thread(leader.release)
 
-    async def catch_up(self) -> None:
-        """Apply everything already in the log, so a reader of this view starts from the present."""
-        assert self._sub is not None, "start() first"
+    async def caught_up(self, poll_s: float = 0.1) -> None:
+        """Return once the view holds everything already in the log (whichever replica applies it)."""
         while True:
-            handled = await self.step(timeout=0.2)
-            if not handled and not (await self._sub.consumer_info()).num_pending:
+            info = await self.js.consumer_info(STREAM, self.consumer.durable)
+            if not info.num_pending and not info.num_ack_pending:
                 return
+            await asyncio.sleep(poll_s)
 
     async def stop(self) -> None:
         """Leave the subscription (the durable consumer stays); a draining connection need not wait on it."""
@@ -226,6 +238,8 @@ class ProjectionRunner:
                 for item in [stuck, *rest]:
                     await item.msg.nak()
                 return
+            APPLIED.labels(self.projection.name).inc(len(items))
+            POSITION.labels(self.projection.name).set(items[-1].seq)
             if self.on_committed is not None:
                 self.on_committed(items)
             await self._ack(items)
@@ -236,6 +250,7 @@ class ProjectionRunner:
             await item.msg.ack()
 
     async def _dead_letter(self, item: Item, reason: str) -> None:
+        DEAD.labels(self.projection.name).inc()
         await dead_letter(
             self.js,
             self.consumer.durable,
@@ -248,6 +263,11 @@ class ProjectionRunner:
 
 
 VOLATILE_COLUMNS = {"attempted_at"}  # when a timer was last tried: runtime state, not derived from the log
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 def digest(engine: Engine, projection: Projection) -> str:

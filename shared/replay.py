@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
 from shared.envelope import STREAM
-from shared.projection import Item, Projection, apply_batch, parse, reset
+from shared.projection import Projection, apply_batch, parse, reset
 from shared.topology import Consumer
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -27,6 +28,14 @@ async def _any(js: JetStreamContext, subjects: list[str]) -> bool:
     return False
 
 
+class ReplayIncomplete(RuntimeError):
+    pass
+
+
+def _apply_raw(engine: Engine, projection: Projection, msgs: list[Msg]) -> None:
+    apply_batch(engine, projection, [parse(m) for m in msgs])
+
+
 async def rebuild(
     js: JetStreamContext,
     engine: Engine,
@@ -35,40 +44,64 @@ async def rebuild(
     *,
     batch: int = 1000,
     progress: Progress | None = None,
+    idle_timeout: float = 30.0,
 ) -> int:
     """Replay every event the consumer's filter selects into an emptied projection. Returns the count.
 
     Stop the service first: the live runner and a rebuild must not write the same tables at once.
     Events that cannot be parsed are skipped here (the live consumer already dead-lettered them).
+    Messages arrive through an ordered push consumer into a bounded buffer: when the buffer is full the
+    callback waits, so the server's flow control holds back the rest instead of the client dropping it.
+    Raises ReplayIncomplete if fewer events arrive than the log held when the replay began.
     """
     await asyncio.to_thread(reset, engine, projection)
     subjects = list(consumer.filter_subjects)
+    if not await _any(js, subjects):  # an ordered consumer would just wait
+        return 0
+    buffer: list[Msg] = []
+    full, room = asyncio.Event(), asyncio.Event()
+    room.set()
+    state = {"left": -1, "total": 0}
+
+    async def take(msg: Msg) -> None:
+        while len(buffer) >= batch * 4:
+            room.clear()
+            await room.wait()
+        if state["total"] == 0:
+            state["total"] = (msg.metadata.num_pending or 0) + 1
+        buffer.append(msg)
+        state["left"] = msg.metadata.num_pending or 0
+        if len(buffer) >= batch or state["left"] == 0:
+            full.set()
+
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     if len(subjects) > 1:
         config.filter_subjects = subjects
-    sub = await js.subscribe(
-        subjects[0], stream=STREAM, ordered_consumer=True, config=config, pending_msgs_limit=batch * 20
-    )
+    sub = await js.subscribe(subjects[0], stream=STREAM, ordered_consumer=True, config=config, cb=take)
+    done = 0
     try:
-        if not await _any(js, subjects):  # an ordered consumer would just wait
-            return 0
-        done, total = 0, 0
-        pending: list[Item] = []
         while True:
-            msg = await sub.next_msg(timeout=30)
-            pending.append(parse(msg))
-            done += 1
-            left = msg.metadata.num_pending or 0
-            total = done + left
-            if len(pending) >= batch or left == 0:
-                await asyncio.to_thread(apply_batch, engine, projection, pending)
-                pending = []
-                if progress:
-                    progress(done, total)
-            if left == 0:
-                return done
+            try:
+                await asyncio.wait_for(full.wait(), timeout=idle_timeout)
+            except TimeoutError as exc:
+                raise ReplayIncomplete(
+                    f"{projection.name}: {done} of {state['total']} events, then silence"
+                ) from exc
+            full.clear()
+            msgs = buffer[:]
+            del buffer[:]
+            room.set()
+            await asyncio.to_thread(_apply_raw, engine, projection, msgs)
+            done += len(msgs)
+            if progress:
+                progress(done, state["total"])
+            if state["left"] == 0 and not buffer:
+                break
     finally:
         await sub.unsubscribe()
+    if done < state["total"]:
+        raise ReplayIncomplete(f"{projection.name}: {done} of {state['total']} events replayed")
+    return done
 
 
 async def rebuild_all(nats_url: str, engine: Engine, pairs: list[tuple[Projection, Consumer]]) -> None:

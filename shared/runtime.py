@@ -57,20 +57,22 @@ class Supervisor:
     """Starts each service, restarts one that dies (with backoff), stops all on request."""
 
     children: list[Child] = field(default_factory=list)
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
 
     def start(self) -> None:
         for c in self.children:
             c.start()
 
     def watch_once(self) -> list[str]:
+        """Restart any child that exited, after a backoff that grows while it keeps dying."""
         restarted = []
         for c in self.children:
             if c.proc is not None and c.proc.poll() is not None:
                 code = c.proc.returncode
-                backoff = min(30.0, 0.5 * 2 ** min(c.restarts, 6))
                 if time.monotonic() - c.started_at > 60:
-                    c.restarts = 0
-                time.sleep(backoff)
+                    c.restarts = 0  # it had been running well: start over gently
+                time.sleep(min(self.max_backoff_s, self.backoff_s * 2 ** min(c.restarts, 8)))
                 c.restarts += 1
                 c.start()
                 restarted.append(f"{c.name} (exit {code}; see {c.log_path})")

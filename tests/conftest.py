@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 
 from shared.natsserver import NatsServer
 from shared.topology import provision
+from tests.pg import postgres_server
 
 
 def _docker_nats() -> Iterator[str] | None:
@@ -40,6 +41,13 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = NatsServer(tmp_path_factory.mktemp("nats")).start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL server for the whole session (projections run against it as well as SQLite)."""
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -86,9 +86,17 @@ async def drain(runner: ProjectionRunner, rounds: int = 20) -> None:
             return
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return make_engine(f"sqlite:///{tmp_path}/view.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """Every runner test runs against SQLite and PostgreSQL, each in a fresh database."""
+    if request.param == "sqlite":
+        return make_engine(f"sqlite:///{tmp_path}/view.db")
+    admin = make_engine(request.getfixturevalue("pg_url"))
+    name = "v" + uuid.uuid4().hex[:12]
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return make_engine(request.getfixturevalue("pg_url").rsplit("/", 1)[0] + "/" + name)
 
 
 async def test_applies_each_event_once_and_tracks_position(js: JetStreamContext, engine: Engine) -> None:
@@ -230,3 +238,47 @@ async def test_rebuild_matches_live_projection(js: JetStreamContext, tmp_path: P
     await rebuild(js, engine, proj, c)
     assert digest(engine, proj) == digest(other, proj)
     assert proj.total(engine) == 120
+
+
+class CountingRunner(ProjectionRunner):
+    handled = 0
+
+    async def step(self, timeout: float = 1.0) -> int:
+        n = await super().step(timeout)
+        self.handled += n
+        return n
+
+
+async def test_two_replicas_on_postgresql_apply_each_event_once(
+    js: JetStreamContext, request: pytest.FixtureRequest
+) -> None:
+    """Only the advisory-lock holder consumes; when it stops, the other replica takes over."""
+    admin = make_engine(request.getfixturevalue("pg_url"))
+    name = "r" + uuid.uuid4().hex[:12]
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = request.getfixturevalue("pg_url").rsplit("/", 1)[0] + "/" + name
+    ag = agency()
+    c = await consumer_for(js, ag)
+    proj = Counting(c.durable)
+    first, second = make_engine(url), make_engine(url)
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    runners = [CountingRunner(js, first, proj, c), CountingRunner(js, second, Counting(c.durable), c)]
+    tasks = [asyncio.create_task(runners[0].run(stop_first))]
+    await asyncio.sleep(0.3)  # the first replica takes the lock
+    tasks.append(asyncio.create_task(runners[1].run(stop_second)))
+    await publish_requests(js, ag, 30)
+    await runners[0].caught_up()
+    assert proj.total(first) == 30
+    assert (runners[0].handled, runners[1].handled) == (30, 0)
+    stop_first.set()  # the active replica goes away; the standby takes over
+    await tasks[0]
+    await publish_requests(js, ag, 20)
+    for _ in range(100):
+        if proj.total(second) == 50:
+            break
+        await asyncio.sleep(0.1)
+    assert proj.total(second) == 50
+    assert runners[1].handled == 20
+    stop_second.set()
+    await tasks[1]

@@ -29,8 +29,8 @@ async def _prepare(url: str) -> None:
 
 
 class Stack:
-    def __init__(self, base: str, private_key: bytes, server: NatsServer) -> None:
-        self.base, self.private_key, self.server = base, private_key, server
+    def __init__(self, base: str, private_key: bytes, server: NatsServer, ops: dict[str, int]) -> None:
+        self.base, self.private_key, self.server, self.ops = base, private_key, server, ops
 
     def token(self, role: str, agency: str) -> str:
         return mint(self.private_key, role=role, agency=agency)  # type: ignore[arg-type]
@@ -42,10 +42,12 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[Stack]:
     private, public = generate_dev_keys(tmp_path / "keys")
     port = free_port()
     sup = Supervisor()
+    ops: dict[str, int] = {}
     for name in ("intake", "matching"):
         env = service_env(name, nats_url=nats_server.url, var_dir=tmp_path, public_key=public)
         env["PEERLINE_HTTP_PORT"] = str(port if name == "intake" else free_port())
-        env["PEERLINE_METRICS_PORT"] = str(free_port())
+        ops[name] = free_port()
+        env["PEERLINE_METRICS_PORT"] = str(ops[name])
         sup.children.append(Child(name, env, tmp_path / f"{name}.log"))
     sup.start()
     base = f"http://127.0.0.1:{port}"
@@ -56,7 +58,7 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[Stack]:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
-    yield Stack(base, private.read_bytes(), nats_server)
+    yield Stack(base, private.read_bytes(), nats_server, ops)
     sup.stop()
     for child in sup.children:
         assert child.proc is not None and child.proc.returncode == 0, child.log_path.read_text()[-2000:]
@@ -113,6 +115,13 @@ def test_request_is_assigned_across_processes_in_one_trace(stack: Stack) -> None
     ).json()
     assert [c["case_id"] for c in listing] == [body["case_id"]]
     assert "member_ref" not in listing[0] and "token_hash" not in listing[0]
+
+    # each service reports health and what its projections applied
+    for name, port in stack.ops.items():
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok", name
+    metrics = httpx.get(f"http://127.0.0.1:{stack.ops['intake']}/metrics").text
+    applied = [line for line in metrics.splitlines() if line.startswith("peerline_projection_events_total{")]
+    assert applied and float(applied[0].rsplit(" ", 1)[1]) >= 2
 
 
 def test_requester_cancels_with_the_case_token(stack: Stack) -> None:

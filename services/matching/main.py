@@ -31,11 +31,14 @@ class Matching:
         js = self.broker.connection.jetstream()
         self.assigner.connect(js)
         runner = ProjectionRunner(js, self.engine, directory, consumer("matching-directory"))
-        await runner.start()
-        await runner.catch_up()  # assign only once the directory is current
-        await self.broker.start()
-        self.ready = True
-        tasks: list[Task] = [runner.run]
+
+        async def assign(stop: asyncio.Event) -> None:
+            await runner.caught_up()  # assign only once the directory is current
+            await self.broker.start()
+            self.ready = True
+            await stop.wait()
+
+        tasks: list[Task] = [runner.run, assign]
         if self.settings.metrics_port:
             ops = ops_app("matching", lambda: self.ready and self.broker.connection.is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))

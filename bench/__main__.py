@@ -1,0 +1,93 @@
+"""`python -m bench`: one private nats-server, raw baselines, then Peerline's projection machinery."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.report import Report, show, write
+from bench.run import Settings, run
+from shared.natsserver import NatsServer, binary
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--events", type=int, default=50_000, help="events to publish and consume (default 50000)")
+    p.add_argument("--out", type=Path, default=Path("bench/results"), help="directory for the JSON result")
+    p.add_argument("--batch", type=int, default=500, help="pull fetch size, baseline A and the runner")
+    p.add_argument("--rebuild-batch", type=int, default=1000, help="events per transaction in rebuild")
+    p.add_argument("--latency-rate", type=float, default=1000.0, help="offered events/s for the round trip")
+    p.add_argument("--latency-seconds", type=float, default=3.0, help="how long to offer that rate")
+    p.add_argument("--timeout", type=float, default=300.0, help="abort the whole run after this many seconds")
+    args = p.parse_args(argv)
+    if min(args.events, args.batch, args.rebuild_batch, args.latency_rate, args.latency_seconds) <= 0:
+        p.error("counts, rates and durations must be positive")
+    return args
+
+
+def server_version() -> str:
+    done = subprocess.run([binary(), "--version"], capture_output=True, text=True, timeout=10, check=False)
+    return done.stdout.strip() or done.stderr.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = Settings(args.events, args.batch, args.rebuild_batch, args.latency_rate, args.latency_seconds)
+    console = Console()
+    report = Report(
+        datetime.now(UTC),
+        meta={
+            "events": args.events,
+            "batch": args.batch,
+            "rebuild_batch": args.rebuild_batch,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "nats_server": server_version(),
+            "nats_py": version("nats-py"),
+            "sqlalchemy": version("sqlalchemy"),
+            "pydantic": version("pydantic"),
+            "jetstream": "file storage, sync_interval always, loopback",
+            "sqlite": "WAL, synchronous=NORMAL (shared.db.make_engine)",
+        },
+    )
+    report.meta["loadavg_1m_before"] = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    error = None
+    with tempfile.TemporaryDirectory(prefix="peerline-bench-") as tmp:
+        server = NatsServer(Path(tmp) / "nats").start()
+        try:
+            asyncio.run(asyncio.wait_for(run(server.url, Path(tmp), cfg, report, console), args.timeout))
+        except Exception as exc:  # report what was measured before the failure, then fail
+            error = f"{type(exc).__name__}: {exc}"
+            if time.perf_counter() - t0 >= args.timeout:  # nats-py may mask the cancellation
+                error = f"timed out after {args.timeout:g}s ({error})"
+            else:
+                console.print_exception()
+        finally:
+            server.stop()
+    report.meta["error"] = error
+    report.meta["wall_s"] = round(time.perf_counter() - t0, 1)
+    report.meta["loadavg_1m_after"] = os.getloadavg()[0]
+    show(console, report)
+    path = write(report, args.out)
+    console.print(f"wrote {path} (whole run {report.meta['wall_s']}s)")
+    if error is not None:
+        console.print(f"[bold red]aborted: {error}[/]")
+        return 1
+    return 0 if all(ok is True for ok in report.checks.values()) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

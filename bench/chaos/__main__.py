@@ -1,0 +1,91 @@
+"""`python -m bench.chaos`: requests while services die (kill -9) and nats-server restarts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.chaos.cluster import Cluster
+from bench.chaos.invariants import case_violations, digest_violations, settled
+from bench.chaos.workload import send_requests
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
+    p.add_argument("--requests", type=int, default=10_000)
+    p.add_argument("--rate", type=float, default=100.0, help="requests offered per second")
+    p.add_argument("--kills", type=int, default=20, help="kill -9 of a random service, spread over the run")
+    p.add_argument("--nats-restarts", type=int, default=3)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--settle", type=float, default=120.0, help="seconds allowed for the system to catch up")
+    return p.parse_args(argv)
+
+
+async def chaos(cluster: Cluster, args: argparse.Namespace, console: Console) -> None:
+    rng = random.Random(args.seed)
+    workload = asyncio.create_task(send_requests(cluster, args.requests, rate=args.rate))
+    plan = ["kill"] * args.kills + ["nats"] * args.nats_restarts
+    rng.shuffle(plan)
+    gap = args.requests / args.rate / (len(plan) + 1)
+    while not workload.done():
+        await asyncio.wait([workload], timeout=rng.uniform(0.5, 1.5) * gap)
+        await asyncio.to_thread(cluster.keep_alive)
+        if plan and not workload.done():
+            what = plan.pop()
+            if what == "kill":
+                console.log(f"kill -9 {cluster.kill_random(rng)}")
+            else:
+                await asyncio.to_thread(cluster.restart_nats)
+                console.log("restarted nats-server")
+    for what in plan:  # the workload ended first: finish the plan anyway
+        cluster.kill_random(rng) if what == "kill" else cluster.restart_nats()
+        await asyncio.to_thread(cluster.keep_alive)
+        await asyncio.sleep(0.5)
+    await asyncio.to_thread(cluster.keep_alive)
+    cluster.accepted = workload.result()  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    workdir = Path(tempfile.mkdtemp(prefix="peerline-chaos-"))
+    cluster = Cluster(workdir)
+    cluster.supervisor.backoff_s = 0.2
+    started = time.monotonic()
+    cluster.start()
+    try:
+        asyncio.run(chaos(cluster, args, console))
+        accepted = cluster.accepted.cases  # type: ignore[attr-defined]
+        log = asyncio.run(settled(cluster.server.url, accepted, args.settle))
+        violations = case_violations(log, accepted)
+        cluster.supervisor.stop()
+        digests, checked = asyncio.run(digest_violations(cluster.server.url, workdir))
+        violations += digests
+    finally:
+        cluster.stop()
+    table = Table(title=f"chaos run ({time.monotonic() - started:.0f}s, work dir {workdir})")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("requests accepted (201)", f"{len(accepted):,} of {args.requests:,}")
+    table.add_row("refusals / no answer while things broke", str(cluster.accepted.refused))  # type: ignore[attr-defined]
+    table.add_row("kill -9", f"{len(cluster.kills)} ({', '.join(sorted(set(cluster.kills)))})")
+    table.add_row("nats-server restarts", str(cluster.nats_restarts))
+    table.add_row("events in the log", f"{log.total:,}")
+    table.add_row("projections compared with a fresh replay", str(checked))
+    table.add_row("invariant violations", str(len(violations)))
+    console.print(table)
+    for v in violations[:50]:
+        console.print(f"[red]VIOLATION[/red] {v}")
+    return 1 if violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Requests from members through intake's HTTP API; only a 201 counts as accepted."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+
+import httpx
+
+from bench.chaos.cluster import Cluster
+from shared.seed import AGENCIES
+
+
+@dataclass
+class Accepted:
+    cases: dict[str, str] = field(default_factory=dict)  # case_id -> agency
+    refused: dict[int, int] = field(default_factory=dict)  # status (0 = no answer) -> count
+
+
+async def send_requests(
+    cluster: Cluster, n: int, *, rate: float, concurrency: int = 16, seed: int = 11
+) -> Accepted:
+    """Offer `n` requests at `rate` per second (retrying failures), so chaos has time to happen."""
+    rng = random.Random(seed)
+    agencies = list(AGENCIES)
+    tokens = {a: cluster.token("member", a) for a in agencies}
+    out = Accepted()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
+            agency = rng.choice(agencies)
+            body = {
+                "agency": agency,
+                "activation": rng.choice(["self", "supervisor", "peer", "post_incident"]),
+            }
+            for _attempt in range(20):  # a member whose request failed tries again
+                try:
+                    r = await client.post(
+                        "/v1/requests", json=body, headers={"Authorization": f"Bearer {tokens[agency]}"}
+                    )
+                except httpx.HTTPError:
+                    out.refused[0] = out.refused.get(0, 0) + 1
+                    await asyncio.sleep(0.2)
+                    continue
+                if r.status_code == 201:
+                    out.cases[r.json()["case_id"]] = agency
+                    break
+                out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
+                await asyncio.sleep(0.2)
+
+    async with httpx.AsyncClient(base_url=cluster.url("intake"), timeout=10) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+    return out

@@ -1,0 +1,125 @@
+"""Figures: a rich table on the console and the same content as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console, JustifyMethod
+from rich.table import Table
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured value; `ratio` = value / baseline, checked against `target` (a minimum) if set."""
+
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str = ""
+    target: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or not self.baseline:
+            return None
+        return self.value / self.baseline
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None or self.ratio is None:
+            return ""
+        return "pass" if self.ratio >= self.target else "MISS"
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio, "verdict": self.verdict or None}
+
+
+@dataclass
+class Report:
+    started: datetime
+    meta: dict[str, Any]
+    figures: list[Figure] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, figure: Figure) -> None:
+        self.figures.append(figure)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started.isoformat(),
+            "meta": self.meta,
+            "figures": [f.as_json() for f in self.figures],
+            "checks": self.checks,
+            "missed": [f.name for f in self.figures if f.verdict == "MISS"],
+        }
+
+
+def _num(value: float | None, unit: str) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:,.0f}/s" if unit == "events/s" else f"{value:,.2f} {unit}"
+
+
+def table(report: Report) -> Table:
+    t = Table(
+        title=f"Peerline bench: {report.meta['events']:,} events, {report.started:%Y-%m-%d %H:%M:%SZ}",
+        box=box.SIMPLE_HEAD,
+    )
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("measure", "left"),
+        ("value", "right"),
+        ("baseline", "right"),
+        ("ratio", "right"),
+        ("target", "right"),
+        ("", "left"),
+    )
+    for col, justify in columns:
+        t.add_column(col, justify=justify, no_wrap=col != "measure")
+    for f in report.figures:
+        verdict = {"pass": "[green]pass[/]", "MISS": "[bold red]MISS[/]"}.get(f.verdict, "")
+        baseline = f"{f.baseline_name} {_num(f.baseline, f.unit)}" if f.baseline is not None else "—"
+        t.add_row(
+            f.name,
+            _num(f.value, f.unit),
+            baseline,
+            "—" if f.ratio is None else f"{f.ratio:.2f}",
+            "—" if f.target is None else f"≥ {f.target:.2f}",
+            verdict,
+        )
+    t.caption = "ref = /work/shared/MEASURED.md; A, B = this run's raw baselines"
+    return t
+
+
+def show(console: Console, report: Report) -> None:
+    console.print(table(report))
+    for f in report.figures:
+        if f.note:
+            console.print(f"[dim]{f.name}: {f.note}[/]")
+    drops = report.meta.get("client_drops_by_stage")
+    if drops:
+        console.print(f"[bold red]messages dropped client-side, by stage: {drops}[/]")
+    failed = [key for key, ok in report.checks.items() if ok is not True]
+    console.print(f"checks: {len(report.checks) - len(failed)}/{len(report.checks)} passed")
+    for key in failed:
+        console.print(f"[bold red]check failed: {key}[/]")
+    load = report.meta.get("loadavg_1m_before", 0.0), report.meta.get("loadavg_1m_after", 0.0)
+    if max(load) > 0.5 * (report.meta.get("cpus") or 1):
+        console.print(
+            f"[yellow]the machine was busy (1-minute load {load[0]:.1f} → {load[1]:.1f}): "
+            "figures are noisy[/]"
+        )
+
+
+def write(report: Report, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{report.started:%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report.as_json(), indent=2) + "\n")
+    return path
