@@ -46,7 +46,7 @@ def build_api(
         ),
     )
     api.add_exception_handler(RequestValidationError, _invalid)
-    api.add_middleware(Limits, max_body=max_body, limiter=limiter or RateLimiter(120, 30))
+    api.add_middleware(Limits, max_body=max_body, limiter=limiter or RateLimiter(1200, 100))
     ports = Ports(store, engine, vault, policies or Policies(), auth, clock or SystemClock())
 
     @api.get("/healthz", tags=["ops"])

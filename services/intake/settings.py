@@ -18,8 +18,8 @@ class IntakeSettings(ServiceSettings):
     previous_kek_files: list[Path] = []
     agency_policy_file: Path | None = None
     max_body_bytes: int = 64 * 1024
-    rate_per_minute: int = 120  # per client
-    rate_burst: int = 30
+    rate_per_minute: int = 1200  # per client (a bearer token, else an address)
+    rate_burst: int = 100
     cad_max_deliveries: int = 5
 
     def vault_db_url(self) -> str:

@@ -3,6 +3,7 @@ worker and the vault's reveal service, all on real JetStream and real SQLite fil
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from collections.abc import AsyncIterator
@@ -86,7 +87,8 @@ async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]
     intake = Intake(settings)
     intake._store = store = EventStore(js)
     cases = ProjectionRunner(js, intake.engine, CaseProjection(), consumer("intake-cases"))
-    await cases.start()
+    stop = asyncio.Event()
+    running = asyncio.create_task(cases.run(stop))
     inbox = Inbox(js, Dispatch(store, intake.vault, intake.policies), max_deliveries=2)
     await inbox.start()
     reveal = await Revealer(store, intake.vault).serve(nc)
@@ -94,7 +96,8 @@ async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
         yield World(intake, client, nc, js, private.read_bytes(), tmp_path, cases, inbox)
     await reveal.unsubscribe()
-    await cases.stop()
+    stop.set()
+    await running
     await nc.close()
     intake.engine.dispose()
     intake.vault.engine.dispose()

@@ -117,7 +117,7 @@ async def test_seeded_identities_never_appear_in_plaintext_outside_the_vault_cip
         (await world.nc.request(REVEAL_SUBJECT, req.model_dump_json().encode(), timeout=5)).data
     )
     assert reply.ok and reply.fields["name"] == "Quentin Amberleigh"  # the canary is really in play
-    await world.cases.catch_up()
+    await world.cases.caught_up()
 
     world.intake.engine.dispose()
     world.intake.vault.engine.dispose()

@@ -24,7 +24,7 @@ async def test_an_anonymous_self_referral_is_followed_and_cancelled_with_its_tok
     body = r.json()
     assert body["anonymous"] is True and body["case_token"]
     assert {"anonymity", "confidentiality", "privilege", "limits"} <= set(body["advisement"])
-    await world.cases.catch_up()
+    await world.cases.caught_up()
     status = await world.client.get(
         f"/v1/requests/{body['case_id']}", headers={"X-Case-Token": body["case_token"]}
     )

@@ -45,7 +45,7 @@ async def test_after_erasure_no_stream_or_database_holds_the_identity_and_nothin
         json={"entries": [{"cad_id": "RPD-55120", "member_ref": member_ref}]},
         headers=world.auth("coordinator", A),
     )
-    await world.cases.catch_up()
+    await world.cases.caught_up()
     with world.intake.vault.engine.connect() as conn:
         wrapped = conn.execute(select(data_keys.c.wrapped)).scalar_one()
     registered = member_env.payload()
@@ -64,7 +64,7 @@ async def test_after_erasure_no_stream_or_database_holds_the_identity_and_nothin
         "member_registered",
         "member_identity_erased",
     ]
-    await world.cases.catch_up()
+    await world.cases.caught_up()
 
     # 1. no plaintext in any stream or any database file, and the wrapped key is gone from disk
     world.intake.engine.dispose()
