@@ -225,7 +225,7 @@ def from_webhook(hook: WebhookIncident) -> Incident:
 def parse(raw: bytes) -> Incident:
     """Either format, told apart by the webhook's `format` field. Raises ValueError (incl. pydantic's)."""
     data = json.loads(raw)
-    if isinstance(data, dict) and "format" in data:
+    if isinstance(data, dict) and "format" in data and "incidentComponent" not in data:
         return from_webhook(WebhookIncident.model_validate(data))
     return from_eido(EidoDocument.model_validate(data))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,14 @@ def test_a_malformed_document_names_the_bad_fields() -> None:
     assert "incidentComponent.incidentCommonPriorityNumber" in fields
     with pytest.raises(ValueError):
         cad.parse(b"{not json")
+
+
+def test_a_document_is_read_as_eido_unless_it_is_a_webhook() -> None:
+    eido = json.loads((FIXTURES / "ois.json").read_text())
+    eido["format"] = "something a vendor added"
+    assert cad.parse(json.dumps(eido).encode()).types[0] == "law - shots fired"
+    hook = json.loads((FIXTURES / "webhook_ois.json").read_text())
+    assert cad.parse(json.dumps(hook).encode()).tracking_id == "RPD-2026-7731"
+    hook["format"] = "peerline-webhook/9"
+    with pytest.raises(ValidationError):
+        cad.parse(json.dumps(hook).encode())
