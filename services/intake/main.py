@@ -28,7 +28,7 @@ from shared.clock import Clock, SystemClock
 from shared.consumers.intake import CAD_INBOX
 from shared.db import make_engine
 from shared.eventstore import EventStore
-from shared.projection import Projection, ProjectionRunner
+from shared.projection import Projection, ProjectionRunner, ensure_schema
 from shared.replay import rebuild_all
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
@@ -73,8 +73,8 @@ class Intake:
         nc = await connect_nats(self.settings.nats_url, "intake")
         js = nc.jetstream()
         self._store = EventStore(js)
+        await asyncio.to_thread(ensure_schema, self.engine, CaseProjection())  # readable before it runs
         cases = ProjectionRunner(js, self.engine, CaseProjection(), consumer("intake-cases"))
-        await cases.start()
         reveal = await Revealer(self._store, self.vault).serve(nc)
         tasks: list[Task] = [cases.run, http_task(self.api, self.settings.http_host, self.settings.http_port)]
         try:

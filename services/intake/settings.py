@@ -10,7 +10,8 @@ class IntakeSettings(ServiceSettings):
     service: str = "intake"
     http_host: str = "127.0.0.1"
     http_port: int = 8081
-    # The vault: its own database (never a projection: `replay` must not touch it).
+    # The vault's tables (data keys, roster, referrals) are not a projection: `replay` never touches them.
+    # Default: intake's database (PEERLINE_DATABASE_URL) if set, else var/intake-vault.db. Back it up.
     vault_database_url: str = ""
     # base64 of 32 bytes. Unset: a development KEK under <var_dir>/keys is used (made if absent).
     kek_file: Path | None = None
@@ -23,7 +24,7 @@ class IntakeSettings(ServiceSettings):
     cad_max_deliveries: int = 5
 
     def vault_db_url(self) -> str:
-        return self.vault_database_url or f"sqlite:///{self.var_dir}/intake-vault.db"
+        return self.vault_database_url or self.database_url or f"sqlite:///{self.var_dir}/intake-vault.db"
 
     def keyring(self) -> Keyring:
         path = self.kek_file or dev_kek(self.var_dir / "keys")

@@ -160,10 +160,16 @@ class Vault:
         self._flush()
 
     def _flush(self) -> None:
-        """Push deleted pages out of SQLite's WAL so the old bytes survive nowhere on disk."""
-        if self.engine.dialect.name == "sqlite":
+        """Make deleted key bytes go away on disk: SQLite (secure_delete) checkpoints and truncates its
+        WAL; PostgreSQL vacuums the tables so dead rows are removed (its WAL archives and base backups
+        still hold them until they expire — keep that retention short)."""
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
             with self.engine.connect() as conn:
                 conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        elif dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM data_keys, roster, vault_secrets"))
 
     def rotate(self) -> int:
         """Rewrap every key held under an older KEK with the current one. Returns how many were rewrapped."""
