@@ -42,7 +42,7 @@ def build_api(
         version="1",
         description=(
             "Requests for peer support, the identity vault, and critical incidents from dispatch. "
-            "CAD over NATS (`cad.<agency>.incident`) is described in docs/asyncapi.yaml."
+            "CAD over NATS (`cad.<agency>.incident`) is described in docs/asyncapi.json and docs/cad.md."
         ),
     )
     api.add_exception_handler(RequestValidationError, _invalid)

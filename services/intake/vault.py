@@ -5,8 +5,8 @@ backed-up stream, and the KEK lives as long as the deployment. If the event carr
 key, anyone holding the KEK and any old copy of the log could open an "erased" identity. So the event
 carries only ciphertext (and the member_ref naming the key); the data key exists in exactly one place,
 the `data_keys` table of this database, wrapped by the KEK. Erasure deletes that row (SQLite runs with
-`secure_delete` and the WAL is truncated, so the bytes are overwritten, not just unlinked); afterwards
-no KEK, log copy or replay can open the ciphertext. The price: this database is not a projection and
+`secure_delete` and the WAL is truncated, so the bytes are overwritten, not just unlinked; PostgreSQL
+vacuums); afterwards no KEK, log copy or replay can open the ciphertext. The price: this database is not a projection and
 cannot be rebuilt from the log — back it up, and bound how long backups are kept (an erasure is final
 only once the backups holding the key have expired). KEK rotation rewraps rows here; the log is never
 rewritten.
