@@ -6,10 +6,10 @@ key, anyone holding the KEK and any old copy of the log could open an "erased" i
 carries only ciphertext (and the member_ref naming the key); the data key exists in exactly one place,
 the `data_keys` table of this database, wrapped by the KEK. Erasure deletes that row (SQLite runs with
 `secure_delete` and the WAL is truncated, so the bytes are overwritten, not just unlinked; PostgreSQL
-vacuums); afterwards no KEK, log copy or replay can open the ciphertext. The price: this database is not a projection and
-cannot be rebuilt from the log — back it up, and bound how long backups are kept (an erasure is final
-only once the backups holding the key have expired). KEK rotation rewraps rows here; the log is never
-rewritten.
+vacuums); afterwards no KEK, log copy or replay can open the ciphertext. The price: these tables are
+not a projection and cannot be rebuilt from the log — back them up, and bound how long backups are
+kept (an erasure is final once the backups holding the key have expired). KEK rotation rewraps rows
+here; the log is never rewritten.
 
 CAD ids (which may be employee or radio ids) are kept only as HMACs under a vault secret, and a
 referral's referrer only here — never in the log.
