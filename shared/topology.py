@@ -120,3 +120,6 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> None:
     await _ensure_stream(js, dlq_stream(replicas))
     for c in all_consumers():
         await js.add_consumer(STREAM, c.config())
+    from shared.consumers.intake import provision_streams as intake_streams  # the CAD inbox
+
+    await intake_streams(js, replicas)

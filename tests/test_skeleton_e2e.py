@@ -128,7 +128,7 @@ def test_requester_cancels_with_the_case_token(stack: Stack) -> None:
     agency = "county-ems"
     body = httpx.post(
         f"{stack.base}/v1/requests",
-        json={"agency": agency, "activation": "supervisor"},
+        json={"agency": agency, "activation": "post_incident"},
         headers={"Authorization": f"Bearer {stack.token('member', agency)}"},
     ).json()
     wait_for_status(stack, body["case_id"], body["case_token"], "assigned")

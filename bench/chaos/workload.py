@@ -38,10 +38,10 @@ async def send_requests(
             i = queue.get_nowait()
             await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
             agency = rng.choice(agencies)
-            body = {
-                "agency": agency,
-                "activation": rng.choice(["self", "supervisor", "peer", "post_incident"]),
-            }
+            activation = rng.choice(["self", "supervisor", "peer", "post_incident"])
+            body: dict[str, object] = {"agency": agency, "activation": activation}
+            if activation in ("supervisor", "peer"):  # a referral says how to reach the member
+                body["identity"] = {"phone": "+1 555 010 0000"}
             for _attempt in range(20):  # a member whose request failed tries again
                 try:
                     r = await client.post(

@@ -6,8 +6,19 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from shared.contracts.base import Event
-from shared.contracts.intake import Activation, Preferences, RequestCancelled, SupportRequested
+from shared.contracts.escalation import EscalationAcknowledged, EscalationResolved, EscalationTriggered
+from shared.contracts.intake import (
+    Activation,
+    MemberIdentityErased,
+    MemberRegistered,
+    Preferences,
+    RequestCancelled,
+    SupportRequested,
+)
 from shared.contracts.matching import PeerAssigned, RequestUnmatched
+
+ContactPreference = Literal["phone", "text", "in_person", "video", "any"]
+REFERRALS: frozenset[str] = frozenset({"supervisor", "peer"})
 
 Status = Literal["new", "requested", "assigned", "unmatched", "cancelled"]
 
@@ -21,6 +32,11 @@ class RequestSupport:
     activation: Activation
     discipline: str | None = None
     preferences: Preferences = Preferences()
+    unit: str | None = None
+    contact_preference: ContactPreference = "any"
+    identity_fields: frozenset[str] = frozenset()  # which identity fields were given (never their values)
+    incident_ref: str | None = None
+    supervisor_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,15 +67,28 @@ def fold(events: list[Event]) -> Case:
 def request_support(case: Case, cmd: RequestSupport, *, member_ref: str, token_hash: str) -> list[Event]:
     if case.status != "new":
         raise Rejected("this case already exists")
+    referred = cmd.activation in REFERRALS
+    if referred and not cmd.identity_fields & {"phone", "email"}:
+        raise Rejected("identity: a referral must say how to reach the member (phone or email)")
     return [
         SupportRequested(
             activation=cmd.activation,
             discipline=cmd.discipline,
+            unit=cmd.unit,
             member_ref=member_ref,
             preferences=cmd.preferences,
             token_hash=token_hash,
+            incident_ref=cmd.incident_ref,
+            supervisor_refs=cmd.supervisor_refs,
+            referred=referred,
+            contact_preference=cmd.contact_preference,
         )
     ]
+
+
+def requester_keeps_token(activation: Activation) -> bool:
+    """A referrer (supervisor, peer) never follows the case afterwards: only the member gets a token."""
+    return activation not in REFERRALS
 
 
 def cancel(case: Case) -> list[Event]:
@@ -68,3 +97,43 @@ def cancel(case: Case) -> list[Event]:
     if case.status == "cancelled":
         raise Rejected("the request is already cancelled")
     return [RequestCancelled(by="requester")]
+
+
+# --- the vault's reveal rule -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reveal:
+    member_ref: str
+    basis: str
+
+
+def case_member(case: list[Event]) -> str | None:
+    opened = next((e for e in case if isinstance(e, SupportRequested)), None)
+    return opened.member_ref if opened else None
+
+
+def may_reveal(
+    escalation: list[Event], case: list[Event], member: list[Event], *, case_id: str, requested_by: str
+) -> Reveal:
+    """Reveal only under an open escalation of this case whose policy allows disclosure, asked by the
+    person who acknowledged it, for a member who gave an identity that was not erased."""
+    triggered = next((e for e in escalation if isinstance(e, EscalationTriggered)), None)
+    if triggered is None:
+        raise Rejected("no such escalation")
+    if triggered.case_id != case_id:
+        raise Rejected("the escalation is about another case")
+    if not triggered.disclosable:
+        raise Rejected("the agency's policy does not allow disclosure for this concern")
+    if any(isinstance(e, EscalationResolved) for e in escalation):
+        raise Rejected("the escalation is resolved")
+    if not any(isinstance(e, EscalationAcknowledged) and e.by == requested_by for e in escalation):
+        raise Rejected("only whoever acknowledged the escalation may ask")
+    opened = next((e for e in case if isinstance(e, SupportRequested)), None)
+    if opened is None:
+        raise Rejected("no such case")
+    if any(isinstance(e, MemberIdentityErased) for e in member):
+        raise Rejected("the member's identity was erased")
+    if not any(isinstance(e, MemberRegistered) for e in member):
+        raise Rejected("the member gave no identity")
+    return Reveal(opened.member_ref, triggered.category)

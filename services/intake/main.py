@@ -1,34 +1,64 @@
-"""Intake's composition root: nothing connects until `run`."""
+"""Intake's composition root: nothing connects until `run`.
+
+`python -m services.intake` runs the service; `… replay` rebuilds its projections; `… rotate-kek`
+rewraps every vault key under the current KEK (with the old one in PEERLINE_PREVIOUS_KEK_FILES);
+`… asyncapi` prints the AsyncAPI document of the CAD interface.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
 from fastapi import FastAPI
+from nats.js.errors import NotFoundError
 
 from services.intake.api import build_api
+from services.intake.dispatch import Dispatch
+from services.intake.inbox import Inbox
+from services.intake.limits import RateLimiter
+from services.intake.policy import Policies
 from services.intake.projection import CaseProjection
+from services.intake.reveal import Revealer
 from services.intake.settings import IntakeSettings
+from services.intake.vault import Vault, vault_engine
 from shared.auth import Auth
+from shared.clock import Clock, SystemClock
+from shared.consumers.intake import CAD_INBOX
 from shared.db import make_engine
 from shared.eventstore import EventStore
-from shared.projection import Projection, ProjectionRunner
+from shared.projection import Projection, ProjectionRunner, ensure_schema
 from shared.replay import rebuild_all
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer
 
+log = logging.getLogger("peerline.intake")
+
 
 class Intake:
-    def __init__(self, settings: IntakeSettings, auth: Auth | None = None) -> None:
+    def __init__(
+        self, settings: IntakeSettings, auth: Auth | None = None, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
         self.engine = make_engine(settings.db_url())
+        self.vault = Vault(vault_engine(settings.vault_db_url()), settings.keyring())
+        self.policies = Policies.load(settings.agency_policy_file)
         self.auth = auth or Auth.from_settings(
             settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
         )
         self._store: EventStore | None = None
-        self.api: FastAPI = build_api(self.store, self.engine, self.auth)
+        self.api: FastAPI = build_api(
+            self.store,
+            self.engine,
+            self.auth,
+            self.vault,
+            self.policies,
+            clock=clock or SystemClock(),
+            max_body=settings.max_body_bytes,
+            limiter=RateLimiter(settings.rate_per_minute, settings.rate_burst),
+        )
         self.ready = False
 
     def store(self) -> EventStore:
@@ -37,19 +67,31 @@ class Intake:
         return self._store
 
     async def run(self, stop: asyncio.Event) -> None:
+        if self.settings.previous_kek_files:
+            rewrapped = await asyncio.to_thread(self.vault.rotate)
+            log.info("vault: %d keys rewrapped under the current KEK", rewrapped)
         nc = await connect_nats(self.settings.nats_url, "intake")
         js = nc.jetstream()
         self._store = EventStore(js)
+        await asyncio.to_thread(ensure_schema, self.engine, CaseProjection())  # readable before it runs
         cases = ProjectionRunner(js, self.engine, CaseProjection(), consumer("intake-cases"))
-        await cases.start()
-        self.ready = True
+        reveal = await Revealer(self._store, self.vault).serve(nc)
         tasks: list[Task] = [cases.run, http_task(self.api, self.settings.http_host, self.settings.http_port)]
+        try:
+            await js.stream_info(CAD_INBOX)
+        except NotFoundError:
+            log.error("stream %s is not provisioned: CAD over NATS is off (HTTP still works)", CAD_INBOX)
+        else:
+            dispatch = Dispatch(self._store, self.vault, self.policies)
+            tasks.append(Inbox(js, dispatch, self.settings.cad_max_deliveries).run)
+        self.ready = True
         if self.settings.metrics_port:
             ops = ops_app("intake", lambda: self.ready and nc.is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
         try:
             await run_until_stopped(tasks, stop)
         finally:
+            await reveal.unsubscribe()
             await nc.close()
 
 
@@ -64,8 +106,18 @@ def projections() -> list[tuple[Projection, Consumer]]:
 def main() -> None:
     settings = IntakeSettings()
     configure_logging(settings.log_level)
-    if sys.argv[1:] == ["replay"]:
+    command = sys.argv[1:]
+    if command == ["replay"]:
         asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections()))
+        return
+    if command == ["rotate-kek"]:
+        count = Vault(vault_engine(settings.vault_db_url()), settings.keyring()).rotate()
+        print(f"{count} keys rewrapped under the current KEK; the old KEK may now be retired")
+        return
+    if command == ["asyncapi"]:
+        from services.intake.asyncapi import document_json
+
+        print(document_json(), end="")
         return
     configure_telemetry("intake", settings.otlp_endpoint)
     asyncio.run(create_app(settings).run(asyncio.Event()))

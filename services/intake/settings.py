@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from services.intake.keys import Keyring, dev_kek, read_kek
 from shared.settings import ServiceSettings
 
 
@@ -7,3 +10,22 @@ class IntakeSettings(ServiceSettings):
     service: str = "intake"
     http_host: str = "127.0.0.1"
     http_port: int = 8081
+    # The vault's tables (data keys, roster, referrals) are not a projection: `replay` never touches them.
+    # Default: intake's database (PEERLINE_DATABASE_URL) if set, else var/intake-vault.db. Back it up.
+    vault_database_url: str = ""
+    # base64 of 32 bytes. Unset: a development KEK under <var_dir>/keys is used (made if absent).
+    kek_file: Path | None = None
+    # KEKs being rotated away: still unwrap until `python -m services.intake rotate-kek` rewraps.
+    previous_kek_files: list[Path] = []
+    agency_policy_file: Path | None = None
+    max_body_bytes: int = 64 * 1024
+    rate_per_minute: int = 1200  # per client (a bearer token, else an address)
+    rate_burst: int = 100
+    cad_max_deliveries: int = 5
+
+    def vault_db_url(self) -> str:
+        return self.vault_database_url or self.database_url or f"sqlite:///{self.var_dir}/intake-vault.db"
+
+    def keyring(self) -> Keyring:
+        path = self.kek_file or dev_kek(self.var_dir / "keys")
+        return Keyring(read_kek(path), tuple(read_kek(p) for p in self.previous_kek_files))

@@ -73,6 +73,13 @@ class MemberRegistered(Event):
     kek_id: str
     sealed: dict[str, SealedField] = Field(description="name / phone / email / employee_id → ciphertext")
     discipline: str | None = None
+    key_id: str | None = Field(
+        default=None,
+        description=(
+            "names the data key held only in the vault's own store; when set, `wrapped_key` is empty and"
+            " `kek_id` is 'vault-held' (the log never carries the key, so destroying it truly shreds)"
+        ),
+    )
 
 
 @event("member_identity_erased", aggregate="member")

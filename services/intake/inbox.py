@@ -1,0 +1,106 @@
+"""The CAD inbox worker: raw documents from `cad.<agency>.incident` (stream PEERLINE_CAD_INBOX).
+
+A document is acked only after its events are in the log, or after it went to PEERLINE_DLQ with the
+reason (invalid documents at once; failing ones after `max_deliveries`): nothing accepted is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js import JetStreamContext
+from opentelemetry import propagate, trace
+from pydantic import ValidationError
+
+from services.intake import cad
+from services.intake.dispatch import Dispatch
+from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
+from shared.dlq import dead_letter
+from shared.envelope import TOKEN
+from shared.projection import describe
+
+log = logging.getLogger("peerline.intake.cad")
+_tracer = trace.get_tracer("peerline.intake.cad")
+
+
+class Inbox:
+    def __init__(self, js: JetStreamContext, dispatch: Dispatch, max_deliveries: int = 5) -> None:
+        self.js, self.dispatch, self.max_deliveries = js, dispatch, max_deliveries
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self.js.pull_subscribe_bind(CAD_DURABLE, stream=CAD_INBOX)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self._sub is None:
+            await self.start()
+        try:
+            while not stop.is_set():
+                try:
+                    await self.step(timeout=1.0)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("CAD inbox: batch failed; retrying")
+                    await asyncio.sleep(1.0)
+        finally:
+            if self._sub is not None:
+                with contextlib.suppress(Exception):
+                    await self._sub.unsubscribe()
+                self._sub = None
+
+    async def step(self, timeout: float = 1.0) -> int:
+        assert self._sub is not None, "start() first"
+        try:
+            msgs = await self._sub.fetch(32, timeout=timeout)
+        except (TimeoutError, NatsTimeout):
+            return 0
+        for msg in msgs:
+            with _tracer.start_as_current_span(
+                "cad.incident process",
+                kind=trace.SpanKind.CONSUMER,
+                context=propagate.extract(msg.headers or {}),
+                attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject},
+            ):
+                await self.handle(msg)
+        return len(msgs)
+
+    async def handle(self, msg: Msg) -> None:
+        parts = msg.subject.split(".")
+        agency = parts[1] if len(parts) == 3 else ""
+        try:
+            if not TOKEN.match(agency):
+                raise ValueError("the subject's agency token is not a valid agency id")
+            incident = cad.parse(msg.data)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(msg, describe(exc))
+            return
+        try:
+            outcome = await self.dispatch.take(agency, incident)
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered or 1
+            if delivered < self.max_deliveries:
+                log.warning("CAD document (delivery %d) failed: %s", delivered, describe(exc))
+                await msg.nak(delay=0.2 * 2**delivered)
+                return
+            await self._dead_letter(msg, f"failed {delivered} times: {describe(exc)}")
+            return
+        log.info("CAD update for %s: %s", outcome.incident_ref, ",".join(outcome.events) or "nothing new")
+        await msg.ack()
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> None:
+        log.warning("CAD document dead-lettered: %s", reason)
+        await dead_letter(
+            self.js,
+            CAD_DURABLE,
+            subject=msg.subject,
+            seq=msg.metadata.sequence.stream,
+            data=msg.data,
+            headers=msg.headers,
+            reason=reason,
+        )
+        await msg.ack()

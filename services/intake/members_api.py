@@ -1,0 +1,122 @@
+"""Members known to the vault: registration, the CAD roster, and erasure (crypto-shredding)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Path, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.intake.ports import Ports
+from services.intake.requests_api import SOURCE, AgencyId, Identity
+from shared.auth import Principal, check_agency
+from shared.contracts.intake import MemberIdentityErased
+from shared.envelope import TOKEN, Envelope, new_id
+from shared.eventstore import ConcurrencyConflict
+
+CadId = Annotated[str, Field(min_length=1, max_length=128)]
+MemberRef = Annotated[str, Path(pattern=TOKEN.pattern)]
+
+
+class RegisterMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: AgencyId
+    identity: Identity
+    discipline: str | None = Field(default=None, max_length=32)
+    cad_ids: list[CadId] = Field(default=[], max_length=10, description="the member's ids in CAD")
+
+
+class Registered(BaseModel):
+    member_ref: str
+
+
+class RosterEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cad_id: CadId
+    member_ref: Annotated[str, Field(pattern=TOKEN.pattern)]
+
+
+class Roster(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entries: list[RosterEntry] = Field(min_length=1, max_length=1000)
+
+
+class Mapped(BaseModel):
+    mapped: int
+
+
+class Erased(BaseModel):
+    member_ref: str
+    erased: bool = True
+
+
+def add_routes(api: FastAPI, ports: Ports) -> None:
+    auth = ports.auth
+
+    @api.post("/v1/members", status_code=201, response_model=Registered, tags=["vault"])
+    async def register_member(
+        body: RegisterMember, who: Principal = auth.require("coordinator", "regional_admin")
+    ) -> Registered:
+        """Seal a member's identity in the vault; optionally map their CAD ids to the new member_ref."""
+        check_agency(who, body.agency)
+        identity = body.identity.given()
+        if not identity:
+            raise HTTPException(422, "identity: give at least one field")
+        member_ref = new_id("m")
+        event = await asyncio.to_thread(
+            ports.vault.register, body.agency, member_ref, identity, body.discipline
+        )
+        env = Envelope.wrap(event, agency=body.agency, subject=member_ref, source=SOURCE)
+        await ports.store().append([env], expected=0)
+        if body.cad_ids:
+            pairs = [(c, member_ref) for c in body.cad_ids]
+            await asyncio.to_thread(ports.vault.map_cad, body.agency, pairs)
+        return Registered(member_ref=member_ref)
+
+    @api.put("/v1/agencies/{agency}/roster", response_model=Mapped, tags=["vault"])
+    async def map_roster(
+        agency: str, body: Roster, who: Principal = auth.require("coordinator", "regional_admin")
+    ) -> Mapped:
+        """Map CAD crew / dispatcher ids to member_refs (the ids are kept only as keyed hashes)."""
+        check_agency(who, agency)
+        for i, e in enumerate(body.entries):
+            if not await asyncio.to_thread(ports.vault.known_member, agency, e.member_ref):
+                raise HTTPException(422, f"entries.{i}.member_ref: not a member of {agency}")
+        pairs = [(e.cad_id, e.member_ref) for e in body.entries]
+        return Mapped(mapped=await asyncio.to_thread(ports.vault.map_cad, agency, pairs))
+
+    @api.delete("/v1/members/{member_ref}/identity", response_model=Erased, tags=["vault"])
+    async def erase_identity(
+        member_ref: MemberRef, who: Principal = auth.require("regional_admin")
+    ) -> Erased:
+        """Destroy the member's data key (their sealed identity can never be opened again). Idempotent."""
+        found = await asyncio.to_thread(ports.vault.agency_of, member_ref)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member in the vault")
+        agency, _ = found
+        check_agency(who, agency)
+        await asyncio.to_thread(ports.vault.erase, member_ref, ports.clock.now())
+        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"peerline/member/{member_ref}/erased"))
+        for _ in range(10):
+            history = await ports.store().load(agency, "member", member_ref)
+            if any(s.envelope.event_name == "member_identity_erased" for s in history.events):
+                return Erased(member_ref=member_ref)
+            env = Envelope.wrap(
+                MemberIdentityErased(by_role=who.role),
+                agency=agency,
+                subject=member_ref,
+                source=SOURCE,
+                id=event_id,
+                time=ports.clock.now(),
+            )
+            try:
+                await ports.store().append([env], expected=history.version)
+                return Erased(member_ref=member_ref)
+            except ConcurrencyConflict:
+                continue
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the member's record is busy; try again")

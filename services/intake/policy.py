@@ -1,0 +1,107 @@
+"""Per-agency configuration intake needs: critical-incident triggers and the up-front advisement.
+
+Loaded from a JSON file (`PEERLINE_AGENCY_POLICY_FILE`): `{"<agency>": {...AgencyPolicy...}}`, with
+`"*"` as the default for agencies not listed. Everything here is configuration, not code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Flag = Literal[
+    "line_of_duty_death",
+    "serious_injury_to_responder",
+    "child_victim",
+    "officer_involved_shooting",
+    "mass_casualty",
+    "mayday",
+    "colleague_suicide",
+    "victim_known_to_responders",
+    "failed_resuscitation",
+]
+ALL_FLAGS: tuple[Flag, ...] = Flag.__args__  # type: ignore[attr-defined]
+
+# CAD incident-type codes (internal code or common registry text, compared case-insensitively) that
+# mean a flag by themselves. Agencies extend this with their own CAD's codes.
+DEFAULT_TYPE_FLAGS: dict[str, tuple[Flag, ...]] = {
+    "lodd": ("line_of_duty_death",),
+    "line of duty death": ("line_of_duty_death",),
+    "ff down": ("serious_injury_to_responder",),
+    "officer down": ("serious_injury_to_responder",),
+    "ois": ("officer_involved_shooting",),
+    "officer involved shooting": ("officer_involved_shooting",),
+    "mayday": ("mayday",),
+    "mci": ("mass_casualty",),
+    "mass casualty incident": ("mass_casualty",),
+    "employee suicide": ("colleague_suicide",),
+}
+
+
+class Triggers(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    flags: tuple[Flag, ...] = ALL_FLAGS
+    incident_types: tuple[str, ...] = Field(
+        default=(), description="incident-type codes that trigger on their own (case-insensitive)"
+    )
+    priority_at_most: int | None = Field(
+        default=None, description="trigger any incident this urgent or more (1 = most urgent); off if unset"
+    )
+    type_flags: dict[str, tuple[Flag, ...]] = Field(default_factory=lambda: dict(DEFAULT_TYPE_FLAGS))
+    child_under: int = 18
+    mass_casualty_at: int = Field(default=5, description="injured or worse people of the public")
+    cad_agencies: dict[str, str] = Field(
+        default={}, description="CAD agency identifier → Peerline agency id (else the id itself, if valid)"
+    )
+
+
+class Advisement(BaseModel):
+    """What a requester is told before anything else: the three levels and their limits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    anonymity: str = (
+        "Who you are: you may ask for support without giving your name. If you give it, only the peer"
+        " team's vault holds it, encrypted, and it is revealed only in the situations listed below."
+    )
+    confidentiality: str = (
+        "What you say: stays between you and your peer. Peers may consult a colleague or a clinician"
+        " without naming you. Records are coded (no names, no notes of what you said)."
+    )
+    privilege: str = (
+        "Legal protection: none is granted by statute in this agency's jurisdiction; a court may order"
+        " disclosure."
+    )
+    limits: tuple[str, ...] = (
+        "imminent risk of suicide or self-harm",
+        "threat of serious harm to an identifiable person",
+        "mandated reporting of child, elder or dependent-adult abuse",
+        "a court order or subpoena",
+        "your written consent",
+    )
+
+
+class AgencyPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    triggers: Triggers = Triggers()
+    advisement: Advisement = Advisement()
+
+
+class Policies:
+    def __init__(self, by_agency: dict[str, AgencyPolicy] | None = None) -> None:
+        self.by_agency = by_agency or {}
+
+    def of(self, agency: str) -> AgencyPolicy:
+        return self.by_agency.get(agency) or self.by_agency.get("*") or AgencyPolicy()
+
+    @classmethod
+    def load(cls, path: Path | None) -> Policies:
+        if path is None:
+            return cls()
+        raw = json.loads(path.read_text())
+        return cls({k: AgencyPolicy.model_validate(v) for k, v in raw.items()})

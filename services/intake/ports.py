@@ -1,0 +1,30 @@
+"""What intake's routes need, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from services.intake.dispatch import Dispatch
+from services.intake.policy import Policies
+from services.intake.vault import Vault
+from shared.auth import Auth
+from shared.clock import Clock
+from shared.eventstore import EventStore
+
+
+@dataclass
+class Ports:
+    """`store` is a callable because intake connects to NATS after the app is built."""
+
+    store: Callable[[], EventStore]
+    engine: Engine
+    vault: Vault
+    policies: Policies
+    auth: Auth
+    clock: Clock
+
+    def dispatch(self) -> Dispatch:
+        return Dispatch(self.store(), self.vault, self.policies)

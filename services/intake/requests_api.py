@@ -1,0 +1,186 @@
+"""Requests for support: create (any activation, anonymous or not), follow and cancel by case token."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, Header, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.intake import domain, projection
+from services.intake.policy import Advisement
+from services.intake.ports import Ports
+from shared.auth import ROLES, Principal, check_agency
+from shared.contracts.intake import Activation, Preferences
+from shared.envelope import TOKEN, Envelope, new_id
+from shared.eventstore import ConcurrencyConflict
+
+SOURCE = "peerline/intake"
+AgencyId = Annotated[str, Field(pattern=TOKEN.pattern, description="agency id, e.g. `cfd`")]
+Ref = Annotated[str, Field(pattern=TOKEN.pattern)]
+
+
+class Identity(BaseModel):
+    """Sealed by the vault at once; only ciphertext reaches the log. Every field is optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9 ().-]{5,32}$")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,24}$")
+    employee_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v}
+
+
+class CreateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agency: AgencyId
+    activation: Activation
+    discipline: str | None = Field(default=None, max_length=32)
+    unit: str | None = Field(default=None, max_length=32, description="coded unit/station")
+    preferences: Preferences = Preferences()
+    contact_preference: domain.ContactPreference = "any"
+    identity: Identity | None = Field(default=None, description="omit to stay anonymous (self-referral)")
+    incident_ref: Ref | None = Field(default=None, description="the critical incident, for post_incident")
+    supervisor_refs: list[Ref] = Field(default=[], max_length=10)
+
+
+class Created(BaseModel):
+    case_id: str
+    case_token: str | None = Field(
+        description="keep it: the only way to follow the request without an account. A referrer gets none."
+    )
+    status: domain.Status
+    anonymous: bool
+    advisement: Advisement
+
+
+class CaseView(BaseModel):
+    case_id: str
+    activation: str
+    status: str
+    requested_at: datetime
+    updated_at: datetime
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_routes(api: FastAPI, ports: Ports) -> None:
+    auth = ports.auth
+
+    @api.get("/v1/agencies/{agency}/advisement", response_model=Advisement, tags=["requests"])
+    def advisement(agency: str, who: Principal = auth.require(*ROLES)) -> Advisement:
+        """What confidentiality means here — anonymity, confidentiality, privilege — and its limits."""
+        check_agency(who, agency)
+        return ports.policies.of(agency).advisement
+
+    @api.post("/v1/requests", status_code=status.HTTP_201_CREATED, response_model=Created, tags=["requests"])
+    async def create_request(
+        body: CreateRequest, who: Principal = auth.require("member", "peer", "coordinator")
+    ) -> Created:
+        check_agency(who, body.agency)
+        identity = body.identity.given() if body.identity else {}
+        case_id, member_ref, token = new_id("c"), new_id("m"), secrets.token_urlsafe(32)
+        cmd = domain.RequestSupport(
+            activation=body.activation,
+            discipline=body.discipline,
+            preferences=body.preferences,
+            unit=body.unit,
+            contact_preference=body.contact_preference,
+            identity_fields=frozenset(identity),
+            incident_ref=body.incident_ref,
+            supervisor_refs=tuple(body.supervisor_refs),
+        )
+        try:
+            events = domain.request_support(
+                domain.Case(), cmd, member_ref=member_ref, token_hash=token_hash(token)
+            )
+        except domain.Rejected as exc:
+            raise HTTPException(422, str(exc)) from exc
+        store = ports.store()
+        if identity:
+            registered = await asyncio.to_thread(
+                ports.vault.register, body.agency, member_ref, identity, body.discipline
+            )
+            env = Envelope.wrap(registered, agency=body.agency, subject=member_ref, source=SOURCE)
+            await store.append([env], expected=0)
+        envs = [Envelope.wrap(e, agency=body.agency, subject=case_id, source=SOURCE) for e in events]
+        await store.append(envs, expected=0)
+        keeps = domain.requester_keeps_token(body.activation)
+        if not keeps:
+            await asyncio.to_thread(
+                ports.vault.record_referral, case_id, body.agency, who.sub, who.role, ports.clock.now()
+            )
+        return Created(
+            case_id=case_id,
+            case_token=token if keeps else None,
+            status="requested",
+            anonymous=not identity,
+            advisement=ports.policies.of(body.agency).advisement,
+        )
+
+    def visible_case(case_id: str, case_token: str | None) -> dict[str, object]:
+        with ports.engine.connect() as conn:
+            row = projection.find(conn, case_id)
+        if (
+            row is None
+            or case_token is None
+            or not hmac.compare_digest(str(row["token_hash"]), token_hash(case_token))
+        ):
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, "no such case for this token (a new one may take a moment)"
+            )
+        return row
+
+    @api.get("/v1/requests/{case_id}", response_model=CaseView, tags=["requests"])
+    def request_status(
+        case_id: str, x_case_token: Annotated[str | None, Header()] = None
+    ) -> dict[str, object]:
+        """The requester's view, by case token (header `X-Case-Token`); no account needed."""
+        return visible_case(case_id, x_case_token)
+
+    @api.post("/v1/requests/{case_id}/cancel", response_model=CaseView, tags=["requests"])
+    async def cancel_request(
+        case_id: str, x_case_token: Annotated[str | None, Header()] = None
+    ) -> dict[str, object]:
+        """The requester withdraws the request (case token)."""
+        row = visible_case(case_id, x_case_token)
+        agency = str(row["agency"])
+        for _ in range(5):
+            history = await ports.store().load(agency, "case", case_id)
+            case = domain.fold([s.envelope.payload() for s in history.events])
+            try:
+                events = domain.cancel(case)
+            except domain.Rejected as exc:
+                raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+            envs = [Envelope.wrap(e, agency=agency, subject=case_id, source=SOURCE) for e in events]
+            try:
+                await ports.store().append(envs, expected=history.version)
+                return {**row, "status": "cancelled"}
+            except ConcurrencyConflict:
+                continue
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the case is busy; try again")
+
+    @api.get("/v1/agencies/{agency}/cases", response_model=list[CaseView], tags=["coordination"])
+    def agency_cases(
+        agency: str,
+        who: Principal = auth.require("coordinator", "regional_admin"),
+        status_is: Annotated[
+            Literal["requested", "assigned", "unmatched", "cancelled"] | None, Query(alias="status")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[dict[str, object]]:
+        """Cases of one agency, without content or identities."""
+        check_agency(who, agency)
+        with ports.engine.connect() as conn:
+            return projection.list_cases(conn, agency, status_is, limit)

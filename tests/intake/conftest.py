@@ -1,0 +1,103 @@
+"""An in-process intake on a private nats-server: HTTP through ASGI, its projection, the CAD inbox
+worker and the vault's reveal service, all on real JetStream and real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from services.intake.dispatch import Dispatch
+from services.intake.inbox import Inbox
+from services.intake.main import Intake
+from services.intake.projection import CaseProjection
+from services.intake.reveal import Revealer
+from services.intake.settings import IntakeSettings
+from shared.auth import Role, generate_dev_keys, mint
+from shared.consumers.intake import provision_streams
+from shared.envelope import STREAM, Envelope
+from shared.eventstore import EventStore
+from shared.natsserver import NatsServer
+from shared.projection import ProjectionRunner
+from shared.topology import consumer, provision
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class World:
+    intake: Intake
+    client: httpx.AsyncClient
+    nc: Client
+    js: JetStreamContext
+    private_key: bytes
+    var_dir: Path
+    cases: ProjectionRunner
+    inbox: Inbox
+
+    def auth(self, role: Role, agency: str, sub: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint(self.private_key, role=role, agency=agency, sub=sub)}"}
+
+    async def events(self, subject: str = "ev.>") -> list[Envelope]:
+        return [Envelope.from_bytes(data) for data, _ in await stored(self.js, STREAM, subject)]
+
+
+async def stored(js: JetStreamContext, stream: str, subject: str = ">") -> list[tuple[bytes, dict[str, str]]]:
+    """Every message a stream holds for `subject`, with its headers."""
+    out = []
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
+        except NotFoundError:
+            return out
+        out.append((msg.data or b"", dict(msg.headers or {})))
+        seq = (msg.seq or 0) + 1
+
+
+def write_kek(path: Path) -> Path:
+    path.write_text(base64.b64encode(os.urandom(32)).decode())
+    return path
+
+
+@pytest.fixture
+async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]:
+    nc = await nats.connect(nats_server.url)
+    js = nc.jetstream()
+    await provision(js)
+    await provision_streams(js)
+    private, public = generate_dev_keys(tmp_path / "keys")
+    settings = IntakeSettings(
+        var_dir=tmp_path,
+        jwt_public_key_file=public,
+        kek_file=write_kek(tmp_path / "kek"),
+        rate_per_minute=100_000,
+        rate_burst=10_000,
+    )
+    intake = Intake(settings)
+    intake._store = store = EventStore(js)
+    cases = ProjectionRunner(js, intake.engine, CaseProjection(), consumer("intake-cases"))
+    stop = asyncio.Event()
+    running = asyncio.create_task(cases.run(stop))
+    inbox = Inbox(js, Dispatch(store, intake.vault, intake.policies), max_deliveries=2)
+    await inbox.start()
+    reveal = await Revealer(store, intake.vault).serve(nc)
+    transport = httpx.ASGITransport(app=intake.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        yield World(intake, client, nc, js, private.read_bytes(), tmp_path, cases, inbox)
+    await reveal.unsubscribe()
+    stop.set()
+    await running
+    await nc.close()
+    intake.engine.dispose()
+    intake.vault.engine.dispose()

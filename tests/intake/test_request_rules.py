@@ -1,0 +1,118 @@
+"""Given / when / then for a case as the requester sees it, and for the vault's reveal rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake import domain
+from shared.contracts.escalation import EscalationAcknowledged, EscalationResolved, EscalationTriggered
+from shared.contracts.intake import (
+    MemberIdentityErased,
+    MemberRegistered,
+    RequestCancelled,
+    SealedField,
+    SupportRequested,
+)
+from shared.contracts.matching import PeerAssigned
+
+pytestmark = pytest.mark.unit
+
+
+def opened(activation: str = "self") -> SupportRequested:
+    return SupportRequested(activation=activation, member_ref="m-1", token_hash="h")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("activation", ["self", "supervisor", "peer", "post_incident"])
+def test_every_activation_opens_a_case(activation: str) -> None:
+    cmd = domain.RequestSupport(
+        activation,  # type: ignore[arg-type]
+        identity_fields=frozenset({"phone"}),
+        incident_ref="i-1" if activation == "post_incident" else None,
+    )
+    [event] = domain.request_support(domain.Case(), cmd, member_ref="m-1", token_hash="h")
+    assert isinstance(event, SupportRequested)
+    assert event.activation == activation
+    assert event.referred == (activation in {"supervisor", "peer"})
+    assert domain.requester_keeps_token(event.activation) == (activation in {"self", "post_incident"})
+
+
+def test_a_self_referral_may_stay_anonymous() -> None:
+    [event] = domain.request_support(
+        domain.Case(), domain.RequestSupport("self"), member_ref="m-9", token_hash="h"
+    )
+    assert isinstance(event, SupportRequested) and event.member_ref == "m-9" and not event.referred
+
+
+@pytest.mark.parametrize("activation", ["supervisor", "peer"])
+def test_a_referral_must_say_how_to_reach_the_member(activation: str) -> None:
+    cmd = domain.RequestSupport(activation, identity_fields=frozenset({"name"}))  # type: ignore[arg-type]
+    with pytest.raises(domain.Rejected, match="identity"):
+        domain.request_support(domain.Case(), cmd, member_ref="m-1", token_hash="h")
+
+
+def test_a_supervisor_referral_keeps_the_chain_of_command_out_of_matching() -> None:
+    cmd = domain.RequestSupport(
+        "supervisor", identity_fields=frozenset({"email"}), supervisor_refs=("m-boss",)
+    )
+    [event] = domain.request_support(domain.Case(), cmd, member_ref="m-1", token_hash="h")
+    assert isinstance(event, SupportRequested) and event.supervisor_refs == ("m-boss",)
+
+
+def test_cancel_rules() -> None:
+    with pytest.raises(domain.Rejected):
+        domain.cancel(domain.Case())
+    case = domain.fold([opened(), PeerAssigned(peer_ref="p", peer_agency="a")])
+    assert case.status == "assigned"
+    assert domain.cancel(case) == [RequestCancelled(by="requester")]
+    with pytest.raises(domain.Rejected, match="already"):
+        domain.cancel(domain.fold([opened(), RequestCancelled()]))
+
+
+# --- reveal -----------------------------------------------------------------------------------------
+
+TRIGGERED = EscalationTriggered(
+    case_id="c-1", category="imminent_self_harm", raised_by_role="peer", policy_version=1, disclosable=True
+)
+ACKED = EscalationAcknowledged(tier=0, by="u-clin")
+REGISTERED = MemberRegistered(
+    wrapped_key="", kek_id="vault-held", sealed={"name": SealedField(nonce="n", ciphertext="c")}
+)
+
+
+def reveal(escalation: list, member: list | None = None, requested_by: str = "u-clin", case_id: str = "c-1"):  # type: ignore[no-untyped-def, type-arg]
+    return domain.may_reveal(
+        escalation,
+        [opened()],
+        [REGISTERED] if member is None else member,
+        case_id=case_id,
+        requested_by=requested_by,
+    )
+
+
+def test_reveal_is_allowed_under_an_open_acknowledged_disclosable_escalation() -> None:
+    allowed = reveal([TRIGGERED, ACKED])
+    assert allowed == domain.Reveal("m-1", "imminent_self_harm")
+
+
+@pytest.mark.parametrize(
+    ("escalation", "member", "who", "case_id", "reason"),
+    [
+        ([], None, "u-clin", "c-1", "no such escalation"),
+        ([TRIGGERED, ACKED], None, "u-clin", "c-2", "another case"),
+        ([TRIGGERED.model_copy(update={"disclosable": False}), ACKED], None, "u-clin", "c-1", "policy"),
+        ([TRIGGERED], None, "u-clin", "c-1", "acknowledged"),
+        ([TRIGGERED, ACKED], None, "u-someone-else", "c-1", "acknowledged"),
+        ([TRIGGERED, ACKED, EscalationResolved(outcome="member_safe")], None, "u-clin", "c-1", "resolved"),
+        ([TRIGGERED, ACKED], [], "u-clin", "c-1", "no identity"),
+        (
+            [TRIGGERED, ACKED],
+            [REGISTERED, MemberIdentityErased(by_role="regional_admin")],
+            "u-clin",
+            "c-1",
+            "erased",
+        ),
+    ],
+)
+def test_reveal_is_refused_with_a_reason(escalation, member, who, case_id, reason) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(domain.Rejected, match=reason):
+        reveal(escalation, member, who, case_id)
