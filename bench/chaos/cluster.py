@@ -39,6 +39,7 @@ class Cluster:
             env = service_env(name, nats_url=self.server.url, var_dir=self.workdir, public_key=public)
             self.http[name] = free_port()
             env.update(PEERLINE_HTTP_PORT=str(self.http[name]), PEERLINE_METRICS_PORT=str(free_port()))
+            env.update(PEERLINE_RATE_PER_MINUTE="600000", PEERLINE_RATE_BURST="10000")  # load, not abuse
             self.supervisor.children.append(Child(name, env, self.workdir / f"{name}.log"))
         self.supervisor.start()
         self.wait_healthy("intake")
