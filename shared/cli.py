@@ -19,7 +19,7 @@ from rich.table import Table
 
 from shared.auth import ROLES, Role, generate_dev_keys, mint
 from shared.natsserver import NatsServer
-from shared.runtime import METRICS_PORTS, SERVICES, Child, Supervisor, service_env
+from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
 from shared.seed import seed as seed_demo
 from shared.topology import provision
 
@@ -109,6 +109,9 @@ def _print_endpoints(server: NatsServer, http_port: int, var_dir: Path, added: i
     table.add_row(
         "NATS (JetStream, domain 'region')", f"{server.url}  monitor http://127.0.0.1:{server.monitor_port}"
     )
+    for name in SERVICES:
+        if name != "intake":
+            table.add_row(f"{name} API (OpenAPI at /docs)", f"http://127.0.0.1:{HTTP_PORTS[name]}")
     for name in SERVICES:
         table.add_row(f"{name} health + metrics", f"http://127.0.0.1:{METRICS_PORTS[name]}/healthz  /metrics")
     table.add_row("data, keys, logs", str(var_dir))

@@ -26,6 +26,7 @@ class Cluster:
     server: NatsServer = field(init=False)
     supervisor: Supervisor = field(default_factory=Supervisor)
     http: dict[str, int] = field(default_factory=dict)
+    ops: dict[str, int] = field(default_factory=dict)
     private_key: bytes = b""
     kills: list[str] = field(default_factory=list)
     nats_restarts: int = 0
@@ -37,8 +38,8 @@ class Cluster:
         self.private_key = private.read_bytes()
         for name in SERVICES:
             env = service_env(name, nats_url=self.server.url, var_dir=self.workdir, public_key=public)
-            self.http[name] = free_port()
-            env.update(PEERLINE_HTTP_PORT=str(self.http[name]), PEERLINE_METRICS_PORT=str(free_port()))
+            self.http[name], self.ops[name] = free_port(), free_port()
+            env.update(PEERLINE_HTTP_PORT=str(self.http[name]), PEERLINE_METRICS_PORT=str(self.ops[name]))
             env.update(PEERLINE_RATE_PER_MINUTE="600000", PEERLINE_RATE_BURST="10000")  # load, not abuse
             self.supervisor.children.append(Child(name, env, self.workdir / f"{name}.log"))
         self.supervisor.start()
@@ -54,10 +55,11 @@ class Cluster:
         return f"http://127.0.0.1:{self.http[service]}"
 
     def wait_healthy(self, service: str, within: float = 30.0) -> None:
+        """Until the service's ops port says it is ready (connected, caught up, serving)."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url(service)}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self.ops[service]}/healthz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -1,0 +1,146 @@
+"""Flows that cross services, each service its own process: dispatch → debrief offers, and a risk concern
+→ tiered page → identity revealed by intake's vault only under policy, and recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+
+from bench.chaos.cluster import Cluster
+from shared.auth import Role
+from shared.envelope import STREAM, Envelope
+from shared.runtime import SERVICES
+
+pytestmark = pytest.mark.e2e
+FIRE = "riverton-fire"
+LODD = Path(__file__).parent / "intake" / "fixtures" / "lodd.json"
+AGENTS = ("RFD-4471", "RFD-5180", "RFD-3302", "RFD-2290", "RFD-6013", "ECC-118", "ECC-204")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("flows"))
+    c.start()
+    for name in SERVICES:
+        c.wait_healthy(name)
+    yield c
+    c.stop()
+
+
+def auth(c: Cluster, role: Role, sub: str | None = None) -> dict[str, str]:
+    from shared.auth import mint
+
+    return {"Authorization": f"Bearer {mint(c.private_key, role=role, agency=FIRE, sub=sub)}"}
+
+
+async def _events(url: str, subject: str) -> list[Envelope]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    out, seq = [], 1
+    while True:
+        try:
+            msg = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
+        except Exception:
+            break
+        out.append(Envelope.from_bytes(msg.data or b""))
+        seq = (msg.seq or 0) + 1
+    await nc.close()
+    return out
+
+
+def events(c: Cluster, subject: str, until: int, within: float = 10.0) -> list[Envelope]:
+    deadline = time.monotonic() + within
+    while True:
+        found = asyncio.run(_events(c.server.url, subject))
+        if len(found) >= until or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_line_of_duty_death_from_cad_offers_a_debrief_to_every_crew_member_and_dispatcher(
+    cluster: Cluster,
+) -> None:
+    refs = {}
+    for cad_id in AGENTS:
+        r = httpx.post(
+            f"{cluster.url('intake')}/v1/members",
+            headers=auth(cluster, "coordinator"),
+            json={"agency": FIRE, "identity": {"name": f"Member {cad_id}"}, "cad_ids": [cad_id]},
+        )
+        assert r.status_code == 201, r.text
+        refs[cad_id] = r.json()["member_ref"]
+    lodd = LODD.read_bytes()
+    for _ in range(2):  # CAD sends the same incident again: still one report, one offer each
+        r = httpx.post(
+            f"{cluster.url('intake')}/v1/cad/incidents",
+            content=lodd,
+            headers={**auth(cluster, "integration"), "content-type": "application/json"},
+        )
+        assert r.status_code == 200, r.text
+    [report] = events(cluster, f"ev.{FIRE}.incident.>", 1)
+    assert report.event_name == "critical_incident_reported"
+    offers = events(cluster, "ev.*.debrief.*.debrief_offered", len(AGENTS))
+    assert sorted(o.data["member_ref"] for o in offers) == sorted(refs.values())
+    roles = {o.data["member_ref"]: o.data["role"] for o in offers}
+    assert roles[refs["ECC-204"]] == "dispatcher" and roles[refs["ECC-118"]] == "call_taker"
+    last_offer = max(o.time for o in offers)
+    print(f"CAD report → last offer: {(last_offer - report.time).total_seconds() * 1000:.0f} ms")
+    time.sleep(1.0)
+    assert len(events(cluster, "ev.*.debrief.*.debrief_offered", 0)) == len(AGENTS)
+
+
+def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(cluster: Cluster) -> None:
+    identity = {"name": "Jordan Vance", "phone": "+1 555 010 7788"}
+    r = httpx.post(
+        f"{cluster.url('intake')}/v1/requests",
+        headers=auth(cluster, "member"),
+        json={"agency": FIRE, "activation": "self", "identity": identity},
+    )
+    assert r.status_code == 201, r.text
+    case_id = r.json()["case_id"]
+    esc_api = f"{cluster.url('escalation')}/v1/agencies/{FIRE}/escalations"
+
+    async def page_for(escalation_role: str) -> dict[str, object]:
+        nc = await nats.connect(cluster.server.url)
+        sub = await nc.subscribe(f"notify.{FIRE}.{escalation_role}")
+        raised = await asyncio.to_thread(
+            httpx.post,
+            esc_api,
+            headers=auth(cluster, "peer"),
+            json={"case_id": case_id, "category": "imminent_self_harm", "intent_and_plan": True},
+        )
+        assert raised.status_code == 201, raised.text
+        msg = await sub.next_msg(timeout=5)
+        await nc.close()
+        import json
+
+        return {"raised": raised.json(), "page": json.loads(msg.data)}
+
+    got = asyncio.run(page_for("clinician"))
+    escalation_id = got["raised"]["escalation_id"]  # type: ignore[index]
+    page = got["page"]
+    assert page["escalation_id"] == escalation_id and page["case_id"] == case_id  # type: ignore[index]
+    assert "Jordan" not in str(page) and "7788" not in str(page)
+
+    clinician = auth(cluster, "clinician", sub="u-clin-1")
+    refused = httpx.post(f"{esc_api}/{escalation_id}/reveal", headers=clinician)
+    assert refused.status_code in (403, 409), refused.text  # not acknowledged yet
+    ack = httpx.post(f"{esc_api}/{escalation_id}/acknowledge", headers=clinician)
+    assert ack.status_code == 200, ack.text
+    other = httpx.post(
+        f"{esc_api}/{escalation_id}/reveal", headers=auth(cluster, "clinician", sub="u-clin-2")
+    )
+    assert other.status_code in (403, 409), other.text  # only the acknowledging clinician
+    shown = httpx.post(f"{esc_api}/{escalation_id}/reveal", headers=clinician)
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["fields"]["name"] == "Jordan Vance"
+    disclosed = [e for e in events(cluster, f"ev.{FIRE}.member.>", 1) if e.event_name == "identity_disclosed"]
+    assert [(d.data["escalation_id"], d.data["requested_by"]) for d in disclosed] == [
+        (escalation_id, "u-clin-1")
+    ]
