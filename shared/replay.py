@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -18,7 +18,8 @@ from shared.topology import Consumer
 Progress = Callable[[int, int], None]  # (done, total)
 
 
-async def _any(js: JetStreamContext, subjects: list[str]) -> bool:
+async def has_events(js: JetStreamContext, subjects: Sequence[str]) -> bool:
+    """Whether the log holds anything on these subjects (an ordered consumer on nothing would just wait)."""
     for subject in subjects:
         try:
             await js.get_msg(STREAM, seq=1, subject=subject, next=True)
@@ -56,7 +57,7 @@ async def rebuild(
     """
     await asyncio.to_thread(reset, engine, projection)
     subjects = list(consumer.filter_subjects)
-    if not await _any(js, subjects):  # an ordered consumer would just wait
+    if not await has_events(js, subjects):  # an ordered consumer would just wait
         return 0
     buffer: list[Msg] = []
     full, room = asyncio.Event(), asyncio.Event()

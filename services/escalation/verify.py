@@ -6,32 +6,22 @@ import asyncio
 
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
 from services.escalation import audit
 from services.escalation.projection import EscalationProjection, chain_table
 from shared.envelope import STREAM, Envelope
 from shared.projection import ensure_schema, position
+from shared.replay import has_events
 from shared.topology import consumer
 
 AUDITED = consumer("escalation-view").filter_subjects
 
 
-async def _any(js: JetStreamContext, subjects: tuple[str, ...]) -> bool:
-    for subject in subjects:
-        try:
-            await js.get_msg(STREAM, seq=1, subject=subject, next=True)
-            return True
-        except NotFoundError:
-            continue
-    return False
-
-
 async def recompute(js: JetStreamContext, subjects: tuple[str, ...] = AUDITED) -> dict[int, str]:
     """seq → canonical record of every audited event in the log, read by an ordered consumer."""
     out: dict[int, str] = {}
-    if not await _any(js, subjects):
+    if not await has_events(js, subjects):
         return out
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL, filter_subjects=list(subjects))
     sub = await js.subscribe(subjects[0], stream=STREAM, ordered_consumer=True, config=config)
