@@ -1,4 +1,4 @@
-"""Matching's reactor (thin): a `support_requested` event → domain decision → `peer_assigned`."""
+"""Matching's reactor (thin): a `support_requested` event → the assigner → `peer_assigned` (or unmatched)."""
 
 from __future__ import annotations
 
@@ -9,58 +9,15 @@ from typing import Any
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
-from nats.js import JetStreamContext
-from sqlalchemy import Engine
 
-from services.matching import domain
-from services.matching.projection import candidates
+from services.matching.assigner import Assigner
 from shared.dlq import dead_letter
 from shared.envelope import STREAM, Envelope
-from shared.eventstore import ConcurrencyConflict, EventStore
 from shared.projection import describe
 from shared.topology import consumer
 
-SOURCE = "peerline/matching"
 log = logging.getLogger("peerline.matching")
 ASSIGNER = consumer("matching-assigner")
-
-
-class Assigner:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.store: EventStore | None = None
-
-    def connect(self, js: JetStreamContext) -> None:
-        self.js = js
-        self.store = EventStore(js)
-
-    async def handle(self, requested: Envelope) -> None:
-        assert self.store is not None, "connect() first"
-        for _ in range(20):
-            history = await self.store.load(requested.agency, "case", requested.subject)
-            case = domain.Case()
-            for stored in history.events:
-                case = domain.evolve(case, stored.envelope.payload(), stored.envelope.agency)
-            peers = await asyncio.to_thread(self._peers)
-            events = domain.assign(case, peers)
-            if not events:
-                return
-            envs = [
-                Envelope.wrap(
-                    e, agency=requested.agency, subject=requested.subject, source=SOURCE, cause=requested
-                )
-                for e in events
-            ]
-            try:
-                await self.store.append(envs, expected=history.version)
-                return
-            except ConcurrencyConflict:
-                continue
-        raise RuntimeError("case kept changing under the assigner")
-
-    def _peers(self) -> list[domain.Peer]:
-        with self.engine.connect() as conn:
-            return candidates(conn)
 
 
 async def raw_body(msg: Any) -> bytes:

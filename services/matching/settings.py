@@ -1,8 +1,20 @@
 from __future__ import annotations
 
+from services.matching.peers import Policy
 from shared.settings import ServiceSettings
 
 
 class MatchingSettings(ServiceSettings):
     service: str = "matching"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8082
     max_deliveries: int = 5
+    # Per-agency policy, e.g. PEERLINE_POLICIES='{"riverton-fire": {"respond_within_minutes": 10}}'.
+    policies: dict[str, Policy] = {}
+    default_policy: Policy = Policy()
+    # A second replica runs its own directory consumer (each replica needs the whole directory).
+    directory_consumer: str = "matching-directory"
+    timer_poll_s: float = 0.25
+
+    def policy(self, agency: str) -> Policy:
+        return self.policies.get(agency, self.default_policy)

@@ -1,0 +1,174 @@
+"""Carrying out case decisions: load the case, read the directory, decide, append with the case's version.
+
+Per-case optimistic concurrency keeps one active assignment per case with any number of replicas: a
+decision is appended only at the version it was made on; on a conflict the case is reloaded and decided
+again (usually: nothing left to do). Event ids are derived from the case, its version and the decision,
+so a retried or repeated decision (a timer fired twice) lands once.
+
+Fairness under a burst: the directory view lags the assigner's own appends, so the assigner overlays
+its own recent offers (`Ledger`) until the view has caught up with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from sqlalchemy import Engine
+
+from services.matching import domain, views
+from services.matching.peers import Peer, Policy
+from shared.clock import Clock
+from shared.contracts.base import Event
+from shared.contracts.matching import (
+    AssignmentDeclined,
+    AssignmentExpired,
+    CoordinatorAlerted,
+    PeerAssigned,
+)
+from shared.envelope import Envelope
+from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.projection import position
+
+SOURCE = "peerline/matching"
+
+
+def event_id(case_id: str, version: int, event: Event) -> str:
+    who = getattr(event, "peer_ref", "")
+    key = f"peerline-matching/{case_id}/{version}/{event.name}/{who}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+
+@dataclass
+class Ledger:
+    """This replica's appends the directory view has not applied yet: (seq, peer_ref, delta)."""
+
+    entries: list[tuple[int, str, int]] = dataclasses.field(default_factory=list)
+
+    def record(self, seq: int, events: list[Event]) -> None:
+        for e in events:
+            if isinstance(e, PeerAssigned):
+                self.entries.append((seq, e.peer_ref, +1))
+            elif isinstance(e, AssignmentDeclined | AssignmentExpired):
+                self.entries.append((seq, e.peer_ref, -1))
+
+    def overlay(self, peers: list[Peer], applied: int) -> list[Peer]:
+        self.entries = [e for e in self.entries if e[0] > applied]
+        if not self.entries:
+            return peers
+        active: dict[str, int] = {}
+        recent: dict[str, int] = {}
+        for _, ref, delta in self.entries:
+            active[ref] = active.get(ref, 0) + delta
+            recent[ref] = recent.get(ref, 0) + max(delta, 0)
+        return [
+            dataclasses.replace(
+                p,
+                active_cases=max(0, p.active_cases + active.get(p.peer_ref, 0)),
+                recent_assignments=p.recent_assignments + recent.get(p.peer_ref, 0),
+            )
+            for p in peers
+        ]
+
+
+class Assigner:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        policy: Callable[[str], Policy],
+        directory_name: str = "matching-directory",
+    ) -> None:
+        self.engine, self.clock, self.policy = engine, clock, policy
+        self.directory_name = directory_name
+        self.ledger = Ledger()
+        self._store: EventStore | None = None
+        self._nc: Client | None = None
+
+    def connect(self, nc: Client) -> None:
+        self._nc = nc
+        self.js = nc.jetstream()
+        self._store = EventStore(self.js)
+
+    @property
+    def store(self) -> EventStore:
+        assert self._store is not None, "connect() first"
+        return self._store
+
+    async def load(self, agency: str, case_id: str) -> tuple[domain.Case, int]:
+        history = await self.store.load(agency, "case", case_id)
+        case = domain.Case(case_id=case_id)
+        for stored in history.events:
+            case = domain.evolve(case, stored.envelope.payload(), stored.envelope.agency, case_id)
+        return case, history.version
+
+    def _inputs(self, case: domain.Case) -> tuple[list[Peer], domain.Context]:
+        now = self.clock.now()
+        policy = self.policy(case.agency)
+        with self.engine.connect() as conn:
+            applied = position(conn, self.directory_name)
+            found = views.candidates(conn, case, now, policy.recent_days)
+            seen = views.witnesses(conn, case.incident_ref)
+        return self.ledger.overlay(found, applied), domain.Context(now, policy, seen)
+
+    async def decide(
+        self,
+        agency: str,
+        case_id: str,
+        decide: domain.Decide,
+        cause: Envelope | None = None,
+        attempts: int = 20,
+    ) -> list[Event]:
+        """Decide on the current case and append; returns what was appended (empty: nothing to do)."""
+        for _ in range(attempts):
+            case, version = await self.load(agency, case_id)
+            if case.status == "new":
+                return []
+            peers, ctx = await asyncio.to_thread(self._inputs, case)
+            events = decide(case, peers, ctx)
+            if not events:
+                return []
+            envs = [
+                Envelope.wrap(
+                    e,
+                    agency=agency,
+                    subject=case_id,
+                    source=SOURCE,
+                    time=ctx.now,
+                    cause=cause,
+                    id=event_id(case_id, version, e),
+                )
+                for e in events
+            ]
+            try:
+                seq = await self.store.append(envs, expected=version)
+            except ConcurrencyConflict:
+                continue
+            self.ledger.record(seq, events)
+            await self._alert(agency, case_id, events)
+            return events
+        raise RuntimeError("the case kept changing under the assigner")
+
+    async def _alert(self, agency: str, case_id: str, events: list[Event]) -> None:
+        """Besides the `coordinator_alerted` event: a live notification on `notify.<agency>.coordinator`."""
+        for e in events:
+            if isinstance(e, CoordinatorAlerted) and self._nc is not None:
+                body = {"case_id": case_id, "agency": agency, "reason": e.reason}
+                await self._nc.publish(f"notify.{agency}.coordinator", json.dumps(body).encode())
+
+    async def handle(self, requested: Envelope) -> list[Event]:
+        return await self.decide(requested.agency, requested.subject, domain.assign, cause=requested)
+
+    async def expire(self, agency: str, case_id: str, assignment_id: str) -> list[Event]:
+        def decide(case: domain.Case, peers: list[Peer], ctx: domain.Context) -> list[Event]:
+            return domain.expire(case, assignment_id, peers, ctx)
+
+        return await self.decide(agency, case_id, decide)
+
+    async def reassign(self, agency: str, case_id: str) -> list[Event]:
+        return await self.decide(agency, case_id, domain.assign)
