@@ -17,8 +17,11 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 from nats.aio.client import Client
+from opentelemetry import propagate, trace
 from sqlalchemy import Engine
 
 from services.matching import domain, views
@@ -36,6 +39,15 @@ from shared.eventstore import ConcurrencyConflict, EventStore
 from shared.projection import position
 
 SOURCE = "peerline/matching"
+_tracer = trace.get_tracer("peerline.matching")
+
+
+class Delivered(NamedTuple):
+    """A `support_requested` as delivered: the envelope, its stream sequence, its trace headers."""
+
+    env: Envelope
+    seq: int
+    headers: dict[str, str]
 
 
 def event_id(case_id: str, version: int, event: Event) -> str:
@@ -172,3 +184,92 @@ class Assigner:
 
     async def reassign(self, agency: str, case_id: str) -> list[Event]:
         return await self.decide(agency, case_id, domain.assign)
+
+    # --- the fast path for new requests: a fetched batch decided on one directory snapshot -------------
+
+    def _snapshot(self, cases: list[domain.Case]) -> tuple[dict[str, list[Peer]], dict[str, frozenset[str]]]:
+        now = self.clock.now()
+        pools: dict[str, list[Peer]] = {}
+        seen: dict[str, frozenset[str]] = {}
+        with self.engine.connect() as conn:
+            applied = position(conn, self.directory_name)
+            for case in cases:
+                key = pool_key(case)
+                if key not in pools:
+                    days = self.policy(case.agency).recent_days
+                    pools[key] = self.ledger.overlay(views.candidates(conn, case, now, days), applied)
+                if case.incident_ref and case.incident_ref not in seen:
+                    seen[case.incident_ref] = views.witnesses(conn, case.incident_ref)
+        return pools, seen
+
+    async def handle_batch(self, batch: list[Delivered]) -> list[BaseException | None]:
+        """Decide a batch of new requests on one snapshot, then append them all at once, each at the
+        version of its own `support_requested` (its stream sequence). A case that moved on since (a
+        redelivery, a cancellation) conflicts and takes the slow path: reload, decide again."""
+        cases = [
+            domain.evolve(domain.Case(case_id=env.subject), env.payload(), env.agency, env.subject)
+            for env, _, _ in batch
+        ]
+        pools, seen = await asyncio.to_thread(self._snapshot, cases)
+        now, taken = self.clock.now(), dict[str, int]()
+        appends = []
+        for (env, seq, headers), case in zip(batch, cases, strict=True):
+            pool = [
+                dataclasses.replace(
+                    p,
+                    active_cases=p.active_cases + taken.get(p.peer_ref, 0),
+                    recent_assignments=p.recent_assignments + taken.get(p.peer_ref, 0),
+                )
+                for p in pools[pool_key(case)]
+            ]
+            ctx = domain.Context(
+                now, self.policy(case.agency), seen.get(case.incident_ref or "", frozenset())
+            )
+            events = domain.assign(case, pool, ctx)
+            for e in events:
+                if isinstance(e, PeerAssigned):
+                    taken[e.peer_ref] = taken.get(e.peer_ref, 0) + 1
+            appends.append(self._append_traced(env, seq, headers, events, now))
+        results = await asyncio.gather(*appends, return_exceptions=True)
+        out: list[BaseException | None] = []
+        for (env, _, _), result in zip(batch, results, strict=True):
+            if isinstance(result, ConcurrencyConflict):
+                try:
+                    await self.handle(env)
+                    out.append(None)
+                except Exception as exc:
+                    out.append(exc)
+            else:
+                out.append(result if isinstance(result, BaseException) else None)
+        return out
+
+    async def _append_traced(
+        self, env: Envelope, seq: int, headers: dict[str, str], events: list[Event], now: datetime
+    ) -> None:
+        """Append one case's decision inside a span continuing the request's trace."""
+        with _tracer.start_as_current_span(
+            "support_requested process",
+            kind=trace.SpanKind.CONSUMER,
+            context=propagate.extract(headers),
+        ):
+            if not events:
+                return
+            envs = [
+                Envelope.wrap(
+                    e,
+                    agency=env.agency,
+                    subject=env.subject,
+                    source=SOURCE,
+                    time=now,
+                    cause=env,
+                    id=event_id(env.subject, seq, e),
+                )
+                for e in events
+            ]
+            last = await self.store.append(envs, expected=seq)
+            self.ledger.record(last, events)
+            await self._alert(env.agency, env.subject, events)
+
+
+def pool_key(case: domain.Case) -> str:
+    return case.agency if case.preferences.agency_scope == "own" else "*"

@@ -8,16 +8,17 @@ import sys
 from fastapi import FastAPI
 
 from services.matching.api import build_api
-from services.matching.app import Assigner, build_broker
+from services.matching.assigner import Assigner
 from services.matching.directory import Directory
 from services.matching.projection import DirectoryProjection, timers
+from services.matching.reactor import Reactor
 from services.matching.settings import MatchingSettings
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine
 from shared.projection import Projection, ProjectionRunner, ensure_schema
 from shared.replay import rebuild_all
-from shared.service import Task, http_task, ops_app, run_until_stopped
+from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
 from shared.timers import Timer, TimerLoop
 from shared.topology import Consumer, consumer
@@ -33,7 +34,6 @@ class Matching:
         self.projection = DirectoryProjection(settings.policy, name=settings.directory_consumer)
         self.assigner = Assigner(self.engine, self.clock, settings.policy, settings.directory_consumer)
         self.directory = Directory(self.clock)
-        self.broker = build_broker(settings.nats_url, self.assigner, settings.max_deliveries)
         self.auth = auth or Auth.from_settings(
             settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
         )
@@ -58,27 +58,28 @@ class Matching:
 
     async def run(self, stop: asyncio.Event) -> None:
         await asyncio.to_thread(ensure_schema, self.engine, self.projection)
-        await self.broker.connect()
-        nc = self.broker.connection
+        nc = await connect_nats(self.settings.nats_url, "matching")
+        js = nc.jetstream()
         self.assigner.connect(nc)
         self.directory.connect(nc)
         runner = ProjectionRunner(
-            nc.jetstream(), self.engine, self.projection, consumer(self.settings.directory_consumer)
+            js, self.engine, self.projection, consumer(self.settings.directory_consumer)
         )
         await runner.start()
         await runner.catch_up()  # assign only once the directory is current
-        await self.broker.start()
+        reactor = Reactor(js, self.assigner, consumer("matching-assigner"), self.settings.max_deliveries)
+        await reactor.start()
         self.ready = True
-        tasks: list[Task] = [runner.run, self.timers.run]
+        tasks: list[Task] = [runner.run, reactor.run, self.timers.run]
         if self.settings.http_port:
             tasks.append(http_task(self.api, self.settings.http_host, self.settings.http_port))
         if self.settings.metrics_port:
-            ops = ops_app("matching", lambda: self.ready and self.broker.connection.is_connected)
+            ops = ops_app("matching", lambda: self.ready and nc.is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
         try:
             await run_until_stopped(tasks, stop)
         finally:
-            await self.broker.stop()
+            await nc.close()
 
 
 def create_app(settings: MatchingSettings | None = None, **overrides: object) -> Matching:
