@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import heapq
 import json
 import uuid
 from collections.abc import Callable
@@ -58,34 +59,63 @@ def event_id(case_id: str, version: int, event: Event) -> str:
 
 @dataclass
 class Ledger:
-    """This replica's appends the directory view has not applied yet: (seq, peer_ref, delta)."""
+    """This replica's offers the directory view does not show yet: decided but not yet appended
+    (`inflight`), and appended but not yet applied by the view (`entries`, a heap of seq, peer, delta,
+    summed in `unseen`)."""
 
     entries: list[tuple[int, str, int]] = dataclasses.field(default_factory=list)
+    unseen: dict[str, list[int]] = dataclasses.field(default_factory=dict)  # peer -> [active, recent]
+    inflight: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def hold(self, events: list[Event]) -> None:
+        for e in events:
+            if isinstance(e, PeerAssigned):
+                self.inflight[e.peer_ref] = self.inflight.get(e.peer_ref, 0) + 1
+
+    def release(self, events: list[Event]) -> None:
+        for e in events:
+            if isinstance(e, PeerAssigned):
+                left = self.inflight.get(e.peer_ref, 0) - 1
+                if left > 0:
+                    self.inflight[e.peer_ref] = left
+                else:
+                    self.inflight.pop(e.peer_ref, None)
 
     def record(self, seq: int, events: list[Event]) -> None:
         for e in events:
             if isinstance(e, PeerAssigned):
-                self.entries.append((seq, e.peer_ref, +1))
+                self._add(seq, e.peer_ref, +1)
             elif isinstance(e, AssignmentDeclined | AssignmentExpired):
-                self.entries.append((seq, e.peer_ref, -1))
+                self._add(seq, e.peer_ref, -1)
+
+    def _add(self, seq: int, peer_ref: str, delta: int) -> None:
+        heapq.heappush(self.entries, (seq, peer_ref, delta))
+        counts = self.unseen.setdefault(peer_ref, [0, 0])
+        counts[0] += delta
+        counts[1] += max(delta, 0)
 
     def overlay(self, peers: list[Peer], applied: int) -> list[Peer]:
-        self.entries = [e for e in self.entries if e[0] > applied]
-        if not self.entries:
+        while self.entries and self.entries[0][0] <= applied:
+            _, ref, delta = heapq.heappop(self.entries)
+            counts = self.unseen[ref]
+            counts[0] -= delta
+            counts[1] -= max(delta, 0)
+            if counts == [0, 0]:
+                del self.unseen[ref]
+        if not self.unseen and not self.inflight:
             return peers
-        active: dict[str, int] = {}
-        recent: dict[str, int] = {}
-        for _, ref, delta in self.entries:
-            active[ref] = active.get(ref, 0) + delta
-            recent[ref] = recent.get(ref, 0) + max(delta, 0)
-        return [
-            dataclasses.replace(
-                p,
-                active_cases=max(0, p.active_cases + active.get(p.peer_ref, 0)),
-                recent_assignments=p.recent_assignments + recent.get(p.peer_ref, 0),
-            )
-            for p in peers
-        ]
+        out = []
+        for p in peers:
+            active, recent = self.unseen.get(p.peer_ref, (0, 0))
+            held = self.inflight.get(p.peer_ref, 0)
+            if active or recent or held:
+                p = dataclasses.replace(
+                    p,
+                    active_cases=max(0, p.active_cases + active + held),
+                    recent_assignments=p.recent_assignments + recent + held,
+                )
+            out.append(p)
+        return out
 
 
 class Assigner:
@@ -119,14 +149,11 @@ class Assigner:
             case = domain.evolve(case, stored.envelope.payload(), stored.envelope.agency, case_id)
         return case, history.version
 
-    def _inputs(self, case: domain.Case) -> tuple[list[Peer], domain.Context]:
-        now = self.clock.now()
-        policy = self.policy(case.agency)
+    def _inputs(self, case: domain.Case, now: datetime) -> tuple[list[Peer], int, frozenset[str]]:
         with self.engine.connect() as conn:
             applied = position(conn, self.directory_name)
-            found = views.candidates(conn, case, now, policy.recent_days)
-            seen = views.witnesses(conn, case.incident_ref)
-        return self.ledger.overlay(found, applied), domain.Context(now, policy, seen)
+            found = views.candidates(conn, case, now, self.policy(case.agency).recent_days)
+            return found, applied, views.witnesses(conn, case.incident_ref)
 
     async def decide(
         self,
@@ -141,7 +168,10 @@ class Assigner:
             case, version = await self.load(agency, case_id)
             if case.status == "new":
                 return []
-            peers, ctx = await asyncio.to_thread(self._inputs, case)
+            now = self.clock.now()
+            found, applied, seen = await asyncio.to_thread(self._inputs, case, now)
+            peers = self.ledger.overlay(found, applied)
+            ctx = domain.Context(now, self.policy(case.agency), seen)
             events = decide(case, peers, ctx)
             if not events:
                 return []
@@ -187,8 +217,9 @@ class Assigner:
 
     # --- the fast path for new requests: a fetched batch decided on one directory snapshot -------------
 
-    def _snapshot(self, cases: list[domain.Case]) -> tuple[dict[str, list[Peer]], dict[str, frozenset[str]]]:
-        now = self.clock.now()
+    def _snapshot(
+        self, cases: list[domain.Case], now: datetime
+    ) -> tuple[dict[str, list[Peer]], dict[str, frozenset[str]], int]:
         pools: dict[str, list[Peer]] = {}
         seen: dict[str, frozenset[str]] = {}
         with self.engine.connect() as conn:
@@ -197,10 +228,10 @@ class Assigner:
                 key = pool_key(case)
                 if key not in pools:
                     days = self.policy(case.agency).recent_days
-                    pools[key] = self.ledger.overlay(views.candidates(conn, case, now, days), applied)
+                    pools[key] = views.candidates(conn, case, now, days)
                 if case.incident_ref and case.incident_ref not in seen:
                     seen[case.incident_ref] = views.witnesses(conn, case.incident_ref)
-        return pools, seen
+        return pools, seen, applied
 
     async def handle_batch(self, batch: list[Delivered]) -> list[BaseException | None]:
         """Decide a batch of new requests on one snapshot, then append them all at once, each at the
@@ -210,25 +241,16 @@ class Assigner:
             domain.evolve(domain.Case(case_id=env.subject), env.payload(), env.agency, env.subject)
             for env, _, _ in batch
         ]
-        pools, seen = await asyncio.to_thread(self._snapshot, cases)
-        now, taken = self.clock.now(), dict[str, int]()
+        now = self.clock.now()
+        pools, seen, applied = await asyncio.to_thread(self._snapshot, cases, now)
         appends = []
         for (env, seq, headers), case in zip(batch, cases, strict=True):
-            pool = [
-                dataclasses.replace(
-                    p,
-                    active_cases=p.active_cases + taken.get(p.peer_ref, 0),
-                    recent_assignments=p.recent_assignments + taken.get(p.peer_ref, 0),
-                )
-                for p in pools[pool_key(case)]
-            ]
+            pool = self.ledger.overlay(pools[pool_key(case)], applied)  # with this batch's picks so far
             ctx = domain.Context(
                 now, self.policy(case.agency), seen.get(case.incident_ref or "", frozenset())
             )
             events = domain.assign(case, pool, ctx)
-            for e in events:
-                if isinstance(e, PeerAssigned):
-                    taken[e.peer_ref] = taken.get(e.peer_ref, 0) + 1
+            self.ledger.hold(events)
             appends.append(self._append_traced(env, seq, headers, events, now))
         results = await asyncio.gather(*appends, return_exceptions=True)
         out: list[BaseException | None] = []
@@ -266,8 +288,11 @@ class Assigner:
                 )
                 for e in events
             ]
-            last = await self.store.append(envs, expected=seq)
-            self.ledger.record(last, events)
+            try:
+                last = await self.store.append(envs, expected=seq)
+                self.ledger.record(last, events)
+            finally:
+                self.ledger.release(events)
             await self._alert(env.agency, env.subject, events)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 
 from fastapi import FastAPI
@@ -57,6 +59,10 @@ class Matching:
         return False
 
     async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a stop during start-up is a clean stop too
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
         await asyncio.to_thread(ensure_schema, self.engine, self.projection)
         nc = await connect_nats(self.settings.nats_url, "matching")
         js = nc.jetstream()
@@ -67,10 +73,17 @@ class Matching:
         )
         await runner.start()
         await runner.catch_up()  # assign only once the directory is current
-        reactor = Reactor(js, self.assigner, consumer("matching-assigner"), self.settings.max_deliveries)
-        await reactor.start()
+        reactors = [
+            Reactor(nc, self.assigner, consumer("matching-assigner"), s.max_deliveries, s.reactor_batch)
+            for s in [self.settings] * max(1, self.settings.reactor_loops)
+        ]
+        for reactor in reactors:
+            await reactor.start()
+        if stop.is_set():
+            await nc.close()
+            return
         self.ready = True
-        tasks: list[Task] = [runner.run, reactor.run, self.timers.run]
+        tasks: list[Task] = [runner.run, self.timers.run, *(r.run for r in reactors)]
         if self.settings.http_port:
             tasks.append(http_task(self.api, self.settings.http_host, self.settings.http_port))
         if self.settings.metrics_port:
@@ -98,4 +111,5 @@ def main() -> None:
         asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections(settings)))
         return
     configure_telemetry("matching", settings.otlp_endpoint)
+    sys.setswitchinterval(settings.switch_interval_s)
     asyncio.run(create_app(settings).run(asyncio.Event()))

@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 
+from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from services.matching.assigner import Assigner, Delivered
+from services.matching.puller import Puller
 from shared.contracts.base import UnknownEventType
 from shared.dlq import dead_letter
 from shared.envelope import STREAM, Envelope
@@ -29,22 +29,19 @@ log = logging.getLogger("peerline.matching")
 
 class Reactor:
     def __init__(
-        self,
-        js: JetStreamContext,
-        assigner: Assigner,
-        consumer: Consumer,
-        max_deliveries: int,
-        batch: int = 256,
+        self, nc: Client, assigner: Assigner, consumer: Consumer, max_deliveries: int, batch: int = 256
     ) -> None:
-        self.js, self.assigner, self.consumer = js, assigner, consumer
+        self.js, self.assigner, self.consumer = nc.jetstream(), assigner, consumer
         self.max_deliveries, self.batch = max_deliveries, batch
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._puller = Puller(nc, STREAM, consumer.durable)
+        self._started = False
 
     async def start(self) -> None:
-        self._sub = await self.js.pull_subscribe_bind(self.consumer.durable, stream=STREAM)
+        await self._puller.start()
+        self._started = True
 
     async def run(self, stop: asyncio.Event) -> None:
-        if self._sub is None:
+        if not self._started:
             await self.start()
         try:
             while not stop.is_set():
@@ -56,16 +53,12 @@ class Reactor:
                     log.exception("matching reactor: batch failed; retrying")
                     await asyncio.sleep(1.0)
         finally:
-            if self._sub is not None:
-                sub, self._sub = self._sub, None
-                with contextlib.suppress(Exception):
-                    await sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await self._puller.stop()
 
     async def step(self, timeout: float = 1.0) -> int:
-        assert self._sub is not None, "start() first"
-        try:
-            msgs = await self._sub.fetch(self.batch, timeout=timeout)
-        except (TimeoutError, NatsTimeout):
+        msgs = await self._puller.fetch(self.batch, idle_timeout=timeout)
+        if not msgs:
             return 0
         good: list[tuple[Msg, Delivered]] = []
         for msg in msgs:

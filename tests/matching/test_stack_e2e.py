@@ -89,13 +89,17 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[str, bytes]
         sup.children.append(Child(name, env, var / f"{name}.log"))
     sup.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    ready = [base] + [f"http://127.0.0.1:{c.env['PEERLINE_METRICS_PORT']}" for c in sup.children[1:]]
+    deadline = time.monotonic() + 30
+    while ready and time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
+            if httpx.get(f"{ready[0]}/healthz").status_code == 200:
+                ready.pop(0)
+                continue
         except httpx.HTTPError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
+    assert not ready, f"not ready: {ready}"
     yield base, private.read_bytes()
     sup.stop()
     for child in sup.children:
