@@ -13,10 +13,15 @@ import pytest
 from fastapi.routing import APIRoute
 
 from services.matching.main import Matching
+from services.matching.projection import DirectoryProjection
 from shared.auth import ROLES, RoleGuard, generate_dev_keys, mint
 from shared.contracts.intake import SupportRequested
+from shared.db import make_engine
 from shared.envelope import Envelope, new_id
 from shared.eventstore import EventStore
+from shared.projection import digest
+from shared.replay import rebuild
+from shared.topology import consumer
 
 pytestmark = pytest.mark.integration
 A, B = "riverton-fire", "riverton-police"
@@ -24,6 +29,7 @@ A, B = "riverton-fire", "riverton-police"
 
 class Client:
     def __init__(self, app: Matching, private_key: bytes) -> None:
+        self.matching = app
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.api), base_url="http://matching")
         self.key = private_key
 
@@ -208,3 +214,25 @@ async def test_every_route_admits_exactly_its_roles_and_only_in_their_agency(cli
         if "peer" in allowed and "{peer_ref}" in path:
             r = await client.call(method, url, "peer", A, "p-someone-else", json=body)
             assert r.status_code == 403, (method, path, "a peer acting for another")
+
+
+async def test_the_directory_view_rebuilds_from_the_log_to_the_same_digest(
+    client: Client, log: Any, stop: Any, tmp_path: Path
+) -> None:
+    first = await new_peer(client, discipline="fire")
+    await new_peer(client, discipline="ems", languages=["en", "fr"])
+    await client.call("POST", f"/v1/agencies/{A}/peers", json={"discipline": "police"})
+    case_id = await request_support(log.nc.jetstream())
+    explained = f"/v1/agencies/{A}/cases/{case_id}/explanation"
+    got = await eventually(client, explained, lambda x: len(x["decisions"]) == 1)
+    peer = got["decisions"][0]["peer_ref"]
+    url = f"/v1/agencies/{A}/peers/{peer}/assignments/{case_id}/decline"
+    await client.call("POST", url, "peer", A, peer, json={"case_agency": A})
+    await eventually(client, explained, lambda x: len(x["decisions"]) == 2)
+    await eventually(client, f"/v1/agencies/{A}/peers/{first}", lambda c: c["on_duty"])
+    matching = client.matching
+    await stop(matching)
+    rebuilt = make_engine(f"sqlite:///{tmp_path}/rebuilt.db")
+    count = await rebuild(log.nc.jetstream(), rebuilt, DirectoryProjection(), consumer("matching-directory"))
+    assert count > 0
+    assert digest(rebuilt, DirectoryProjection()) == digest(matching.engine, DirectoryProjection())
