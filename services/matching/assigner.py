@@ -187,11 +187,14 @@ class Assigner:
                 )
                 for e in events
             ]
+            self.ledger.hold(events)  # concurrent decisions in this replica see this pick at once
             try:
                 seq = await self.store.append(envs, expected=version)
+                self.ledger.record(seq, events)
             except ConcurrencyConflict:
                 continue
-            self.ledger.record(seq, events)
+            finally:
+                self.ledger.release(events)
             await self._alert(agency, case_id, events)
             return events
         raise RuntimeError("the case kept changing under the assigner")
