@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.matching import domain
-from services.matching.assigner import Ledger
+from services.matching.ledger import Ledger
 from services.matching.domain import Case, Context
 from services.matching.peers import Peer
 from shared.contracts.base import Event
