@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.matching import domain
-from services.matching.ledger import Ledger
 from services.matching.domain import Case, Context
+from services.matching.ledger import Ledger
 from services.matching.peers import Peer
 from shared.contracts.base import Event
 from shared.contracts.intake import RequestCancelled, SupportRequested
