@@ -3,64 +3,113 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 
-from services.matching.app import Assigner, build_broker
-from services.matching.projection import DirectoryProjection
+from fastapi import FastAPI
+
+from services.matching.api import build_api
+from services.matching.assigner import Assigner
+from services.matching.directory import Directory
+from services.matching.projection import DirectoryProjection, timers
+from services.matching.reactor import Reactor
 from services.matching.settings import MatchingSettings
+from shared.auth import Auth
+from shared.clock import Clock, SystemClock
 from shared.db import make_engine
 from shared.projection import Projection, ProjectionRunner, ensure_schema
 from shared.replay import rebuild_all
-from shared.service import Task, http_task, ops_app, run_until_stopped
+from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
+from shared.timers import Timer, TimerLoop
 from shared.topology import Consumer, consumer
 
 
 class Matching:
-    def __init__(self, settings: MatchingSettings) -> None:
+    def __init__(
+        self, settings: MatchingSettings, auth: Auth | None = None, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.engine = make_engine(settings.db_url())
-        self.assigner = Assigner(self.engine)
-        self.broker = build_broker(settings.nats_url, self.assigner, settings.max_deliveries)
+        self.projection = DirectoryProjection(settings.policy, name=settings.directory_consumer)
+        self.assigner = Assigner(self.engine, self.clock, settings.policy, settings.directory_consumer)
+        self.directory = Directory(self.clock)
+        self.auth = auth or Auth.from_settings(
+            settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
+        )
+        self.api: FastAPI = build_api(self.directory, self.assigner, self.engine, self.auth)
+        self.timers = TimerLoop(self.engine, timers, self.clock, self.fire, poll_s=settings.timer_poll_s)
         self.ready = False
 
+    async def fire(self, timer: Timer) -> bool:
+        """A due timer: expire an unanswered offer, match a case left waiting, or remind a peer."""
+        if timer.kind == "expire":
+            return bool(
+                await self.assigner.expire(timer.agency, timer.aggregate_id, timer.data["assignment_id"])
+            )
+        if timer.kind == "assign":
+            return bool(await self.assigner.reassign(timer.agency, timer.aggregate_id))
+        if timer.kind == "remind":
+            data = timer.data
+            return await self.directory.remind(
+                timer.agency, timer.aggregate_id, data["due_by"], data["confirmed_at"]
+            )
+        return False
+
     async def run(self, stop: asyncio.Event) -> None:
-        directory = DirectoryProjection()
-        await asyncio.to_thread(ensure_schema, self.engine, directory)
-        await self.broker.connect()
-        js = self.broker.connection.jetstream()
-        self.assigner.connect(js)
-        runner = ProjectionRunner(js, self.engine, directory, consumer("matching-directory"))
-
-        async def assign(stop: asyncio.Event) -> None:
-            await runner.caught_up()  # assign only once the directory is current
-            await self.broker.start()
-            self.ready = True
-            await stop.wait()
-
-        tasks: list[Task] = [runner.run, assign]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a stop during start-up is a clean stop too
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await asyncio.to_thread(ensure_schema, self.engine, self.projection)
+        nc = await connect_nats(self.settings.nats_url, "matching")
+        js = nc.jetstream()
+        self.assigner.connect(nc)
+        self.directory.connect(nc)
+        runner = ProjectionRunner(
+            js, self.engine, self.projection, consumer(self.settings.directory_consumer)
+        )
+        await runner.start()
+        await runner.catch_up()  # assign only once the directory is current
+        reactors = [
+            Reactor(nc, self.assigner, consumer("matching-assigner"), s.max_deliveries, s.reactor_batch)
+            for s in [self.settings] * max(1, self.settings.reactor_loops)
+        ]
+        for reactor in reactors:
+            await reactor.start()
+        if stop.is_set():
+            await nc.close()
+            return
+        self.ready = True
+        tasks: list[Task] = [runner.run, self.timers.run, *(r.run for r in reactors)]
+        if self.settings.http_port:
+            tasks.append(http_task(self.api, self.settings.http_host, self.settings.http_port))
         if self.settings.metrics_port:
-            ops = ops_app("matching", lambda: self.ready and self.broker.connection.is_connected)
+            ops = ops_app("matching", lambda: self.ready and nc.is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
         try:
             await run_until_stopped(tasks, stop)
         finally:
-            await self.broker.stop()
+            await nc.close()
 
 
-def create_app(settings: MatchingSettings | None = None) -> Matching:
-    return Matching(settings or MatchingSettings())
+def create_app(settings: MatchingSettings | None = None, **overrides: object) -> Matching:
+    return Matching(settings or MatchingSettings(), **overrides)  # type: ignore[arg-type]
 
 
-def projections() -> list[tuple[Projection, Consumer]]:
-    return [(DirectoryProjection(), consumer("matching-directory"))]
+def projections(settings: MatchingSettings | None = None) -> list[tuple[Projection, Consumer]]:
+    s = settings or MatchingSettings()
+    return [(DirectoryProjection(s.policy, name=s.directory_consumer), consumer(s.directory_consumer))]
 
 
 def main() -> None:
     settings = MatchingSettings()
     configure_logging(settings.log_level)
     if sys.argv[1:] == ["replay"]:
-        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections()))
+        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections(settings)))
         return
     configure_telemetry("matching", settings.otlp_endpoint)
+    sys.setswitchinterval(settings.switch_interval_s)
     asyncio.run(create_app(settings).run(asyncio.Event()))

@@ -1,8 +1,27 @@
 from __future__ import annotations
 
+from services.matching.peers import Policy
 from shared.settings import ServiceSettings
 
 
 class MatchingSettings(ServiceSettings):
     service: str = "matching"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8082
     max_deliveries: int = 5
+    # Per-agency policy, e.g. PEERLINE_POLICIES='{"riverton-fire": {"respond_within_minutes": 10}}'.
+    policies: dict[str, Policy] = {}
+    default_policy: Policy = Policy()
+    # A second replica runs its own directory consumer (each replica needs the whole directory).
+    directory_consumer: str = "matching-directory"
+    timer_poll_s: float = 0.25
+    # Concurrent fetch → decide → append loops on the shared durable (decisions see each other's
+    # in-flight picks through the assigner's ledger, so fairness holds across them).
+    reactor_loops: int = 2
+    reactor_batch: int = 128
+    # The directory projection and snapshots run in threads; a short GIL switch interval keeps them
+    # from delaying the event loop's network work by up to the default 5 ms per hand-over.
+    switch_interval_s: float = 0.0005
+
+    def policy(self, agency: str) -> Policy:
+        return self.policies.get(agency, self.default_policy)

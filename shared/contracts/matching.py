@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Event, event
+
+
+class MatchExplanation(BaseModel):
+    """Why this peer, and why each other peer was not chosen. Names peers only, never the member.
+
+    Reasons that would reveal a relation to the member (witness, chain of command) appear as `conflict`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    chosen_because: tuple[str, ...] = ()
+    ranked: tuple[tuple[str, float], ...] = Field(default=(), description="eligible peers, best first")
+    excluded: dict[str, tuple[str, ...]] = Field(default_factory=dict, description="reason → peer_refs")
+    considered: int = 0
 
 
 @event("peer_enrolled", aggregate="peer")
@@ -37,6 +53,10 @@ class ConfidentialityAcknowledged(Event):
 @event("peer_availability_changed", aggregate="peer")
 class PeerAvailabilityChanged(Event):
     available: bool
+    reason: Literal["duty", "break"] = Field(
+        default="duty", description="on/off duty, or a self-declared break (ends at `until` if given)"
+    )
+    until: str | None = None
 
 
 @event("peer_availability_confirmed", aggregate="peer")
@@ -57,6 +77,7 @@ class PeerAssigned(Event):
     peer_agency: str = Field(description="the peer's agency; may differ from the case's in a regional pool")
     assignment_id: str = ""
     respond_by: str | None = Field(default=None, description="ISO time after which the offer expires")
+    explanation: MatchExplanation | None = None
 
 
 @event("assignment_accepted", aggregate="case")
@@ -82,3 +103,70 @@ class RequestUnmatched(Event):
     """No peer fits the request; the coordinator must act."""
 
     reason: str
+    explanation: MatchExplanation | None = None
+
+
+# --- added by the matching issue: the full peer lifecycle, explanations, alerts -----------------------
+
+
+@event("peer_applied", aggregate="peer")
+class PeerApplied(Event):
+    """A colleague applied to the peer team (not matchable until selected, trained and activated)."""
+
+    discipline: str
+    unit: str | None = None
+    languages: tuple[str, ...] = ("en",)
+    member_ref: str | None = Field(default=None, description="the applicant's own member pseudonym")
+    supervisor_refs: tuple[str, ...] = Field(
+        default=(), description="member_refs of the applicant's chain of command"
+    )
+
+
+@event("peer_selected", aggregate="peer")
+class PeerSelected(Event):
+    """The program selected the applicant for training."""
+
+
+@event("peer_activated", aggregate="peer")
+class PeerActivated(Event):
+    """A selected, trained peer joined the active team."""
+
+
+@event("mentor_paired", aggregate="peer")
+class MentorPaired(Event):
+    """A new peer learns alongside an experienced one."""
+
+    mentor_ref: str
+
+
+class AvailabilityWindow(BaseModel):
+    """A weekly window in the peer's time zone: day 0 = Monday; times `HH:MM`, end exclusive."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    day: int = Field(ge=0, le=6)
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+
+
+@event("peer_availability_windows_set", aggregate="peer")
+class PeerAvailabilityWindowsSet(Event):
+    """The weekly windows the peer takes requests in (none = whenever on duty)."""
+
+    windows: tuple[AvailabilityWindow, ...] = ()
+    tz: str = "UTC"
+
+
+@event("peer_reconfirmation_requested", aggregate="peer")
+class PeerReconfirmationRequested(Event):
+    """A reminder: re-confirm by `due_by` or drop out of matching (stale rosters)."""
+
+    due_by: str
+
+
+@event("coordinator_alerted", aggregate="case")
+class CoordinatorAlerted(Event):
+    """A request needs a coordinator (nobody fits). Also sent on `notify.<agency>.coordinator`."""
+
+    reason: str
+    case_agency: str = ""

@@ -1,0 +1,237 @@
+"""Carrying out case decisions: load the case, read the directory, decide, append with the case's version.
+
+Per-case optimistic concurrency keeps one active assignment per case with any number of replicas: a
+decision is appended only at the version it was made on; on a conflict the case is reloaded and decided
+again (usually: nothing left to do). Event ids are derived from the case, its version and the decision,
+so a retried or repeated decision (a timer fired twice) lands once.
+
+Fairness under a burst: the directory view lags the assigner's own appends, so the assigner overlays
+its own recent offers (`Ledger`) until the view has caught up with them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import NamedTuple
+
+from nats.aio.client import Client
+from opentelemetry import propagate, trace
+from sqlalchemy import Engine
+
+from services.matching import domain, views
+from services.matching.ledger import Ledger
+from services.matching.peers import Peer, Policy
+from shared.clock import Clock
+from shared.contracts.base import Event
+from shared.contracts.matching import (
+    CoordinatorAlerted,
+)
+from shared.envelope import Envelope
+from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.projection import position
+
+SOURCE = "peerline/matching"
+_tracer = trace.get_tracer("peerline.matching")
+
+
+class Delivered(NamedTuple):
+    """A `support_requested` as delivered: the envelope, its stream sequence, its trace headers."""
+
+    env: Envelope
+    seq: int
+    headers: dict[str, str]
+
+
+def event_id(case_id: str, version: int, event: Event) -> str:
+    who = getattr(event, "peer_ref", "")
+    key = f"peerline-matching/{case_id}/{version}/{event.name}/{who}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+
+class Assigner:
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        policy: Callable[[str], Policy],
+        directory_name: str = "matching-directory",
+    ) -> None:
+        self.engine, self.clock, self.policy = engine, clock, policy
+        self.directory_name = directory_name
+        self.ledger = Ledger()
+        self._store: EventStore | None = None
+        self._nc: Client | None = None
+
+    def connect(self, nc: Client) -> None:
+        self._nc = nc
+        self.js = nc.jetstream()
+        self._store = EventStore(self.js)
+
+    @property
+    def store(self) -> EventStore:
+        assert self._store is not None, "connect() first"
+        return self._store
+
+    async def load(self, agency: str, case_id: str) -> tuple[domain.Case, int]:
+        history = await self.store.load(agency, "case", case_id)
+        case = domain.Case(case_id=case_id)
+        for stored in history.events:
+            case = domain.evolve(case, stored.envelope.payload(), stored.envelope.agency, case_id)
+        return case, history.version
+
+    def _inputs(self, case: domain.Case, now: datetime) -> tuple[list[Peer], int, frozenset[str]]:
+        with self.engine.connect() as conn:
+            applied = position(conn, self.directory_name)
+            found = views.candidates(conn, case, now, self.policy(case.agency).recent_days)
+            return found, applied, views.witnesses(conn, case.incident_ref)
+
+    async def decide(
+        self,
+        agency: str,
+        case_id: str,
+        decide: domain.Decide,
+        cause: Envelope | None = None,
+        attempts: int = 20,
+    ) -> list[Event]:
+        """Decide on the current case and append; returns what was appended (empty: nothing to do)."""
+        for _ in range(attempts):
+            case, version = await self.load(agency, case_id)
+            if case.status == "new":
+                return []
+            now = self.clock.now()
+            found, applied, seen = await asyncio.to_thread(self._inputs, case, now)
+            peers = self.ledger.overlay(found, applied)
+            ctx = domain.Context(now, self.policy(case.agency), seen)
+            events = decide(case, peers, ctx)
+            if not events:
+                return []
+            envs = [
+                Envelope.wrap(
+                    e,
+                    agency=agency,
+                    subject=case_id,
+                    source=SOURCE,
+                    time=ctx.now,
+                    cause=cause,
+                    id=event_id(case_id, version, e),
+                )
+                for e in events
+            ]
+            self.ledger.hold(events)  # concurrent decisions in this replica see this pick at once
+            try:
+                seq = await self.store.append(envs, expected=version)
+                self.ledger.record(seq, events)
+            except ConcurrencyConflict:
+                continue
+            finally:
+                self.ledger.release(events)
+            await self._alert(agency, case_id, events)
+            return events
+        raise RuntimeError("the case kept changing under the assigner")
+
+    async def _alert(self, agency: str, case_id: str, events: list[Event]) -> None:
+        """Besides the `coordinator_alerted` event: a live notification on `notify.<agency>.coordinator`."""
+        for e in events:
+            if isinstance(e, CoordinatorAlerted) and self._nc is not None:
+                body = {"case_id": case_id, "agency": agency, "reason": e.reason}
+                await self._nc.publish(f"notify.{agency}.coordinator", json.dumps(body).encode())
+
+    async def handle(self, requested: Envelope) -> list[Event]:
+        return await self.decide(requested.agency, requested.subject, domain.assign, cause=requested)
+
+    async def expire(self, agency: str, case_id: str, assignment_id: str) -> list[Event]:
+        def decide(case: domain.Case, peers: list[Peer], ctx: domain.Context) -> list[Event]:
+            return domain.expire(case, assignment_id, peers, ctx)
+
+        return await self.decide(agency, case_id, decide)
+
+    async def reassign(self, agency: str, case_id: str) -> list[Event]:
+        return await self.decide(agency, case_id, domain.assign)
+
+    # --- the fast path for new requests: a fetched batch decided on one directory snapshot -------------
+
+    def _snapshot(
+        self, cases: list[domain.Case], now: datetime
+    ) -> tuple[dict[str, list[Peer]], dict[str, frozenset[str]], int]:
+        pools: dict[str, list[Peer]] = {}
+        seen: dict[str, frozenset[str]] = {}
+        with self.engine.connect() as conn:
+            applied = position(conn, self.directory_name)
+            for case in cases:
+                key = pool_key(case)
+                if key not in pools:
+                    days = self.policy(case.agency).recent_days
+                    pools[key] = views.candidates(conn, case, now, days)
+                if case.incident_ref and case.incident_ref not in seen:
+                    seen[case.incident_ref] = views.witnesses(conn, case.incident_ref)
+        return pools, seen, applied
+
+    async def handle_batch(self, batch: list[Delivered]) -> list[BaseException | None]:
+        """Decide a batch of new requests on one snapshot, then append them all at once, each at the
+        version of its own `support_requested` (its stream sequence). A case that moved on since (a
+        redelivery, a cancellation) conflicts and takes the slow path: reload, decide again."""
+        cases = [
+            domain.evolve(domain.Case(case_id=env.subject), env.payload(), env.agency, env.subject)
+            for env, _, _ in batch
+        ]
+        now = self.clock.now()
+        pools, seen, applied = await asyncio.to_thread(self._snapshot, cases, now)
+        appends = []
+        for (env, seq, headers), case in zip(batch, cases, strict=True):
+            pool = self.ledger.overlay(pools[pool_key(case)], applied)  # with this batch's picks so far
+            ctx = domain.Context(
+                now, self.policy(case.agency), seen.get(case.incident_ref or "", frozenset())
+            )
+            events = domain.assign(case, pool, ctx)
+            self.ledger.hold(events)
+            appends.append(self._append_traced(env, seq, headers, events, now))
+        results = await asyncio.gather(*appends, return_exceptions=True)
+        out: list[BaseException | None] = []
+        for (env, _, _), result in zip(batch, results, strict=True):
+            if isinstance(result, ConcurrencyConflict):
+                try:
+                    await self.handle(env)
+                    out.append(None)
+                except Exception as exc:
+                    out.append(exc)
+            else:
+                out.append(result if isinstance(result, BaseException) else None)
+        return out
+
+    async def _append_traced(
+        self, env: Envelope, seq: int, headers: dict[str, str], events: list[Event], now: datetime
+    ) -> None:
+        """Append one case's decision inside a span continuing the request's trace."""
+        with _tracer.start_as_current_span(
+            "support_requested process",
+            kind=trace.SpanKind.CONSUMER,
+            context=propagate.extract(headers),
+        ):
+            if not events:
+                return
+            envs = [
+                Envelope.wrap(
+                    e,
+                    agency=env.agency,
+                    subject=env.subject,
+                    source=SOURCE,
+                    time=now,
+                    cause=env,
+                    id=event_id(env.subject, seq, e),
+                )
+                for e in events
+            ]
+            try:
+                last = await self.store.append(envs, expected=seq)
+                self.ledger.record(last, events)
+            finally:
+                self.ledger.release(events)
+            await self._alert(env.agency, env.subject, events)
+
+
+def pool_key(case: domain.Case) -> str:
+    return case.agency if case.preferences.agency_scope == "own" else "*"

@@ -1,0 +1,92 @@
+"""Carrying out directory commands on one peer aggregate, and the re-confirmation reminder."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+
+from nats.aio.client import Client
+
+from services.matching import peers as rules
+from services.matching.peers import Peer
+from shared.clock import Clock
+from shared.contracts.base import Event
+from shared.contracts.matching import PeerReconfirmationRequested
+from shared.envelope import Envelope
+from shared.eventstore import ConcurrencyConflict, EventStore
+
+SOURCE = "peerline/matching"
+Command = Callable[[Peer], list[Event]]
+
+
+class Directory:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._store: EventStore | None = None
+        self._nc: Client | None = None
+
+    def connect(self, nc: Client) -> None:
+        self._nc = nc
+        self._store = EventStore(nc.jetstream())
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            raise RuntimeError("matching is not connected yet")
+        return self._store
+
+    async def load(self, agency: str, peer_ref: str) -> tuple[Peer, int]:
+        history = await self.store.load(agency, "peer", peer_ref)
+        peer = Peer(peer_ref, agency)
+        for stored in history.events:
+            peer = rules.evolve(peer, stored.envelope.payload(), stored.envelope.time)
+        return peer, history.version
+
+    async def execute(
+        self, agency: str, peer_ref: str, command: Command, ids: Callable[[int, int], str] | None = None
+    ) -> tuple[Peer, list[Event]]:
+        """Decide on the current peer and append; returns the peer after the events (raises Rejected)."""
+        for _ in range(10):
+            peer, version = await self.load(agency, peer_ref)
+            events = command(peer)
+            if not events:
+                return peer, []
+            now = self.clock.now()
+            envs = [
+                Envelope.wrap(
+                    e,
+                    agency=agency,
+                    subject=peer_ref,
+                    source=SOURCE,
+                    time=now,
+                    id=ids(version, i) if ids else None,
+                )
+                for i, e in enumerate(events)
+            ]
+            try:
+                await self.store.append(envs, expected=version)
+            except ConcurrencyConflict:
+                continue
+            for e in events:
+                peer = rules.evolve(peer, e, now)
+            return peer, events
+        raise RuntimeError("the peer kept changing")
+
+    async def remind(self, agency: str, peer_ref: str, due_by: str, confirmed_at: str | None) -> bool:
+        """Ask the peer to re-confirm (once per deadline); also a live notice on `notify.<agency>.peer`."""
+
+        def command(peer: Peer) -> list[Event]:
+            current = peer.confirmed_at.isoformat() if peer.confirmed_at else None
+            if peer.stage != "active" or current != confirmed_at or peer.reminded_due_by == due_by:
+                return []  # deselected, re-confirmed since, or already reminded
+            return [PeerReconfirmationRequested(due_by=due_by)]
+
+        key = f"peerline-matching/{peer_ref}/remind/{due_by}"
+        _, events = await self.execute(
+            agency, peer_ref, command, ids=lambda _v, _i: str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+        )
+        if events and self._nc is not None:
+            body = {"peer_ref": peer_ref, "due_by": due_by, "what": "reconfirm_availability"}
+            await self._nc.publish(f"notify.{agency}.peer", json.dumps(body).encode())
+        return bool(events)

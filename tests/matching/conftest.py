@@ -1,0 +1,109 @@
+"""Fixtures for matching: a private log, matching apps run in-process with a fake clock, a log reader."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from services.matching.main import Matching
+from services.matching.settings import MatchingSettings
+from shared.auth import generate_dev_keys
+from shared.clock import FakeClock
+from shared.envelope import STREAM, Envelope
+from shared.natsserver import NatsServer
+from shared.topology import provision
+
+
+@dataclass
+class Log:
+    """A private, provisioned log and a client on it."""
+
+    url: str
+    nc: Client
+    server: NatsServer
+
+    async def cases(self, subject: str = "ev.*.case.>") -> dict[str, list[tuple[int, Envelope]]]:
+        """Every case's events in stream order, read with an ordered consumer."""
+        out: dict[str, list[tuple[int, Envelope]]] = defaultdict(list)
+        js = self.nc.jetstream()
+        info = await js.stream_info(STREAM)
+        if not info.state.messages:
+            return out
+        sub = await js.subscribe(subject, stream=STREAM, ordered_consumer=True)
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=1.0)
+                except TimeoutError:
+                    return out
+                env = Envelope.from_bytes(msg.data)
+                out[env.subject].append((msg.metadata.sequence.stream, env))
+                if not msg.metadata.num_pending:
+                    return out
+        finally:
+            await sub.unsubscribe()
+
+
+@pytest.fixture
+async def log(nats_server: NatsServer) -> AsyncIterator[Log]:
+    nc = await nats.connect(nats_server.url)
+    await provision(nc.jetstream())
+    yield Log(nats_server.url, nc, nats_server)
+    await nc.close()
+
+
+Launch = Callable[..., Awaitable[Matching]]
+
+
+@pytest.fixture
+async def launch(log: Log, tmp_path: Path) -> AsyncIterator[Launch]:
+    """Start a matching app in this process: `await launch(name, clock, **settings)`; stopped at the end."""
+    _, public = generate_dev_keys(tmp_path / "keys")
+    running: list[tuple[Matching, asyncio.Event, asyncio.Task[None]]] = []
+
+    async def start(name: str = "a", clock: FakeClock | None = None, **settings: Any) -> Matching:
+        values: dict[str, Any] = {
+            "nats_url": log.url,
+            "var_dir": tmp_path / name,
+            "http_port": 0,
+            "jwt_public_key_file": public,
+            "timer_poll_s": 0.05,
+            **settings,
+        }
+        app = Matching(MatchingSettings(**values), clock=clock or FakeClock())
+        stop = asyncio.Event()
+        task = asyncio.create_task(app.run(stop))
+        for _ in range(400):
+            if app.ready or task.done():
+                break
+            await asyncio.sleep(0.025)
+        if task.done():
+            task.result()
+        app.stop_event = stop  # type: ignore[attr-defined]
+        app.task = task  # type: ignore[attr-defined]
+        running.append((app, stop, task))
+        return app
+
+    yield start
+    for _, stop, _task in running:
+        stop.set()
+    for _, _, task in running:
+        await asyncio.wait_for(task, timeout=20)
+
+
+async def stop_app(app: Matching) -> None:
+    app.stop_event.set()  # type: ignore[attr-defined]
+    await asyncio.wait_for(app.task, timeout=20)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def stop() -> Callable[[Matching], Awaitable[None]]:
+    return stop_app

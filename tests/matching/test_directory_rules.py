@@ -1,0 +1,114 @@
+"""The peer directory's lifecycle and availability rules, given/when/then."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.matching import peers as rules
+from services.matching.peers import Peer, Policy
+from shared.contracts.base import Event
+from shared.contracts.matching import (
+    ConfidentialityAcknowledged,
+    MentorPaired,
+    PeerActivated,
+    PeerApplied,
+    PeerAvailabilityChanged,
+    PeerAvailabilityConfirmed,
+    PeerDeselected,
+    PeerEnrolled,
+    PeerReconfirmationRequested,
+    PeerSelected,
+    PeerTrainingRecorded,
+)
+from shared.contracts.wellness import PeerBreakEnded, PeerBreakRequested, PeerOverloaded, PeerRecovered
+
+pytestmark = pytest.mark.unit
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def given(*events: Event, at: datetime = T0) -> Peer:
+    peer = Peer("p-1", "cfd")
+    for e in events:
+        [accepted] = rules.decide(peer, e)
+        peer = rules.evolve(peer, accepted, at)
+    return peer
+
+
+APPLIED = PeerApplied(discipline="fire", member_ref="m-9", supervisor_refs=("m-1",))
+TRAINING = PeerTrainingRecorded(course="cism-basic", completed_on="2026-01-02")
+
+
+def test_application_selection_training_activation() -> None:
+    peer = given(APPLIED, PeerSelected(), TRAINING, PeerActivated())
+    assert (peer.stage, peer.trainings, peer.member_ref, peer.supervisor_refs) == (
+        "active",
+        1,
+        "m-9",
+        ("m-1",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("history", "command"),
+    [
+        ((), PeerSelected()),
+        ((APPLIED,), PeerActivated()),
+        ((APPLIED,), TRAINING),
+        ((APPLIED, PeerSelected()), PeerActivated()),
+        ((APPLIED, PeerSelected(), TRAINING, PeerActivated()), PeerSelected()),
+        ((APPLIED,), APPLIED),
+        ((PeerEnrolled(discipline="ems"), PeerDeselected()), PeerAvailabilityChanged(available=True)),
+        ((PeerEnrolled(discipline="ems"),), MentorPaired(mentor_ref="p-1")),
+    ],
+)
+def test_steps_out_of_order_are_rejected(history: tuple[Event, ...], command: Event) -> None:
+    with pytest.raises(rules.Rejected):
+        rules.decide(given(*history), command)
+
+
+def test_a_trained_peer_can_be_enrolled_directly_as_active() -> None:
+    assert given(PeerEnrolled(discipline="ems")).stage == "active"
+
+
+def test_mentor_must_be_an_active_peer() -> None:
+    new = given(APPLIED, PeerSelected())
+    with pytest.raises(rules.Rejected):
+        rules.pair_mentor(new, Peer("p-2", "cfd", stage="selected"))
+    with pytest.raises(rules.Rejected):
+        rules.pair_mentor(new, None)
+    [paired] = rules.pair_mentor(new, Peer("p-2", "cfd", stage="active"))
+    assert rules.evolve(new, paired, T0).mentor_ref == "p-2"
+
+
+def test_wellness_load_and_breaks_and_self_declared_breaks() -> None:
+    peer = given(
+        PeerEnrolled(discipline="ems"), ConfidentialityAcknowledged(), PeerAvailabilityChanged(available=True)
+    )
+    assert peer.acknowledged and peer.on_duty and not peer.overloaded
+    assert rules.evolve(peer, PeerOverloaded(reasons=("active_cases",)), T0).overloaded
+    assert not rules.evolve(
+        rules.evolve(peer, PeerOverloaded(reasons=()), T0), PeerRecovered(), T0
+    ).overloaded
+    on_break = rules.evolve(peer, PeerBreakRequested(), T0)
+    assert on_break.on_break(T0 + timedelta(days=365))
+    assert not rules.evolve(on_break, PeerBreakEnded(), T0).on_break(T0)
+    until = (T0 + timedelta(days=2)).isoformat()
+    own = rules.evolve(peer, PeerAvailabilityChanged(available=False, reason="break", until=until), T0)
+    assert own.on_break(T0 + timedelta(days=1)) and not own.on_break(T0 + timedelta(days=3))
+    assert own.on_duty  # a break is not going off duty
+
+
+def test_unconfirmed_peers_drop_out_after_the_agencys_period_with_a_reminder_first() -> None:
+    policy = Policy(reconfirm_every_days=30, remind_days_before=7)
+    peer = given(PeerEnrolled(discipline="ems"))
+    remind_at, deadline = rules.reminder_due(peer, policy)  # type: ignore[misc]
+    assert (remind_at, deadline) == (T0 + timedelta(days=23), T0 + timedelta(days=30))
+    assert not peer.unconfirmed(T0 + timedelta(days=30), policy)
+    assert peer.unconfirmed(T0 + timedelta(days=31), policy)
+    reminded = rules.evolve(peer, PeerReconfirmationRequested(due_by=deadline.isoformat()), T0)
+    assert reminded.reminded_due_by == deadline.isoformat()
+    confirmed = rules.evolve(peer, PeerAvailabilityConfirmed(), T0 + timedelta(days=29))
+    assert not confirmed.unconfirmed(T0 + timedelta(days=31), policy)
+    assert rules.reminder_due(given(APPLIED), policy) is None

@@ -1,0 +1,122 @@
+"""The assignment lifecycle, given/when/then: offer, accept, decline, expiry, nobody fits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.matching import domain
+from services.matching.domain import Case, Context
+from services.matching.ledger import Ledger
+from services.matching.peers import Peer
+from shared.contracts.base import Event
+from shared.contracts.intake import RequestCancelled, SupportRequested
+from shared.contracts.matching import (
+    AssignmentAccepted,
+    AssignmentDeclined,
+    AssignmentExpired,
+    CoordinatorAlerted,
+    PeerAssigned,
+    RequestUnmatched,
+)
+
+pytestmark = pytest.mark.unit
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+A = "riverton-fire"
+
+
+def ready(ref: str, **kw: object) -> Peer:
+    base = Peer(
+        ref, A, stage="active", acknowledged=True, on_duty=True, confirmed_at=NOW, member_ref=f"m-{ref}"
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+POOL = [ready("p1"), ready("p2", active_cases=1), ready("p3", active_cases=2)]
+
+
+def given(*events: Event) -> Case:
+    case = Case(case_id="c-1")
+    for e in (SupportRequested(activation="self", member_ref="m-req", token_hash="h"), *events):
+        case = domain.evolve(case, e, A, "c-1")
+    return case
+
+
+def offered(ref: str, n: int = 1) -> PeerAssigned:
+    respond_by = (NOW + timedelta(minutes=15)).isoformat()
+    return PeerAssigned(peer_ref=ref, peer_agency=A, assignment_id=f"c-1-a{n}", respond_by=respond_by)
+
+
+def test_a_new_request_is_offered_to_the_best_peer() -> None:
+    [event] = domain.assign(given(), POOL, Context(NOW))
+    assert isinstance(event, PeerAssigned) and event.peer_ref == "p1"
+
+
+def test_never_a_second_assignment_while_one_is_active() -> None:
+    assert domain.assign(given(offered("p1")), POOL, Context(NOW)) == []
+    accepted = given(offered("p1"), AssignmentAccepted(peer_ref="p1", assignment_id="c-1-a1"))
+    assert domain.assign(accepted, POOL, Context(NOW)) == []
+    assert domain.assign(given(RequestCancelled()), POOL, Context(NOW)) == []
+
+
+def test_the_offered_peer_accepts_once_and_nobody_else_can() -> None:
+    case = given(offered("p1"))
+    assert domain.accept(case, "p1") == [AssignmentAccepted(peer_ref="p1", assignment_id="c-1-a1")]
+    with pytest.raises(domain.Rejected):
+        domain.accept(case, "p2")
+    assert domain.accept(given(offered("p1"), *domain.accept(case, "p1")), "p1") == []
+
+
+def test_a_decline_goes_to_the_next_best_peer_and_the_decliner_is_not_asked_again() -> None:
+    events = domain.decline(given(offered("p1")), "p1", POOL, Context(NOW))
+    assert events[0] == AssignmentDeclined(peer_ref="p1", assignment_id="c-1-a1")
+    assert isinstance(events[1], PeerAssigned) and events[1].peer_ref == "p2"
+    assert events[1].assignment_id == "c-1-a2"
+    again = domain.decline(given(offered("p1"), *events), "p2", POOL, Context(NOW))
+    assert isinstance(again[1], PeerAssigned) and again[1].peer_ref == "p3"
+
+
+def test_an_offer_expires_only_after_its_deadline_and_only_once() -> None:
+    case = given(offered("p1"))
+    assert domain.expire(case, "c-1-a1", POOL, Context(NOW + timedelta(minutes=14))) == []
+    events = domain.expire(case, "c-1-a1", POOL, Context(NOW + timedelta(minutes=15)))
+    assert events[0] == AssignmentExpired(peer_ref="p1", assignment_id="c-1-a1")
+    assert isinstance(events[1], PeerAssigned) and events[1].peer_ref == "p2"
+    later = Context(NOW + timedelta(hours=1))
+    assert domain.expire(given(offered("p1"), *events), "c-1-a1", POOL, later) == []  # fired twice: nothing
+    accepted = given(offered("p1"), AssignmentAccepted(peer_ref="p1", assignment_id="c-1-a1"))
+    assert domain.expire(accepted, "c-1-a1", POOL, later) == []
+
+
+def test_nobody_fits_means_unmatched_and_a_coordinator_alert() -> None:
+    events = domain.decline(given(offered("p1")), "p1", [ready("p1")], Context(NOW))
+    assert [type(e) for e in events] == [AssignmentDeclined, RequestUnmatched, CoordinatorAlerted]
+    unmatched = given(offered("p1"), *events)
+    assert unmatched.status == "unmatched"
+    [again] = domain.rematch(unmatched, [ready("p1"), ready("p9")], Context(NOW))
+    assert isinstance(again, PeerAssigned) and again.peer_ref == "p9"
+    with pytest.raises(domain.Rejected):
+        domain.rematch(given(), POOL, Context(NOW))
+
+
+def test_the_assigners_own_recent_offers_count_until_the_view_has_them() -> None:
+    ledger = Ledger()
+    ledger.record(10, [offered("p1")])
+    ledger.record(11, [AssignmentDeclined(peer_ref="p2", assignment_id="x"), offered("p3")])
+    seen = {p.peer_ref: p for p in ledger.overlay(POOL, applied=9)}
+    assert (seen["p1"].active_cases, seen["p1"].recent_assignments) == (1, 1)
+    assert seen["p2"].active_cases == 0 and seen["p3"].active_cases == 3
+    assert ledger.overlay(POOL, applied=11) == POOL and ledger.entries == []
+
+
+def test_a_burst_on_a_lagging_view_still_spreads() -> None:
+    """The reason for the ledger: ten requests decided before the view sees any of them."""
+    ledger, pool, chosen = Ledger(), [ready(f"p{n}") for n in range(5)], []
+    for n in range(10):
+        case = replace(given(), case_id=f"c-{n}")
+        [event] = domain.assign(case, ledger.overlay(pool, applied=0), Context(NOW))
+        ledger.record(n + 1, [event])
+        chosen.append(event.peer_ref)  # type: ignore[attr-defined]
+    assert sorted(chosen.count(f"p{n}") for n in range(5)) == [2, 2, 2, 2, 2]
