@@ -17,6 +17,7 @@ from services.matching.reactor import Reactor
 from services.matching.settings import MatchingSettings
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
+from shared.consumers.matching import directory_replica
 from shared.db import make_engine
 from shared.projection import Projection, ProjectionRunner, ensure_schema
 from shared.replay import rebuild_all
@@ -69,7 +70,7 @@ class Matching:
         self.assigner.connect(nc)
         self.directory.connect(nc)
         runner = ProjectionRunner(
-            js, self.engine, self.projection, consumer(self.settings.directory_consumer)
+            js, self.engine, self.projection, directory_consumer(self.settings.directory_consumer)
         )
         await runner.start()
         await runner.catch_up()  # assign only once the directory is current
@@ -95,13 +96,19 @@ class Matching:
             await nc.close()
 
 
+def directory_consumer(durable: str) -> Consumer:
+    return consumer(durable) if durable == "matching-directory" else directory_replica(durable)
+
+
 def create_app(settings: MatchingSettings | None = None, **overrides: object) -> Matching:
     return Matching(settings or MatchingSettings(), **overrides)  # type: ignore[arg-type]
 
 
 def projections(settings: MatchingSettings | None = None) -> list[tuple[Projection, Consumer]]:
     s = settings or MatchingSettings()
-    return [(DirectoryProjection(s.policy, name=s.directory_consumer), consumer(s.directory_consumer))]
+    return [
+        (DirectoryProjection(s.policy, name=s.directory_consumer), directory_consumer(s.directory_consumer))
+    ]
 
 
 def main() -> None:

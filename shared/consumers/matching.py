@@ -19,13 +19,15 @@ CONSUMERS = (
         description="matching's peer directory, open assignments, incident crews and timers",
     ),
     Consumer(
-        "matching-directory-b",
-        _DIRECTORY,
-        description="the same view for a second matching replica (each replica needs the whole directory)",
-    ),
-    Consumer(
         "matching-assigner",
         ("ev.*.case.*.support_requested",),
         description="matching's reactor: assign a peer to each new request (shared by every replica)",
     ),
 )
+
+
+def directory_replica(durable: str) -> Consumer:
+    """The directory view for one more matching process with its own (SQLite) database. Not provisioned
+    by default: whoever runs such a replica provisions its consumer (replicas sharing PostgreSQL share
+    `matching-directory` instead, with one active writer)."""
+    return Consumer(durable, _DIRECTORY, description="matching's directory for an extra replica")

@@ -17,6 +17,7 @@ from services.matching.main import Matching
 from services.matching.settings import MatchingSettings
 from shared.auth import generate_dev_keys
 from shared.clock import FakeClock
+from shared.consumers.matching import directory_replica
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer
 from shared.topology import provision
@@ -78,6 +79,9 @@ async def launch(log: Log, tmp_path: Path) -> AsyncIterator[Launch]:
             "timer_poll_s": 0.05,
             **settings,
         }
+        durable = values.get("directory_consumer", "matching-directory")
+        if durable != "matching-directory":
+            await log.nc.jetstream().add_consumer(STREAM, directory_replica(durable).config())
         app = Matching(MatchingSettings(**values), clock=clock or FakeClock())
         stop = asyncio.Event()
         task = asyncio.create_task(app.run(stop))

@@ -19,7 +19,7 @@ from shared.contracts.intake import SupportRequested
 from shared.db import make_engine
 from shared.envelope import Envelope, new_id
 from shared.eventstore import EventStore
-from shared.projection import digest
+from shared.projection import ProjectionRunner, digest
 from shared.replay import rebuild
 from shared.topology import consumer
 
@@ -220,8 +220,10 @@ async def test_the_directory_view_rebuilds_from_the_log_to_the_same_digest(
     client: Client, log: Any, stop: Any, tmp_path: Path
 ) -> None:
     first = await new_peer(client, discipline="fire")
-    await new_peer(client, discipline="ems", languages=["en", "fr"])
+    second = await new_peer(client, discipline="ems", languages=["en", "fr"])
     await client.call("POST", f"/v1/agencies/{A}/peers", json={"discipline": "police"})
+    for ref in (first, second):  # both in the directory and on duty before the request arrives
+        await eventually(client, f"/v1/agencies/{A}/peers/{ref}", lambda c: c["on_duty"])
     case_id = await request_support(log.nc.jetstream())
     explained = f"/v1/agencies/{A}/cases/{case_id}/explanation"
     got = await eventually(client, explained, lambda x: len(x["decisions"]) == 1)
@@ -231,6 +233,8 @@ async def test_the_directory_view_rebuilds_from_the_log_to_the_same_digest(
     await eventually(client, explained, lambda x: len(x["decisions"]) == 2)
     await eventually(client, f"/v1/agencies/{A}/peers/{first}", lambda c: c["on_duty"])
     matching = client.matching
+    directory = consumer("matching-directory")
+    await ProjectionRunner(log.nc.jetstream(), matching.engine, DirectoryProjection(), directory).caught_up()
     await stop(matching)
     rebuilt = make_engine(f"sqlite:///{tmp_path}/rebuilt.db")
     count = await rebuild(log.nc.jetstream(), rebuilt, DirectoryProjection(), consumer("matching-directory"))

@@ -14,6 +14,7 @@ import nats
 import pytest
 
 from shared.auth import generate_dev_keys, mint
+from shared.consumers.matching import directory_replica
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,
@@ -53,6 +54,7 @@ async def prepare(url: str) -> None:
     nc = await nats.connect(url)
     js = nc.jetstream()
     await provision(js)
+    await js.add_consumer(STREAM, directory_replica("matching-directory-b").config())
     await seed(js)
     store = EventStore(js)
     for agency in AGENCIES:
