@@ -3,8 +3,6 @@ what a reader can recover by subtraction from the published values."""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,51 +10,9 @@ from hypothesis import strategies as st
 from services.tracking.reports import publish
 from services.tracking.settings import TrackingSettings
 from services.tracking.suppression import augmented, suppress
+from tests.tracking.disclosure import recoverable
 
 pytestmark = pytest.mark.unit
-
-
-def rank(rows: list[list[Fraction]]) -> int:
-    m = [r[:] for r in rows]
-    r = 0
-    width = len(m[0]) if m else 0
-    for c in range(width):
-        pivot = next((i for i in range(r, len(m)) if m[i][c] != 0), None)
-        if pivot is None:
-            continue
-        m[r], m[pivot] = m[pivot], m[r]
-        for i in range(len(m)):
-            if i != r and m[i][c] != 0:
-                f = m[i][c] / m[r][c]
-                m[i] = [a - f * b for a, b in zip(m[i], m[r], strict=True)]
-        r += 1
-    return r
-
-
-def recoverable(shown: list[list[int | None]]) -> list[tuple[int, int]]:
-    """Hidden entries of an augmented grid (last row/column = totals) that the published values pin
-    down: the unit vector of the entry lies in the span of the line equations over hidden entries."""
-    n_rows, n_cols = len(shown), len(shown[0])
-    hidden = [(i, j) for i in range(n_rows) for j in range(n_cols) if shown[i][j] is None]
-    if not hidden:
-        return []
-    index = {e: k for k, e in enumerate(hidden)}
-    equations: list[list[Fraction]] = []
-    lines = [[(i, j) for j in range(n_cols)] for i in range(n_rows)]
-    lines += [[(i, j) for i in range(n_rows)] for j in range(n_cols)]
-    for line in lines:  # sum of the inner entries of a line minus its total entry is zero
-        row = [Fraction(0)] * len(hidden)
-        for pos, e in enumerate(line):
-            if e in index:
-                row[index[e]] += -1 if pos == len(line) - 1 else 1
-        equations.append(row)
-    base = rank(equations)
-    found = []
-    for e, k in index.items():
-        unit = [Fraction(int(i == k)) for i in range(len(hidden))]
-        if rank([*equations, unit]) == base:
-            found.append(e)
-    return found
 
 
 def shown_grid(cells: list[list[int]], threshold: int) -> list[list[int | None]]:
@@ -107,7 +63,7 @@ def test_a_table_with_nothing_small_is_published_whole() -> None:
 def test_the_threshold_can_only_be_raised() -> None:
     with pytest.raises(ValueError):
         suppress([[5]], 10)
-    with pytest.raises(ValueError, match="suppression_thresholds.cfd"):
+    with pytest.raises(ValueError, match=r"suppression_thresholds\.cfd"):
         TrackingSettings(suppression_thresholds={"cfd": 5})
     s = TrackingSettings(suppression_thresholds={"cfd": 20})
     assert (s.threshold("cfd"), s.threshold("other"), s.threshold(None)) == (20, 11, 20)
