@@ -70,7 +70,7 @@ def _fail(exc: domain.Rejected) -> HTTPException:
         return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
     if isinstance(exc, domain.NotAssigned):
         return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
-    code = status.HTTP_422_UNPROCESSABLE_ENTITY if ":" in str(exc) else status.HTTP_409_CONFLICT
+    code = 422 if ":" in str(exc) else status.HTTP_409_CONFLICT
     return HTTPException(code, str(exc))
 
 
@@ -174,7 +174,7 @@ def build_api(
                     conn, report, by, rows_by=rows_by, agencies=agencies, weeks=weeks, threshold=t
                 )
         except reports.BadQuery as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(422, str(exc)) from exc
 
     @api.get("/v1/agencies/{agency}/reports/{report}", tags=["reports"])
     def agency_report(
@@ -210,4 +210,4 @@ def build_api(
 
 def check_token(agency: str, case_id: str) -> None:
     if not TOKEN.match(agency) or not TOKEN.match(case_id):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "agency/case_id: not a valid identifier")
+        raise HTTPException(422, "agency/case_id: not a valid identifier")
