@@ -21,7 +21,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.tracking.domain import iso_week
@@ -49,6 +60,7 @@ trend_counts = Table(
     Column("dimension", String(24), primary_key=True),
     Column("value", String(64), primary_key=True),
     Column("n", Integer, nullable=False),
+    Index("trend_counts_by_measure", "measure", "dimension", "week"),
 )
 LEADERSHIP = (trend_counts,)
 
@@ -93,14 +105,18 @@ def yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
 def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Add each row's n to its count (one executemany)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(trend_counts)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["agency", "week", "measure", "dimension", "value"],
-        set_={"n": trend_counts.c.n + stmt.excluded.n},
-    )
+    """Add each row's n to its count (one executemany; the statement is built once per dialect)."""
+    stmt = _UPSERTS.get(conn.dialect.name)
+    if stmt is None:
+        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(trend_counts)
+        stmt = _UPSERTS[conn.dialect.name] = insert.on_conflict_do_update(
+            index_elements=["agency", "week", "measure", "dimension", "value"],
+            set_={"n": trend_counts.c.n + insert.excluded.n},
+        )
     conn.execute(stmt, rows)
 
 
@@ -113,6 +129,25 @@ def _counts(agency: str, week: str, measure: str, pairs: list[tuple[str, str]], 
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Statements built once: per-event cost is then mostly SQLite's (see bench/tracking.py).
+ID = bindparam("id")
+CASE_INSERT = work_cases.insert()
+CASE_FACTS = select(work_cases.c.unit, work_cases.c.discipline, work_cases.c.activation).where(
+    work_cases.c.case_id == ID
+)
+CASE_REQUESTED_AT = select(work_cases.c.requested_at).where(work_cases.c.case_id == ID)
+CASE_ASSIGNED = work_cases.update().where(work_cases.c.case_id == ID).values(requested_at=None)
+CASE_FORGET = work_cases.delete().where(work_cases.c.case_id == ID)
+PENDING = {
+    table.name: (
+        table.insert(),
+        select(table.c.agency, table.c.week).where(table.c[key] == ID),
+        table.delete().where(table.c[key] == ID),
+    )
+    for table, key in ((work_followups, "followup_id"), (work_debriefs, "debrief_id"))
+}
 
 
 class TrendsProjection:
@@ -128,27 +163,19 @@ class TrendsProjection:
             case ContactLogged():
                 self._contact(conn, env, event)
             case CaseClosed() | RequestCancelled():
-                conn.execute(work_cases.delete().where(work_cases.c.case_id == env.subject))
+                conn.execute(CASE_FORGET, {"id": env.subject})
             case FollowupScheduled():
-                week = iso_week(env.time)
-                conn.execute(
-                    work_followups.insert().values(followup_id=env.subject, agency=env.agency, week=week)
+                self._pending(
+                    conn, env, "work_followups", "followup_id", "followups", ("status", "scheduled")
                 )
-                _upsert(conn, _counts(env.agency, week, "followups", [("status", "scheduled")]))
             case FollowupCompleted():
-                self._answered(
-                    conn, work_followups, work_followups.c.followup_id, env, "followups", "completed"
-                )
+                self._answered(conn, env, "work_followups", "followups", ("status", "completed"))
             case DebriefOffered():
-                week = iso_week(env.time)
-                conn.execute(
-                    work_debriefs.insert().values(debrief_id=env.subject, agency=env.agency, week=week)
-                )
-                _upsert(conn, _counts(env.agency, week, "debriefs", [("outcome", "offered")]))
+                self._pending(conn, env, "work_debriefs", "debrief_id", "debriefs", ("outcome", "offered"))
             case DebriefAccepted():
-                self._answered(conn, work_debriefs, work_debriefs.c.debrief_id, env, "debriefs", "accepted")
+                self._answered(conn, env, "work_debriefs", "debriefs", ("outcome", "accepted"))
             case DebriefDeclined():
-                self._answered(conn, work_debriefs, work_debriefs.c.debrief_id, env, "debriefs", "declined")
+                self._answered(conn, env, "work_debriefs", "debriefs", ("outcome", "declined"))
             case CriticalIncidentReported():
                 week = iso_week(env.time)
                 rows = [
@@ -160,34 +187,29 @@ class TrendsProjection:
 
     def _requested(self, conn: Connection, env: Envelope, event: SupportRequested) -> None:
         unit, discipline = event.unit or UNKNOWN, event.discipline or UNKNOWN
-        conn.execute(
-            work_cases.insert().values(
-                case_id=env.subject,
-                agency=env.agency,
-                unit=unit,
-                discipline=discipline,
-                activation=event.activation,
-                requested_at=_utc(env.time),
-            )
-        )
+        facts = {
+            "case_id": env.subject,
+            "agency": env.agency,
+            "unit": unit,
+            "discipline": discipline,
+            "activation": event.activation,
+            "requested_at": _utc(env.time),
+        }
+        conn.execute(CASE_INSERT, facts)
         pairs = [("all", "all"), ("unit", unit), ("discipline", discipline), ("activation", event.activation)]
         _upsert(conn, _counts(env.agency, iso_week(env.time), "requests", pairs))
 
     def _assigned(self, conn: Connection, env: Envelope) -> None:
-        at = conn.execute(
-            select(work_cases.c.requested_at).where(work_cases.c.case_id == env.subject)
-        ).scalar()
+        at = conn.execute(CASE_REQUESTED_AT, {"id": env.subject}).scalar()
         if at is None:
             return  # a reassignment (only the first assignment counts) or a case no longer followed
         bucket = response_bucket((_utc(env.time) - _utc(at)).total_seconds())
-        conn.execute(work_cases.update().where(work_cases.c.case_id == env.subject).values(requested_at=None))
+        conn.execute(CASE_ASSIGNED, {"id": env.subject})
         _upsert(conn, _counts(env.agency, iso_week(_utc(at)), "response_time", [("bucket", bucket)]))
 
     def _contact(self, conn: Connection, env: Envelope, event: ContactLogged) -> None:
-        case = conn.execute(select(work_cases).where(work_cases.c.case_id == env.subject)).mappings().first()
-        unit = case["unit"] if case else UNKNOWN
-        discipline = case["discipline"] if case else UNKNOWN
-        activation = case["activation"] if case else UNKNOWN
+        case = conn.execute(CASE_FACTS, {"id": env.subject}).first()
+        unit, discipline, activation = tuple(case) if case else (UNKNOWN, UNKNOWN, UNKNOWN)
         pairs = [
             ("all", "all"),
             ("unit", unit),
@@ -202,12 +224,19 @@ class TrendsProjection:
         ]
         _upsert(conn, _counts(env.agency, event.week, "contacts", pairs))
 
-    def _answered(
-        self, conn: Connection, table: Table, key: Column, env: Envelope, measure: str, outcome: str
+    def _pending(
+        self, conn: Connection, env: Envelope, table: str, key: str, measure: str, pair: tuple[str, str]
     ) -> None:
-        row = conn.execute(select(table.c.agency, table.c.week).where(key == env.subject)).first()
+        week = iso_week(env.time)
+        conn.execute(PENDING[table][0], {key: env.subject, "agency": env.agency, "week": week})
+        _upsert(conn, _counts(env.agency, week, measure, [pair]))
+
+    def _answered(
+        self, conn: Connection, env: Envelope, table: str, measure: str, pair: tuple[str, str]
+    ) -> None:
+        _, find, forget = PENDING[table]
+        row = conn.execute(find, {"id": env.subject}).first()
         if row is None:
             return  # answered twice, or never offered: nothing to count
-        conn.execute(table.delete().where(key == env.subject))
-        dimension = "status" if measure == "followups" else "outcome"
-        _upsert(conn, _counts(row.agency, row.week, measure, [(dimension, outcome)]))
+        conn.execute(forget, {"id": env.subject})
+        _upsert(conn, _counts(row.agency, row.week, measure, [pair]))
