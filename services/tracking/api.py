@@ -10,6 +10,7 @@ reports on the case they were assigned, and nobody else does).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -27,6 +28,14 @@ from shared.eventstore import ConcurrencyConflict, EventStore
 
 SOURCE = "peerline/tracking"
 Week = Annotated[str, Field(pattern=domain.WEEK.pattern, description="ISO week, e.g. 2026-W48")]
+Quarter = Annotated[
+    str,
+    Field(
+        pattern=reports.QUARTER.pattern,
+        description="e.g. 2026-Q1 (ISO weeks 1-13); reports cover whole quarters only, so no two "
+        "reports can be subtracted to isolate a week",
+    ),
+]
 
 
 class ContactReport(BaseModel):
@@ -160,19 +169,18 @@ def build_api(
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case in this agency")
         return [{**r, "at": r["at"].isoformat()} for r in rows]  # type: ignore[attr-defined]
 
+    publisher = reports.Reports(settings.threshold)
+
     def respond(report: reports.Report, fmt: str) -> Response:
         if fmt == "csv":
             return Response(report.to_csv(), media_type="text/csv")
-        import json
-
         return Response(json.dumps(report.to_json()), media_type="application/json")
 
-    def run(report: str, by: str, rows_by: reports.RowsBy, agencies: list[str] | None, weeks: tuple, t: int):
+    def run(report: str, by: str, rows_by: str, agency: str | None, quarter: str | None) -> reports.Report:
+        quarter = quarter or reports.quarter_of(domain.iso_week(clock.now()))
         try:
             with engine.connect() as conn:
-                return reports.build(
-                    conn, report, by, rows_by=rows_by, agencies=agencies, weeks=weeks, threshold=t
-                )
+                return publisher.build(conn, report, by, rows_by=rows_by, agency=agency, quarter=quarter)
         except reports.BadQuery as exc:
             raise HTTPException(422, str(exc)) from exc
 
@@ -182,28 +190,26 @@ def build_api(
         report: str,
         who: Principal = auth.require("leader", "regional_admin"),
         by: str = "all",
-        week_from: Annotated[Week | None, Query(alias="from")] = None,
-        week_to: Annotated[Week | None, Query(alias="to")] = None,
+        quarter: Quarter | None = None,
         fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     ) -> Response:
-        """One agency's trend by week; every cell 1..threshold-1 and its complements suppressed."""
+        """One agency's weeks in a quarter; small cells and their complements suppressed."""
         check_agency(who, agency)
-        out = run(report, by, "week", [agency], (week_from, week_to), settings.threshold(agency))
-        return respond(out, fmt)
+        return respond(run(report, by, "week", agency, quarter), fmt)
 
     @api.get("/v1/region/reports/{report}", tags=["reports"])
     def regional_report(
         report: str,
         who: Principal = auth.require("regional_admin"),
         by: str = "all",
-        rows: Literal["agency", "week"] = "agency",
-        week_from: Annotated[Week | None, Query(alias="from")] = None,
-        week_to: Annotated[Week | None, Query(alias="to")] = None,
+        quarter: Quarter | None = None,
         fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     ) -> Response:
-        """The regional roll-up across agencies, at the strictest agency's threshold."""
-        out = run(report, by, rows, None, (week_from, week_to), settings.threshold(None))
-        return respond(out, fmt)
+        """The regional roll-up: one row per agency for a quarter, at the strictest agency's threshold.
+
+        There is deliberately no region-by-week table: each of its cells would be a sum of the
+        agencies' weekly cells, and subtracting the published ones would reveal a hidden one."""
+        return respond(run(report, by, "agency", None, quarter), fmt)
 
     return api
 

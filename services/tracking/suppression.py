@@ -15,7 +15,7 @@ a value at or above the threshold before a zero, a small value before a large on
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 MINIMUM_THRESHOLD = 11  # never publish 1..10
 
@@ -30,36 +30,66 @@ def augmented(cells: list[list[int]]) -> list[list[int]]:
     return [*rows, totals]
 
 
-def _graph(hidden: Iterable[Entry]) -> dict[tuple[str, int], set[tuple[str, int]]]:
+def bridges(hidden: set[Entry]) -> list[Entry]:
+    """Hidden entries the published values determine: the bridges of the line graph (Tarjan)."""
+    adj: dict[tuple[str, int], list[tuple[tuple[str, int], Entry]]] = {}
+    for i, j in hidden:
+        adj.setdefault(("r", i), []).append((("c", j), (i, j)))
+        adj.setdefault(("c", j), []).append((("r", i), (i, j)))
+    order: dict[tuple[str, int], int] = {}
+    low: dict[tuple[str, int], int] = {}
+    found: list[Entry] = []
+    for root in sorted(adj):
+        if root in order:
+            continue
+        order[root] = low[root] = len(order)
+        stack: list[tuple[tuple[str, int], Entry | None, Iterator[tuple[tuple[str, int], Entry]]]] = [
+            (root, None, iter(adj[root]))
+        ]
+        while stack:
+            v, via, edges = stack[-1]
+            for w, edge in edges:
+                if edge == via:
+                    continue
+                if w in order:
+                    low[v] = min(low[v], order[w])
+                    continue
+                order[w] = low[w] = len(order)
+                stack.append((w, edge, iter(adj[w])))
+                break
+            else:
+                stack.pop()
+                if stack:
+                    parent = stack[-1][0]
+                    low[parent] = min(low[parent], low[v])
+                    if low[v] > order[parent]:
+                        assert via is not None
+                        found.append(via)
+    return sorted(found)
+
+
+def _reach(hidden: set[Entry], start: tuple[str, int], cut: Entry) -> set[tuple[str, int]]:
     adj: dict[tuple[str, int], set[tuple[str, int]]] = {}
     for i, j in hidden:
-        adj.setdefault(("r", i), set()).add(("c", j))
-        adj.setdefault(("c", j), set()).add(("r", i))
-    return adj
-
-
-def _reach(adj: dict[tuple[str, int], set[tuple[str, int]]], start: tuple[str, int], cut: Entry) -> set:
+        if (i, j) != cut:
+            adj.setdefault(("r", i), set()).add(("c", j))
+            adj.setdefault(("c", j), set()).add(("r", i))
     seen = {start}
     todo = deque([start])
     while todo:
-        v = todo.popleft()
-        for w in adj.get(v, ()):
-            edge = (v[1], w[1]) if v[0] == "r" else (w[1], v[1])
-            if edge == cut or w in seen:
-                continue
-            seen.add(w)
-            todo.append(w)
+        for w in adj.get(todo.popleft(), ()):
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
     return seen
 
 
-def bridges(hidden: set[Entry]) -> list[Entry]:
-    """Hidden entries that the published values determine (in a stable order)."""
-    adj = _graph(hidden)
-    return [e for e in sorted(hidden) if ("c", e[1]) not in _reach(adj, ("r", e[0]), e)]
+def suppress(
+    cells: list[list[int]], threshold: int = MINIMUM_THRESHOLD, forced: Iterable[Entry] = ()
+) -> set[Entry]:
+    """The entries of the augmented grid to hide (row R = column totals, column C = row totals).
 
-
-def suppress(cells: list[list[int]], threshold: int = MINIMUM_THRESHOLD) -> set[Entry]:
-    """The entries of the augmented grid to hide (row R = column totals, column C = row totals)."""
+    `forced` entries are hidden whatever their value (they are hidden in a linked table)."""
     if threshold < MINIMUM_THRESHOLD:
         raise ValueError(f"threshold may only be raised above {MINIMUM_THRESHOLD}")
     if not cells or not cells[0]:
@@ -67,6 +97,7 @@ def suppress(cells: list[list[int]], threshold: int = MINIMUM_THRESHOLD) -> set[
     grid = augmented(cells)
     n_rows, n_cols = len(grid), len(grid[0])
     hidden = {(i, j) for i in range(n_rows) for j in range(n_cols) if 0 < grid[i][j] < threshold}
+    hidden |= set(forced)
 
     def cost(e: Entry) -> tuple[int, int, int, int, int]:
         v = grid[e[0]][e[1]]
@@ -79,9 +110,8 @@ def suppress(cells: list[list[int]], threshold: int = MINIMUM_THRESHOLD) -> set[
         if not found:
             return hidden
         i, j = found[0]
-        adj = _graph(hidden)
-        side_a = _reach(adj, ("r", i), (i, j))
-        side_b = _reach(adj, ("c", j), (i, j))
+        side_a = _reach(hidden, ("r", i), (i, j))
+        side_b = _reach(hidden, ("c", j), (i, j))
         closing = [
             (p, q)
             for p, q in everything

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Column,
     Connection,
     DateTime,
@@ -132,7 +133,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 # Statements built once: per-event cost is then mostly SQLite's (see bench/tracking.py).
-ID = bindparam("id")
+ID: BindParameter[str] = bindparam("id")
 CASE_INSERT = work_cases.insert()
 CASE_FACTS = select(work_cases.c.unit, work_cases.c.discipline, work_cases.c.activation).where(
     work_cases.c.case_id == ID

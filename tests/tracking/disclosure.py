@@ -46,3 +46,35 @@ def recoverable(shown: list[list[int | None]]) -> list[tuple[int, int]]:
         if rank([*equations, unit]) == base:
             found.append(e)
     return found
+
+
+PRIME = 2**61 - 1
+Form = dict[int, int]  # variable index → coefficient
+
+
+class Span:
+    """Linear forms known to a reader (mod a large prime), in row-echelon form."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows: dict[int, list[int]] = {}
+
+    def reduce(self, form: Form) -> list[int]:
+        vec = [0] * self.size
+        for k, v in form.items():
+            vec[k] = (vec[k] + v) % PRIME
+        for c in range(self.size):
+            if vec[c] and c in self.rows:
+                f, row = vec[c], self.rows[c]
+                vec = [(a - f * b) % PRIME for a, b in zip(vec, row, strict=True)]
+        return vec
+
+    def add(self, form: Form) -> None:
+        vec = self.reduce(form)
+        pivot = next((c for c, v in enumerate(vec) if v), None)
+        if pivot is not None:
+            inverse = pow(vec[pivot], PRIME - 2, PRIME)
+            self.rows[pivot] = [v * inverse % PRIME for v in vec]
+
+    def knows(self, form: Form) -> bool:
+        return not any(self.reduce(form))

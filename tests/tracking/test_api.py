@@ -193,8 +193,10 @@ async def test_a_leader_reads_suppressed_reports_as_json_and_csv(env: Env) -> No
     assert r.text.splitlines()[0] == "week,st-9,total" and "suppressed" in r.text and ",1," not in r.text
     r = await env.client.get(f"/v1/agencies/{env.agency}/reports/contacts?by=member", headers=leader)
     assert r.status_code == 422 and "by" in r.text
-    r = await env.client.get(f"/v1/agencies/{env.agency}/reports/contacts?from=2026-12", headers=leader)
-    assert r.status_code == 422 and "from" in r.text
+    r = await env.client.get(f"/v1/agencies/{env.agency}/reports/contacts?quarter=2026-12", headers=leader)
+    assert r.status_code == 422 and "quarter" in r.text
+    r = await env.client.get(f"/v1/agencies/{env.agency}/reports/contacts?quarter=2026-Q1", headers=leader)
+    assert r.status_code == 200 and len(r.json()["row_labels"]) == 13
 
 
 async def test_rebuilt_views_equal_the_live_ones(env: Env, js: JetStreamContext, tmp_path: Path) -> None:
@@ -233,7 +235,7 @@ async def _timeline(env: Env, sub: str) -> dict[str, Any]:
 
 
 async def _agency_report(env: Env, sub: str) -> dict[str, Any]:
-    return {"url": f"/v1/agencies/{env.agency}/reports/requests?by=unit&format=csv"}
+    return {"url": f"/v1/agencies/{env.agency}/reports/requests?by=unit&format=csv&quarter=2026-Q1"}
 
 
 async def _regional_report(env: Env, sub: str) -> dict[str, Any]:
