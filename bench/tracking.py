@@ -26,7 +26,7 @@ from typing import Any
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from services.tracking import reports
+from services.tracking import publication
 from services.tracking.domain import iso_week
 from services.tracking.trends import TrendsProjection, trend_counts
 from shared.contracts.base import Event
@@ -159,7 +159,7 @@ QUERIES: list[tuple[str, str, str | None]] = [
 def time_reports(engine: Any, quarter: str, repeat: int = 5) -> dict[str, dict[str, float]]:
     """First answer (suppresses every table of the report's quarter together) and later answers
     (served from the cache until the projection moves), in milliseconds."""
-    publisher = reports.Reports(lambda agency: 11)
+    publisher = publication.Reports(lambda agency: 11)
     out = {}
     with engine.connect() as conn:
         for report, by, agency in QUERIES:

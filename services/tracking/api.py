@@ -18,7 +18,7 @@ from fastapi import FastAPI, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from services.tracking import audit, domain, reports
+from services.tracking import audit, domain, publication, reports
 from services.tracking.settings import TrackingSettings
 from shared.auth import Auth, Principal, check_agency
 from shared.clock import Clock
@@ -31,7 +31,7 @@ Week = Annotated[str, Field(pattern=domain.WEEK.pattern, description="ISO week, 
 Quarter = Annotated[
     str,
     Field(
-        pattern=reports.QUARTER.pattern,
+        pattern=publication.QUARTER.pattern,
         description="e.g. 2026-Q1 (ISO weeks 1-13); reports cover whole quarters only, so no two "
         "reports can be subtracted to isolate a week",
     ),
@@ -169,7 +169,7 @@ def build_api(
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case in this agency")
         return [{**r, "at": r["at"].isoformat()} for r in rows]  # type: ignore[attr-defined]
 
-    publisher = reports.Reports(settings.threshold)
+    publisher = publication.Reports(settings.threshold)
 
     def respond(report: reports.Report, fmt: str) -> Response:
         if fmt == "csv":
@@ -177,7 +177,7 @@ def build_api(
         return Response(json.dumps(report.to_json()), media_type="application/json")
 
     def run(report: str, by: str, rows_by: str, agency: str | None, quarter: str | None) -> reports.Report:
-        quarter = quarter or reports.quarter_of(domain.iso_week(clock.now()))
+        quarter = quarter or publication.quarter_of(domain.iso_week(clock.now()))
         try:
             with engine.connect() as conn:
                 return publisher.build(conn, report, by, rows_by=rows_by, agency=agency, quarter=quarter)

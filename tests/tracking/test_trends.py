@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, inspect, select
 
-from services.tracking import reports
+from services.tracking import publication, reports
 from services.tracking.domain import iso_week
 from services.tracking.trends import LEADERSHIP, WORKING, TrendsProjection, response_bucket
 from shared.contracts.base import Event
@@ -205,12 +205,12 @@ def thresholds(agency: str | None) -> int:
 
 def quarter_counts(
     truth: Counter[tuple[str, str, str, str, str]], report: str, quarter: str
-) -> reports.Counts:
+) -> publication.Counts:
     measure = reports.REPORTS[report].measure
     return {
         (a, w, d, v): n
         for (a, w, m, d, v), n in truth.items()
-        if m == measure and reports.quarter_of(w) == quarter
+        if m == measure and publication.quarter_of(w) == quarter
     }
 
 
@@ -239,12 +239,12 @@ PARTITIONS = {  # single-valued dimensions: each splits the same requests / cont
 
 
 def assert_no_table_combination_recovers_a_hidden_entry(
-    published: dict[reports.Slot, reports.Report], report: str, quarter: str
+    published: dict[publication.Slot, reports.Report], report: str, quarter: str
 ) -> None:
     """Independent of how suppression works: every published number is a linear form in the base
     counts (agency, week, dimension, value); a reader also knows that every single-valued dimension
     splits the same requests/contacts. No hidden entry's form may lie in the span of what is known."""
-    first, last = reports.quarter_weeks(quarter)
+    first, last = publication.quarter_weeks(quarter)
     weeks = [f"{first[:6]}{n:02d}" for n in range(int(first[6:]), int(last[6:]) + 1)]
     agencies = sorted({r for s, rep in published.items() if s.rows_by == "agency" for r in rep.row_labels})
     derived = DERIVED.get(report, {})
@@ -313,12 +313,12 @@ def test_every_report_equals_a_recount_from_raw_events_and_is_safe(seed: int, n_
     envs = history(seed, n_cases)
     engine = project(envs)
     truth = recount(envs)
-    publisher = reports.Reports(thresholds)
-    quarters = sorted({reports.quarter_of(w) for _, w, *_ in truth} | {"2026-Q1"})
+    publisher = publication.Reports(thresholds)
+    quarters = sorted({publication.quarter_of(w) for _, w, *_ in truth} | {"2026-Q1"})
     with engine.connect() as conn:
         for quarter in quarters:
             for name in reports.REPORTS:
-                want = reports.publish_quarter(
+                want = publication.publish_quarter(
                     quarter_counts(truth, name, quarter), name, quarter, thresholds
                 )
                 for slot, expected in want.items():
@@ -334,10 +334,10 @@ def test_every_report_equals_a_recount_from_raw_events_and_is_safe(seed: int, n_
 def test_published_numbers_are_the_true_counts() -> None:
     envs = history(21, 300)
     truth = recount(envs)
-    published = reports.publish_quarter(
+    published = publication.publish_quarter(
         quarter_counts(truth, "contacts", "2026-Q1"), "contacts", "2026-Q1", thresholds
     )
-    report = published[reports.Slot("category", "agency", None)]
+    report = published[publication.Slot("category", "agency", None)]
     for i, agency in enumerate(report.row_labels):
         for j, category in enumerate(report.columns):
             n = sum(
@@ -351,7 +351,7 @@ def test_published_numbers_are_the_true_counts() -> None:
 
 def test_a_busy_demo_region_shows_real_trends_with_small_cells_hidden() -> None:
     envs = history(7, 900)
-    publisher = reports.Reports(thresholds)
+    publisher = publication.Reports(thresholds)
     with project(envs).connect() as conn:
         report = publisher.build(
             conn, "contacts", "category", rows_by="agency", agency=None, quarter="2026-Q1"
@@ -403,7 +403,7 @@ def test_reports_never_read_the_working_tables() -> None:
     engine = project(history(5, 60))
 
     def every_report() -> dict[tuple[str, str], reports.Report]:
-        publisher = reports.Reports(thresholds)
+        publisher = publication.Reports(thresholds)
         with engine.connect() as conn:
             return {
                 (n, by): publisher.build(conn, n, by, rows_by="week", agency=AGENCIES[1], quarter="2026-Q1")
