@@ -1,0 +1,81 @@
+"""Tracking's composition root: nothing connects until `run`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from fastapi import FastAPI
+
+from services.tracking.api import build_api
+from services.tracking.audit import AuditProjection
+from services.tracking.settings import TrackingSettings
+from services.tracking.trends import TrendsProjection
+from shared.auth import Auth
+from shared.clock import Clock, SystemClock
+from shared.db import make_engine
+from shared.eventstore import EventStore
+from shared.projection import Projection, ProjectionRunner
+from shared.replay import rebuild_all
+from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
+from shared.telemetry import configure_logging, configure_telemetry
+from shared.topology import Consumer, consumer
+
+
+class Tracking:
+    def __init__(
+        self, settings: TrackingSettings, auth: Auth | None = None, clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.db_url())
+        self.auth = auth or Auth.from_settings(
+            settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
+        )
+        self.clock = clock or SystemClock()
+        self._store: EventStore | None = None
+        self.api: FastAPI = build_api(self.store, self.engine, self.auth, settings, self.clock)
+        self.ready = False
+
+    def store(self) -> EventStore:
+        if self._store is None:
+            raise RuntimeError("tracking is not connected yet")
+        return self._store
+
+    async def run(self, stop: asyncio.Event) -> None:
+        nc = await connect_nats(self.settings.nats_url, "tracking")
+        js = nc.jetstream()
+        self._store = EventStore(js)
+        runners = [ProjectionRunner(js, self.engine, p, c) for p, c in projections()]
+        for runner in runners:
+            await runner.start()
+        self.ready = True
+        tasks: list[Task] = [r.run for r in runners]
+        tasks.append(http_task(self.api, self.settings.http_host, self.settings.http_port))
+        if self.settings.metrics_port:
+            ops = ops_app("tracking", lambda: self.ready and nc.is_connected)
+            tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
+        try:
+            await run_until_stopped(tasks, stop)
+        finally:
+            await nc.close()
+
+
+def create_app(settings: TrackingSettings | None = None, **overrides: object) -> Tracking:
+    return Tracking(settings or TrackingSettings(), **overrides)  # type: ignore[arg-type]
+
+
+def projections() -> list[tuple[Projection, Consumer]]:
+    return [
+        (TrendsProjection(), consumer("tracking-trends")),
+        (AuditProjection(), consumer("tracking-audit")),
+    ]
+
+
+def main() -> None:
+    settings = TrackingSettings()
+    configure_logging(settings.log_level)
+    if sys.argv[1:] == ["replay"]:
+        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections()))
+        return
+    configure_telemetry("tracking", settings.otlp_endpoint)
+    asyncio.run(create_app(settings).run(asyncio.Event()))

@@ -1,0 +1,19 @@
+from shared.topology import Consumer
+
+CONSUMERS = (
+    Consumer(
+        "tracking-trends",
+        (
+            "ev.*.case.>",
+            "ev.*.followup.>",
+            "ev.*.debrief.>",
+            "ev.*.incident.*.critical_incident_reported",
+        ),
+        description="tracking's anonymous leadership counts",
+    ),
+    Consumer(
+        "tracking-audit",
+        ("ev.*.case.>", "ev.*.followup.>", "ev.*.escalation.>"),
+        description="tracking's coordinator audit timeline (no content)",
+    ),
+)
