@@ -97,6 +97,11 @@ def parse_raw(raw: RawStreamMsg) -> Item:
     return _decoded(Item(raw.seq or 0, raw.subject or "", raw.data or b"", raw.headers))
 
 
+def item_of(env: Envelope, seq: int) -> Item:
+    """An item for an envelope that did not come through NATS (feeding a view directly, in tests)."""
+    return _decoded(Item(seq, env.nats_subject, env.to_bytes(), None))
+
+
 def _decoded(item: Item) -> Item:
     try:
         item.env = Envelope.from_bytes(item.data)

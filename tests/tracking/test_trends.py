@@ -30,7 +30,7 @@ from shared.contracts.wellness import (
     FollowupScheduled,
 )
 from shared.envelope import Envelope
-from shared.projection import apply_batch, ensure_schema, parse
+from shared.projection import apply_batch, ensure_schema, item_of
 from tests.tracking.disclosure import Span, recoverable
 
 pytestmark = pytest.mark.unit
@@ -127,12 +127,7 @@ def project(envs: list[Envelope]) -> Engine:
     projection = TrendsProjection()
     ensure_schema(engine, projection)
 
-    class Msg:
-        def __init__(self, env: Envelope, seq: int) -> None:
-            self.data = env.to_bytes()
-            self.metadata = type("M", (), {"sequence": type("S", (), {"stream": seq})()})()
-
-    items = [parse(Msg(env, seq)) for seq, env in enumerate(envs, start=1)]  # type: ignore[arg-type]
+    items = [item_of(env, seq) for seq, env in enumerate(envs, start=1)]
     for start in range(0, len(items), 50):
         apply_batch(engine, projection, items[start : start + 50])
     return engine
