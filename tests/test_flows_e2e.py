@@ -144,3 +144,44 @@ def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(clus
     assert [(d.data["escalation_id"], d.data["requested_by"]) for d in disclosed] == [
         (escalation_id, "u-clin-1")
     ]
+
+
+def test_a_risk_flag_in_a_contact_report_pages_the_clinician(cluster: Cluster) -> None:
+    r = httpx.post(
+        f"{cluster.url('intake')}/v1/requests",
+        headers=auth(cluster, "member"),
+        json={"agency": FIRE, "activation": "self"},
+    )
+    case_id = r.json()["case_id"]
+    [assigned] = [e for e in events(cluster, f"ev.{FIRE}.case.{case_id}.peer_assigned", 1)]
+    peer_ref = assigned.data["peer_ref"]
+    contact = {"mode": "phone", "categories": ["critical_incident"], "duration": "15_30m", "risk_flag": True}
+
+    async def report_and_wait_for_page() -> dict[str, object]:
+        import json
+
+        nc = await nats.connect(cluster.server.url)
+        sub = await nc.subscribe(f"notify.{FIRE}.clinician")
+        other = await asyncio.to_thread(  # only the assigned peer may report on the case
+            httpx.post,
+            f"{cluster.url('tracking')}/v1/agencies/{FIRE}/cases/{case_id}/contacts",
+            headers=auth(cluster, "peer", sub="p-someone-else"),
+            json=contact,
+        )
+        assert other.status_code == 403, other.text
+        logged = await asyncio.to_thread(
+            httpx.post,
+            f"{cluster.url('tracking')}/v1/agencies/{FIRE}/cases/{case_id}/contacts",
+            headers=auth(cluster, "peer", sub=peer_ref),
+            json=contact,
+        )
+        assert logged.status_code == 201, logged.text
+        while True:
+            page = json.loads((await sub.next_msg(timeout=5)).data)
+            if page["case_id"] == case_id:
+                await nc.close()
+                return dict(page)
+
+    page = asyncio.run(report_and_wait_for_page())
+    assert page["tier"] == 1 and page["role"] == "clinician"
+    assert "member_ref" not in page and peer_ref not in str(page)
