@@ -76,6 +76,19 @@ async def run_until_stopped(tasks: Sequence[Task], stop: asyncio.Event | None = 
         raise failed[0].exception()  # type: ignore[misc]
 
 
+async def keep_stepping(name: str, step: Callable[[], Coroutine[Any, Any, int]], stop: asyncio.Event) -> None:
+    """A consumer's loop: take one batch at a time until `stop`; a failed batch is logged and retried."""
+    while not stop.is_set():
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: batch failed; retrying", name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
 async def connect_nats(url: str, name: str) -> Client:
     """A connection that keeps reconnecting: a NATS restart must not end the service."""
     return await nats.connect(

@@ -22,6 +22,7 @@ from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
 from shared.dlq import dead_letter
 from shared.envelope import TOKEN
 from shared.projection import describe
+from shared.service import keep_stepping
 
 log = logging.getLogger("peerline.intake.cad")
 _tracer = trace.get_tracer("peerline.intake.cad")
@@ -39,14 +40,7 @@ class Inbox:
         if self._sub is None:
             await self.start()
         try:
-            while not stop.is_set():
-                try:
-                    await self.step(timeout=1.0)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("CAD inbox: batch failed; retrying")
-                    await asyncio.sleep(1.0)
+            await keep_stepping("CAD inbox", self.step, stop)
         finally:
             if self._sub is not None:
                 with contextlib.suppress(Exception):

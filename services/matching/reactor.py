@@ -22,6 +22,7 @@ from shared.contracts.base import UnknownEventType
 from shared.dlq import dead_letter
 from shared.envelope import STREAM, Envelope
 from shared.projection import describe
+from shared.service import keep_stepping
 from shared.topology import Consumer
 
 log = logging.getLogger("peerline.matching")
@@ -44,14 +45,7 @@ class Reactor:
         if not self._started:
             await self.start()
         try:
-            while not stop.is_set():
-                try:
-                    await self.step(timeout=1.0)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("matching reactor: batch failed; retrying")
-                    await asyncio.sleep(1.0)
+            await keep_stepping("matching reactor", self.step, stop)
         finally:
             with contextlib.suppress(Exception):
                 await self._puller.stop()
