@@ -26,11 +26,13 @@ AGENTS = ("RFD-4471", "RFD-5180", "RFD-3302", "RFD-2290", "RFD-6013", "ECC-118",
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(tmp_path_factory.mktemp("flows"))
-    c.start()
-    for name in SERVICES:
-        c.wait_healthy(name)
-    yield c
-    c.stop()
+    try:
+        c.start()
+        for name in SERVICES:
+            c.wait_healthy(name)
+        yield c
+    finally:  # also when start-up fails: no process outlives the test
+        c.stop()
 
 
 def auth(c: Cluster, role: Role, sub: str | None = None) -> dict[str, str]:

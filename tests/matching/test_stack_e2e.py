@@ -92,18 +92,20 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[str, bytes]
     sup.start()
     base = f"http://127.0.0.1:{port}"
     ready = [base] + [f"http://127.0.0.1:{c.env['PEERLINE_METRICS_PORT']}" for c in sup.children[1:]]
-    deadline = time.monotonic() + 30
-    while ready and time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{ready[0]}/healthz").status_code == 200:
-                ready.pop(0)
-                continue
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    assert not ready, f"not ready: {ready}"
-    yield base, private.read_bytes()
-    sup.stop()
+    try:
+        deadline = time.monotonic() + 30
+        while ready and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{ready[0]}/healthz").status_code == 200:
+                    ready.pop(0)
+                    continue
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert not ready, f"not ready: {ready}"
+        yield base, private.read_bytes()
+    finally:  # also when start-up fails: no process outlives the test
+        sup.stop()
     for child in sup.children:
         assert child.proc is not None and child.proc.returncode == 0, child.log_path.read_text()[-2000:]
 
