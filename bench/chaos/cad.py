@@ -94,14 +94,14 @@ async def send_incidents(
             if extra is not None:
                 await first_sent[number].wait()  # an update never overtakes its first report
             body = document(rng, number, roster[agency], extra or 0)
-            for _attempt in range(30):  # CAD sends again until Peerline answers 2xx
+            for _attempt in range(100):  # CAD sends again until Peerline answers 2xx (~30 s)
                 try:
                     r = await client.post(
                         "/v1/cad/incidents", json=body, headers={"Authorization": f"Bearer {tokens[agency]}"}
                     )
                 except httpx.HTTPError:
                     out.refused[0] = out.refused.get(0, 0) + 1
-                    await asyncio.sleep(0.2)
+                    await asyncio.sleep(0.3)
                     continue
                 if 200 <= r.status_code < 300:
                     key = (agency, str(body["incident_id"]))
@@ -110,7 +110,7 @@ async def send_incidents(
                     out.incidents[key] = r.json()["incident_ref"]
                     break
                 out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.3)
             if extra is None:
                 first_sent[number].set()
 
