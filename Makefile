@@ -27,10 +27,10 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m unit
 
-bench: $(STAMP)  ## measure the pipeline against raw JetStream; writes bench/results/<time>.json
+bench: $(STAMP)  ## raw JetStream, the projection runner, then every service's benchmark, in one run; one table + bench/results/<time>.json
 	$(BIN)/python -m bench
 
-chaos: $(STAMP)  ## 10,000 requests while services are killed (-9) 20 times and nats-server restarts 3 times
+chaos: $(STAMP)  ## 10,000 requests + 1,000 CAD incidents while services are killed (-9) 20 times and nats-server restarts 3 times
 	$(BIN)/python -m bench.chaos
 
 clean:

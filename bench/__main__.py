@@ -1,4 +1,5 @@
-"""`python -m bench`: one private nats-server, raw baselines, then Peerline's projection machinery."""
+"""`python -m bench`: one private nats-server, raw baselines, then Peerline's projection machinery; then
+each service's own benchmark (matching, escalation, wellness, tracking), all in one table and one JSON."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from bench.report import Report, show, write
 from bench.run import Settings, run
+from bench.services import STAGES, Sizes, run_all
 from shared.natsserver import NatsServer, binary
 
 
@@ -30,7 +32,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-rate", type=float, default=1000.0, help="offered events/s for the round trip")
     p.add_argument("--latency-seconds", type=float, default=3.0, help="how long to offer that rate")
     p.add_argument("--timeout", type=float, default=300.0, help="abort the whole run after this many seconds")
+    p.add_argument(
+        "--services",
+        default=",".join(STAGES),
+        help=f"stages after the raw and projection ones ('' = none; default {','.join(STAGES)})",
+    )
+    p.add_argument("--tracking-events", type=int, default=Sizes.tracking_events, help="tracking's history")
+    p.add_argument("--matching-requests", type=int, default=Sizes.matching_requests, help="matching's burst")
+    p.add_argument("--wellness-incidents", type=int, default=Sizes.wellness_incidents, help="wellness' burst")
     args = p.parse_args(argv)
+    args.services = tuple(s for s in args.services.split(",") if s)
+    if unknown := set(args.services) - set(STAGES):
+        p.error(f"unknown service stage(s): {', '.join(sorted(unknown))}")
     if min(args.events, args.batch, args.rebuild_batch, args.latency_rate, args.latency_seconds) <= 0:
         p.error("counts, rates and durations must be positive")
     return args
@@ -77,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
                 console.print_exception()
         finally:
             server.stop()
+    sizes = Sizes(
+        matching_requests=args.matching_requests,
+        wellness_incidents=args.wellness_incidents,
+        tracking_events=args.tracking_events,
+    )
+    report.meta["service_stages"] = {"run": list(args.services), **vars(sizes)}
+    run_all(report, sizes, console, args.services)
     report.meta["error"] = error
     report.meta["wall_s"] = round(time.perf_counter() - t0, 1)
     report.meta["loadavg_1m_after"] = os.getloadavg()[0]

@@ -16,7 +16,8 @@ from rich.table import Table
 
 @dataclass(frozen=True)
 class Figure:
-    """One measured value; `ratio` = value / baseline, checked against `target` (a minimum) if set."""
+    """One measured value; `ratio` = value / baseline, checked against `target` if set: a minimum, or a
+    maximum with `at_most` (latencies)."""
 
     name: str
     value: float
@@ -25,6 +26,7 @@ class Figure:
     baseline_name: str = ""
     target: float | None = None
     note: str = ""
+    at_most: bool = False
 
     @property
     def ratio(self) -> float | None:
@@ -36,7 +38,10 @@ class Figure:
     def verdict(self) -> str:
         if self.target is None or self.ratio is None:
             return ""
-        return "pass" if self.ratio >= self.target else "MISS"
+        if math.isnan(self.ratio):
+            return "MISS"
+        met = self.ratio <= self.target if self.at_most else self.ratio >= self.target
+        return "pass" if met else "MISS"
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio, "verdict": self.verdict or None}
@@ -58,6 +63,7 @@ class Report:
             "meta": self.meta,
             "figures": [f.as_json() for f in self.figures],
             "checks": self.checks,
+            "met": [f.name for f in self.figures if f.verdict == "pass"],
             "missed": [f.name for f in self.figures if f.verdict == "MISS"],
         }
 
@@ -91,10 +97,13 @@ def table(report: Report) -> Table:
             _num(f.value, f.unit),
             baseline,
             "—" if f.ratio is None else f"{f.ratio:.2f}",
-            "—" if f.target is None else f"≥ {f.target:.2f}",
+            "—" if f.target is None else f"{'≤' if f.at_most else '≥'} {f.target:.2f}",
             verdict,
         )
-    t.caption = "ref = /work/shared/MEASURED.md; A, B = this run's raw baselines"
+    t.caption = (
+        "ref = /work/shared/MEASURED.md; A, B = this run's raw baselines; "
+        "service rows: raw measured by that stage on its own server"
+    )
     return t
 
 
@@ -106,6 +115,11 @@ def show(console: Console, report: Report) -> None:
     drops = report.meta.get("client_drops_by_stage")
     if drops:
         console.print(f"[bold red]messages dropped client-side, by stage: {drops}[/]")
+    judged = [f for f in report.figures if f.verdict]
+    missed = [f.name for f in judged if f.verdict == "MISS"]
+    console.print(f"ratios: {len(judged) - len(missed)}/{len(judged)} targets met")
+    for name in missed:
+        console.print(f"[bold red]target missed: {name}[/]")
     failed = [key for key, ok in report.checks.items() if ok is not True]
     console.print(f"checks: {len(report.checks) - len(failed)}/{len(report.checks)} passed")
     for key in failed:

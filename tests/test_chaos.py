@@ -1,17 +1,36 @@
-"""The reduced chaos run: services killed with -9 and nats-server restarted under load lose nothing."""
+"""The reduced chaos run: services killed with -9 and nats-server restarted under load (support requests
+and CAD incidents) lose nothing, offer no debrief twice and miss none."""
 
 from __future__ import annotations
 
 import pytest
 
 from bench.chaos.__main__ import main as chaos
+from bench.chaos.invariants import Log, incident_violations
 
-pytestmark = pytest.mark.e2e
+ARGS = ["--requests", "400", "--rate", "40", "--incidents", "100", "--roster", "15"]
+ARGS += ["--kills", "5", "--nats-restarts", "1", "--settle", "60"]
 
 
+@pytest.mark.e2e
 @pytest.mark.timeout(300)
 def test_nothing_is_lost_when_processes_die() -> None:
-    assert (
-        chaos(["--requests", "400", "--rate", "40", "--kills", "5", "--nats-restarts", "1", "--settle", "60"])
-        == 0
-    )
+    assert chaos(ARGS) == 0
+
+
+@pytest.mark.unit
+def test_incident_checker_names_a_second_report_a_missing_offer_and_a_twice_offered_member() -> None:
+    log = Log()
+    log.reports.update({("fire", "i-1"): 1, ("fire", "i-2"): 2})
+    log.involved = {("fire", "i-1"): {"m-1", "m-2"}, ("fire", "i-2"): {"m-3"}}
+    log.offers.update({("fire", "i-1", "m-1"): 1, ("fire", "i-2", "m-3"): 2})
+    accepted = {("fire", "CAD-1"): "i-1", ("fire", "CAD-2"): "i-2", ("fire", "CAD-3"): "i-3"}
+    found = incident_violations(log, accepted)
+    assert "fire/CAD-2: accepted, reported 2 times" in found
+    assert "fire/CAD-3: accepted, reported 0 times" in found
+    assert "fire/i-1: m-2 involved but never offered a debrief" in found
+    assert "fire/i-2: m-3 offered 2 debriefs" in found
+    log.offers[("fire", "i-1", "m-2")] = 1
+    log.reports[("fire", "i-2")] = 1
+    log.offers[("fire", "i-2", "m-3")] = 1
+    assert incident_violations(log, dict(list(accepted.items())[:2])) == []

@@ -1,4 +1,5 @@
-"""`python -m bench.chaos`: requests while services die (kill -9) and nats-server restarts."""
+"""`python -m bench.chaos`: requests and CAD incidents while services die (kill -9) and nats-server
+restarts; then the invariants, read from the log."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.chaos.cad import CadAccepted, register_roster, send_incidents
 from bench.chaos.cluster import Cluster
-from bench.chaos.invariants import case_violations, digest_violations, quiet, settled
+from bench.chaos.invariants import case_violations, digest_violations, incident_violations, quiet, settled
 from bench.chaos.workload import send_requests
 
 
@@ -22,6 +24,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
     p.add_argument("--requests", type=int, default=10_000)
     p.add_argument("--rate", type=float, default=100.0, help="requests offered per second")
+    p.add_argument("--incidents", type=int, default=1_000, help="critical CAD incidents (~20%% resent)")
+    p.add_argument("--cad-rate", type=float, default=0.0, help="incidents/s (0 = over the run)")
+    p.add_argument("--roster", type=int, default=40, help="roster members with CAD ids, per agency")
     p.add_argument("--kills", type=int, default=20, help="kill -9 of a random service, spread over the run")
     p.add_argument("--nats-restarts", type=int, default=3)
     p.add_argument("--seed", type=int, default=1)
@@ -31,10 +36,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def chaos(cluster: Cluster, args: argparse.Namespace, console: Console) -> None:
     rng = random.Random(args.seed)
-    workload = asyncio.create_task(send_requests(cluster, args.requests, rate=args.rate))
+    roster = await register_roster(cluster, args.roster)
+    seconds = args.requests / args.rate
+    cad_rate = args.cad_rate or max(args.incidents * 1.2 / seconds, 0.1)
+    requests = asyncio.create_task(send_requests(cluster, args.requests, rate=args.rate))
+    incidents = asyncio.create_task(send_incidents(cluster, roster, args.incidents, rate=cad_rate))
+    workload = asyncio.ensure_future(asyncio.gather(requests, incidents))
     plan = ["kill"] * args.kills + ["nats"] * args.nats_restarts
     rng.shuffle(plan)
-    gap = args.requests / args.rate / (len(plan) + 1)
+    gap = max(seconds, args.incidents * 1.2 / cad_rate) / (len(plan) + 1)
     while not workload.done():
         await asyncio.wait([workload], timeout=rng.uniform(0.5, 1.5) * gap)
         await asyncio.to_thread(cluster.keep_alive)
@@ -50,7 +60,7 @@ async def chaos(cluster: Cluster, args: argparse.Namespace, console: Console) ->
         await asyncio.to_thread(cluster.keep_alive)
         await asyncio.sleep(0.5)
     await asyncio.to_thread(cluster.keep_alive)
-    cluster.accepted = workload.result()  # type: ignore[attr-defined]
+    cluster.accepted, cluster.cad = workload.result()  # type: ignore[attr-defined]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(chaos(cluster, args, console))
         accepted = cluster.accepted.cases  # type: ignore[attr-defined]
-        log = asyncio.run(settled(cluster.server.url, accepted, args.settle))
+        cad: CadAccepted = cluster.cad  # type: ignore[attr-defined]
+        log = asyncio.run(settled(cluster.server.url, accepted, args.settle, cad.incidents))
         violations = case_violations(log, accepted)
+        violations += incident_violations(log, cad.incidents)
         violations += [f"never caught up: {b}" for b in asyncio.run(quiet(cluster.server.url, args.settle))]
         cluster.supervisor.stop()
         digests, checked = asyncio.run(digest_violations(cluster.server.url, workdir))
@@ -77,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("value", justify="right")
     table.add_row("requests accepted (201)", f"{len(accepted):,} of {args.requests:,}")
     table.add_row("refusals / no answer while things broke", str(cluster.accepted.refused))  # type: ignore[attr-defined]
+    table.add_row("CAD incidents accepted (2xx)", f"{len(cad.incidents):,} of {args.incidents:,}")
+    table.add_row("CAD updates resent and accepted", f"{cad.updates:,}")
+    table.add_row("CAD refusals / no answer", str(cad.refused))
+    table.add_row("critical incidents reported in the log", f"{sum(log.reports.values()):,}")
+    table.add_row(
+        "debrief offers (people involved)",
+        f"{sum(log.offers.values()):,} ({sum(len(p) for p in log.involved.values()):,})",
+    )
     table.add_row("kill -9", f"{len(cluster.kills)} ({', '.join(sorted(set(cluster.kills)))})")
     table.add_row("nats-server restarts", str(cluster.nats_restarts))
     table.add_row("events in the log", f"{log.total:,}")

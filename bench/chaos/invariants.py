@@ -21,6 +21,7 @@ from shared.topology import all_consumers
 ACTIVE_DELTA = {"peer_assigned": 1, "assignment_declined": -1, "assignment_expired": -1}
 ENDS = {"request_cancelled", "case_closed"}
 SETTLED = {"peer_assigned", "request_unmatched", "request_cancelled"}
+INCIDENT = {"critical_incident_reported", "incident_responders_added"}
 
 
 @dataclass
@@ -28,6 +29,9 @@ class Log:
     cases: dict[str, list[str]] = field(default_factory=dict)  # case_id -> event names in order
     ids: Counter[str] = field(default_factory=Counter)
     total: int = 0
+    reports: Counter[tuple[str, str]] = field(default_factory=Counter)  # (agency, incident_ref) -> reports
+    involved: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # incident -> member_refs
+    offers: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (agency, incident, member)
 
 
 async def read_log(url: str) -> Log:
@@ -43,6 +47,13 @@ async def read_log(url: str) -> Log:
         log.ids[env.id] += 1
         if msg.subject.split(".")[2] == "case":
             log.cases.setdefault(env.subject, []).append(env.event_name)
+        elif env.event_name in INCIDENT:
+            incident = (env.agency, env.subject)
+            log.reports[incident] += env.event_name == "critical_incident_reported"
+            people = log.involved.setdefault(incident, set())
+            people.update(p["member_ref"] for p in env.data["involved"])
+        elif env.event_name == "debrief_offered":
+            log.offers[(env.data["incident_agency"], env.data["incident_id"], env.data["member_ref"])] += 1
         if msg.metadata.sequence.stream >= last:
             done.set()
 
@@ -73,13 +84,35 @@ def case_violations(log: Log, accepted: dict[str, str]) -> list[str]:
     return out
 
 
-async def settled(url: str, accepted: dict[str, str], within: float) -> Log:
-    """Read the log until every accepted case is settled (or time runs out)."""
+def incident_violations(log: Log, accepted: dict[tuple[str, str], str]) -> list[str]:
+    """Every accepted critical incident reported once; every person on it offered one debrief, once."""
+    out = []
+    for (agency, cad_id), ref in accepted.items():
+        if log.reports[(agency, ref)] != 1:
+            out.append(f"{agency}/{cad_id}: accepted, reported {log.reports[(agency, ref)]} times")
+    out += [f"{a}/{ref}: reported {n} times" for (a, ref), n in log.reports.items() if n > 1]
+    due = {(a, ref, m) for (a, ref), people in log.involved.items() for m in people}
+    out += [f"{a}/{ref}: {m} involved but never offered a debrief" for a, ref, m in due - set(log.offers)]
+    out += [f"{a}/{ref}: {m} offered {n} debriefs" for (a, ref, m), n in log.offers.items() if n > 1]
+    out += [f"{a}/{ref}: {m} offered a debrief but not involved" for a, ref, m in set(log.offers) - due]
+    return out
+
+
+def _waiting(log: Log, cases: dict[str, str], incidents: dict[tuple[str, str], str]) -> int:
+    waiting = sum(1 for c in cases if not SETTLED & set(log.cases.get(c, [])))
+    waiting += sum(1 for (a, _cad), ref in incidents.items() if not log.reports[(a, ref)])
+    due = {(a, ref, m) for (a, ref), people in log.involved.items() for m in people}
+    return waiting + len(due - set(log.offers))
+
+
+async def settled(
+    url: str, accepted: dict[str, str], within: float, incidents: dict[tuple[str, str], str] | None = None
+) -> Log:
+    """Read the log until every accepted case is settled and every debrief offered (or time runs out)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         log = await read_log(url)
-        waiting = [c for c in accepted if not SETTLED & set(log.cases.get(c, []))]
-        if not waiting or asyncio.get_running_loop().time() > deadline:
+        if not _waiting(log, accepted, incidents or {}) or asyncio.get_running_loop().time() > deadline:
             return log
         await asyncio.sleep(1.0)
 

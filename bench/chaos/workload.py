@@ -42,20 +42,20 @@ async def send_requests(
             body: dict[str, object] = {"agency": agency, "activation": activation}
             if activation in ("supervisor", "peer"):  # a referral says how to reach the member
                 body["identity"] = {"phone": "+1 555 010 0000"}
-            for _attempt in range(20):  # a member whose request failed tries again
+            for _attempt in range(100):  # a member whose request failed tries again (~30 s)
                 try:
                     r = await client.post(
                         "/v1/requests", json=body, headers={"Authorization": f"Bearer {tokens[agency]}"}
                     )
                 except httpx.HTTPError:
                     out.refused[0] = out.refused.get(0, 0) + 1
-                    await asyncio.sleep(0.2)
+                    await asyncio.sleep(0.3)
                     continue
                 if r.status_code == 201:
                     out.cases[r.json()["case_id"]] = agency
                     break
                 out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.3)
 
     async with httpx.AsyncClient(base_url=cluster.url("intake"), timeout=10) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))

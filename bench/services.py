@@ -1,0 +1,152 @@
+"""The per-service benchmarks as stages of `python -m bench`: each starts its own nats-server and its
+service as its own process, measures its raw baseline in the same run, and adds Figures to the Report."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from bench import escalation, matching, tracking, wellness
+from bench.report import Figure, Report
+from shared.natsserver import NatsServer
+
+P99_TARGET = 5.0  # pipeline p99 ≤ 5 × raw p99
+RATE_TARGET = 0.25  # pipeline rate ≥ 0.25 × raw
+REBUILD_TARGET = 0.5  # rebuild ≥ 0.5 × raw ordered replay
+
+
+@dataclass(frozen=True)
+class Sizes:
+    matching_requests: int = 3000
+    matching_seconds: float = 8.0
+    matching_raw: int = 20_000
+    escalation_events: int = 600
+    escalation_rate: float = 200.0
+    wellness_incidents: int = 400
+    wellness_people: int = 8
+    wellness_rate: float = 20.0
+    tracking_events: int = 20_000
+
+
+async def _matching(report: Report, s: Sizes, tmp: Path) -> None:
+    r = await matching.measure(s.matching_requests, s.matching_seconds, s.matching_raw, tmp)
+    lat, rtt = r["latency_ms"], r["raw_round_trip_ms"]
+    raw_name = "raw durable (same server)"
+    report.add(
+        Figure(
+            "matching: support requests assigned",
+            r["assignments_per_s"],
+            "events/s",
+            r["raw_durable_consume_per_s"],
+            raw_name,
+            target=RATE_TARGET,
+            note=f"{s.matching_requests} support_requested at once, one matching process, until the last "
+            "peer_assigned; raw = durable pull consumer, fetch 1000, ack each",
+        )
+    )
+    half = f"paced at {r['half_rate_per_s']}/s (half the max rate) for {s.matching_seconds:g}s"
+    report.add(Figure("matching: requested→assigned p50", lat["p50"], "ms", rtt["p50"], "raw RTT", note=half))
+    report.add(
+        Figure(
+            "matching: requested→assigned p99",
+            lat["p99"],
+            "ms",
+            rtt["p99"],
+            "raw RTT",
+            target=P99_TARGET,
+            at_most=True,
+            note="raw = publish→push-consume round trip at the same rate",
+        )
+    )
+
+
+async def _escalation(report: Report, s: Sizes, tmp: Path) -> None:
+    server = NatsServer(tmp / "nats").start()
+    try:
+        raw, page, flow = await escalation.run(server.url, tmp, s.escalation_events, s.escalation_rate)
+    finally:
+        server.stop()
+    sent = f"{s.escalation_events} at {s.escalation_rate:g}/s"
+    for name, lat in (("escalation: triggered→page", page), ("escalation: risk flag→page", flow)):
+        report.add(
+            Figure(f"{name} p50", lat.p50_ms, "ms", raw.p50_ms, "raw RTT", note=f"{sent}, got {lat.received}")
+        )
+        report.add(Figure(f"{name} p99", lat.p99_ms, "ms", raw.p99_ms, "raw RTT", P99_TARGET, at_most=True))
+    report.checks["escalation: every page arrived"] = (
+        page.received == page.sent and flow.received == flow.sent
+    )
+
+
+async def _wellness(report: Report, s: Sizes, tmp: Path) -> None:
+    server = NatsServer(tmp / "nats").start()
+    try:
+        f = await wellness.measure(
+            server.url, tmp, incidents=s.wellness_incidents, people=s.wellness_people, rate=s.wellness_rate
+        )
+    finally:
+        server.stop()
+    shape = f"{s.wellness_people} people each; raw = same fan-out by a bare JetStream consumer"
+    report.add(
+        Figure(
+            "wellness: CAD incidents → all offers",
+            f["incidents_per_s"],
+            "events/s",
+            f["raw_incidents_per_s"],
+            "raw fan-out",
+            target=RATE_TARGET,
+            note=f"{s.wellness_incidents} incidents at once, {shape}",
+        )
+    )
+    paced = f"paced at {s.wellness_rate:g} incidents/s"
+    report.add(Figure("wellness: incident→last offer p50", f["offer_p50_ms"], "ms", f["raw_p50_ms"], "raw"))
+    report.add(
+        Figure(
+            "wellness: incident→last offer p99",
+            f["offer_p99_ms"],
+            "ms",
+            f["raw_p99_ms"],
+            "raw",
+            P99_TARGET,
+            at_most=True,
+            note=paced,
+        )
+    )
+
+
+async def _tracking(report: Report, s: Sizes, tmp: Path) -> None:
+    r = await tracking.run(s.tracking_events)
+    report.add(
+        Figure(
+            "tracking: trends rebuild",
+            r["projection_rebuild_events_per_s"],
+            "events/s",
+            r["raw_ordered_replay_events_per_s"],
+            "raw ordered",
+            target=REBUILD_TARGET,
+            note=f"{r['events']:,} mixed events; raw = ordered consumer over the same log",
+        )
+    )
+    slowest = max(v["first_ms"] for v in r["reports"].values())
+    report.add(Figure("tracking: slowest first report answer", slowest, "ms", note="uncached"))
+
+
+STAGES = {"matching": _matching, "escalation": _escalation, "wellness": _wellness, "tracking": _tracking}
+
+
+def run_all(report: Report, sizes: Sizes, console: Console, only: tuple[str, ...] = tuple(STAGES)) -> None:
+    """Each stage in its own event loop and temporary directory; a failed stage is reported, not fatal."""
+    for name in only:
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=f"peerline-bench-{name}-") as tmp:
+            try:
+                asyncio.run(asyncio.wait_for(STAGES[name](report, sizes, Path(tmp)), 300))
+                report.checks[f"{name} stage finished"] = True
+            except Exception as exc:
+                console.print_exception()
+                report.checks[f"{name} stage finished"] = f"{type(exc).__name__}: {exc}"
+        console.log(f"{name} stage: {time.perf_counter() - t0:.1f}s")
