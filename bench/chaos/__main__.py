@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     cluster = Cluster(workdir)
     cluster.supervisor.backoff_s = 0.2
     started = time.monotonic()
-    cluster.start()
     try:
+        cluster.start()
         asyncio.run(chaos(cluster, args, console))
         accepted = cluster.accepted.cases  # type: ignore[attr-defined]
         cad: CadAccepted = cluster.cad  # type: ignore[attr-defined]

@@ -86,5 +86,7 @@ class Cluster:
         return self.supervisor.watch_once()
 
     def stop(self) -> None:
+        """Stop whatever was started (safe after a failed start)."""
         self.supervisor.stop()
-        self.server.stop()
+        if hasattr(self, "server"):
+            self.server.stop()
