@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from nats.errors import Error as NatsError
 from sqlalchemy import Engine
 
 from services.intake import cad_api, members_api, requests_api
@@ -18,12 +20,24 @@ from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.eventstore import EventStore
 
+log = logging.getLogger("peerline.intake")
+
 
 async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     """422 naming each bad field, without echoing the values (they may be someone's identity)."""
     assert isinstance(exc, RequestValidationError)
     detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _log_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """The log could not take the write (NATS restarting, unreachable): nothing was accepted, say so."""
+    log.warning("event log unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "the event log is unavailable; nothing was recorded — try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
 
 
 def build_api(
@@ -46,6 +60,8 @@ def build_api(
         ),
     )
     api.add_exception_handler(RequestValidationError, _invalid)
+    api.add_exception_handler(NatsError, _log_unavailable)
+    api.add_exception_handler(TimeoutError, _log_unavailable)
     api.add_middleware(Limits, max_body=max_body, limiter=limiter or RateLimiter(1200, 100))
     ports = Ports(store, engine, vault, policies or Policies(), auth, clock or SystemClock())
 

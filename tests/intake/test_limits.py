@@ -112,3 +112,26 @@ def test_agency_policies_load_from_a_file_with_a_default(tmp_path: Path) -> None
     path.write_text(json.dumps({"x": {"triggers": {"flags": ["bad_flag"]}}}))
     with pytest.raises(ValueError):
         Policies.load(path)
+
+
+@pytest.mark.integration
+async def test_a_request_the_log_cannot_take_is_answered_503_and_nothing_is_kept(
+    tmp_path: Path, nats_url: str
+) -> None:
+    import nats
+
+    from shared.eventstore import EventStore
+
+    private, public = generate_dev_keys(tmp_path / "keys")
+    intake = Intake(IntakeSettings(var_dir=tmp_path, jwt_public_key_file=public))
+    nc = await nats.connect(nats_url)
+    await nc.close()  # NATS gone (restarting, unreachable)
+    intake._store = EventStore(nc.jetstream(), retries=1)
+    bearer = {"Authorization": "Bearer " + mint(private.read_bytes(), role="member", agency="riverton-fire")}
+    transport = httpx.ASGITransport(app=intake.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as c:
+        r = await c.post(
+            "/v1/requests", json={"agency": "riverton-fire", "activation": "self"}, headers=bearer
+        )
+    assert r.status_code == 503 and r.headers["Retry-After"] == "2"
+    assert "case_id" not in r.json()
