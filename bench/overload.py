@@ -133,7 +133,9 @@ async def measure(cluster: Cluster, args: argparse.Namespace, console: Console) 
         await drained(watch, set(cap.sent), 30)
         last = max((watch.settled_at.get(c, time.monotonic()) for c in cap.sent), default=time.monotonic())
         capacity = len(cap.sent) / max(last - started, 1e-9)
-        console.log(f"capacity ≈ {capacity:.0f} requests/s settled ({len(cap.sent)} in {last - started:.1f}s)")
+        console.log(
+            f"capacity ≈ {capacity:.0f} requests/s settled ({len(cap.sent)} in {last - started:.1f}s)"
+        )
         burst = await open_loop(client, 2 * capacity, args.burst_seconds)
         console.log(f"burst done: {dict(burst.codes)}")
         await asyncio.sleep(args.pause)

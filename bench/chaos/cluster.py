@@ -69,8 +69,8 @@ class Cluster:
             time.sleep(0.1)
         raise TimeoutError(f"{service} did not become healthy")
 
-    def token(self, role: Role, agency: str) -> str:
-        return mint(self.private_key, role=role, agency=agency)
+    def token(self, role: Role, agency: str, sub: str | None = None) -> str:
+        return mint(self.private_key, role=role, agency=agency, sub=sub)
 
     def kill_random(self, rng: random.Random) -> str:
         alive = [c for c in self.supervisor.children if c.proc is not None and c.proc.poll() is None]

@@ -6,6 +6,7 @@ import asyncio
 import importlib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
@@ -32,6 +33,13 @@ class Log:
     reports: Counter[tuple[str, str]] = field(default_factory=Counter)  # (agency, incident_ref) -> reports
     involved: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # incident -> member_refs
     offers: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (agency, incident, member)
+    followups: dict[str, datetime] = field(default_factory=dict)  # followup id -> due at (scheduled)
+    fired: Counter[str] = field(default_factory=Counter)  # followup id -> followup_due events
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def due(self) -> set[str]:
+        """Follow-ups scheduled to be due by the time this log was read."""
+        return {f for f, at in self.followups.items() if at <= self.read_at}
 
 
 async def read_log(url: str) -> Log:
@@ -52,6 +60,10 @@ async def read_log(url: str) -> Log:
             log.reports[incident] += env.event_name == "critical_incident_reported"
             people = log.involved.setdefault(incident, set())
             people.update(p["member_ref"] for p in env.data["involved"])
+        elif env.event_name == "followup_scheduled":
+            log.followups[env.subject] = datetime.fromisoformat(env.data["due_at"])
+        elif env.event_name == "followup_due":
+            log.fired[env.subject] += 1
         elif env.event_name == "debrief_offered":
             log.offers[(env.data["incident_agency"], env.data["incident_id"], env.data["member_ref"])] += 1
         if msg.metadata.sequence.stream >= last:
@@ -98,8 +110,17 @@ def incident_violations(log: Log, accepted: dict[tuple[str, str], str]) -> list[
     return out
 
 
+def followup_violations(log: Log) -> list[str]:
+    """Every follow-up due by now fired exactly once; none fired twice, none fired unscheduled."""
+    out = [f"{f}: due at {log.followups[f]:%H:%M:%S} but never fired" for f in log.due() if not log.fired[f]]
+    out += [f"{f}: fired {n} times" for f, n in log.fired.items() if n > 1]
+    out += [f"{f}: fired but never scheduled" for f in log.fired.keys() - log.followups.keys()]
+    return out
+
+
 def _waiting(log: Log, cases: dict[str, str], incidents: dict[tuple[str, str], str]) -> int:
-    waiting = sum(1 for c in cases if not SETTLED & set(log.cases.get(c, [])))
+    waiting = sum(1 for f in log.due() if not log.fired[f])
+    waiting += sum(1 for c in cases if not SETTLED & set(log.cases.get(c, [])))
     waiting += sum(1 for (a, _cad), ref in incidents.items() if not log.reports[(a, ref)])
     due = {(a, ref, m) for (a, ref), people in log.involved.items() for m in people}
     return waiting + len(due - set(log.offers))

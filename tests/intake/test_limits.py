@@ -144,11 +144,14 @@ class StalledLog:
         import asyncio
 
         self.release = asyncio.Event()
+        self.all_held = asyncio.Event()
         self.waiting = 0
         self.appended: list[object] = []
 
     async def append(self, envs: list[object], expected: int | None = None) -> int:
         self.waiting += 1
+        if self.waiting == 3:
+            self.all_held.set()
         await self.release.wait()
         self.appended.extend(envs)
         return len(self.appended)
@@ -170,9 +173,9 @@ async def test_writes_beyond_the_in_flight_bound_are_shed_with_503_at_once(tmp_p
     transport = httpx.ASGITransport(app=intake.api)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as c:
         held = [asyncio.create_task(c.post("/v1/requests", json=body, headers=bearer)) for _ in range(3)]
-        while log.waiting < 3:
-            await asyncio.sleep(0.01)
-        shed = await c.post("/v1/requests", json=body, headers=bearer)  # answered while 3 are stalled
+        await asyncio.wait_for(log.all_held.wait(), 10)
+        # answered while 3 are stalled (a queued write would never return: the guard fails the test)
+        shed = await asyncio.wait_for(c.post("/v1/requests", json=body, headers=bearer), 10)
         assert shed.status_code == 503 and shed.headers["retry-after"] == "1"
         assert "case_id" not in shed.json()
         assert (await c.get("/v1/agencies/riverton-fire/advisement", headers=bearer)).status_code == 200
