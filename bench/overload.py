@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -19,7 +20,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import nats
 from nats.aio.msg import Msg
 from rich.console import Console
@@ -56,28 +56,61 @@ class Phase:
 
 
 class Client:
+    """A lean keep-alive HTTP/1.1 client (pre-built requests), so one process can offer 2 × what the
+    services manage on the same cores; httpx spends more per request than intake does."""
+
     def __init__(self, cluster: Cluster) -> None:
-        self.tokens = {a: cluster.token("member", a) for a in AGENCIES}
-        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
-        self.http = httpx.AsyncClient(base_url=cluster.url("intake"), timeout=30, limits=limits)
+        self.port = cluster.http["intake"]
+        self.requests = [self._request(a, cluster.token("member", a)) for a in AGENCIES]
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.n = 0
 
+    def _request(self, agency: str, token: str) -> bytes:
+        body = json.dumps({"agency": agency, "activation": "self"}).encode()
+        head = (
+            f"POST /v1/requests HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    async def _exchange(self, request: bytes) -> tuple[int, bytes]:
+        conn = self.idle.pop() if self.idle else await asyncio.open_connection("127.0.0.1", self.port)
+        reader, writer = conn
+        try:
+            writer.write(request)
+            await writer.drain()
+            head = (await reader.readuntil(b"\r\n\r\n")).lower()
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            body = await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        if b"connection: close" in head:
+            writer.close()
+        else:
+            self.idle.append(conn)
+        return int(head.split(b" ", 2)[1]), body
+
     async def post(self, phase: Phase) -> None:
-        agency = list(AGENCIES)[self.n % len(AGENCIES)]
+        request = self.requests[self.n % len(self.requests)]
         self.n += 1
         phase.offered += 1
-        body = {"agency": agency, "activation": "self"}
         sent = time.monotonic()
         try:
-            r = await self.http.post(
-                "/v1/requests", json=body, headers={"Authorization": f"Bearer {self.tokens[agency]}"}
-            )
-        except httpx.HTTPError:
+            status, body = await asyncio.wait_for(self._exchange(request), 30)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
             phase.codes[0] += 1
             return
-        phase.codes[r.status_code] += 1
-        if r.status_code == 201:
-            phase.sent[r.json()["case_id"]] = sent
+        phase.codes[status] += 1
+        if status == 201:
+            phase.sent[json.loads(body)["case_id"]] = sent
+
+    def close(self) -> None:
+        for _reader, writer in self.idle:
+            writer.close()
 
 
 async def closed_loop(client: Client, seconds: float, workers: int) -> Phase:
@@ -143,11 +176,12 @@ async def measure(cluster: Cluster, args: argparse.Namespace, console: Console) 
         accepted = set(cap.sent) | set(burst.sent) | set(after.sent)
         complete = await drained(watch, accepted, args.settle)
     finally:
-        await client.http.aclose()
+        client.close()
         await sub.unsubscribe()
         await nc.close()
     return {
         "capacity_per_s": capacity,
+        "burst_target_per_s": 2 * capacity,
         "burst_offered_per_s": burst.offered / burst.seconds,
         "burst_codes": dict(burst.codes),
         "burst_latency_ms": latency_ms(watch, burst),
@@ -180,7 +214,10 @@ def table(r: dict[str, object], seconds: float) -> Table:
     burst: dict[str, float] = r["burst_latency_ms"]  # type: ignore[assignment]
     after: dict[str, float] = r["after_latency_ms"]  # type: ignore[assignment]
     t.add_row("capacity (requests settled/s)", f"{r['capacity_per_s']:.0f}")
-    t.add_row("burst offered (requests/s)", f"{r['burst_offered_per_s']:.0f}")
+    t.add_row(
+        "burst offered (requests/s): target / achieved",
+        f"{r['burst_target_per_s']:.0f} / {r['burst_offered_per_s']:.0f}",
+    )
     for code in sorted(codes):
         t.add_row(f"burst answers {code or 'none'}", f"{codes[code]:,}")
     t.add_row("burst POST→settled p50 / p99 (ms)", f"{burst['p50']:.0f} / {burst['p99']:.0f}")
