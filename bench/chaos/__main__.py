@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         violations += followup_violations(log)
         violations += [f"never caught up: {b}" for b in asyncio.run(quiet(cluster.server.url, args.settle))]
         cluster.supervisor.stop()
-        digests, checked = asyncio.run(digest_violations(cluster.server.url, workdir))
+        digests, checked = asyncio.run(digest_violations(cluster.server.url, workdir, cluster.env))
         violations += digests
     finally:
         cluster.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,9 @@ async def read_log(url: str) -> Log:
     done = asyncio.Event()
 
     async def take(msg: Msg) -> None:
+        if msg.metadata.sequence.stream > last:  # appended after the read began: not in this snapshot
+            done.set()
+            return
         env = Envelope.from_bytes(msg.data)
         log.total += 1
         log.ids[env.id] += 1
@@ -157,8 +161,24 @@ async def quiet(url: str, within: float) -> list[str]:
     return busy
 
 
-async def digest_violations(url: str, workdir: Path) -> tuple[list[str], int]:
-    """Each service's live projections against a fresh replay of the log into an empty database."""
+async def digest_violations(
+    url: str, workdir: Path, env: dict[str, str] | None = None
+) -> tuple[list[str], int]:
+    """Each service's live projections against a fresh replay of the log into an empty database, built
+    with the settings (`env`, e.g. the wellness policy) the live services ran with."""
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        return await _digests(url, workdir)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def _digests(url: str, workdir: Path) -> tuple[list[str], int]:
     out, checked = [], 0
     nc = await nats.connect(url)
     for name in SERVICES:
