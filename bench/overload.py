@@ -51,6 +51,7 @@ class Watch:
 class Phase:
     sent: dict[str, float] = field(default_factory=dict)  # case_id -> when its POST went out
     codes: Counter[int] = field(default_factory=Counter)  # status (0 = no answer) -> count
+    errors: Counter[str] = field(default_factory=Counter)  # why there was no answer
     offered: int = 0
     seconds: float = 0.0
 
@@ -84,7 +85,13 @@ class Client:
             for line in head.split(b"\r\n"):
                 if line.startswith(b"content-length:"):
                     length = int(line.split(b":", 1)[1])
-            body = await reader.readexactly(length)
+            if b"transfer-encoding: chunked" in head:
+                body = b""
+                while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                    body += (await reader.readexactly(size + 2))[:-2]
+                await reader.readuntil(b"\r\n")
+            else:
+                body = await reader.readexactly(length)
         except BaseException:
             writer.close()
             raise
@@ -101,8 +108,9 @@ class Client:
         sent = time.monotonic()
         try:
             status, body = await asyncio.wait_for(self._exchange(request), 30)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as e:
             phase.codes[0] += 1
+            phase.errors[type(e).__name__] += 1
             return
         phase.codes[status] += 1
         if status == 201:
@@ -169,11 +177,13 @@ async def measure(cluster: Cluster, args: argparse.Namespace, console: Console) 
         console.log(
             f"capacity ≈ {capacity:.0f} requests/s settled ({len(cap.sent)} in {last - started:.1f}s)"
         )
+        before = await open_loop(client, capacity / 2, args.after_seconds)  # the reference latency
+        await drained(watch, set(before.sent), 30)
         burst = await open_loop(client, 2 * capacity, args.burst_seconds)
-        console.log(f"burst done: {dict(burst.codes)}")
+        console.log(f"burst done: {dict(burst.codes)}; no answer: {dict(burst.errors)}")
         await asyncio.sleep(args.pause)
         after = await open_loop(client, capacity / 2, args.after_seconds)
-        accepted = set(cap.sent) | set(burst.sent) | set(after.sent)
+        accepted = set(cap.sent) | set(before.sent) | set(burst.sent) | set(after.sent)
         complete = await drained(watch, accepted, args.settle)
     finally:
         client.close()
@@ -184,6 +194,7 @@ async def measure(cluster: Cluster, args: argparse.Namespace, console: Console) 
         "burst_target_per_s": 2 * capacity,
         "burst_offered_per_s": burst.offered / burst.seconds,
         "burst_codes": dict(burst.codes),
+        "before_latency_ms": latency_ms(watch, before),
         "burst_latency_ms": latency_ms(watch, burst),
         "after_latency_ms": latency_ms(watch, after),
         "after_codes": dict(after.codes),
@@ -213,6 +224,7 @@ def table(r: dict[str, object], seconds: float) -> Table:
     codes: dict[int, int] = r["burst_codes"]  # type: ignore[assignment]
     burst: dict[str, float] = r["burst_latency_ms"]  # type: ignore[assignment]
     after: dict[str, float] = r["after_latency_ms"]  # type: ignore[assignment]
+    before: dict[str, float] = r["before_latency_ms"]  # type: ignore[assignment]
     t.add_row("capacity (requests settled/s)", f"{r['capacity_per_s']:.0f}")
     t.add_row(
         "burst offered (requests/s): target / achieved",
@@ -220,6 +232,9 @@ def table(r: dict[str, object], seconds: float) -> Table:
     )
     for code in sorted(codes):
         t.add_row(f"burst answers {code or 'none'}", f"{codes[code]:,}")
+    t.add_row(
+        "before, at ½ capacity: POST→settled p50 / p99 (ms)", f"{before['p50']:.0f} / {before['p99']:.0f}"
+    )
     t.add_row("burst POST→settled p50 / p99 (ms)", f"{burst['p50']:.0f} / {burst['p99']:.0f}")
     t.add_row("10 s later, at ½ capacity: p50 / p99 (ms)", f"{after['p50']:.0f} / {after['p99']:.0f}")
     t.add_row("accepted (201), all phases", f"{r['accepted']:,}")
@@ -228,9 +243,10 @@ def table(r: dict[str, object], seconds: float) -> Table:
     return t
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, console: Console | None = None) -> dict[str, object]:
+    """The figures, for a caller (e.g. a stage of `python -m bench`); starts and stops its own cluster."""
     args = parse_args(argv)
-    console = Console()
+    console = console or Console()
     workdir = Path(tempfile.mkdtemp(prefix="peerline-overload-"))
     env = {"PEERLINE_MAX_INFLIGHT": str(args.max_inflight)} if args.max_inflight else {}
     cluster = Cluster(workdir, services=("intake", "matching"), env=env)
@@ -241,7 +257,14 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(measure(cluster, args, console))
     finally:
         cluster.stop()
-    console.print(table(result, time.monotonic() - started))
+    result["seconds"] = time.monotonic() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    console = Console()
+    result = run(argv, console)
+    console.print(table(result, float(result["seconds"])))  # type: ignore[arg-type]
     return 0 if not result["missing_from_log"] and not result["never_settled"] else 1
 
 

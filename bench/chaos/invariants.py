@@ -7,7 +7,7 @@ import importlib
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
@@ -123,7 +123,8 @@ def followup_violations(log: Log) -> list[str]:
 
 
 def _waiting(log: Log, cases: dict[str, str], incidents: dict[tuple[str, str], str]) -> int:
-    waiting = sum(1 for f in log.due() if not log.fired[f])
+    soon = log.read_at + timedelta(seconds=30)  # follow-ups due within seconds: wait and check them too
+    waiting = sum(1 for f, at in log.followups.items() if at <= soon and not log.fired[f])
     waiting += sum(1 for c in cases if not SETTLED & set(log.cases.get(c, [])))
     waiting += sum(1 for (a, _cad), ref in incidents.items() if not log.reports[(a, ref)])
     due = {(a, ref, m) for (a, ref), people in log.involved.items() for m in people}

@@ -31,15 +31,18 @@ class InFlight:
             self.shed += 1
             if self.shed % 1000 == 1:
                 log.warning("overloaded: %d writes in flight; shedding (%d so far)", self.current, self.shed)
-            body = json.dumps({"detail": "intake is at capacity; nothing was recorded — retry shortly"})
+            body = json.dumps(
+                {"detail": "intake is at capacity; nothing was recorded — retry shortly"}
+            ).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
             await send(
                 {
                     "type": "http.response.start",
                     "status": 503,
-                    "headers": [(b"content-type", b"application/json"), (b"retry-after", self.retry)],
+                    "headers": [*headers, (b"retry-after", self.retry)],
                 }
             )
-            await send({"type": "http.response.body", "body": body.encode()})
+            await send({"type": "http.response.body", "body": body})
             return
         self.current += 1
         try:
