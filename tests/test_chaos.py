@@ -9,7 +9,7 @@ from bench.chaos.__main__ import main as chaos
 from bench.chaos.invariants import Log, incident_violations
 
 ARGS = ["--requests", "400", "--rate", "40", "--incidents", "100", "--roster", "15"]
-ARGS += ["--kills", "5", "--nats-restarts", "1", "--settle", "60"]
+ARGS += ["--kills", "5", "--nats-restarts", "1", "--settle", "60", "--contacts", "150"]
 
 
 @pytest.mark.e2e
@@ -34,3 +34,23 @@ def test_incident_checker_names_a_second_report_a_missing_offer_and_a_twice_offe
     log.reports[("fire", "i-2")] = 1
     log.offers[("fire", "i-2", "m-3")] = 1
     assert incident_violations(log, dict(list(accepted.items())[:2])) == []
+
+
+@pytest.mark.unit
+def test_follow_up_checker_names_a_due_one_never_fired_and_one_fired_twice() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bench.chaos.invariants import followup_violations
+
+    now = datetime.now(UTC)
+    log = Log(read_at=now)
+    log.followups = {"f-1": now - timedelta(seconds=5), "f-2": now - timedelta(seconds=1)}
+    log.followups["f-3"] = now + timedelta(days=3)  # not due yet: nothing expected
+    log.fired.update({"f-1": 2, "f-9": 1})
+    found = followup_violations(log)
+    assert "f-1: fired 2 times" in found
+    assert any(v.startswith("f-2: due at") and v.endswith("never fired") for v in found)
+    assert "f-9: fired but never scheduled" in found
+    assert len(found) == 3
+    log.fired = type(log.fired)({"f-1": 1, "f-2": 1})
+    assert followup_violations(log) == []

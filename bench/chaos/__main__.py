@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 import tempfile
@@ -16,7 +17,15 @@ from rich.table import Table
 
 from bench.chaos.cad import CadAccepted, register_roster, send_incidents
 from bench.chaos.cluster import Cluster
-from bench.chaos.invariants import case_violations, digest_violations, incident_violations, quiet, settled
+from bench.chaos.contacts import Contacts, report_contacts
+from bench.chaos.invariants import (
+    case_violations,
+    digest_violations,
+    followup_violations,
+    incident_violations,
+    quiet,
+    settled,
+)
 from bench.chaos.workload import send_requests
 
 
@@ -29,6 +38,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--roster", type=int, default=40, help="roster members with CAD ids, per agency")
     p.add_argument("--kills", type=int, default=20, help="kill -9 of a random service, spread over the run")
     p.add_argument("--nats-restarts", type=int, default=3)
+    p.add_argument("--contacts", type=int, default=300, help="assigned cases whose peer reports a contact")
+    p.add_argument(
+        "--followups", default="PT3S,PT8S", help="follow-ups due this long after the first contact"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--settle", type=float, default=120.0, help="seconds allowed for the system to catch up")
     return p.parse_args(argv)
@@ -41,7 +54,8 @@ async def chaos(cluster: Cluster, args: argparse.Namespace, console: Console) ->
     cad_rate = args.cad_rate or max(args.incidents * 1.2 / seconds, 0.1)
     requests = asyncio.create_task(send_requests(cluster, args.requests, rate=args.rate))
     incidents = asyncio.create_task(send_incidents(cluster, roster, args.incidents, rate=cad_rate))
-    workload = asyncio.ensure_future(asyncio.gather(requests, incidents))
+    contacts = asyncio.create_task(report_contacts(cluster, args.contacts, requests))
+    workload = asyncio.ensure_future(asyncio.gather(requests, incidents, contacts))
     plan = ["kill"] * args.kills + ["nats"] * args.nats_restarts
     rng.shuffle(plan)
     gap = max(seconds, args.incidents * 1.2 / cad_rate) / (len(plan) + 1)
@@ -60,14 +74,23 @@ async def chaos(cluster: Cluster, args: argparse.Namespace, console: Console) ->
         await asyncio.to_thread(cluster.keep_alive)
         await asyncio.sleep(0.5)
     await asyncio.to_thread(cluster.keep_alive)
-    cluster.accepted, cluster.cad = workload.result()  # type: ignore[attr-defined]
+    cluster.accepted, cluster.cad, cluster.contacts = workload.result()  # type: ignore[attr-defined]
+
+
+def policy_file(workdir: Path, followups: str) -> Path:
+    """Wellness policy for the run: follow-ups due seconds after the first contact; no peer is taken out
+    of rotation for the number of contacts the workload makes them report."""
+    path = workdir / "wellness-policy.json"
+    default = {"followup_after": followups.split(","), "followup_grace": "PT1H", "max_contacts_7d": 1_000_000}
+    path.write_text(json.dumps({"default": default}))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="peerline-chaos-"))
-    cluster = Cluster(workdir)
+    cluster = Cluster(workdir, env={"PEERLINE_POLICY_FILE": str(policy_file(workdir, args.followups))})
     cluster.supervisor.backoff_s = 0.2
     started = time.monotonic()
     try:
@@ -75,12 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(chaos(cluster, args, console))
         accepted = cluster.accepted.cases  # type: ignore[attr-defined]
         cad: CadAccepted = cluster.cad  # type: ignore[attr-defined]
+        contacts: Contacts = cluster.contacts  # type: ignore[attr-defined]
         log = asyncio.run(settled(cluster.server.url, accepted, args.settle, cad.incidents))
         violations = case_violations(log, accepted)
         violations += incident_violations(log, cad.incidents)
+        violations += followup_violations(log)
         violations += [f"never caught up: {b}" for b in asyncio.run(quiet(cluster.server.url, args.settle))]
         cluster.supervisor.stop()
-        digests, checked = asyncio.run(digest_violations(cluster.server.url, workdir))
+        digests, checked = asyncio.run(digest_violations(cluster.server.url, workdir, cluster.env))
         violations += digests
     finally:
         cluster.stop()
@@ -96,6 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row(
         "debrief offers (people involved)",
         f"{sum(log.offers.values()):,} ({sum(len(p) for p in log.involved.values()):,})",
+    )
+    table.add_row(
+        "contacts reported (refusals / given up)",
+        f"{len(contacts.logged):,} ({contacts.refused} / {contacts.given_up})",
+    )
+    fired = sum(log.fired.values())
+    table.add_row(
+        "follow-ups scheduled / due / fired", f"{len(log.followups):,} / {len(log.due()):,} / {fired:,}"
     )
     table.add_row("kill -9", f"{len(cluster.kills)} ({', '.join(sorted(set(cluster.kills)))})")
     table.add_row("nats-server restarts", str(cluster.nats_restarts))

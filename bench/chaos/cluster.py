@@ -30,17 +30,20 @@ class Cluster:
     private_key: bytes = b""
     kills: list[str] = field(default_factory=list)
     nats_restarts: int = 0
+    services: tuple[str, ...] = SERVICES
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
 
     def start(self) -> None:
         self.server = NatsServer(self.workdir / "nats").start()
         asyncio.run(self._bootstrap())
         private, public = generate_dev_keys(self.workdir / "keys")
         self.private_key = private.read_bytes()
-        for name in SERVICES:
+        for name in self.services:
             env = service_env(name, nats_url=self.server.url, var_dir=self.workdir, public_key=public)
             self.http[name], self.ops[name] = free_port(), free_port()
             env.update(PEERLINE_HTTP_PORT=str(self.http[name]), PEERLINE_METRICS_PORT=str(self.ops[name]))
             env.update(PEERLINE_RATE_PER_MINUTE="600000", PEERLINE_RATE_BURST="10000")  # load, not abuse
+            env.update(self.env)
             self.supervisor.children.append(Child(name, env, self.workdir / f"{name}.log"))
         self.supervisor.start()
         self.wait_healthy("intake")
@@ -66,8 +69,8 @@ class Cluster:
             time.sleep(0.1)
         raise TimeoutError(f"{service} did not become healthy")
 
-    def token(self, role: Role, agency: str) -> str:
-        return mint(self.private_key, role=role, agency=agency)
+    def token(self, role: Role, agency: str, sub: str | None = None) -> str:
+        return mint(self.private_key, role=role, agency=agency, sub=sub)
 
     def kill_random(self, rng: random.Random) -> str:
         alive = [c for c in self.supervisor.children if c.proc is not None and c.proc.poll() is None]

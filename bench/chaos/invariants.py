@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
@@ -32,6 +34,13 @@ class Log:
     reports: Counter[tuple[str, str]] = field(default_factory=Counter)  # (agency, incident_ref) -> reports
     involved: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # incident -> member_refs
     offers: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (agency, incident, member)
+    followups: dict[str, datetime] = field(default_factory=dict)  # followup id -> due at (scheduled)
+    fired: Counter[str] = field(default_factory=Counter)  # followup id -> followup_due events
+    read_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def due(self) -> set[str]:
+        """Follow-ups scheduled to be due by the time this log was read."""
+        return {f for f, at in self.followups.items() if at <= self.read_at}
 
 
 async def read_log(url: str) -> Log:
@@ -42,6 +51,9 @@ async def read_log(url: str) -> Log:
     done = asyncio.Event()
 
     async def take(msg: Msg) -> None:
+        if msg.metadata.sequence.stream > last:  # appended after the read began: not in this snapshot
+            done.set()
+            return
         env = Envelope.from_bytes(msg.data)
         log.total += 1
         log.ids[env.id] += 1
@@ -52,6 +64,10 @@ async def read_log(url: str) -> Log:
             log.reports[incident] += env.event_name == "critical_incident_reported"
             people = log.involved.setdefault(incident, set())
             people.update(p["member_ref"] for p in env.data["involved"])
+        elif env.event_name == "followup_scheduled":
+            log.followups[env.subject] = datetime.fromisoformat(env.data["due_at"])
+        elif env.event_name == "followup_due":
+            log.fired[env.subject] += 1
         elif env.event_name == "debrief_offered":
             log.offers[(env.data["incident_agency"], env.data["incident_id"], env.data["member_ref"])] += 1
         if msg.metadata.sequence.stream >= last:
@@ -98,8 +114,18 @@ def incident_violations(log: Log, accepted: dict[tuple[str, str], str]) -> list[
     return out
 
 
+def followup_violations(log: Log) -> list[str]:
+    """Every follow-up due by now fired exactly once; none fired twice, none fired unscheduled."""
+    out = [f"{f}: due at {log.followups[f]:%H:%M:%S} but never fired" for f in log.due() if not log.fired[f]]
+    out += [f"{f}: fired {n} times" for f, n in log.fired.items() if n > 1]
+    out += [f"{f}: fired but never scheduled" for f in log.fired.keys() - log.followups.keys()]
+    return out
+
+
 def _waiting(log: Log, cases: dict[str, str], incidents: dict[tuple[str, str], str]) -> int:
-    waiting = sum(1 for c in cases if not SETTLED & set(log.cases.get(c, [])))
+    soon = log.read_at + timedelta(seconds=30)  # follow-ups due within seconds: wait and check them too
+    waiting = sum(1 for f, at in log.followups.items() if at <= soon and not log.fired[f])
+    waiting += sum(1 for c in cases if not SETTLED & set(log.cases.get(c, [])))
     waiting += sum(1 for (a, _cad), ref in incidents.items() if not log.reports[(a, ref)])
     due = {(a, ref, m) for (a, ref), people in log.involved.items() for m in people}
     return waiting + len(due - set(log.offers))
@@ -136,8 +162,24 @@ async def quiet(url: str, within: float) -> list[str]:
     return busy
 
 
-async def digest_violations(url: str, workdir: Path) -> tuple[list[str], int]:
-    """Each service's live projections against a fresh replay of the log into an empty database."""
+async def digest_violations(
+    url: str, workdir: Path, env: dict[str, str] | None = None
+) -> tuple[list[str], int]:
+    """Each service's live projections against a fresh replay of the log into an empty database, built
+    with the settings (`env`, e.g. the wellness policy) the live services ran with."""
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})
+    try:
+        return await _digests(url, workdir)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+async def _digests(url: str, workdir: Path) -> tuple[list[str], int]:
     out, checked = [], 0
     nc = await nats.connect(url)
     for name in SERVICES:

@@ -12,6 +12,7 @@ from nats.errors import Error as NatsError
 from sqlalchemy import Engine
 
 from services.intake import cad_api, members_api, requests_api
+from services.intake.inflight import InFlight
 from services.intake.limits import Limits, RateLimiter
 from services.intake.policy import Policies
 from services.intake.ports import Ports
@@ -50,6 +51,7 @@ def build_api(
     clock: Clock | None = None,
     max_body: int = 64 * 1024,
     limiter: RateLimiter | None = None,
+    max_inflight: int = 256,
 ) -> FastAPI:
     api = FastAPI(
         title="Peerline intake",
@@ -63,6 +65,7 @@ def build_api(
     api.add_exception_handler(NatsError, _log_unavailable)
     api.add_exception_handler(TimeoutError, _log_unavailable)
     api.add_middleware(Limits, max_body=max_body, limiter=limiter or RateLimiter(1200, 100))
+    api.add_middleware(InFlight, limit=max_inflight)  # outermost: shed before any other work
     ports = Ports(store, engine, vault, policies or Policies(), auth, clock or SystemClock())
 
     @api.get("/healthz", tags=["ops"])

@@ -58,6 +58,7 @@ class Intake:
             clock=clock or SystemClock(),
             max_body=settings.max_body_bytes,
             limiter=RateLimiter(settings.rate_per_minute, settings.rate_burst),
+            max_inflight=settings.max_inflight,
         )
         self.ready = False
 

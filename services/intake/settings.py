@@ -22,6 +22,8 @@ class IntakeSettings(ServiceSettings):
     rate_per_minute: int = 1200  # per client (a bearer token, else an address)
     rate_burst: int = 100
     cad_max_deliveries: int = 5
+    # Writes (POST) in flight at once; beyond it intake answers 503 + Retry-After instead of queueing.
+    max_inflight: int = 256
 
     def vault_db_url(self) -> str:
         return self.vault_database_url or self.database_url or f"sqlite:///{self.var_dir}/intake-vault.db"

@@ -135,3 +135,58 @@ async def test_a_request_the_log_cannot_take_is_answered_503_and_nothing_is_kept
         )
     assert r.status_code == 503 and r.headers["Retry-After"] == "2"
     assert "case_id" not in r.json()
+
+
+class StalledLog:
+    """An event log that holds every append until released: writes pile up in flight."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.release = asyncio.Event()
+        self.all_held = asyncio.Event()
+        self.waiting = 0
+        self.appended: list[object] = []
+
+    async def append(self, envs: list[object], expected: int | None = None) -> int:
+        self.waiting += 1
+        if self.waiting == 3:
+            self.all_held.set()
+        await self.release.wait()
+        self.appended.extend(envs)
+        return len(self.appended)
+
+
+async def test_writes_beyond_the_in_flight_bound_are_shed_with_503_at_once(tmp_path: Path) -> None:
+    import asyncio
+
+    private, public = generate_dev_keys(tmp_path / "keys")
+    (tmp_path / "kek").write_text(base64.b64encode(bytes(32)).decode())
+    settings = IntakeSettings(
+        var_dir=tmp_path, jwt_public_key_file=public, kek_file=tmp_path / "kek", max_inflight=3
+    )
+    intake = Intake(settings)
+    log = StalledLog()
+    intake._store = log  # type: ignore[assignment]
+    bearer = {"Authorization": "Bearer " + mint(private.read_bytes(), role="member", agency="riverton-fire")}
+    body = {"agency": "riverton-fire", "activation": "self"}
+    transport = httpx.ASGITransport(app=intake.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as c:
+        held = [asyncio.create_task(c.post("/v1/requests", json=body, headers=bearer)) for _ in range(3)]
+        await asyncio.wait_for(log.all_held.wait(), 10)
+        # answered while 3 are stalled (a queued write would never return: the guard fails the test)
+        shed = await asyncio.wait_for(c.post("/v1/requests", json=body, headers=bearer), 10)
+        assert shed.status_code == 503 and shed.headers["retry-after"] == "1"
+        assert "case_id" not in shed.json()
+        assert (await c.get("/v1/agencies/riverton-fire/advisement", headers=bearer)).status_code == 200
+        log.release.set()
+        assert [(await t).status_code for t in held] == [201, 201, 201]
+        assert (await c.post("/v1/requests", json=body, headers=bearer)).status_code == 201  # room again
+    assert log.waiting == 4
+
+
+def test_the_in_flight_bound_must_allow_a_write() -> None:
+    from services.intake.inflight import InFlight
+
+    with pytest.raises(ValueError):
+        InFlight(FastAPI(), limit=0)
