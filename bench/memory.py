@@ -112,8 +112,9 @@ class Sample:
     log_last_seq: int = 0
 
 
-async def sample(workdir: Path, n_events: int, within: float = 240.0) -> Sample:
+async def sample(workdir: Path, n_events: int, within: float | None = None) -> Sample:
     """One size: start everything, load the history, start the services, wait, read VmRSS."""
+    within = within or 120.0 + n_events / 50  # matching's reactor catches up at a few hundred events/s
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     server = NatsServer(workdir / "nats").start()
     supervisor = Supervisor()
