@@ -2,8 +2,10 @@
 
 The same N `support_requested` events (one per case, built once by bench.events) are:
 
-- published to a private JetStream and rebuilt into `bench.readmodel.CaseBoard` by `replay.rebuild`
-  (drop, ordered consumer over the log, 1000 events per transaction);
+- published to a private JetStream and rebuilt by `replay.rebuild` (drop, ordered consumer over the log,
+  1000 events per transaction) into `bench.readmodel`'s read model, written both ways: prepared
+  statements (`PreparedCaseBoard`, like for like with the sqlite3 view below) and statements built per
+  event (`CaseBoard`, as services/*/projection.py do today);
 - saved by an eventsourcing `Application` with its SQLite persistence module (one `Case` aggregate per
   case, created by a `Requested` event), then rebuilt the library's way for a SQLite application (its
   SQLite recorder has no subscriptions, so no ProjectionRunner): a `NotificationLogReader` over the
@@ -33,7 +35,7 @@ from eventsourcing.system import NotificationLogReader
 
 from bench import projection_rate, raw
 from bench.events import Outgoing, support_requests
-from bench.readmodel import CaseBoard
+from bench.readmodel import CaseBoard, PreparedCaseBoard
 from shared.db import make_engine
 from shared.topology import Consumer, provision
 
@@ -159,7 +161,7 @@ def es_rebuild(app: Cases, view_path: Path, batch: int = 1000) -> int:
 @dataclass(frozen=True)
 class Compared:
     events: int
-    peerline_per_s: float
+    peerline_per_s: dict[str, float]  # by read-model style (bench.readmodel)
     eventsourcing_per_s: float
     eventsourcing_persist_per_s: float
     peerline_totals_ok: bool
@@ -196,14 +198,18 @@ async def measure(nats_url: str, tmp: Path, n: int, batch: int = 1000) -> Compar
         js = nc.jetstream()
         await provision(js)
         await raw.publish_all(js, events)
-        engine = make_engine(f"sqlite:///{tmp}/peerline-view.db")
-        board = CaseBoard("bench-es-compare")
-        try:
-            replayed = await projection_rate.replay(js, engine, board, Consumer(board.name, (CASES,)), batch)
-            totals = await projection_rate.totals(engine, board)
-        finally:
-            engine.dispose()
+        rates, ok, finished = {}, True, True
+        for board in (PreparedCaseBoard("bench-es-prepared"), CaseBoard("bench-es-per-event")):
+            engine = make_engine(f"sqlite:///{tmp}/{board.name}.db")
+            try:
+                consumer = Consumer(board.name, (CASES,))
+                replayed = await projection_rate.replay(js, engine, board, consumer, batch)
+                ok = ok and await projection_rate.totals(engine, board) == (n, n)
+            finally:
+                engine.dispose()
+            rates[board.style] = replayed.rate.per_s
+            finished = finished and replayed.finished
     finally:
         await nc.close()
     persist, es_rate = eventsourcing_side(events, tmp, batch)
-    return Compared(n, replayed.rate.per_s, es_rate, persist, totals == (n, n), replayed.finished)
+    return Compared(n, rates, es_rate, persist, ok, finished)
