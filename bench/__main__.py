@@ -1,5 +1,6 @@
 """`python -m bench`: one private nats-server, raw baselines, then Peerline's projection machinery; then
-each service's own benchmark (matching, escalation, wellness, tracking), all in one table and one JSON."""
+each service's own benchmark (matching, escalation, wellness, tracking), the rebuild beside the eventsourcing
+library and every service's resident memory at a small and a large history, all in one table and one JSON."""
 
 from __future__ import annotations
 
@@ -40,6 +41,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tracking-events", type=int, default=Sizes.tracking_events, help="tracking's history")
     p.add_argument("--matching-requests", type=int, default=Sizes.matching_requests, help="matching's burst")
     p.add_argument("--wellness-incidents", type=int, default=Sizes.wellness_incidents, help="wellness' burst")
+    p.add_argument(
+        "--eventsourcing-events",
+        type=int,
+        default=Sizes.eventsourcing_events,
+        help="events rebuilt by Peerline and by the eventsourcing library",
+    )
+    p.add_argument(
+        "--memory-events",
+        type=int,
+        default=Sizes.memory_events,
+        help=f"large history for the memory stage (small = {Sizes.memory_small:,}; the issue asks 1000000)",
+    )
     args = p.parse_args(argv)
     args.services = tuple(s for s in args.services.split(",") if s)
     if unknown := set(args.services) - set(STAGES):
@@ -94,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         matching_requests=args.matching_requests,
         wellness_incidents=args.wellness_incidents,
         tracking_events=args.tracking_events,
+        eventsourcing_events=args.eventsourcing_events,
+        memory_events=args.memory_events,
     )
     report.meta["service_stages"] = {"run": list(args.services), **vars(sizes)}
     run_all(report, sizes, console, args.services)

@@ -11,13 +11,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import escalation, matching, tracking, wellness
+from bench import escalation, eventsourcing_compare, matching, memory, tracking, wellness
 from bench.report import Figure, Report
 from shared.natsserver import NatsServer
 
 P99_TARGET = 5.0  # pipeline p99 ≤ 5 × raw p99
 RATE_TARGET = 0.25  # pipeline rate ≥ 0.25 × raw
 REBUILD_TARGET = 0.5  # rebuild ≥ 0.5 × raw ordered replay
+LIBRARY_TARGET = 10.0  # rebuild ≥ 10 × the eventsourcing library
+MEMORY_TARGET = 1.3  # RSS with the large history ≤ 1.3 × RSS with the small one
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class Sizes:
     wellness_people: int = 8
     wellness_rate: float = 20.0
     tracking_events: int = 20_000
+    eventsourcing_events: int = 20_000
+    memory_small: int = 10_000
+    memory_events: int = 30_000  # ~3.5 min on 2 busy cores; the 1M: --memory-events 1000000
 
 
 async def _matching(report: Report, s: Sizes, tmp: Path) -> None:
@@ -135,7 +140,63 @@ async def _tracking(report: Report, s: Sizes, tmp: Path) -> None:
     report.add(Figure("tracking: slowest first report answer", slowest, "ms", note="uncached"))
 
 
-STAGES = {"matching": _matching, "escalation": _escalation, "wellness": _wellness, "tracking": _tracking}
+async def _eventsourcing(report: Report, s: Sizes, tmp: Path) -> None:
+    server = NatsServer(tmp / "nats").start()
+    try:
+        r = await eventsourcing_compare.measure(server.url, tmp, s.eventsourcing_events)
+    finally:
+        server.stop()
+    how = (
+        f"{r.events:,} support_requested, one per case; Peerline = replay.rebuild, 1000/txn; eventsourcing = "
+        "NotificationLogReader + mapper.to_domain_event + the same 2 upserts in prepared sqlite3, 1000/txn; "
+        f"its save() ran at {r.eventsourcing_persist_per_s:,.0f}/s"
+    )
+    for style, rate in r.peerline_per_s.items():
+        report.add(
+            Figure(
+                f"rebuild ({style}) vs eventsourcing 9.x",
+                rate,
+                "events/s",
+                r.eventsourcing_per_s,
+                "eventsourcing",
+                target=LIBRARY_TARGET,
+                note=how,
+            )
+        )
+    report.checks["eventsourcing: Peerline rebuild finished with N rows"] = (
+        r.rebuild_finished and r.peerline_totals_ok
+    )
+
+
+async def _memory(report: Report, s: Sizes, tmp: Path) -> None:
+    small, large = await memory.measure(tmp, s.memory_small, s.memory_events)
+    for name in sorted(small.rss_mib):
+        report.add(
+            Figure(
+                f"memory: {name} RSS, {large.events:,} events",
+                large.rss_mib[name],
+                "MiB",
+                small.rss_mib[name],
+                f"{small.events:,}",
+                target=MEMORY_TARGET,
+                at_most=True,
+            )
+        )
+    report.meta["memory"] = {"small": vars(small), "large": vars(large)}
+    report.checks["memory: every service caught up and quiet"] = True
+
+
+STAGES = {
+    "matching": _matching,
+    "escalation": _escalation,
+    "wellness": _wellness,
+    "tracking": _tracking,
+    "eventsourcing": _eventsourcing,
+    "memory": _memory,
+}
+
+
+STAGE_TIMEOUT_S = {"memory": 4 * 3600}  # two clusters catching up; matching reacts at ~200 events/s
 
 
 def run_all(report: Report, sizes: Sizes, console: Console, only: tuple[str, ...] = tuple(STAGES)) -> None:
@@ -144,7 +205,9 @@ def run_all(report: Report, sizes: Sizes, console: Console, only: tuple[str, ...
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=f"peerline-bench-{name}-") as tmp:
             try:
-                asyncio.run(asyncio.wait_for(STAGES[name](report, sizes, Path(tmp)), 300))
+                asyncio.run(
+                    asyncio.wait_for(STAGES[name](report, sizes, Path(tmp)), STAGE_TIMEOUT_S.get(name, 300))
+                )
                 report.checks[f"{name} stage finished"] = True
             except Exception as exc:
                 console.print_exception()

@@ -1,0 +1,154 @@
+"""Resident memory of each service after catching up with a small vs a large history.
+
+For each size: a private nats-server, the streams and consumers provisioned and the demo region seeded,
+then a realistic regional history (bench.tracking.history: support_requested, peer_assigned,
+assignment_accepted, contact_logged, follow-ups, debrief offers, critical incidents) published with
+publish_async in windows, with the headers the EventStore would send. Then every service is started as
+its own process (shared.runtime Child/Supervisor, as in bench/chaos/cluster.py), each catches up from the
+start of the log; once every ops /healthz answers 200 and every durable consumer is quiet (nothing
+pending or unacked, and the log stopped growing), VmRSS is read from /proc/<pid>/status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import nats
+
+from bench.tracking import history
+from shared.auth import generate_dev_keys
+from shared.envelope import STREAM
+from shared.natsserver import NatsServer, free_port
+from shared.runtime import SERVICES, Child, Supervisor, service_env
+from shared.seed import seed
+from shared.topology import all_consumers, provision
+
+
+def vm_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def load_history(js: object, n_events: int, window: int = 2000) -> int:
+    pending: list[object] = []
+    count = 0
+    for subject, data in history(n_events):
+        env = json.loads(data)
+        headers = {"Nats-Msg-Id": env["id"], "Ce-Type": env["type"]}
+        pending.append(await js.publish_async(subject, data, headers=headers))  # type: ignore[attr-defined]
+        count += 1
+        if len(pending) >= window:
+            await asyncio.gather(*pending)  # type: ignore[arg-type]
+            pending = []
+    await asyncio.gather(*pending)  # type: ignore[arg-type]
+    return count
+
+
+async def _bootstrap(url: str, n_events: int) -> int:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await provision(js)
+        await seed(js)
+        return await load_history(js, n_events)
+    finally:
+        await nc.close()
+
+
+async def _quiet(url: str, within: float, settle: float = 2.0) -> float:
+    """Wait until no durable consumer has pending or unacked events and the log stopped growing for
+    `settle` seconds; returns the seconds it took."""
+    t0 = time.monotonic()
+    durables = [c.durable for c in all_consumers()]
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        last, quiet_since = -1, None
+        while time.monotonic() - t0 < within:
+            busy = False
+            for durable in durables:
+                info = await js.consumer_info(STREAM, durable)
+                if info.num_pending or info.num_ack_pending:
+                    busy = True
+                    break
+            seq = (await js.stream_info(STREAM)).state.last_seq
+            if busy or seq != last:
+                last, quiet_since = seq, None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= settle:
+                return time.monotonic() - t0
+            await asyncio.sleep(0.5)
+    finally:
+        await nc.close()
+    raise TimeoutError(f"consumers not quiet within {within:g}s")
+
+
+def _wait_healthy(port: int, name: str, within: float) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{name} did not become healthy within {within:g}s")
+
+
+@dataclass
+class Sample:
+    events: int
+    rss_mib: dict[str, float] = field(default_factory=dict)
+    healthy_s: float = 0.0
+    catch_up_s: float = 0.0
+    log_last_seq: int = 0
+
+
+async def sample(workdir: Path, n_events: int, within: float | None = None) -> Sample:
+    """One size: start everything, load the history, start the services, wait, read VmRSS."""
+    within = within or 120.0 + n_events / 50  # matching's reactor catches up at a few hundred events/s
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    server = NatsServer(workdir / "nats").start()
+    supervisor = Supervisor()
+    try:
+        published = await _bootstrap(server.url, n_events)
+        _, public = generate_dev_keys(workdir / "keys")
+        ops: dict[str, int] = {}
+        for name in SERVICES:
+            env = service_env(name, nats_url=server.url, var_dir=workdir, public_key=public)
+            ops[name] = free_port()
+            env.update(PEERLINE_HTTP_PORT=str(free_port()), PEERLINE_METRICS_PORT=str(ops[name]))
+            supervisor.children.append(Child(name, env, workdir / f"{name}.log"))
+        t0 = time.monotonic()
+        supervisor.start()
+        for name in SERVICES:
+            left = max(1.0, within - (time.monotonic() - t0))
+            await asyncio.to_thread(_wait_healthy, ops[name], name, left)
+        healthy_s = round(time.monotonic() - t0, 1)
+        await _quiet(server.url, max(1.0, within - (time.monotonic() - t0)))
+        out = Sample(published, healthy_s=healthy_s, catch_up_s=round(time.monotonic() - t0, 1))
+        for c in supervisor.children:
+            if c.proc is None or c.proc.poll() is not None:
+                raise RuntimeError(f"{c.name} exited (see {c.log_path})")
+            out.rss_mib[c.name] = round(vm_rss_kib(c.proc.pid) / 1024, 1)
+        nc = await nats.connect(server.url)
+        try:
+            out.log_last_seq = (await nc.jetstream().stream_info(STREAM)).state.last_seq
+        finally:
+            await nc.close()
+        return out
+    finally:
+        await asyncio.to_thread(supervisor.stop)
+        server.stop()
+
+
+async def measure(tmp: Path, small: int, large: int) -> tuple[Sample, Sample]:
+    return await sample(tmp / "small", small), await sample(tmp / "large", large)
