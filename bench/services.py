@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import escalation, eventsourcing_compare, matching, memory, tracking, wellness
+from bench import escalation, eventsourcing_compare, matching, memory, overload, tracking, wellness
 from bench.report import Figure, Report
 from shared.natsserver import NatsServer
 
@@ -183,7 +183,29 @@ async def _memory(report: Report, s: Sizes, tmp: Path) -> None:
             )
         )
     report.meta["memory"] = {"small": vars(small), "large": vars(large)}
-    report.checks["memory: every service caught up and quiet"] = True
+    report.checks["memory: every service caught up and quiet"] = (
+        set(small.rss_mib) == set(large.rss_mib) != set()
+    )
+
+
+async def _overload(report: Report, s: Sizes, tmp: Path) -> None:
+    r = await asyncio.to_thread(overload.run, [])
+    before, burst, after = (r[k] for k in ("before_latency_ms", "burst_latency_ms", "after_latency_ms"))
+    report.add(Figure("overload: capacity (settled/s)", float(r["capacity_per_s"]), "req/s"))  # type: ignore[arg-type]
+    codes = r["burst_codes"]
+    report.add(
+        Figure(
+            "overload: p99 POST → settled, 10 s after a 2× burst",
+            after["p99"],  # type: ignore[index]
+            "ms",
+            before["p99"],  # type: ignore[index]
+            "before the burst",
+            note=f"burst p99 {burst['p99']:.0f} ms; burst answers {codes}",  # type: ignore[index]
+        )
+    )
+    report.checks["overload: nothing accepted was dropped"] = (
+        not r["missing_from_log"] and not r["never_settled"]
+    )
 
 
 STAGES = {
@@ -193,6 +215,7 @@ STAGES = {
     "tracking": _tracking,
     "eventsourcing": _eventsourcing,
     "memory": _memory,
+    "overload": _overload,
 }
 
 
