@@ -16,8 +16,10 @@ async def dead_letter(
     data: bytes,
     headers: dict[str, str] | None,
     reason: str,
+    ttl_s: int | None = None,
 ) -> None:
-    """Publish the original bytes with the reason. Idempotent per (consumer, seq)."""
+    """Publish the original bytes with the reason. Idempotent per (consumer, seq). With `ttl_s` the
+    dead letter expires (for raw outside data, e.g. CAD documents naming members of the public)."""
     out = {f"Original-{k}": v for k, v in (headers or {}).items()}
     out.update(
         {
@@ -29,4 +31,6 @@ async def dead_letter(
     if seq is not None:
         out["Peerline-Original-Seq"] = str(seq)
         out["Nats-Msg-Id"] = f"{consumer}:{seq}"
+    if ttl_s is not None:
+        out["Nats-TTL"] = f"{ttl_s}s"
     await js.publish(f"dlq.{consumer}", data, stream=DLQ_STREAM, headers=out)

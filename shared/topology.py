@@ -50,6 +50,7 @@ def dlq_stream(replicas: int = 1) -> StreamConfig:
         name=DLQ_STREAM,
         subjects=["dlq.>"],
         storage=StorageType.FILE,
+        allow_msg_ttl=True,  # dead letters holding raw outside data (CAD documents) expire (Nats-TTL)
         duplicate_window=DUPLICATE_WINDOW_S,
         num_replicas=replicas,
     )

@@ -25,6 +25,9 @@ from shared.projection import describe
 from shared.service import keep_stepping
 
 log = logging.getLogger("peerline.intake.cad")
+DLQ_TTL_S = (
+    7 * 24 * 3600
+)  # a rejected CAD document names members of the public: kept a week to fix, then gone
 _tracer = trace.get_tracer("peerline.intake.cad")
 
 
@@ -96,5 +99,6 @@ class Inbox:
             data=msg.data,
             headers=msg.headers,
             reason=reason,
+            ttl_s=DLQ_TTL_S,
         )
         await msg.ack()

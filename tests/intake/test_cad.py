@@ -135,5 +135,6 @@ async def test_a_malformed_document_is_422_over_http_and_dead_lettered_over_nats
     assert "incidentComponent.incidentCommonPriorityNumber" in reasons[0]
     assert "Ferrante" not in reasons[0] and reasons[1].startswith("JSONDecodeError")
     assert dead[0][0] == raw  # the original, for a coordinator to inspect
+    assert {h["Nats-TTL"] for _, h in dead} == {"604800s"}  # raw public data expires from the DLQ
     assert await incidents(world) == []
     assert (await world.js.stream_info(CAD_INBOX)).state.messages == 0

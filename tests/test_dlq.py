@@ -1,0 +1,37 @@
+"""Dead letters keep the original and the reason; those holding raw outside data expire."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from shared.dlq import dead_letter
+from shared.envelope import new_id
+from shared.topology import DLQ_STREAM
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_dead_letter_with_a_ttl_expires_and_one_without_stays(js: JetStreamContext) -> None:
+    consumer = new_id("t")
+    for seq, ttl in ((1, 1), (2, None)):
+        await dead_letter(
+            js,
+            consumer,
+            subject="cad.x.incident",
+            seq=seq,
+            data=b"{raw}",
+            headers={},
+            reason="bad",
+            ttl_s=ttl,
+        )
+    first = await js.get_msg(DLQ_STREAM, seq=1, subject=f"dlq.{consumer}", next=True)
+    assert first.data == b"{raw}" and (first.headers or {})["Peerline-Reason"] == "bad"
+    await asyncio.sleep(2.5)
+    left = await js.get_msg(DLQ_STREAM, seq=1, subject=f"dlq.{consumer}", next=True)
+    assert (left.headers or {})["Peerline-Original-Seq"] == "2"  # the one with a TTL is gone
+    with pytest.raises(NotFoundError):
+        await js.get_msg(DLQ_STREAM, seq=(left.seq or 0) + 1, subject=f"dlq.{consumer}", next=True)
