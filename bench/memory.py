@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import nats
 
+from bench.chaos.cluster import wait_healthy
 from bench.tracking import history
 from shared.auth import generate_dev_keys
 from shared.envelope import STREAM
@@ -91,18 +91,6 @@ async def _quiet(url: str, within: float, settle: float = 2.0) -> float:
     raise TimeoutError(f"consumers not quiet within {within:g}s")
 
 
-def _wait_healthy(port: int, name: str, within: float) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{name} did not become healthy within {within:g}s")
-
-
 @dataclass
 class Sample:
     events: int
@@ -131,7 +119,7 @@ async def sample(workdir: Path, n_events: int, within: float | None = None) -> S
         supervisor.start()
         for name in SERVICES:
             left = max(1.0, within - (time.monotonic() - t0))
-            await asyncio.to_thread(_wait_healthy, ops[name], name, left)
+            await asyncio.to_thread(wait_healthy, ops[name], name, left)
         healthy_s = round(time.monotonic() - t0, 1)
         await _quiet(server.url, max(1.0, within - (time.monotonic() - t0)))
         out = Sample(published, healthy_s=healthy_s, catch_up_s=round(time.monotonic() - t0, 1))

@@ -20,6 +20,19 @@ from shared.seed import seed
 from shared.topology import provision
 
 
+def wait_healthy(ops_port: int, name: str, within: float) -> None:
+    """Until a service's ops port answers /healthz with 200 (connected, caught up, serving)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{ops_port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{name} did not become healthy within {within:g}s")
+
+
 @dataclass
 class Cluster:
     workdir: Path
@@ -59,15 +72,7 @@ class Cluster:
 
     def wait_healthy(self, service: str, within: float = 30.0) -> None:
         """Until the service's ops port says it is ready (connected, caught up, serving)."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.ops[service]}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{service} did not become healthy")
+        wait_healthy(self.ops[service], service, within)
 
     def token(self, role: Role, agency: str, sub: str | None = None) -> str:
         return mint(self.private_key, role=role, agency=agency, sub=sub)

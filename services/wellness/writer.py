@@ -31,19 +31,7 @@ class Writer:
             events = decide(history)
             if not events:
                 return []
-            now = self.clock.now()
-            envs = [
-                Envelope.wrap(
-                    e,
-                    agency=agency,
-                    subject=aggregate_id,
-                    source=SOURCE,
-                    time=now,
-                    cause=cause,
-                    id=f"{aggregate_id}.{history.version}.{i}.{e.name}",
-                )
-                for i, e in enumerate(events)
-            ]
+            envs = self._wrap(events, agency, aggregate_id, history.version, cause)
             try:
                 await store.append(envs, expected=history.version)
                 return events
@@ -55,8 +43,19 @@ class Writer:
         self, agency: str, aggregate_id: str, events: list[Event], cause: Envelope | None = None
     ) -> bool:
         """Start a new aggregate with `events` (expected version 0, no load first). False if it exists."""
+        envs = self._wrap(events, agency, aggregate_id, 0, cause)
+        try:
+            await self.store().append(envs, expected=0)
+            return True
+        except ConcurrencyConflict:
+            return False
+
+    def _wrap(
+        self, events: list[Event], agency: str, aggregate_id: str, version: int, cause: Envelope | None
+    ) -> list[Envelope]:
+        """Envelopes whose ids follow from the version decided on: the same decision twice is one event."""
         now = self.clock.now()
-        envs = [
+        return [
             Envelope.wrap(
                 e,
                 agency=agency,
@@ -64,12 +63,7 @@ class Writer:
                 source=SOURCE,
                 time=now,
                 cause=cause,
-                id=f"{aggregate_id}.0.{i}.{e.name}",
+                id=f"{aggregate_id}.{version}.{i}.{e.name}",
             )
             for i, e in enumerate(events)
         ]
-        try:
-            await self.store().append(envs, expected=0)
-            return True
-        except ConcurrencyConflict:
-            return False
