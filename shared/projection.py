@@ -69,6 +69,7 @@ class Item:
     headers: dict[str, str] | None
     msg: Msg | None = None
     delivered: int = 1
+    consumer_seq: int = 0  # the consumer's delivery counter (0: not delivered by the consumer)
     env: Envelope | None = None
     event: Event | None = None
     problem: str | None = None
@@ -89,7 +90,15 @@ def describe(exc: Exception) -> str:
 def parse(msg: Msg) -> Item:
     meta = msg.metadata
     return _decoded(
-        Item(meta.sequence.stream, msg.subject, msg.data, msg.headers, msg, meta.num_delivered or 1)
+        Item(
+            meta.sequence.stream,
+            msg.subject,
+            msg.data,
+            msg.headers,
+            msg,
+            meta.num_delivered or 1,
+            meta.sequence.consumer,
+        )
     )
 
 
@@ -169,9 +178,11 @@ class ProjectionRunner:
         self.on_committed = on_committed
         self._attempts: dict[int, int] = {}  # seq -> failed applies in this process
         self._sub: JetStreamContext.PullSubscription | None = None
+        self._handled: tuple[int, int] | None = None  # (consumer seq, stream seq) of the last delivery done
         self.leader = Leadership(engine, projection.name)
 
     async def start(self) -> None:
+        self._handled = None
         await asyncio.to_thread(ensure_schema, self.engine, self.projection)
         self._sub = await self.js.pull_subscribe_bind(self.consumer.durable, stream=STREAM)
 
@@ -220,6 +231,7 @@ class ProjectionRunner:
 
     async def stop(self) -> None:
         """Leave the subscription (the durable consumer stays); a draining connection need not wait on it."""
+        self._handled = None
         if self._sub is not None:
             sub, self._sub = self._sub, None
             with contextlib.suppress(Exception):
@@ -251,7 +263,12 @@ class ProjectionRunner:
         what the dead subscription had fetched only when its ack wait runs out, and meanwhile hands out
         newer messages. Applying those first would move the position past the old ones for good. So when
         the batch does not start at the next event the log holds for this consumer, or holds a redelivery,
-        the range up to the batch's newest event is read straight from the stream, in order."""
+        the range up to the batch's newest event is read straight from the stream, in order.
+
+        Once this subscription has handled a delivery, a batch that carries on the consumer's delivery
+        counter without a gap, all first deliveries, follows it with nothing in between: no lookup needed."""
+        if self._follows(items):
+            return items
         last = await asyncio.to_thread(self._position)
         fresh = [i for i in items if i.seq > last]
         if not fresh:
@@ -272,6 +289,21 @@ class ProjectionRunner:
             seq = raw.seq or 0
             ordered.append(delivered.pop(seq) if seq in delivered else parse_raw(raw))
         return [i for i in items if i.seq <= last] + ordered
+
+    def _follows(self, items: Sequence[Item]) -> bool:
+        if self._handled is None:
+            return False
+        consumer_seq, seq = self._handled
+        for item in items:
+            if item.delivered != 1 or item.consumer_seq != consumer_seq + 1 or item.seq <= seq:
+                return False
+            consumer_seq, seq = item.consumer_seq, item.seq
+        return True
+
+    def _mark_handled(self, items: Sequence[Item]) -> None:
+        delivered = [i.consumer_seq for i in items if i.msg is not None]
+        if delivered:
+            self._handled = (max(delivered), max(i.seq for i in items))
 
     def _position(self) -> int:
         with self.engine.connect() as conn:
@@ -322,6 +354,7 @@ class ProjectionRunner:
                     delivered,
                     failure,
                 )
+                self._handled = None
                 await asyncio.sleep(self.backoff[min(delivered, len(self.backoff)) - 1])
                 for item in sorted([stuck, *rest], key=lambda i: i.seq):
                     if item.msg is not None:
@@ -332,6 +365,7 @@ class ProjectionRunner:
             if self.on_committed is not None:
                 self.on_committed(items)
             await self._ack(items)
+            self._mark_handled(items)
             return
 
     async def _ack(self, items: Sequence[Item]) -> None:

@@ -16,9 +16,23 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, DateTime, Engine, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Delete,
+    Engine,
+    Insert,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+)
 
 from shared.clock import Clock
 
@@ -54,23 +68,32 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+@cache
+def _statements(table: Table) -> tuple[Delete, Insert]:
+    """Built once per timers table: projections call schedule/cancel for many events."""
+    return table.delete().where(table.c.timer_id == bindparam("tid")), table.insert()
+
+
 def schedule(conn: Connection, table: Table, timer: Timer) -> None:
     """Create or move a timer (idempotent by timer_id)."""
-    conn.execute(table.delete().where(table.c.timer_id == timer.timer_id))
+    delete, insert = _statements(table)
+    conn.execute(delete, {"tid": timer.timer_id})
     conn.execute(
-        table.insert().values(
-            timer_id=timer.timer_id,
-            kind=timer.kind,
-            agency=timer.agency,
-            aggregate_id=timer.aggregate_id,
-            due_at=_utc(timer.due_at),
-            data=json.dumps(timer.data),
-        )
+        insert,
+        {
+            "timer_id": timer.timer_id,
+            "kind": timer.kind,
+            "agency": timer.agency,
+            "aggregate_id": timer.aggregate_id,
+            "due_at": _utc(timer.due_at),
+            "data": json.dumps(timer.data),
+            "attempted_at": None,
+        },
     )
 
 
 def cancel(conn: Connection, table: Table, timer_id: str) -> None:
-    conn.execute(table.delete().where(table.c.timer_id == timer_id))
+    conn.execute(_statements(table)[0], {"tid": timer_id})
 
 
 def due(engine: Engine, table: Table, now: datetime, retry_after: timedelta, limit: int = 200) -> list[Timer]:

@@ -311,3 +311,33 @@ async def test_events_a_dead_consumer_had_fetched_are_applied_first(
     await drain(runner)
     assert seen == first + later
     assert proj.total(engine) == 10
+
+
+async def test_a_delivery_taken_by_another_subscriber_mid_run_is_not_skipped(
+    js: JetStreamContext, engine: Engine
+) -> None:
+    """While running, the runner trusts the consumer's delivery counter instead of looking up the log;
+    a delivery it never saw (another subscriber fetched it and died) must still be applied, in order."""
+    ag = agency()
+    c = await consumer_for(js, ag, ack_wait=30.0)
+    seen: list[int] = []
+    proj = Counting(c.durable)
+    original = proj.apply
+
+    def recording(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        seen.append(seq)
+        original(conn, env, event, seq)
+
+    proj.apply = recording  # type: ignore[method-assign]
+    runner = ProjectionRunner(js, engine, proj, c, batch=3)
+    await runner.start()
+    first = await publish_requests(js, ag, 3)
+    await drain(runner)
+    stolen = await publish_requests(js, ag, 2)
+    other = await js.pull_subscribe_bind(c.durable, stream=STREAM)
+    assert len(await other.fetch(2, timeout=2)) == 2  # fetched elsewhere, never acked
+    await other.unsubscribe()
+    later = await publish_requests(js, ag, 3)
+    await drain(runner)
+    assert seen == first + stolen + later
+    assert proj.total(engine) == 8
