@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench.otlp import Sink
 from bench.report import Report, show, write
 from bench.run import Settings, run
 from bench.services import STAGES, Sizes, run_all
@@ -69,6 +70,15 @@ def server_version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with Sink() as sink:  # every service started below exports its spans here: tracing on, as deployed
+        os.environ["PEERLINE_OTLP_ENDPOINT"] = sink.endpoint
+        try:
+            return measure(args, sink)
+        finally:
+            del os.environ["PEERLINE_OTLP_ENDPOINT"]
+
+
+def measure(args: argparse.Namespace, sink: Sink) -> int:
     cfg = Settings(args.events, args.batch, args.rebuild_batch, args.latency_rate, args.latency_seconds)
     console = Console()
     report = Report(
@@ -113,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     report.meta["service_stages"] = {"run": list(args.services), **vars(sizes)}
     run_all(report, sizes, console, args.services)
     report.meta["error"] = error
+    report.meta["spans_exported"] = {"exports": sink.exports, **dict(sink.spans)}
     report.meta["wall_s"] = round(time.perf_counter() - t0, 1)
     report.meta["loadavg_1m_after"] = os.getloadavg()[0]
     show(console, report)

@@ -112,6 +112,10 @@ def show(console: Console, report: Report) -> None:
     for f in report.figures:
         if f.note:
             console.print(f"[dim]{f.name}: {f.note}[/]")
+    spans = report.meta.get("spans_exported")
+    if spans:
+        by_service = ", ".join(f"{k} {v:,}" for k, v in spans.items() if k != "exports")
+        console.print(f"tracing on: spans exported over OTLP/HTTP by the services: {by_service or 'none'}")
     drops = report.meta.get("client_drops_by_stage")
     if drops:
         console.print(f"[bold red]messages dropped client-side, by stage: {drops}[/]")
