@@ -104,10 +104,15 @@ async def sample(workdir: Path, n_events: int, within: float | None = None) -> S
     """One size: start everything, load the history, start the services, wait, read VmRSS."""
     within = within or 120.0 + n_events / 50  # matching's reactor catches up at a few hundred events/s
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
-    server = NatsServer(workdir / "nats").start()
+    # The synthetic history is loaded without an fsync per event (the server flushes it when it stops),
+    # then the server runs as deployed (sync_interval always) while the services catch up.
+    server = NatsServer(workdir / "nats", sync_always=False).start()
     supervisor = Supervisor()
     try:
         published = await _bootstrap(server.url, n_events)
+        server.stop()
+        server.sync_always = True
+        server.start()
         _, public = generate_dev_keys(workdir / "keys")
         ops: dict[str, int] = {}
         for name in SERVICES:
