@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(args: argparse.Namespace, sink: Sink) -> int:
     cfg = Settings(args.events, args.batch, args.rebuild_batch, args.latency_rate, args.latency_seconds)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file keeps every column
     report = Report(
         datetime.now(UTC),
         meta={

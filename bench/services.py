@@ -11,7 +11,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import escalation, eventsourcing_compare, matching, memory, overload, tracking, wellness
+from bench import (
+    escalation,
+    eventsourcing_compare,
+    matching,
+    memory,
+    overload,
+    pipeline,
+    tracking,
+    wellness,
+)
 from bench.report import Figure, Report
 from shared.natsserver import NatsServer
 
@@ -24,6 +33,8 @@ MEMORY_TARGET = 1.3  # RSS with the large history ≤ 1.3 × RSS with the small 
 
 @dataclass(frozen=True)
 class Sizes:
+    pipeline_seconds: float = 8.0
+    pipeline_incidents: int = 300
     matching_requests: int = 3000
     matching_seconds: float = 8.0
     matching_raw: int = 20_000
@@ -36,6 +47,56 @@ class Sizes:
     eventsourcing_events: int = 20_000
     memory_small: int = 10_000
     memory_events: int = 30_000  # ~3.5 min on 2 busy cores; the 1M: --memory-events 1000000
+
+
+async def _pipeline(report: Report, s: Sizes, tmp: Path) -> None:
+    r = await pipeline.measure(tmp, seconds=s.pipeline_seconds, incidents=s.pipeline_incidents)
+    req, cad, rtt = r["requests"], r["cad"], r["raw_round_trip_ms"]
+    raw_name = "raw durable (same server)"
+    every = "every service its own process, spans exported; through intake's HTTP API"
+    report.add(
+        Figure(
+            "pipeline: support requests fully assigned",
+            req["settled_per_s"],
+            "req/s",
+            r["raw_durable_consume_per_s"],
+            raw_name,
+            target=RATE_TARGET,
+            note=f"{every}; closed loop {s.pipeline_seconds:g}s; {req['assigned']} assigned, "
+            f"{req['unmatched']} unmatched, answers {req['burst_answers']}",
+        )
+    )
+    half = f"paced at {req['half_rate_per_s']:.0f}/s (half the max rate); POST→assigned p99 "
+    half += f"{req['post_to_assigned_ms']['p99']:.0f} ms"
+    lat = req["requested_to_assigned_ms"]
+    report.add(Figure("pipeline: requested→assigned p50", lat["p50"], "ms", rtt["p50"], "raw RTT", note=half))
+    report.add(
+        Figure(
+            "pipeline: requested→assigned p99",
+            lat["p99"],
+            "ms",
+            rtt["p99"],
+            "raw RTT",
+            P99_TARGET,
+            at_most=True,
+        )
+    )
+    report.add(
+        Figure(
+            "pipeline: CAD incidents → all offers",
+            cad["incidents_per_s"],
+            "inc/s",
+            r["raw_durable_consume_per_s"],
+            raw_name,
+            target=RATE_TARGET,
+            note=f"{cad['incidents']} webhook documents, {pipeline.CREW} people each, 4 clients; "
+            f"POST→last offer p99 {cad['post_to_last_offer_ms']['p99']:.0f} ms",
+        )
+    )
+    report.meta["pipeline"] = r
+    report.checks["pipeline: every accepted request settled, every incident fully offered"] = (
+        req["never_settled"] == 0 and cad["all_offered"] == cad["accepted"] == cad["incidents"]
+    )
 
 
 async def _matching(report: Report, s: Sizes, tmp: Path) -> None:
@@ -209,6 +270,7 @@ async def _overload(report: Report, s: Sizes, tmp: Path) -> None:
 
 
 STAGES = {
+    "pipeline": _pipeline,
     "matching": _matching,
     "escalation": _escalation,
     "wellness": _wellness,
