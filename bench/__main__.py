@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,8 @@ def server_version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # `kill` ends the run like Ctrl-C: the services and nats-server it started are stopped, not orphaned
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with Sink() as sink:  # every service started below exports its spans here: tracing on, as deployed
         os.environ["PEERLINE_OTLP_ENDPOINT"] = sink.endpoint
         try:

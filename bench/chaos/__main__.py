@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -88,6 +89,8 @@ def policy_file(workdir: Path, followups: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # `kill` ends the run like Ctrl-C: the services and nats-server it started are stopped, not orphaned
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="peerline-chaos-"))
     cluster = Cluster(workdir, env={"PEERLINE_POLICY_FILE": str(policy_file(workdir, args.followups))})
