@@ -70,6 +70,7 @@ class Item:
     msg: Msg | None = None
     delivered: int = 1
     consumer_seq: int = 0  # the consumer's delivery counter (0: not delivered by the consumer)
+    wanted: bool = True  # False: outside the projection's subjects (a consumer reading all), skipped
     env: Envelope | None = None
     event: Event | None = None
     problem: str | None = None
@@ -87,19 +88,22 @@ def describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def parse(msg: Msg) -> Item:
+def parse(msg: Msg, wants: Callable[[str], bool] | None = None) -> Item:
+    """An item for a delivered message; one that `wants` refuses is left undecoded and only skipped."""
     meta = msg.metadata
-    return _decoded(
-        Item(
-            meta.sequence.stream,
-            msg.subject,
-            msg.data,
-            msg.headers,
-            msg,
-            meta.num_delivered or 1,
-            meta.sequence.consumer,
-        )
+    item = Item(
+        meta.sequence.stream,
+        msg.subject,
+        msg.data,
+        msg.headers,
+        msg,
+        meta.num_delivered or 1,
+        meta.sequence.consumer,
     )
+    if wants is not None and not wants(msg.subject):
+        item.wanted = False
+        return item
+    return _decoded(item)
 
 
 def parse_raw(raw: RawStreamMsg) -> Item:
@@ -180,6 +184,7 @@ class ProjectionRunner:
         self._sub: JetStreamContext.PullSubscription | None = None
         self._handled: tuple[int, int] | None = None  # (consumer seq, stream seq) of the last delivery done
         self.leader = Leadership(engine, projection.name)
+        self._wants = consumer.wants if consumer.read_all else None
 
     async def start(self) -> None:
         self._handled = None
@@ -246,7 +251,7 @@ class ProjectionRunner:
             return 0
         if not msgs:
             return 0
-        items = await self._in_order([parse(m) for m in msgs])
+        items = await self._in_order([parse(m, self._wants) for m in msgs])
         with _tracer.start_as_current_span(
             f"{self.projection.name} apply",
             kind=trace.SpanKind.CONSUMER,
@@ -270,13 +275,18 @@ class ProjectionRunner:
         if self._follows(items):
             return items
         last = await asyncio.to_thread(self._position)
-        fresh = [i for i in items if i.seq > last]
-        if not fresh:
+        fresh = [i for i in items if i.seq > last and i.wanted]
+        skipped = [i for i in items if i.seq > last and not i.wanted]  # acked after what precedes them
+        if not fresh and not skipped:
             return items
         seqs = [i.seq for i in fresh]
         contiguous = all(a < b for a, b in itertools.pairwise(seqs)) and all(i.delivered == 1 for i in fresh)
-        if contiguous and seqs[0] == await self._next_seq(last):
-            return items
+        if contiguous:
+            wanted_next = await self._next_seq(last)
+            if fresh and seqs[0] == wanted_next:
+                return items
+            if not fresh and (wanted_next is None or wanted_next > max(i.seq for i in skipped)):
+                return items
         log.info(
             "projection %s: batch out of order after seq %d; reading the gap from the log",
             self.projection.name,
@@ -284,11 +294,11 @@ class ProjectionRunner:
         )
         delivered = {i.seq: i for i in fresh}
         ordered: list[Item] = []
-        seq, top = last, max(seqs)
+        seq, top = last, max(i.seq for i in fresh + skipped)  # nothing wanted below the newest is left out
         while (raw := await self._next_msg(seq)) is not None and (raw.seq or 0) <= top:
             seq = raw.seq or 0
             ordered.append(delivered.pop(seq) if seq in delivered else parse_raw(raw))
-        return [i for i in items if i.seq <= last] + ordered
+        return [i for i in items if i.seq <= last] + ordered + skipped
 
     def _follows(self, items: Sequence[Item]) -> bool:
         if self._handled is None:

@@ -33,8 +33,9 @@ class ReplayIncomplete(RuntimeError):
     pass
 
 
-def _apply_raw(engine: Engine, projection: Projection, msgs: list[Msg]) -> None:
-    apply_batch(engine, projection, [parse(m) for m in msgs])
+def _apply_raw(engine: Engine, projection: Projection, msgs: list[Msg], consumer: Consumer) -> None:
+    wants = consumer.wants if consumer.read_all else None
+    apply_batch(engine, projection, [parse(m, wants) for m in msgs])
 
 
 async def rebuild(
@@ -76,9 +77,12 @@ async def rebuild(
             full.set()
 
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    if len(subjects) > 1:
+    first = subjects[0]
+    if consumer.read_all:  # the whole log, the rest skipped in the client (see Consumer.read_all)
+        first = "ev.>"
+    elif len(subjects) > 1:
         config.filter_subjects = subjects
-    sub = await js.subscribe(subjects[0], stream=STREAM, ordered_consumer=True, config=config, cb=take)
+    sub = await js.subscribe(first, stream=STREAM, ordered_consumer=True, config=config, cb=take)
     done = 0
     try:
         while True:
@@ -92,7 +96,7 @@ async def rebuild(
             msgs = buffer[:]
             del buffer[:]
             room.set()
-            await asyncio.to_thread(_apply_raw, engine, projection, msgs)
+            await asyncio.to_thread(_apply_raw, engine, projection, msgs, consumer)
             done += len(msgs)
             if progress:
                 progress(done, state["total"])

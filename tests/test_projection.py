@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, func, select
 
 from shared.contracts.base import Event
@@ -341,3 +342,70 @@ async def test_a_delivery_taken_by_another_subscriber_mid_run_is_not_skipped(
     await drain(runner)
     assert seen == first + stolen + later
     assert proj.total(engine) == 8
+
+
+async def reading_all(js: JetStreamContext, ag: str) -> Consumer:
+    """A consumer that reads the whole log from now on and wants only this agency's case events."""
+    c = Consumer(f"test-all-{ag}", (f"ev.{ag}.case.>",), ack_wait_s=30.0, read_all=True)
+    cfg = c.config()
+    cfg.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+    cfg.opt_start_seq = (await js.stream_info(STREAM)).state.last_seq + 1
+    await js.add_consumer(STREAM, cfg)
+    return c
+
+
+@pytest.mark.unit
+def test_a_consumer_wants_what_its_filters_match() -> None:
+    c = Consumer("x", ("ev.*.case.>", "ev.*.incident.*.critical_incident_reported"))
+    assert c.wants("ev.fire.case.c-1.support_requested")
+    assert c.wants("ev.fire.incident.i-1.critical_incident_reported")
+    assert not c.wants("ev.fire.incident.i-1.incident_responders_added")
+    assert not c.wants("ev.fire.case")
+    assert not c.wants("ev.fire.peer.p-1.peer_selected")
+
+
+async def test_a_consumer_reading_the_whole_log_applies_only_what_it_wants(
+    js: JetStreamContext, engine: Engine, tmp_path: Path
+) -> None:
+    ag, noise = agency(), agency()
+    c = await reading_all(js, ag)
+    for _ in range(3):
+        await publish_requests(js, noise, 4)
+        await publish_requests(js, ag, 5)
+    proj = Counting(c.durable)
+    runner = ProjectionRunner(js, engine, proj, c, batch=7)
+    await runner.start()
+    await drain(runner)
+    assert proj.total(engine) == 15  # Counting fails on any other event: the noise was skipped
+    info = await js.consumer_info(STREAM, c.durable)
+    assert info.num_pending == 0 and info.num_ack_pending == 0  # the skipped ones were acked too
+    rebuilt = make_engine(f"sqlite:///{tmp_path}/rebuilt.db")
+    await rebuild(js, rebuilt, Counting(c.durable), c)
+    assert digest(rebuilt, proj) == digest(engine, proj)
+
+
+async def test_a_wanted_event_another_subscriber_took_is_applied_before_skipping_past_it(
+    js: JetStreamContext, engine: Engine
+) -> None:
+    ag, noise = agency(), agency()
+    c = await reading_all(js, ag)
+    seen: list[int] = []
+    proj = Counting(c.durable)
+    original = proj.apply
+
+    def recording(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        seen.append(seq)
+        original(conn, env, event, seq)
+
+    proj.apply = recording  # type: ignore[method-assign]
+    runner = ProjectionRunner(js, engine, proj, c)
+    await runner.start()
+    first = await publish_requests(js, ag, 2)
+    await drain(runner)
+    taken = await publish_requests(js, ag, 1)
+    other = await js.pull_subscribe_bind(c.durable, stream=STREAM)
+    assert len(await other.fetch(1, timeout=2)) == 1  # fetched elsewhere, never acked
+    await other.unsubscribe()
+    await publish_requests(js, noise, 2)  # the runner's next batch holds only events it skips
+    await drain(runner)
+    assert seen == first + taken

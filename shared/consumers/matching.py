@@ -17,6 +17,7 @@ CONSUMERS = (
         "matching-directory",
         _DIRECTORY,
         description="matching's peer directory, open assignments, incident crews and timers",
+        read_all=True,  # wants much of the log: skipping in the client beats nine server-side filters
     ),
     Consumer(
         "matching-assigner",
@@ -30,4 +31,6 @@ def directory_replica(durable: str) -> Consumer:
     """The directory view for one more matching process with its own (SQLite) database. Not provisioned
     by default: whoever runs such a replica provisions its consumer (replicas sharing PostgreSQL share
     `matching-directory` instead, with one active writer)."""
-    return Consumer(durable, _DIRECTORY, description="matching's directory for an extra replica")
+    return Consumer(
+        durable, _DIRECTORY, description="matching's directory for an extra replica", read_all=True
+    )

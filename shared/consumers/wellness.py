@@ -17,5 +17,6 @@ CONSUMERS = (
             "ev.*.case.*.case_closed",
         ),
         description="wellness's view: peer load inputs, follow-ups, offers, exposure, and its timers",
+        read_all=True,  # wants much of the log: skipping in the client beats eleven server-side filters
     ),
 )
