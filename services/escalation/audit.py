@@ -72,7 +72,7 @@ def link(prev_hash: str, record: str) -> str:
 
 
 @functools.cache
-def _statements(table: Table) -> tuple[Select[tuple[int, str]], Insert]:
+def _statements(table: Table) -> tuple[Select[int, str], Insert]:
     """The chain's end and its insert, built once per table (building them per event costs more than
     SQLite spends running them)."""
     last = select(table.c.position, table.c.hash).order_by(table.c.position.desc()).limit(1)

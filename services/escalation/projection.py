@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     Column,
     Connection,
@@ -74,8 +75,8 @@ chain_table = audit.audit_table(metadata)
 
 
 # Built once: building statements per event costs several times what SQLite spends running them.
-EID = bindparam("eid")
-AT = bindparam("at")
+EID: BindParameter[str] = bindparam("eid")
+AT: BindParameter[datetime] = bindparam("at")
 POLICY_FORGET = policies.delete().where(policies.c.agency == bindparam("agency"))
 POLICY_INSERT = policies.insert()
 ESCALATION_INSERT = escalations.insert()
