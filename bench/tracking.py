@@ -4,6 +4,7 @@ projection's rebuild rate, and the raw ordered-replay rate of the same log in th
     python -m bench.tracking                      # 200k events (a few minutes on 2 cores)
     python -m bench.tracking --events 1000000     # the 1M figure (about four times longer)
     python -m bench.tracking --out bench/results/tracking.json
+    python -m bench.tracking --apply-only         # the projection alone, in-process, CPU-timed (no NATS)
 
 Starts its own nats-server (sync_interval: always) in a temporary directory; loopback only.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy, RawStreamMsg
 
 from services.tracking import publication
 from services.tracking.domain import iso_week
@@ -37,6 +38,7 @@ from shared.contracts.wellness import DebriefAccepted, DebriefOffered, FollowupC
 from shared.db import make_engine
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer
+from shared.projection import apply_batch, ensure_schema, parse_raw
 from shared.replay import rebuild
 from shared.topology import consumer, provision
 
@@ -144,6 +146,29 @@ async def raw_replay(js: Any) -> tuple[int, float]:
         await sub.unsubscribe()
 
 
+def apply_rate(n_events: int, batch: int = 1000) -> dict[str, float]:
+    """The trends projection alone: decoded events applied in-process into SQLite, batch by batch as a
+    rebuild does. Process CPU time, so the figure barely moves with the machine's load."""
+    raws = [RawStreamMsg(subject=s, seq=seq, data=d) for seq, (s, d) in enumerate(history(n_events), 1)]
+    decode_cpu = time.process_time()
+    items = [parse_raw(raw) for raw in raws]
+    decode_cpu = time.process_time() - decode_cpu
+    with tempfile.TemporaryDirectory(prefix="peerline-bench-") as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/tracking.db")
+        projection = TrendsProjection()
+        ensure_schema(engine, projection)
+        cpu = time.process_time()
+        for i in range(0, len(items), batch):
+            apply_batch(engine, projection, items[i : i + batch])
+        cpu = time.process_time() - cpu
+        engine.dispose()
+    return {
+        "apply_events": len(items),
+        "apply_events_per_cpu_s": round(len(items) / cpu),
+        "decode_events_per_cpu_s": round(len(items) / decode_cpu),
+    }
+
+
 QUERIES: list[tuple[str, str, str | None]] = [
     ("contacts", "category", None),  # regional roll-up: agencies × categories
     ("contacts", "referral", None),
@@ -213,8 +238,10 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--out", type=Path, default=None, help="also write the figures here as JSON")
+    parser.add_argument("--apply-only", action="store_true", help="only the in-process projection rate")
     args = parser.parse_args()
-    result = {"bench": "tracking", "at": datetime.now(UTC).isoformat(), **asyncio.run(run(args.events))}
+    figures = apply_rate(args.events) if args.apply_only else asyncio.run(run(args.events))
+    result = {"bench": "tracking", "at": datetime.now(UTC).isoformat(), **figures}
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -9,11 +9,25 @@ hashes still differs from what the log says.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, Text, func, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Insert,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+)
 
 from shared.envelope import Envelope
 
@@ -57,27 +71,33 @@ def link(prev_hash: str, record: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{record}".encode()).hexdigest()
 
 
+@functools.cache
+def _statements(table: Table) -> tuple[Select[int, str], Insert]:
+    """The chain's end and its insert, built once per table (building them per event costs more than
+    SQLite spends running them)."""
+    last = select(table.c.position, table.c.hash).order_by(table.c.position.desc()).limit(1)
+    return last, table.insert()
+
+
 def append(conn: Connection, table: Table, env: Envelope, seq: int) -> None:
     """Add one event's record to the end of the chain (inside the projection's transaction)."""
-    last = conn.execute(
-        select(table.c.position, table.c.hash).order_by(table.c.position.desc()).limit(1)
-    ).first()
+    last_stmt, insert = _statements(table)
+    last = conn.execute(last_stmt).first()
     position, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     record = body(env, seq)
-    conn.execute(
-        table.insert().values(
-            position=position,
-            seq=seq,
-            event_id=env.id,
-            event_type=env.type,
-            agency=env.agency,
-            aggregate_id=env.subject,
-            occurred_at=env.time,
-            body=record,
-            prev_hash=prev,
-            hash=link(prev, record),
-        )
-    )
+    row = {
+        "position": position,
+        "seq": seq,
+        "event_id": env.id,
+        "event_type": env.type,
+        "agency": env.agency,
+        "aggregate_id": env.subject,
+        "occurred_at": env.time,
+        "body": record,
+        "prev_hash": prev,
+        "hash": link(prev, record),
+    }
+    conn.execute(insert, row)
 
 
 @dataclass

@@ -6,7 +6,20 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, Column, Connection, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Update,
+    bindparam,
+    select,
+)
 
 from services.escalation import audit
 from services.escalation.domain import Policy
@@ -61,6 +74,28 @@ timers = timers_table(metadata)
 chain_table = audit.audit_table(metadata)
 
 
+# Built once: building statements per event costs several times what SQLite spends running them.
+EID: BindParameter[str] = bindparam("eid")
+AT: BindParameter[datetime] = bindparam("at")
+POLICY_FORGET = policies.delete().where(policies.c.agency == bindparam("agency"))
+POLICY_INSERT = policies.insert()
+ESCALATION_INSERT = escalations.insert()
+CHAIN_OF = select(escalations.c.chain).where(escalations.c.escalation_id == EID)
+TIMERS_FORGET = timers.delete().where(timers.c.aggregate_id == EID)
+ONE_ESCALATION = escalations.update().where(escalations.c.escalation_id == EID)
+ADVANCED = ONE_ESCALATION.values(
+    tier=bindparam("to_tier"), tier_role=bindparam("role"), deadline_at=bindparam("due"), updated_at=AT
+)
+ACKNOWLEDGED = ONE_ESCALATION.values(
+    status="acknowledged", acknowledged_by=bindparam("by"), deadline_at=None, updated_at=AT
+)
+RESOLVED = ONE_ESCALATION.values(
+    status="resolved", outcome=bindparam("result"), deadline_at=None, updated_at=AT
+)
+REFUSED = ONE_ESCALATION.values(refusals=escalations.c.refusals + 1, updated_at=AT)
+DISCLOSED = ONE_ESCALATION.values(disclosures=escalations.c.disclosures + 1, updated_at=AT)
+
+
 def _timer(agency: str, escalation_id: str, tier: int, due: datetime) -> Timer:
     return Timer(f"{escalation_id}:tier:{tier}", TIER_DEADLINE, agency, escalation_id, due, {"tier": tier})
 
@@ -73,83 +108,68 @@ class EscalationProjection:
         audit.append(conn, chain_table, env, seq)
         match event:
             case DisclosurePolicyRecorded():
-                conn.execute(policies.delete().where(policies.c.agency == env.agency))
-                conn.execute(
-                    policies.insert().values(
-                        agency=env.agency,
-                        version=event.policy_version,
-                        jurisdiction=event.jurisdiction,
-                        body=json.dumps(env.data, sort_keys=True),
-                        recorded_at=env.time,
-                    )
-                )
+                self._policy(conn, env, event)
             case EscalationTriggered():
                 self._triggered(conn, env, event)
             case EscalationTierAdvanced():
                 self._advanced(conn, env, event)
             case EscalationAcknowledged():
-                self._settle(conn, env, status="acknowledged", acknowledged_by=event.by)
+                self._settle(conn, env, ACKNOWLEDGED, {"by": event.by})
             case EscalationResolved():
-                self._settle(conn, env, status="resolved", outcome=event.outcome)
+                self._settle(conn, env, RESOLVED, {"result": event.outcome})
             case IdentityRevealRefused():
-                self._count(conn, env.subject, escalations.c.refusals, env.time)
+                conn.execute(REFUSED, {"eid": env.subject, "at": env.time})
             case IdentityDisclosed():
-                self._count(conn, event.escalation_id, escalations.c.disclosures, env.time)
+                conn.execute(DISCLOSED, {"eid": event.escalation_id, "at": env.time})
+
+    def _policy(self, conn: Connection, env: Envelope, event: DisclosurePolicyRecorded) -> None:
+        conn.execute(POLICY_FORGET, {"agency": env.agency})
+        row = {
+            "agency": env.agency,
+            "version": event.policy_version,
+            "jurisdiction": event.jurisdiction,
+            "body": json.dumps(env.data, sort_keys=True),
+            "recorded_at": env.time,
+        }
+        conn.execute(POLICY_INSERT, row)
 
     def _triggered(self, conn: Connection, env: Envelope, event: EscalationTriggered) -> None:
         first = event.chain[0] if event.chain else Tier(role="clinician", ack_within_s=600)
         due = env.time + timedelta(seconds=first.ack_within_s)
-        conn.execute(
-            escalations.insert().values(
-                escalation_id=env.subject,
-                agency=env.agency,
-                case_id=event.case_id,
-                category=event.category,
-                status="open",
-                tier=1,
-                tier_role=first.role,
-                disclosable=event.disclosable,
-                policy_version=event.policy_version,
-                raised_by_role=event.raised_by_role,
-                chain=json.dumps([t.model_dump() for t in event.chain]),
-                disclosures=0,
-                refusals=0,
-                triggered_at=env.time,
-                deadline_at=due,
-                updated_at=env.time,
-            )
-        )
+        row = {
+            "escalation_id": env.subject,
+            "agency": env.agency,
+            "case_id": event.case_id,
+            "category": event.category,
+            "status": "open",
+            "tier": 1,
+            "tier_role": first.role,
+            "disclosable": event.disclosable,
+            "policy_version": event.policy_version,
+            "raised_by_role": event.raised_by_role,
+            "chain": json.dumps([t.model_dump() for t in event.chain]),
+            "disclosures": 0,
+            "refusals": 0,
+            "triggered_at": env.time,
+            "deadline_at": due,
+            "updated_at": env.time,
+        }
+        conn.execute(ESCALATION_INSERT, row)
         schedule(conn, timers, _timer(env.agency, env.subject, 1, due))
 
     def _advanced(self, conn: Connection, env: Envelope, event: EscalationTierAdvanced) -> None:
-        raw = conn.execute(
-            select(escalations.c.chain).where(escalations.c.escalation_id == env.subject)
-        ).scalar()
+        raw = conn.execute(CHAIN_OF, {"eid": env.subject}).scalar()
         chain = [Tier.model_validate(t) for t in json.loads(raw or "[]")]
         within = chain[event.tier - 1].ack_within_s if len(chain) >= event.tier else 600
         due = env.time + timedelta(seconds=within)
-        conn.execute(timers.delete().where(timers.c.aggregate_id == env.subject))
-        conn.execute(
-            escalations.update()
-            .where(escalations.c.escalation_id == env.subject)
-            .values(tier=event.tier, tier_role=event.role, deadline_at=due, updated_at=env.time)
-        )
+        conn.execute(TIMERS_FORGET, {"eid": env.subject})
+        values = {"eid": env.subject, "to_tier": event.tier, "role": event.role, "due": due, "at": env.time}
+        conn.execute(ADVANCED, values)
         schedule(conn, timers, _timer(env.agency, env.subject, event.tier, due))
 
-    def _settle(self, conn: Connection, env: Envelope, **values: object) -> None:
-        conn.execute(timers.delete().where(timers.c.aggregate_id == env.subject))
-        conn.execute(
-            escalations.update()
-            .where(escalations.c.escalation_id == env.subject)
-            .values(deadline_at=None, updated_at=env.time, **values)
-        )
-
-    def _count(self, conn: Connection, escalation_id: str, column: Column[int], when: datetime) -> None:
-        conn.execute(
-            escalations.update()
-            .where(escalations.c.escalation_id == escalation_id)
-            .values({column: column + 1, escalations.c.updated_at: when})
-        )
+    def _settle(self, conn: Connection, env: Envelope, stmt: Update, values: dict[str, object]) -> None:
+        conn.execute(TIMERS_FORGET, {"eid": env.subject})
+        conn.execute(stmt, {"eid": env.subject, "at": env.time, **values})
 
 
 def current_policy(conn: Connection, agency: str) -> Policy:

@@ -8,7 +8,7 @@ Read by coordinators of the case's agency only; leadership never reaches these t
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, select
 
 from shared.contracts.base import Event
 from shared.contracts.escalation import (
@@ -88,6 +88,14 @@ def _detail(event: Event) -> str | None:
     return None
 
 
+# Built once: building statements per event costs several times what SQLite spends running them.
+ENTRY_INSERT = audit_entries.insert()
+LINK_INSERT = audit_escalations.insert()
+LINK_OF = select(audit_escalations.c.case_id, audit_escalations.c.agency).where(
+    audit_escalations.c.escalation_id == bindparam("eid")
+)
+
+
 class AuditProjection:
     name = "tracking-audit"
     metadata = metadata
@@ -101,35 +109,27 @@ class AuditProjection:
             if case_id:
                 self._add(conn, seq, case_id, env.agency, env, FOLLOWUP_EVENTS[kind], event)
         elif isinstance(event, EscalationTriggered):
-            conn.execute(
-                audit_escalations.insert().values(
-                    escalation_id=env.subject, case_id=event.case_id, agency=env.agency
-                )
-            )
+            link = {"escalation_id": env.subject, "case_id": event.case_id, "agency": env.agency}
+            conn.execute(LINK_INSERT, link)
             self._add(conn, seq, event.case_id, env.agency, env, "escalation_triggered", event)
         elif kind in ESCALATION_EVENTS:
-            link = conn.execute(
-                select(audit_escalations.c.case_id, audit_escalations.c.agency).where(
-                    audit_escalations.c.escalation_id == env.subject
-                )
-            ).first()
-            if link is not None:
-                self._add(conn, seq, link.case_id, link.agency, env, ESCALATION_EVENTS[kind], event)
+            found = conn.execute(LINK_OF, {"eid": env.subject}).first()
+            if found is not None:
+                self._add(conn, seq, found.case_id, found.agency, env, ESCALATION_EVENTS[kind], event)
 
     def _add(
         self, conn: Connection, seq: int, case_id: str, agency: str, env: Envelope, what: str, event: Event
     ) -> None:
-        conn.execute(
-            audit_entries.insert().values(
-                seq=seq,
-                case_id=case_id,
-                agency=agency,
-                at=env.time,
-                what=what,
-                peer_ref=getattr(event, "peer_ref", None),
-                detail=_detail(event),
-            )
-        )
+        entry = {
+            "seq": seq,
+            "case_id": case_id,
+            "agency": agency,
+            "at": env.time,
+            "what": what,
+            "peer_ref": getattr(event, "peer_ref", None),
+            "detail": _detail(event),
+        }
+        conn.execute(ENTRY_INSERT, entry)
 
 
 def timeline(conn: Connection, agency: str, case_id: str) -> list[dict[str, object]]:
