@@ -13,7 +13,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, bindparam
 
 from shared.clock import Clock
 from shared.timers import Fire, Timer, due
@@ -36,6 +36,10 @@ class Scheduler:
         self.engine, self.table, self.clock, self.fire = engine, table, clock, fire
         self.retry_after, self.batch = retry_after, batch
         self.gate = asyncio.Semaphore(concurrency)
+        # built once (see services.wellness.statements)
+        t_ids = table.c.timer_id.in_(bindparam("t_ids", expanding=True))
+        self._attempted = table.update().where(t_ids).values(attempted_at=bindparam("t_at"))
+        self._settled = table.delete().where(t_ids)
 
     async def tick(self) -> int:
         """Fire every timer due now (up to `batch`); returns how many were fired without error."""
@@ -60,8 +64,8 @@ class Scheduler:
 
     def _mark(self, ids: list[str], now: datetime) -> None:
         with self.engine.begin() as conn:
-            conn.execute(self.table.update().where(self.table.c.timer_id.in_(ids)).values(attempted_at=now))
+            conn.execute(self._attempted, {"t_ids": ids, "t_at": now})
 
     def _delete(self, ids: list[str]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(self.table.delete().where(self.table.c.timer_id.in_(ids)))
+            conn.execute(self._settled, {"t_ids": ids})
