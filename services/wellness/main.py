@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from services.wellness.api import build_api
 from services.wellness.policy import Policies
-from services.wellness.projection import LOAD_INPUTS, WellnessProjection
+from services.wellness.projection import LOAD_INPUTS, SCHEDULES, WellnessProjection
 from services.wellness.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
 from services.wellness.tables import timers
@@ -80,12 +80,15 @@ class Wellness:
         self._store = store
 
     def committed(self, items: Sequence[Item]) -> None:
-        self.wake.set()
+        """After the view commits: wake the timers if it may have scheduled work, the sweep if load moved."""
+        if any(isinstance(item.event, SCHEDULES) for item in items):
+            self.wake.set()
         if any(isinstance(item.event, LOAD_INPUTS) for item in items):
             self.load_changed.set()
 
     async def run_timers(self, stop: asyncio.Event) -> None:
-        """Fire due timers; wake at once when the view committed new work, else poll."""
+        """Fire due timers; wake at once when the view committed what may schedule one, else poll (timers
+        due later, and retries, are found by the poll)."""
         while not stop.is_set():
             self.wake.clear()
             try:

@@ -65,6 +65,9 @@ LOAD_INPUTS = (
     IncidentRespondersAdded,
 )
 
+SCHEDULES = (CriticalIncidentReported, IncidentRespondersAdded, ContactLogged, FollowupScheduled)
+"""Events whose applying may schedule a timer (the work loop is woken when a batch holds one)."""
+
 
 class WellnessProjection:
     name = "wellness-view"

@@ -43,11 +43,9 @@ class Scheduler:
 
     async def tick(self) -> int:
         """Fire every timer due now (up to `batch`); returns how many were fired without error."""
-        now = self.clock.now()
-        timers = await asyncio.to_thread(due, self.engine, self.table, now, self.retry_after, self.batch)
+        timers = await asyncio.to_thread(self._claim, self.clock.now())
         if not timers:
             return 0
-        await asyncio.to_thread(self._mark, [t.timer_id for t in timers], now)
         results = await asyncio.gather(*(self._one(t) for t in timers))
         settled = [t.timer_id for t, left in zip(timers, results, strict=True) if left is False]
         if settled:
@@ -62,9 +60,13 @@ class Scheduler:
                 log.exception("timer %s (%s) failed; it will be retried", timer.kind, timer.timer_id)
                 return None
 
-    def _mark(self, ids: list[str], now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(self._attempted, {"t_ids": ids, "t_at": now})
+    def _claim(self, now: datetime) -> list[Timer]:
+        """The timers due now, marked attempted before any is fired (one hop off the event loop)."""
+        timers = due(self.engine, self.table, now, self.retry_after, self.batch)
+        if timers:
+            with self.engine.begin() as conn:
+                conn.execute(self._attempted, {"t_ids": [t.timer_id for t in timers], "t_at": now})
+        return timers
 
     def _delete(self, ids: list[str]) -> None:
         with self.engine.begin() as conn:

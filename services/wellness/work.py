@@ -67,12 +67,13 @@ class Worker:
 
     async def offer(self, timer: Timer) -> bool:
         now = self.clock.now()
-        waiting, counts = await asyncio.to_thread(
-            self._read, self._waiting, timer.agency, timer.aggregate_id, now
+        # the view and the log are read at once: the incident's last event is the offers' cause
+        (waiting, counts), incident = await asyncio.gather(
+            asyncio.to_thread(self._read, self._waiting, timer.agency, timer.aggregate_id, now),
+            self.writer.store().load(timer.agency, "incident", timer.aggregate_id),
         )
         if not waiting:
             return False
-        incident = await self.writer.store().load(timer.agency, "incident", timer.aggregate_id)
         cause = incident.events[-1].envelope if incident.events else None
         # exposure first: once every offer is made the timer is settled and not fired again
         await asyncio.gather(*(self._exposure(row, counts[self._key(row)], now, cause) for row in waiting))
