@@ -88,7 +88,8 @@ def exposure_counts(
     refs = sorted(set(member_refs))
     counts = {ref: 0 for ref in refs}
     if refs:
-        counts.update(conn.execute(q.EXPOSURE_COUNTS, {"refs": refs, "since": now - window}).tuples().all())
+        rows = conn.execute(q.EXPOSURE_COUNTS, {"refs": refs, "since": now - window})
+        counts.update({ref: int(n) for ref, n in rows})
     return counts
 
 
