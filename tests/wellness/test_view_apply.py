@@ -1,9 +1,10 @@
 """The view's incident bookkeeping and the offer timer, in-process on SQLite (no server): each person is
-recorded once per incident, exposure is counted in each member's own agency window, and the work loop
-is woken by what can schedule a timer."""
+recorded once per incident, exposure is counted in each member's own agency window, the work loop is
+woken by what can schedule a timer, and startup's heap is kept out of later full collections."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import cast
 import pytest
 from sqlalchemy import Engine, select
 
-from services.wellness.main import Wellness
+from services.wellness.main import Wellness, settle_heap
 from services.wellness.policy import Policies
 from services.wellness.projection import NOW, WellnessProjection
 from services.wellness.settings import WellnessSettings
@@ -165,3 +166,12 @@ def test_the_work_loop_is_woken_by_events_that_can_schedule_a_timer(tmp_path: Pa
     busy = Envelope.wrap(report(person("m-1")), agency=A, subject="i-1", source="peerline/test")
     app.committed([item_of(quiet, 2), item_of(busy, 3)])
     assert app.wake.is_set()
+
+
+def test_startup_objects_are_kept_out_of_later_full_collections() -> None:
+    gc.unfreeze()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 10_000  # the modules and app this process has built so far
+    finally:
+        gc.unfreeze()
