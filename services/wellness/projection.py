@@ -185,7 +185,8 @@ class WellnessProjection:
             conn.execute(q.INVOLVEMENT_INSERT, rows)
         if any(not row["offered"] for row in rows):
             key = f"offer:{env.agency}:{incident_id}"
-            schedule(conn, timers, Timer(key, "offer", env.agency, incident_id, NOW, {}))
+            cause = {"cause": env.id, "correlation": env.correlationid or env.id}  # what the offers follow
+            schedule(conn, timers, Timer(key, "offer", env.agency, incident_id, NOW, cause))
 
     def _offered(self, conn: Connection, env: Envelope, event: DebriefOffered) -> None:
         row: dict[str, object] = {

@@ -11,9 +11,10 @@ from sqlalchemy import Engine
 
 from services.wellness import domain, queries
 from services.wellness.policy import Policies
-from services.wellness.writer import Writer
+from services.wellness.writer import Cause, Writer
 from shared.clock import Clock
 from shared.contracts.intake import IncidentFlags, Involved
+from shared.envelope import Envelope
 from shared.eventstore import History
 from shared.timers import Timer
 
@@ -67,18 +68,23 @@ class Worker:
 
     async def offer(self, timer: Timer) -> bool:
         now = self.clock.now()
-        # the view and the log are read at once: the incident's last event is the offers' cause
-        (waiting, counts), incident = await asyncio.gather(
-            asyncio.to_thread(self._read, self._waiting, timer.agency, timer.aggregate_id, now),
-            self.writer.store().load(timer.agency, "incident", timer.aggregate_id),
-        )
+        read = asyncio.to_thread(self._read, self._waiting, timer.agency, timer.aggregate_id, now)
+        cause: Cause | Envelope | None
+        if "cause" in timer.data:  # the incident event that named people still waiting
+            cause = Cause(timer.data["cause"], timer.data["correlation"])
+            waiting, counts = await read
+        else:  # a timer scheduled before timers carried their cause: the incident's last event
+            (waiting, counts), cause = await asyncio.gather(read, self._last_event(timer))
         if not waiting:
             return False
-        cause = incident.events[-1].envelope if incident.events else None
         # exposure first: once every offer is made the timer is settled and not fired again
         await asyncio.gather(*(self._exposure(row, counts[self._key(row)], now, cause) for row in waiting))
         await asyncio.gather(*(self._offer_one(row, cause) for row in waiting))
         return True
+
+    async def _last_event(self, timer: Timer) -> Envelope | None:
+        incident = await self.writer.store().load(timer.agency, "incident", timer.aggregate_id)
+        return incident.events[-1].envelope if incident.events else None
 
     def _waiting(
         self, conn: Any, agency: str, incident_id: str, now: datetime

@@ -29,7 +29,7 @@ from shared.db import make_engine
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore, History, Stored
 from shared.projection import apply_batch, ensure_schema, item_of
-from shared.timers import Timer
+from shared.timers import Timer, due
 
 from .conftest import POLICY
 
@@ -72,10 +72,12 @@ class Setup:
         writer = Writer(lambda: cast(EventStore, self.log), self.clock)
         self.worker = Worker(self.engine, writer, POLICIES, self.clock)
 
-    async def record(self, event: Event, agency: str, subject: str) -> Envelope:
+    async def record(
+        self, event: Event, agency: str, subject: str, cause: Envelope | None = None
+    ) -> Envelope:
         """Append to the log and apply to the view, as the live runner would."""
         env = Envelope.wrap(
-            event, agency=agency, subject=subject, source="peerline/test", time=self.clock.now()
+            event, agency=agency, subject=subject, source="peerline/test", time=self.clock.now(), cause=cause
         )
         await self.log.append([env], expected=None)
         self.apply([env])
@@ -85,10 +87,17 @@ class Setup:
         seqs = {s.envelope.id: s.seq for s in self.log.appended}
         apply_batch(self.engine, self.view, [item_of(e, seqs[e.id]) for e in envs])
 
-    async def fire_offers(self, incident_id: str, agency: str = A) -> list[Envelope]:
-        """Fire the incident's offer timer; apply (and return) what it appended."""
+    async def fire_offers(self, incident_id: str, agency: str = A, stored: bool = True) -> list[Envelope]:
+        """Fire the incident's offer timer as the view stored it (or as older views did, without data);
+        apply (and return) what it appended."""
+        timer_id = f"offer:{agency}:{incident_id}"
+        timer = Timer(timer_id, "offer", agency, incident_id, NOW, {})
+        if stored:
+            (timer,) = [
+                t for t in due(self.engine, timers, self.clock.now(), timedelta(0)) if t.timer_id == timer_id
+            ]
         before = len(self.log.appended)
-        await self.worker.fire(Timer(f"offer:{agency}:{incident_id}", "offer", agency, incident_id, NOW, {}))
+        await self.worker.fire(timer)
         made = [s.envelope for s in self.log.appended[before:]]
         self.apply(made)
         return made
@@ -145,6 +154,26 @@ async def test_exposure_is_counted_per_member_within_their_own_agencys_window(tm
     assert [(c.member_ref, c.incidents_in_window) for c in checkins] == [("m-a", 2)]  # type: ignore[attr-defined]
     assert all(isinstance(c, ExposureCheckinOffered) for c in checkins)
     assert sum(1 for e in made if isinstance(e.payload(), DebriefOffered)) == 3
+
+
+async def test_offers_follow_the_report_that_named_the_people(tmp_path: Path) -> None:
+    s = Setup(tmp_path)
+    first = await s.record(report(person("m-1"), person("m-2")), A, "i-1")
+    made = await s.fire_offers("i-1")
+    assert {(e.causationid, e.correlationid) for e in made} == {(first.id, first.id)}
+    added = await s.record(IncidentRespondersAdded(involved=(person("m-3"),)), A, "i-1", cause=first)
+    made = await s.fire_offers("i-1")
+    assert [(e.causationid, e.correlationid) for e in made] == [(added.id, first.id)]
+    # a later report naming nobody new does not become the cause: the one that named them is
+    named = await s.record(IncidentRespondersAdded(involved=(person("m-4"),)), A, "i-1", cause=first)
+    await s.record(IncidentRespondersAdded(involved=(person("m-4"),)), A, "i-1", cause=first)
+    made = await s.fire_offers("i-1")
+    assert [(e.causationid, e.correlationid) for e in made] == [(named.id, first.id)]
+    # a timer stored before timers carried their cause: the incident's last event is the cause
+    await s.record(IncidentRespondersAdded(involved=(person("m-5"),)), A, "i-1", cause=first)
+    repeat = await s.record(IncidentRespondersAdded(involved=(person("m-5"),)), A, "i-1", cause=first)
+    made = await s.fire_offers("i-1", stored=False)
+    assert [(e.causationid, e.correlationid) for e in made] == [(repeat.id, first.id)]
 
 
 def test_the_work_loop_is_woken_by_events_that_can_schedule_a_timer(tmp_path: Path) -> None:
