@@ -18,6 +18,7 @@ from services.wellness.projection import LOAD_INPUTS, SCHEDULES, WellnessProject
 from services.wellness.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
 from services.wellness.tables import timers
+from services.wellness.warmup import warm_up
 from services.wellness.work import Worker
 from services.wellness.writer import Writer
 from shared.auth import Auth
@@ -135,6 +136,8 @@ class Wellness:
         self.connect(EventStore(js))
         view = self.runner(js)
         await view.start()
+        await asyncio.to_thread(warm_up, self.engine, self.projection, self.policies, self.clock)
+        await asyncio.to_thread(self.timers.warm_up)
         settle_heap()
         self.ready = True
         tasks: list[Task] = [

@@ -1,6 +1,6 @@
 """The view's incident bookkeeping and the offer timer, in-process on SQLite (no server): each person is
 recorded once per incident, exposure is counted in each member's own agency window, the work loop is
-woken by what can schedule a timer, and startup's heap is kept out of later full collections."""
+woken by what can schedule a timer, and the start-up warm-up and heap freeze change nothing else."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from sqlalchemy import Engine, select
 from services.wellness.main import Wellness, settle_heap
 from services.wellness.policy import Policies
 from services.wellness.projection import NOW, WellnessProjection
+from services.wellness.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
 from services.wellness.tables import involvements, timers
+from services.wellness.warmup import warm_up
 from services.wellness.work import Worker
 from services.wellness.writer import Writer
 from shared.auth import Auth, Verifier, generate_dev_keys
@@ -28,7 +30,7 @@ from shared.contracts.wellness import DebriefOffered, ExposureCheckinOffered
 from shared.db import make_engine
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore, History, Stored
-from shared.projection import apply_batch, ensure_schema, item_of
+from shared.projection import apply_batch, digest, ensure_schema, item_of
 from shared.timers import Timer, due
 
 from .conftest import POLICY
@@ -204,3 +206,17 @@ def test_startup_objects_are_kept_out_of_later_full_collections() -> None:
         assert gc.get_freeze_count() > 10_000  # the modules and app this process has built so far
     finally:
         gc.unfreeze()
+
+
+async def test_warming_up_leaves_the_view_and_its_timers_as_they_were(tmp_path: Path) -> None:
+    s = Setup(tmp_path)
+    await s.record(report(person("m-1")), A, "i-1")
+    before = digest(s.engine, s.view)
+    warm_up(s.engine, s.view, POLICIES, s.clock)
+    scheduler = Scheduler(s.engine, timers, s.clock, s.worker.fire)
+    scheduler.warm_up()
+    assert digest(s.engine, s.view) == before
+    with s.engine.connect() as conn:
+        assert conn.execute(select(timers.c.attempted_at)).scalars().all() == [None]  # not claimed
+    assert await scheduler.tick() == 1  # still due, and fired as before
+    assert s.offer_timers() == [f"offer:{A}:i-1"]  # left for the view to settle
