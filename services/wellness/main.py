@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -13,10 +14,11 @@ from fastapi import FastAPI
 
 from services.wellness.api import build_api
 from services.wellness.policy import Policies
-from services.wellness.projection import LOAD_INPUTS, WellnessProjection
+from services.wellness.projection import LOAD_INPUTS, SCHEDULES, WellnessProjection
 from services.wellness.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
 from services.wellness.tables import timers
+from services.wellness.warmup import warm_up
 from services.wellness.work import Worker
 from services.wellness.writer import Writer
 from shared.auth import Auth
@@ -30,6 +32,14 @@ from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer
 
 log = logging.getLogger("peerline.wellness")
+
+
+def settle_heap() -> None:
+    """What startup built (modules, tables, the app) lives as long as the process: collect startup's
+    garbage once, then keep the rest out of every later full collection. Otherwise the first full
+    collections walk ~100k startup objects and stall the event loop for tens of milliseconds."""
+    gc.collect()
+    gc.freeze()
 
 
 async def first_of(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
@@ -80,12 +90,15 @@ class Wellness:
         self._store = store
 
     def committed(self, items: Sequence[Item]) -> None:
-        self.wake.set()
+        """After the view commits: wake the timers if it may have scheduled work, the sweep if load moved."""
+        if any(isinstance(item.event, SCHEDULES) for item in items):
+            self.wake.set()
         if any(isinstance(item.event, LOAD_INPUTS) for item in items):
             self.load_changed.set()
 
     async def run_timers(self, stop: asyncio.Event) -> None:
-        """Fire due timers; wake at once when the view committed new work, else poll."""
+        """Fire due timers; wake at once when the view committed what may schedule one, else poll (timers
+        due later, and retries, are found by the poll)."""
         while not stop.is_set():
             self.wake.clear()
             try:
@@ -123,6 +136,9 @@ class Wellness:
         self.connect(EventStore(js))
         view = self.runner(js)
         await view.start()
+        await asyncio.to_thread(warm_up, self.engine, self.projection, self.policies, self.clock)
+        await asyncio.to_thread(self.timers.warm_up)
+        settle_heap()
         self.ready = True
         tasks: list[Task] = [
             view.run,

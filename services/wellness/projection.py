@@ -11,22 +11,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from services.wellness import statements as q
 from services.wellness.domain import debrief_id
 from services.wellness.policy import Policies
-from services.wellness.tables import (
-    assignments,
-    checkins,
-    contacts,
-    followups,
-    involvements,
-    metadata,
-    offers,
-    peers,
-    planned,
-    timers,
-)
+from services.wellness.tables import metadata, timers
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,
@@ -75,6 +65,9 @@ LOAD_INPUTS = (
     IncidentRespondersAdded,
 )
 
+SCHEDULES = (CriticalIncidentReported, IncidentRespondersAdded, ContactLogged, FollowupScheduled)
+"""Events whose applying may schedule a timer (the work loop is woken when a batch holds one)."""
+
 
 class WellnessProjection:
     name = "wellness-view"
@@ -86,47 +79,43 @@ class WellnessProjection:
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         match event:
             case PeerEnrolled():
-                known = {"agency": env.agency, "member_ref": event.member_ref}
-                if not conn.execute(
-                    peers.update().where(peers.c.peer_ref == env.subject).values(**known)
-                ).rowcount:
-                    conn.execute(peers.insert().values(peer_ref=env.subject, **known))
+                known = {"p_ref": env.subject, "p_agency": env.agency, "p_member": event.member_ref}
+                if not conn.execute(q.PEER_ENROLL, known).rowcount:
+                    row = {"peer_ref": env.subject, "agency": env.agency, "member_ref": event.member_ref}
+                    conn.execute(q.PEER_INSERT, row)
             case PeerOverloaded():
-                self._peer(
-                    conn, env, overloaded=True, overloaded_at=env.time, reasons=";".join(event.reasons)
+                reasons = ";".join(event.reasons)
+                conn.execute(
+                    q.PEER_OVERLOADED, {"p_ref": env.subject, "p_at": env.time, "p_reasons": reasons}
                 )
             case PeerRecovered():
-                self._peer(conn, env, overloaded=False, overloaded_at=None, reasons="")
+                conn.execute(q.PEER_RECOVERED, {"p_ref": env.subject})
             case PeerBreakRequested():
                 until = _time(event.until, env.time) if event.until else None
-                self._peer(conn, env, on_break=True, break_until=until)
+                conn.execute(q.PEER_BREAK, {"p_ref": env.subject, "p_until": until})
             case PeerBreakEnded():
-                self._peer(conn, env, on_break=False, break_until=None)
+                conn.execute(q.PEER_BREAK_ENDED, {"p_ref": env.subject})
             case PeerAssigned():
-                conn.execute(assignments.delete().where(assignments.c.case_id == env.subject))
-                conn.execute(assignments.insert().values(case_id=env.subject, peer_ref=event.peer_ref))
+                conn.execute(q.ASSIGNMENT_DELETE, {"c_id": env.subject})
+                conn.execute(q.ASSIGNMENT_INSERT, {"case_id": env.subject, "peer_ref": event.peer_ref})
             case AssignmentDeclined() | AssignmentExpired() | CaseClosed() | RequestCancelled():
-                conn.execute(assignments.delete().where(assignments.c.case_id == env.subject))
+                conn.execute(q.ASSIGNMENT_DELETE, {"c_id": env.subject})
             case ContactLogged():
-                conn.execute(contacts.insert().values(seq=seq, peer_ref=event.peer_ref, at=env.time))
+                conn.execute(q.CONTACT_INSERT, {"seq": seq, "peer_ref": event.peer_ref, "at": env.time})
                 if event.initial:
                     self._plan(conn, env)
             case CriticalIncidentReported():
                 at = _time(event.occurred_at, env.time)
                 self._involve(conn, env, env.subject, at, event.flags.model_dump_json(), event.involved)
             case IncidentRespondersAdded():
-                first = conn.execute(
-                    select(involvements.c.occurred_at, involvements.c.flags)
-                    .where(involvements.c.incident_agency == env.agency)
-                    .where(involvements.c.incident_id == env.subject)
-                ).first()
+                first = conn.execute(q.INCIDENT_FIRST, {"i_agency": env.agency, "i_id": env.subject}).first()
                 if first is not None:
                     self._involve(conn, env, env.subject, first[0], first[1], event.involved)
             case DebriefOffered():
                 self._offered(conn, env, event)
             case DebriefAccepted() | DebriefDeclined():
                 answer = "accepted" if isinstance(event, DebriefAccepted) else "declined"
-                conn.execute(offers.update().where(offers.c.offer_id == env.subject).values(status=answer))
+                conn.execute(q.OFFER_ANSWER, {"o_id": env.subject, "o_status": answer})
             case FollowupScheduled():
                 self._scheduled(conn, env, event)
             case FollowupDue():
@@ -140,24 +129,20 @@ class WellnessProjection:
                 cancel(conn, timers, f"due:{env.subject}")
                 cancel(conn, timers, f"overdue:{env.subject}")
             case ExposureCheckinOffered():
-                conn.execute(
-                    checkins.insert().values(
-                        seq=seq,
-                        agency=env.agency,
-                        member_ref=event.member_ref,
-                        incidents_in_window=event.incidents_in_window,
-                        window_days=event.window_days,
-                        offered_at=env.time,
-                    )
-                )
-
-    def _peer(self, conn: Connection, env: Envelope, **values: object) -> None:
-        conn.execute(peers.update().where(peers.c.peer_ref == env.subject).values(**values))
+                checkin: dict[str, object] = {
+                    "seq": seq,
+                    "agency": env.agency,
+                    "member_ref": event.member_ref,
+                    "incidents_in_window": event.incidents_in_window,
+                    "window_days": event.window_days,
+                    "offered_at": env.time,
+                }
+                conn.execute(q.CHECKIN_INSERT, checkin)
 
     def _plan(self, conn: Connection, env: Envelope) -> None:
-        if conn.execute(select(planned.c.case_id).where(planned.c.case_id == env.subject)).first():
+        if conn.execute(q.PLANNED, {"c_id": env.subject}).first():
             return  # a case's follow-ups are planned once, after its first initial contact
-        conn.execute(planned.insert().values(case_id=env.subject, agency=env.agency))
+        conn.execute(q.PLANNED_INSERT, {"case_id": env.subject, "agency": env.agency})
         if self.policies.of(env.agency).followup_after:
             data = {"peer_ref": env.data["peer_ref"], "contact_at": env.time.isoformat()}
             schedule(conn, timers, Timer(f"plan:{env.subject}", "plan", env.agency, env.subject, NOW, data))
@@ -171,69 +156,68 @@ class WellnessProjection:
         flags: str,
         people: tuple[Involved, ...],
     ) -> None:
-        added = False
+        """Each person not yet on record for the incident is recorded (the first mention wins); the
+        offer timer is (re)scheduled if any of them has no offer yet."""
+        named: dict[str, Involved] = {}
         for person in people:
-            offer_id = debrief_id(env.agency, incident_id, person.member_ref)
-            if conn.execute(
-                select(involvements.c.offer_id).where(involvements.c.offer_id == offer_id)
-            ).first():
-                continue
-            known = conn.execute(select(offers.c.offer_id).where(offers.c.offer_id == offer_id)).first()
-            conn.execute(
-                involvements.insert().values(
-                    offer_id=offer_id,
-                    incident_agency=env.agency,
-                    incident_id=incident_id,
-                    member_ref=person.member_ref,
-                    agency=person.agency,
-                    role=person.role,
-                    occurred_at=occurred_at,
-                    flags=flags,
-                    offered=known is not None,
-                )
-            )
-            added = added or known is None
-        if added:
+            named.setdefault(debrief_id(env.agency, incident_id, person.member_ref), person)
+        if not named:
+            return
+        ids = {"ids": list(named)}
+        on_record = set(conn.execute(q.INVOLVED_KNOWN, ids).scalars())
+        offered = set(conn.execute(q.OFFERS_KNOWN, ids).scalars())
+        rows = [
+            {
+                "offer_id": offer_id,
+                "incident_agency": env.agency,
+                "incident_id": incident_id,
+                "member_ref": person.member_ref,
+                "agency": person.agency,
+                "role": person.role,
+                "occurred_at": occurred_at,
+                "flags": flags,
+                "offered": offer_id in offered,
+            }
+            for offer_id, person in named.items()
+            if offer_id not in on_record
+        ]
+        if rows:
+            conn.execute(q.INVOLVEMENT_INSERT, rows)
+        if any(not row["offered"] for row in rows):
             key = f"offer:{env.agency}:{incident_id}"
-            schedule(conn, timers, Timer(key, "offer", env.agency, incident_id, NOW, {}))
+            cause = {"cause": env.id, "correlation": env.correlationid or env.id}  # what the offers follow
+            schedule(conn, timers, Timer(key, "offer", env.agency, incident_id, NOW, cause))
 
     def _offered(self, conn: Connection, env: Envelope, event: DebriefOffered) -> None:
-        conn.execute(
-            offers.insert().values(
-                offer_id=env.subject,
-                agency=env.agency,
-                member_ref=event.member_ref,
-                incident_id=event.incident_id,
-                role=event.role,
-                offer_type=event.offer_type,
-                window_opens=event.window_opens,
-                window_closes=event.window_closes,
-                status="offered",
-            )
-        )
-        conn.execute(involvements.update().where(involvements.c.offer_id == env.subject).values(offered=True))
-        waiting = conn.execute(
-            select(involvements.c.offer_id)
-            .where(involvements.c.incident_agency == event.incident_agency)
-            .where(involvements.c.incident_id == event.incident_id)
-            .where(involvements.c.offered.is_(False))
-        ).first()
-        if waiting is None:
+        row: dict[str, object] = {
+            "offer_id": env.subject,
+            "agency": env.agency,
+            "member_ref": event.member_ref,
+            "incident_id": event.incident_id,
+            "role": event.role,
+            "offer_type": event.offer_type,
+            "window_opens": event.window_opens,
+            "window_closes": event.window_closes,
+            "status": "offered",
+        }
+        conn.execute(q.OFFER_INSERT, row)
+        conn.execute(q.INVOLVEMENT_OFFERED, {"o_id": env.subject})
+        incident = {"i_agency": event.incident_agency, "i_id": event.incident_id}
+        if conn.execute(q.WAITING_ANY, incident).first() is None:
             cancel(conn, timers, f"offer:{event.incident_agency}:{event.incident_id}")
 
     def _scheduled(self, conn: Connection, env: Envelope, event: FollowupScheduled) -> None:
         due_at = _time(event.due_at, env.time)
-        conn.execute(
-            followups.insert().values(
-                followup_id=env.subject,
-                agency=env.agency,
-                case_id=event.case_id,
-                peer_ref=event.peer_ref,
-                n=event.n,
-                due_at=due_at,
-                status="scheduled",
-            )
-        )
+        row: dict[str, object] = {
+            "followup_id": env.subject,
+            "agency": env.agency,
+            "case_id": event.case_id,
+            "peer_ref": event.peer_ref,
+            "n": event.n,
+            "due_at": due_at,
+            "status": "scheduled",
+        }
+        conn.execute(q.FOLLOWUP_INSERT, row)
         grace = self.policies.of(env.agency).followup_grace
         fid = env.subject
         schedule(conn, timers, Timer(f"due:{fid}", "followup_due", env.agency, fid, due_at, {}))
@@ -244,4 +228,4 @@ class WellnessProjection:
             cancel(conn, timers, f"plan:{event.case_id}")
 
     def _followup(self, conn: Connection, followup_id: str, status: str) -> None:
-        conn.execute(followups.update().where(followups.c.followup_id == followup_id).values(status=status))
+        conn.execute(q.FOLLOWUP_STATUS, {"f_id": followup_id, "f_status": status})

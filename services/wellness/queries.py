@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from services.wellness import statements as q
 from services.wellness.domain import Load, PeerState
 from services.wellness.policy import Policies
 from services.wellness.tables import (
@@ -75,23 +77,25 @@ def peer(conn: Connection, peer_ref: str) -> dict[str, Any] | None:
 
 def waiting_offers(conn: Connection, incident_agency: str, incident_id: str) -> list[dict[str, Any]]:
     """People on an incident who have not been offered a debrief yet."""
-    q = (
-        select(involvements)
-        .where(involvements.c.incident_agency == incident_agency)
-        .where(involvements.c.incident_id == incident_id)
-        .where(involvements.c.offered.is_(False))
-    )
-    return [dict(r) for r in conn.execute(q).mappings()]
+    rows = conn.execute(q.WAITING, {"i_agency": incident_agency, "i_id": incident_id}).mappings()
+    return [dict(r) for r in rows]
+
+
+def exposure_counts(
+    conn: Connection, member_refs: Iterable[str], now: datetime, window: timedelta
+) -> dict[str, int]:
+    """Per responder: distinct critical incidents they were on within the window (0 if none)."""
+    refs = sorted(set(member_refs))
+    counts = {ref: 0 for ref in refs}
+    if refs:
+        rows = conn.execute(q.EXPOSURE_COUNTS, {"refs": refs, "since": now - window})
+        counts.update({ref: int(n) for ref, n in rows})
+    return counts
 
 
 def exposure_count(conn: Connection, member_ref: str, now: datetime, window: timedelta) -> int:
     """Distinct critical incidents the responder was on within the window."""
-    q = (
-        select(func.count(func.distinct(involvements.c.incident_agency + ":" + involvements.c.incident_id)))
-        .where(involvements.c.member_ref == member_ref)
-        .where(involvements.c.occurred_at > now - window)
-    )
-    return int(conn.execute(q).scalar() or 0)
+    return exposure_counts(conn, (member_ref,), now, window)[member_ref]
 
 
 def exposure_checkins(conn: Connection, member_ref: str) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, bindparam
 
 from shared.clock import Clock
 from shared.timers import Fire, Timer, due
@@ -36,14 +36,16 @@ class Scheduler:
         self.engine, self.table, self.clock, self.fire = engine, table, clock, fire
         self.retry_after, self.batch = retry_after, batch
         self.gate = asyncio.Semaphore(concurrency)
+        # built once (see services.wellness.statements)
+        t_ids = table.c.timer_id.in_(bindparam("t_ids", expanding=True))
+        self._attempted = table.update().where(t_ids).values(attempted_at=bindparam("t_at"))
+        self._settled = table.delete().where(t_ids)
 
     async def tick(self) -> int:
         """Fire every timer due now (up to `batch`); returns how many were fired without error."""
-        now = self.clock.now()
-        timers = await asyncio.to_thread(due, self.engine, self.table, now, self.retry_after, self.batch)
+        timers = await asyncio.to_thread(self._claim, self.clock.now())
         if not timers:
             return 0
-        await asyncio.to_thread(self._mark, [t.timer_id for t in timers], now)
         results = await asyncio.gather(*(self._one(t) for t in timers))
         settled = [t.timer_id for t, left in zip(timers, results, strict=True) if left is False]
         if settled:
@@ -58,10 +60,21 @@ class Scheduler:
                 log.exception("timer %s (%s) failed; it will be retried", timer.kind, timer.timer_id)
                 return None
 
-    def _mark(self, ids: list[str], now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(self.table.update().where(self.table.c.timer_id.in_(ids)).values(attempted_at=now))
+    def warm_up(self) -> None:
+        """Run the claim's statements once (claiming nothing) so the first due timer does not compile them."""
+        due(self.engine, self.table, self.clock.now(), self.retry_after, self.batch)
+        with self.engine.connect() as conn, conn.begin() as tx:
+            conn.execute(self._attempted, {"t_ids": [""], "t_at": self.clock.now()})
+            tx.rollback()
+
+    def _claim(self, now: datetime) -> list[Timer]:
+        """The timers due now, marked attempted before any is fired (one hop off the event loop)."""
+        timers = due(self.engine, self.table, now, self.retry_after, self.batch)
+        if timers:
+            with self.engine.begin() as conn:
+                conn.execute(self._attempted, {"t_ids": [t.timer_id for t in timers], "t_at": now})
+        return timers
 
     def _delete(self, ids: list[str]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(self.table.delete().where(self.table.c.timer_id.in_(ids)))
+            conn.execute(self._settled, {"t_ids": ids})

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from services.wellness import domain, queries
 from services.wellness.policy import Policies
-from services.wellness.writer import Writer
+from services.wellness.writer import Cause, Writer
 from shared.clock import Clock
 from shared.contracts.intake import IncidentFlags, Involved
+from shared.envelope import Envelope
 from shared.eventstore import History
 from shared.timers import Timer
 
@@ -66,19 +67,43 @@ class Worker:
     # --- debrief offers and exposure -----------------------------------------------------------
 
     async def offer(self, timer: Timer) -> bool:
-        waiting = await asyncio.to_thread(
-            self._read, queries.waiting_offers, timer.agency, timer.aggregate_id
-        )
+        now = self.clock.now()
+        read = asyncio.to_thread(self._read, self._waiting, timer.agency, timer.aggregate_id, now)
+        cause: Cause | Envelope | None
+        if "cause" in timer.data:  # the incident event that named people still waiting
+            cause = Cause(timer.data["cause"], timer.data["correlation"])
+            waiting, counts = await read
+        else:  # a timer scheduled before timers carried their cause: the incident's last event
+            (waiting, counts), cause = await asyncio.gather(read, self._last_event(timer))
         if not waiting:
             return False
-        incident = await self.writer.store().load(timer.agency, "incident", timer.aggregate_id)
-        cause = incident.events[-1].envelope if incident.events else None
         # exposure first: once every offer is made the timer is settled and not fired again
-        now = self.clock.now()
-        counts = await asyncio.to_thread(self._read, self._exposure_counts, waiting, now)
-        await asyncio.gather(*(self._exposure(row, counts[row["member_ref"]], now, cause) for row in waiting))
+        await asyncio.gather(*(self._exposure(row, counts[self._key(row)], now, cause) for row in waiting))
         await asyncio.gather(*(self._offer_one(row, cause) for row in waiting))
         return True
+
+    async def _last_event(self, timer: Timer) -> Envelope | None:
+        incident = await self.writer.store().load(timer.agency, "incident", timer.aggregate_id)
+        return incident.events[-1].envelope if incident.events else None
+
+    def _waiting(
+        self, conn: Any, agency: str, incident_id: str, now: datetime
+    ) -> tuple[list[dict[str, Any]], dict[tuple[timedelta, str], int]]:
+        """Who on the incident waits for an offer, and each one's exposure count within their agency's
+        window (one read, one thread hop, one query per distinct window)."""
+        waiting = queries.waiting_offers(conn, agency, incident_id)
+        by_window: dict[timedelta, set[str]] = {}
+        for row in waiting:
+            window, ref = self._key(row)
+            by_window.setdefault(window, set()).add(ref)
+        counts: dict[tuple[timedelta, str], int] = {}
+        for window, refs in by_window.items():
+            for ref, n in queries.exposure_counts(conn, refs, now, window).items():
+                counts[window, ref] = n
+        return waiting, counts
+
+    def _key(self, row: dict[str, Any]) -> tuple[timedelta, str]:
+        return self.policies.of(row["agency"]).exposure_window, row["member_ref"]
 
     async def _offer_one(self, row: dict[str, Any], cause: Any) -> None:
         """A new debrief aggregate per (incident, person): if it exists, the person was offered already."""
@@ -93,14 +118,6 @@ class Worker:
             policy=self.policies.of(row["agency"]),
         )
         await self.writer.create(row["agency"], row["offer_id"], events, cause)
-
-    def _exposure_counts(self, conn: Any, waiting: list[dict[str, Any]], now: datetime) -> dict[str, int]:
-        return {
-            row["member_ref"]: queries.exposure_count(
-                conn, row["member_ref"], now, self.policies.of(row["agency"]).exposure_window
-            )
-            for row in waiting
-        }
 
     async def _exposure(self, row: dict[str, Any], count: int, now: datetime, cause: Any) -> None:
         policy = self.policies.of(row["agency"])

@@ -7,6 +7,7 @@ decision taken twice (a timer fired again after a crash) is one event in the log
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from shared.clock import Clock
 from shared.contracts.base import Event
@@ -17,12 +18,30 @@ SOURCE = "peerline/wellness"
 Decide = Callable[[History], list[Event]]
 
 
+@dataclass(frozen=True)
+class Cause:
+    """The event a decision follows from, as far as new events need it: its id and its correlation
+    (what Envelope.wrap takes from a cause envelope), so it can travel without the envelope."""
+
+    id: str
+    correlationid: str
+
+    @classmethod
+    def of(cls, env: Envelope) -> Cause:
+        return cls(env.id, env.correlationid or env.id)
+
+
 class Writer:
     def __init__(self, store: Callable[[], EventStore], clock: Clock, attempts: int = 10) -> None:
         self.store, self.clock, self.attempts = store, clock, attempts
 
     async def decide(
-        self, agency: str, aggregate: str, aggregate_id: str, decide: Decide, cause: Envelope | None = None
+        self,
+        agency: str,
+        aggregate: str,
+        aggregate_id: str,
+        decide: Decide,
+        cause: Envelope | Cause | None = None,
     ) -> list[Event]:
         """Append what `decide` returns; returns it ([] when there was nothing to do)."""
         store = self.store()
@@ -40,7 +59,7 @@ class Writer:
         raise RuntimeError(f"{aggregate} {aggregate_id} kept changing; giving up for now")
 
     async def create(
-        self, agency: str, aggregate_id: str, events: list[Event], cause: Envelope | None = None
+        self, agency: str, aggregate_id: str, events: list[Event], cause: Envelope | Cause | None = None
     ) -> bool:
         """Start a new aggregate with `events` (expected version 0, no load first). False if it exists."""
         envs = self._wrap(events, agency, aggregate_id, 0, cause)
@@ -51,19 +70,28 @@ class Writer:
             return False
 
     def _wrap(
-        self, events: list[Event], agency: str, aggregate_id: str, version: int, cause: Envelope | None
+        self,
+        events: list[Event],
+        agency: str,
+        aggregate_id: str,
+        version: int,
+        cause: Envelope | Cause | None,
     ) -> list[Envelope]:
         """Envelopes whose ids follow from the version decided on: the same decision twice is one event."""
         now = self.clock.now()
-        return [
+        envs = [
             Envelope.wrap(
                 e,
                 agency=agency,
                 subject=aggregate_id,
                 source=SOURCE,
                 time=now,
-                cause=cause,
+                cause=cause if isinstance(cause, Envelope) else None,
                 id=f"{aggregate_id}.{version}.{i}.{e.name}",
             )
             for i, e in enumerate(events)
         ]
+        if isinstance(cause, Cause):
+            trail = {"correlationid": cause.correlationid, "causationid": cause.id}
+            envs = [env.model_copy(update=trail) for env in envs]
+        return envs
