@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import shared.contracts  # noqa: F401  (registers every event type)
-from shared.contracts.base import Event, resolve
+from shared.contracts.base import Event, model_of, resolve
 
 TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 STREAM = "PEERLINE_EVENTS"
@@ -83,7 +83,7 @@ class Envelope(BaseModel):
 
     @property
     def aggregate(self) -> str:
-        return type(self.payload()).aggregate
+        return model_of(self.type).aggregate
 
     @property
     def nats_subject(self) -> str:

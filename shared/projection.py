@@ -196,7 +196,7 @@ class ProjectionRunner:
         leader = self.leader
         try:
             while not stop.is_set():
-                if not await asyncio.to_thread(leader.hold):
+                if leader.needed and not await asyncio.to_thread(leader.hold):
                     await self.stop()
                     await _wait(stop, 2.0)
                     continue
@@ -321,14 +321,14 @@ class ProjectionRunner:
 
     async def _next_msg(self, after: int) -> RawStreamMsg | None:
         """The first message above `after` on any of the consumer's subjects (None: nothing yet)."""
-        found: list[RawStreamMsg] = []
-        for subject in self.consumer.filter_subjects:
+
+        async def first(subject: str) -> RawStreamMsg | None:
             try:
-                found.append(
-                    await self.js.get_msg(STREAM, seq=after + 1, subject=subject, next=True, direct=True)
-                )
+                return await self.js.get_msg(STREAM, seq=after + 1, subject=subject, next=True, direct=True)
             except NotFoundError:
-                continue
+                return None
+
+        found = [m for m in await asyncio.gather(*map(first, self.consumer.filter_subjects)) if m is not None]
         return min(found, key=lambda m: m.seq or 0) if found else None
 
     async def _next_seq(self, after: int) -> int | None:

@@ -63,6 +63,16 @@ class UnknownEventType(LookupError):
     pass
 
 
+def model_of(type_name: str) -> type[Event]:
+    """The model a wire type is read as today (after upcasting); raises UnknownEventType."""
+    while type_name in _UPCASTERS:
+        type_name = _UPCASTERS[type_name][0]
+    cls = _REGISTRY.get(type_name)
+    if cls is None:
+        raise UnknownEventType(type_name)
+    return cls
+
+
 def resolve(type_name: str, data: dict[str, Any]) -> Event:
     """Parse `data` as the registered model of `type_name`, upcasting old versions first."""
     while type_name in _UPCASTERS:
