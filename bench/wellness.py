@@ -42,6 +42,7 @@ from shared.topology import provision
 
 AGENCY = "bench-fire"
 OFFERS = "ev.*.debrief.*.debrief_offered"
+LATENCY_S = 20  # paced seconds: enough samples that p99 is not just the one slowest incident
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -102,7 +103,7 @@ async def paced(n: int, rate: float, send: Callable[[int], Awaitable[float]]) ->
 async def pipeline(nc: Client, incidents: int, people: int, rate: float, timeout: float) -> dict[str, float]:
     store = EventStore(nc.jetstream())
     out: dict[str, float] = {}
-    for phase, n, r in (("latency", max(20, int(rate * 5)), rate), ("throughput", incidents, 0.0)):
+    for phase, n, r in (("latency", max(20, int(rate * LATENCY_S)), rate), ("throughput", incidents, 0.0)):
         run = uuid.uuid4().hex[:8]
         arrivals = Arrivals(people)
         arrivals.expect = n
@@ -171,7 +172,7 @@ async def raw_phase(
 
 async def raw(nc: Client, incidents: int, people: int, rate: float, timeout: float) -> dict[str, float]:
     """The same shape on bare JetStream: publish → push consumer (ack, publish `people`) → subscriber."""
-    lat, _ = await raw_phase(nc, max(20, int(rate * 5)), people, rate, timeout)
+    lat, _ = await raw_phase(nc, max(20, int(rate * LATENCY_S)), people, rate, timeout)
     _, per_s = await raw_phase(nc, incidents, people, 0.0, timeout)
     return {"raw_p50_ms": pct(lat, 0.5), "raw_p99_ms": pct(lat, 0.99), "raw_incidents_per_s": per_s}
 
