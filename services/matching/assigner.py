@@ -27,11 +27,9 @@ from services.matching.ledger import Ledger
 from services.matching.peers import Peer, Policy
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.matching import (
-    CoordinatorAlerted,
-)
+from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
 from shared.envelope import Envelope
-from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.eventstore import Append, ConcurrencyConflict, EventStore
 from shared.projection import position
 
 SOURCE = "peerline/matching"
@@ -152,27 +150,58 @@ class Assigner:
     async def reassign(self, agency: str, case_id: str) -> list[Event]:
         return await self.decide(agency, case_id, domain.assign)
 
-    # --- the fast path for new requests: a fetched batch decided on one directory snapshot -------------
+    # --- the fast path for new requests: a fetched batch decided on one snapshot, appended in one write -
 
     def _snapshot(
         self, cases: list[domain.Case], now: datetime
-    ) -> tuple[dict[str, list[Peer]], dict[str, frozenset[str]], int]:
-        pools: dict[str, list[Peer]] = {}
+    ) -> tuple[dict[tuple[str, float], list[Peer]], dict[str, frozenset[str]], int]:
+        """One read of the directory for the whole batch: the candidate pools, incident crews, position."""
+        pools: dict[tuple[str, float], list[Peer]] = {}
         seen: dict[str, frozenset[str]] = {}
+        recent: dict[float, dict[str, int]] = {}
         with self.engine.connect() as conn:
             applied = position(conn, self.directory_name)
+            directory = views.everyone(conn)
             for case in cases:
-                key = pool_key(case)
+                days = self.policy(case.agency).recent_days
+                key = pool_key(case, days)
                 if key not in pools:
-                    days = self.policy(case.agency).recent_days
-                    pools[key] = views.candidates(conn, case, now, days)
+                    if days not in recent:
+                        recent[days] = views.recent_offers(conn, now, days)
+                    pools[key] = views.in_scope(directory, recent[days], case)
                 if case.incident_ref and case.incident_ref not in seen:
                     seen[case.incident_ref] = views.witnesses(conn, case.incident_ref)
         return pools, seen, applied
 
+    def _decide_batch(
+        self,
+        cases: list[domain.Case],
+        pools: dict[tuple[str, float], list[Peer]],
+        seen: dict[str, frozenset[str]],
+        applied: int,
+        now: datetime,
+    ) -> list[list[Event]]:
+        """Each case on the snapshot plus this replica's offers the view does not show yet, including the
+        batch's own earlier picks (each pick is held at once and re-overlaid on the peer it names)."""
+        shown = {key: list(self.ledger.overlay(pool, applied)) for key, pool in pools.items()}
+        where = {key: {p.peer_ref: i for i, p in enumerate(pool)} for key, pool in pools.items()}
+        decided: list[list[Event]] = []
+        for case in cases:
+            policy = self.policy(case.agency)
+            ctx = domain.Context(now, policy, seen.get(case.incident_ref or "", frozenset()))
+            events = domain.assign(case, shown[pool_key(case, policy.recent_days)], ctx)
+            self.ledger.hold(events)
+            for e in events:
+                if isinstance(e, PeerAssigned):
+                    for key, index in where.items():
+                        if (i := index.get(e.peer_ref)) is not None:
+                            shown[key][i] = self.ledger.adjusted(pools[key][i])
+            decided.append(events)
+        return decided
+
     async def handle_batch(self, batch: list[Delivered]) -> list[BaseException | None]:
-        """Decide a batch of new requests on one snapshot, then append them all at once, each at the
-        version of its own `support_requested` (its stream sequence). A case that moved on since (a
+        """Decide a batch of new requests on one snapshot, then append them all in one atomic batch, each
+        at the version of its own `support_requested` (its stream sequence). A case that moved on since (a
         redelivery, a cancellation) conflicts and takes the slow path: reload, decide again."""
         cases = [
             domain.evolve(domain.Case(case_id=env.subject), env.payload(), env.agency, env.subject)
@@ -180,58 +209,69 @@ class Assigner:
         ]
         now = self.clock.now()
         pools, seen, applied = await asyncio.to_thread(self._snapshot, cases, now)
-        appends = []
-        for (env, seq, headers), case in zip(batch, cases, strict=True):
-            pool = self.ledger.overlay(pools[pool_key(case)], applied)  # with this batch's picks so far
-            ctx = domain.Context(
-                now, self.policy(case.agency), seen.get(case.incident_ref or "", frozenset())
-            )
-            events = domain.assign(case, pool, ctx)
-            self.ledger.hold(events)
-            appends.append(self._append_traced(env, seq, headers, events, now))
-        results = await asyncio.gather(*appends, return_exceptions=True)
+        decided = self._decide_batch(cases, pools, seen, applied, now)
+        outcomes = await self._append_batch(batch, decided, now)
         out: list[BaseException | None] = []
-        for (env, _, _), result in zip(batch, results, strict=True):
-            if isinstance(result, ConcurrencyConflict):
+        for (env, _, _), events, outcome in zip(batch, decided, outcomes, strict=True):
+            if isinstance(outcome, ConcurrencyConflict):
                 try:
                     await self.handle(env)
                     out.append(None)
                 except Exception as exc:
                     out.append(exc)
-            else:
-                out.append(result if isinstance(result, BaseException) else None)
+                continue
+            if outcome is None:
+                await self._alert(env.agency, env.subject, events)
+            out.append(outcome)
         return out
 
-    async def _append_traced(
-        self, env: Envelope, seq: int, headers: dict[str, str], events: list[Event], now: datetime
-    ) -> None:
-        """Append one case's decision inside a span continuing the request's trace."""
-        with _tracer.start_as_current_span(
-            "support_requested process",
-            kind=trace.SpanKind.CONSUMER,
-            context=propagate.extract(headers),
-        ):
-            if not events:
-                return
-            envs = [
-                Envelope.wrap(
-                    e,
-                    agency=env.agency,
-                    subject=env.subject,
-                    source=SOURCE,
-                    time=now,
-                    cause=env,
-                    id=event_id(env.subject, seq, e),
-                )
-                for e in events
-            ]
-            try:
-                last = await self.store.append(envs, expected=seq)
-                self.ledger.record(last, events)
-            finally:
+    async def _append_batch(
+        self, batch: list[Delivered], decided: list[list[Event]], now: datetime
+    ) -> list[Exception | None]:
+        """Append every case's decision (one write for the batch), each inside a span continuing its
+        request's trace; per case None (appended, or nothing to append) or what stopped it."""
+        spans = [
+            _tracer.start_span(
+                "support_requested process", context=propagate.extract(headers), kind=trace.SpanKind.CONSUMER
+            )
+            for _, _, headers in batch
+        ]
+        appends: list[Append] = []
+        which: list[int] = []
+        for i, ((env, seq, _), events, span) in enumerate(zip(batch, decided, spans, strict=True)):
+            if events:
+                envs = [
+                    Envelope.wrap(
+                        e,
+                        agency=env.agency,
+                        subject=env.subject,
+                        source=SOURCE,
+                        time=now,
+                        cause=env,
+                        id=event_id(env.subject, seq, e),
+                    )
+                    for e in events
+                ]
+                appends.append(Append(envs, seq, trace.set_span_in_context(span)))
+                which.append(i)
+        results: list[int | Exception] = []
+        try:
+            results = await self.store.append_many(appends) if appends else []
+        except Exception as exc:
+            results = [exc] * len(appends)
+        finally:  # no await in here: this replica's picks move from held to recorded at once
+            for i, result in zip(which, results, strict=False):
+                if not isinstance(result, Exception):
+                    self.ledger.record(result, decided[i])
+            for events in decided:
                 self.ledger.release(events)
-            await self._alert(env.agency, env.subject, events)
+            for span in spans:
+                span.end()
+        out: list[Exception | None] = [None] * len(batch)
+        for i, result in zip(which, results, strict=True):
+            out[i] = result if isinstance(result, Exception) else None
+        return out
 
 
-def pool_key(case: domain.Case) -> str:
-    return case.agency if case.preferences.agency_scope == "own" else "*"
+def pool_key(case: domain.Case, recent_days: float) -> tuple[str, float]:
+    return (case.agency if case.preferences.agency_scope == "own" else "*", recent_days)

@@ -11,7 +11,18 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+)
 
 from services.matching import peers as rules
 from services.matching.codec import peer_from_json, peer_to_json
@@ -76,6 +87,36 @@ decisions = Table(
 )
 timers = timers_table(metadata)
 
+# Built once, executed with parameters: building and cache-keying a statement per event costs several
+# times what SQLite spends running it.
+_CREW_DELETE = incident_people.delete().where(
+    (incident_people.c.incident_id == bindparam("b_incident"))
+    & (incident_people.c.member_ref == bindparam("b_member"))
+)
+_CREW_INSERT = incident_people.insert()
+_ASSIGNMENT_INSERT = assignments.insert()
+_ASSIGNMENT_FIND = select(assignments.c.assignment_id, assignments.c.peer_ref).where(
+    assignments.c.case_id == bindparam("b_case")
+)
+_ASSIGNMENT_DELETE = assignments.delete().where(assignments.c.case_id == bindparam("b_case"))
+_ASSIGNMENT_ACCEPT = (
+    assignments.update().where(assignments.c.case_id == bindparam("b_case")).values(status="accepted")
+)
+_OFFER_INSERT = offers.insert()
+_DECISION_INSERT = decisions.insert()
+_PEER_STATE = select(peers.c.state).where(peers.c.peer_ref == bindparam("b_peer"))
+_PEER_INSERT = peers.insert()
+_PEER_UPDATE = (
+    peers.update()
+    .where(peers.c.peer_ref == bindparam("b_peer"))
+    .values(stage=bindparam("b_stage"), state=bindparam("b_state"))
+)
+_PEER_COUNT = (
+    peers.update()
+    .where(peers.c.peer_ref == bindparam("b_peer"))
+    .values(active_cases=peers.c.active_cases + bindparam("b_delta"))
+)
+
 
 class DirectoryProjection:
     name = "matching-directory"
@@ -94,32 +135,27 @@ class DirectoryProjection:
         match event:
             case CriticalIncidentReported() | IncidentRespondersAdded():
                 for person in event.involved:
-                    conn.execute(
-                        incident_people.delete().where(
-                            (incident_people.c.incident_id == env.subject)
-                            & (incident_people.c.member_ref == person.member_ref)
-                        )
-                    )
-                    conn.execute(
-                        incident_people.insert().values(incident_id=env.subject, member_ref=person.member_ref)
-                    )
+                    conn.execute(_CREW_DELETE, {"b_incident": env.subject, "b_member": person.member_ref})
+                    conn.execute(_CREW_INSERT, {"incident_id": env.subject, "member_ref": person.member_ref})
             case PeerAssigned():
                 self._release(conn, env.subject)
                 conn.execute(
-                    assignments.insert().values(
-                        case_id=env.subject,
-                        agency=env.agency,
-                        assignment_id=event.assignment_id,
-                        peer_ref=event.peer_ref,
-                        status="offered",
-                    )
+                    _ASSIGNMENT_INSERT,
+                    {
+                        "case_id": env.subject,
+                        "agency": env.agency,
+                        "assignment_id": event.assignment_id,
+                        "peer_ref": event.peer_ref,
+                        "status": "offered",
+                    },
                 )
                 conn.execute(
-                    offers.insert().values(
-                        assignment_id=event.assignment_id or f"{env.subject}-{seq}",
-                        peer_ref=event.peer_ref,
-                        offered_at=env.time,
-                    )
+                    _OFFER_INSERT,
+                    {
+                        "assignment_id": event.assignment_id or f"{env.subject}-{seq}",
+                        "peer_ref": event.peer_ref,
+                        "offered_at": env.time,
+                    },
                 )
                 self._count(conn, event.peer_ref, +1)
                 self._decision(conn, env, seq, "assigned", event.peer_ref, event.explanation)
@@ -132,9 +168,7 @@ class DirectoryProjection:
                     )
                     schedule(conn, timers, timer)
             case AssignmentAccepted():
-                conn.execute(
-                    assignments.update().where(assignments.c.case_id == env.subject).values(status="accepted")
-                )
+                conn.execute(_ASSIGNMENT_ACCEPT, {"b_case": env.subject})
                 cancel(conn, timers, f"expire:{event.assignment_id}")
             case AssignmentDeclined() | AssignmentExpired():
                 self._release(conn, env.subject)
@@ -148,24 +182,24 @@ class DirectoryProjection:
                 cancel(conn, timers, f"assign:{env.subject}")
 
     def _peer(self, conn: Connection, env: Envelope, event: Event) -> None:
-        row = conn.execute(select(peers.c.state).where(peers.c.peer_ref == env.subject)).scalar()
+        row = conn.execute(_PEER_STATE, {"b_peer": env.subject}).scalar()
         before = peer_from_json(row) if row else Peer(env.subject, env.agency)
         after = rules.evolve(before, event, env.time)
         if row is None:
             conn.execute(
-                peers.insert().values(
-                    peer_ref=env.subject,
-                    agency=env.agency,
-                    stage=after.stage,
-                    state=peer_to_json(after),
-                    active_cases=0,
-                )
+                _PEER_INSERT,
+                {
+                    "peer_ref": env.subject,
+                    "agency": env.agency,
+                    "stage": after.stage,
+                    "state": peer_to_json(after),
+                    "active_cases": 0,
+                },
             )
         else:
             conn.execute(
-                peers.update()
-                .where(peers.c.peer_ref == env.subject)
-                .values(stage=after.stage, state=peer_to_json(after))
+                _PEER_UPDATE,
+                {"b_peer": env.subject, "b_stage": after.stage, "b_state": peer_to_json(after)},
             )
         timer_id = f"remind:{env.subject}"
         if isinstance(event, PeerDeselected | PeerReconfirmationRequested):
@@ -180,19 +214,15 @@ class DirectoryProjection:
                 schedule(conn, timers, Timer(timer_id, "remind", env.agency, env.subject, due[0], data))
 
     def _count(self, conn: Connection, peer_ref: str, delta: int) -> None:
-        conn.execute(
-            peers.update()
-            .where(peers.c.peer_ref == peer_ref)
-            .values(active_cases=peers.c.active_cases + delta)
-        )
+        conn.execute(_PEER_COUNT, {"b_peer": peer_ref, "b_delta": delta})
 
     def _release(self, conn: Connection, case_id: str) -> None:
-        row = conn.execute(select(assignments).where(assignments.c.case_id == case_id)).mappings().first()
+        row = conn.execute(_ASSIGNMENT_FIND, {"b_case": case_id}).first()
         if row is None:
             return
-        conn.execute(assignments.delete().where(assignments.c.case_id == case_id))
-        cancel(conn, timers, f"expire:{row['assignment_id']}")
-        self._count(conn, row["peer_ref"], -1)
+        conn.execute(_ASSIGNMENT_DELETE, {"b_case": case_id})
+        cancel(conn, timers, f"expire:{row.assignment_id}")
+        self._count(conn, row.peer_ref, -1)
 
     def _decision(
         self,
@@ -205,13 +235,14 @@ class DirectoryProjection:
     ) -> None:
         body = explanation.model_dump(mode="json") if explanation is not None else {}  # type: ignore[attr-defined]
         conn.execute(
-            decisions.insert().values(
-                case_id=env.subject,
-                seq=seq,
-                agency=env.agency,
-                outcome=outcome,
-                peer_ref=peer_ref,
-                decided_at=env.time,
-                explanation=json.dumps(body, sort_keys=True),
-            )
+            _DECISION_INSERT,
+            {
+                "case_id": env.subject,
+                "seq": seq,
+                "agency": env.agency,
+                "outcome": outcome,
+                "peer_ref": peer_ref,
+                "decided_at": env.time,
+                "explanation": json.dumps(body, sort_keys=True),
+            },
         )

@@ -7,52 +7,73 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from services.matching.codec import peer_from_json
 from services.matching.domain import Case
 from services.matching.peers import Peer
 from services.matching.projection import assignments, decisions, incident_people, offers, peers
 
+_PEERS = select(peers.c.peer_ref, peers.c.agency, peers.c.state, peers.c.active_cases).order_by(
+    peers.c.peer_ref
+)
+_RECENT = (
+    select(offers.c.peer_ref, func.count())
+    .where(offers.c.offered_at >= bindparam("since"))
+    .group_by(offers.c.peer_ref)
+)
+_WITNESSES = select(incident_people.c.member_ref).where(
+    incident_people.c.incident_id == bindparam("b_incident")
+)
+_decoded: dict[str, Peer] = {}  # a peer's state as stored -> the Peer (it changes rarely; decoding is dear)
+
+
+def decode(state: str) -> Peer:
+    found = _decoded.get(state)
+    if found is None:
+        if len(_decoded) >= 20_000:
+            _decoded.clear()
+        found = _decoded[state] = peer_from_json(state)
+    return found
+
 
 def peer(conn: Connection, peer_ref: str) -> Peer | None:
     row = conn.execute(select(peers).where(peers.c.peer_ref == peer_ref)).mappings().first()
     if row is None:
         return None
-    return dataclasses.replace(peer_from_json(row["state"]), active_cases=row["active_cases"])
+    return dataclasses.replace(decode(row["state"]), active_cases=row["active_cases"])
 
 
 def candidates(conn: Connection, case: Case, now: datetime, recent_days: float) -> list[Peer]:
     """Every peer in the request's scope (own agency, or the region), with load and recent offers."""
-    query = select(peers)
-    if case.preferences.agency_scope == "own":
-        query = query.where(peers.c.agency == case.agency)
+    return in_scope(everyone(conn), recent_offers(conn, now, recent_days), case)
+
+
+def everyone(conn: Connection) -> list[tuple[Peer, str, int]]:
+    """Every peer in the directory (by peer_ref) with its agency and active-case count."""
+    return [(decode(state), agency, active) for _, agency, state, active in conn.execute(_PEERS)]
+
+
+def recent_offers(conn: Connection, now: datetime, recent_days: float) -> dict[str, int]:
+    """Offers made to each peer within `recent_days` before `now`."""
     since = now - timedelta(days=recent_days)
-    recent: dict[str, int] = dict(
-        conn.execute(
-            select(offers.c.peer_ref, func.count())
-            .where(offers.c.offered_at >= since)
-            .group_by(offers.c.peer_ref)
-        ).all()
-    )
-    out = []
-    for row in conn.execute(query.order_by(peers.c.peer_ref)).mappings():
-        p = peer_from_json(row["state"])
-        out.append(
-            dataclasses.replace(
-                p, active_cases=row["active_cases"], recent_assignments=int(recent.get(row["peer_ref"], 0))
-            )
-        )
-    return out
+    return {ref: int(n) for ref, n in conn.execute(_RECENT, {"since": since})}
+
+
+def in_scope(directory: list[tuple[Peer, str, int]], recent: dict[str, int], case: Case) -> list[Peer]:
+    """The candidates for `case` out of `everyone`, with their load and recent offers."""
+    own = case.preferences.agency_scope == "own"
+    return [
+        dataclasses.replace(p, active_cases=active, recent_assignments=recent.get(p.peer_ref, 0))
+        for p, agency, active in directory
+        if not own or agency == case.agency
+    ]
 
 
 def witnesses(conn: Connection, incident_ref: str | None) -> frozenset[str]:
     if not incident_ref:
         return frozenset()
-    rows = conn.execute(
-        select(incident_people.c.member_ref).where(incident_people.c.incident_id == incident_ref)
-    ).scalars()
-    return frozenset(rows)
+    return frozenset(conn.execute(_WITNESSES, {"b_incident": incident_ref}).scalars())
 
 
 def directory(conn: Connection, agency: str, stage: str | None, limit: int) -> list[dict[str, Any]]:
