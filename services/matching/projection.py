@@ -8,8 +8,9 @@ decline or expiry is matched again; an active peer is reminded to re-confirm bef
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Column,
@@ -21,8 +22,10 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    inspect,
     select,
 )
+from sqlalchemy import event as sa_event
 
 from services.matching import peers as rules
 from services.matching.codec import peer_from_json, peer_to_json
@@ -68,6 +71,15 @@ offers = Table(
     Column("peer_ref", String(64), nullable=False, index=True),
     Column("offered_at", DateTime(timezone=True), nullable=False, index=True),
 )
+# Offers per peer per UTC day: "offers in the last N days" reads at most N+1 rows a peer (plus the
+# first day's own offers), not every offer ever made.
+offer_days = Table(
+    "offer_days",
+    metadata,
+    Column("peer_ref", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("offers", Integer, nullable=False),
+)
 incident_people = Table(
     "incident_people",
     metadata,
@@ -103,6 +115,12 @@ _ASSIGNMENT_ACCEPT = (
     assignments.update().where(assignments.c.case_id == bindparam("b_case")).values(status="accepted")
 )
 _OFFER_INSERT = offers.insert()
+_OFFER_DAY_ADD = (
+    offer_days.update()
+    .where((offer_days.c.peer_ref == bindparam("b_peer")) & (offer_days.c.day == bindparam("b_day")))
+    .values(offers=offer_days.c.offers + 1)
+)
+_OFFER_DAY_INSERT = offer_days.insert()
 _DECISION_INSERT = decisions.insert()
 _PEER_STATE = select(peers.c.state).where(peers.c.peer_ref == bindparam("b_peer"))
 _PEER_INSERT = peers.insert()
@@ -157,6 +175,7 @@ class DirectoryProjection:
                         "offered_at": env.time,
                     },
                 )
+                self._offer_day(conn, event.peer_ref, env.time)
                 self._count(conn, event.peer_ref, +1)
                 self._decision(conn, env, seq, "assigned", event.peer_ref, event.explanation)
                 cancel(conn, timers, f"assign:{env.subject}")
@@ -213,6 +232,11 @@ class DirectoryProjection:
                 }
                 schedule(conn, timers, Timer(timer_id, "remind", env.agency, env.subject, due[0], data))
 
+    def _offer_day(self, conn: Connection, peer_ref: str, at: datetime) -> None:
+        day = utc_day(at)
+        if conn.execute(_OFFER_DAY_ADD, {"b_peer": peer_ref, "b_day": day}).rowcount == 0:
+            conn.execute(_OFFER_DAY_INSERT, {"peer_ref": peer_ref, "day": day, "offers": 1})
+
     def _count(self, conn: Connection, peer_ref: str, delta: int) -> None:
         conn.execute(_PEER_COUNT, {"b_peer": peer_ref, "b_delta": delta})
 
@@ -246,3 +270,20 @@ class DirectoryProjection:
                 "explanation": json.dumps(body, sort_keys=True),
             },
         )
+
+
+def utc_day(at: datetime) -> str:
+    return (at.astimezone(UTC) if at.tzinfo else at).date().isoformat()
+
+
+@sa_event.listens_for(offer_days, "after_create")
+def _backfill_offer_days(_table: Table, conn: Connection, **_kw: object) -> None:
+    """A view made before `offer_days` existed: count its offers in (a fresh view has none)."""
+    if not inspect(conn).has_table(offers.name):
+        return
+    counts: Counter[tuple[str, str]] = Counter(
+        (ref, utc_day(at)) for ref, at in conn.execute(select(offers.c.peer_ref, offers.c.offered_at))
+    )
+    if counts:
+        rows = [{"peer_ref": ref, "day": day, "offers": n} for (ref, day), n in counts.items()]
+        conn.execute(_OFFER_DAY_INSERT, rows)

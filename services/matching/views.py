@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
@@ -12,15 +13,26 @@ from sqlalchemy import Connection, bindparam, func, select
 from services.matching.codec import peer_from_json
 from services.matching.domain import Case
 from services.matching.peers import Peer
-from services.matching.projection import assignments, decisions, incident_people, offers, peers
+from services.matching.projection import (
+    assignments,
+    decisions,
+    incident_people,
+    offer_days,
+    offers,
+    peers,
+    utc_day,
+)
 
 _PEERS = select(peers.c.peer_ref, peers.c.agency, peers.c.state, peers.c.active_cases).order_by(
     peers.c.peer_ref
 )
-_RECENT = (
-    select(offers.c.peer_ref, func.count())
-    .where(offers.c.offered_at >= bindparam("since"))
-    .group_by(offers.c.peer_ref)
+_RECENT_DAYS = (
+    select(offer_days.c.peer_ref, func.sum(offer_days.c.offers))
+    .where(offer_days.c.day >= bindparam("b_day"))
+    .group_by(offer_days.c.peer_ref)
+)
+_OFFERS_BETWEEN = select(offers.c.peer_ref).where(
+    (offers.c.offered_at >= bindparam("b_since")) & (offers.c.offered_at < bindparam("b_until"))
 )
 _WITNESSES = select(incident_people.c.member_ref).where(
     incident_people.c.incident_id == bindparam("b_incident")
@@ -55,9 +67,16 @@ def everyone(conn: Connection) -> list[tuple[Peer, str, int]]:
 
 
 def recent_offers(conn: Connection, now: datetime, recent_days: float) -> dict[str, int]:
-    """Offers made to each peer within `recent_days` before `now`."""
+    """Offers made to each peer since `recent_days` before `now`: whole days from the per-day counts,
+    the part of the first day after `since` from the offers themselves."""
     since = now - timedelta(days=recent_days)
-    return {ref: int(n) for ref, n in conn.execute(_RECENT, {"since": since})}
+    since_utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+    next_day = datetime.combine(since_utc.date() + timedelta(days=1), time(), UTC)
+    found: Counter[str] = Counter()
+    for ref, n in conn.execute(_RECENT_DAYS, {"b_day": utc_day(next_day)}):
+        found[ref] += int(n)
+    found.update(conn.execute(_OFFERS_BETWEEN, {"b_since": since, "b_until": next_day}).scalars())
+    return dict(found)
 
 
 def in_scope(directory: list[tuple[Peer, str, int]], recent: dict[str, int], case: Case) -> list[Peer]:
