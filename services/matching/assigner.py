@@ -44,6 +44,14 @@ class Delivered(NamedTuple):
     headers: dict[str, str]
 
 
+class Prepared(NamedTuple):
+    """A batch decided, not yet appended: the requests, each one's events, the time decided at."""
+
+    batch: list[Delivered]
+    decided: list[list[Event]]
+    now: datetime
+
+
 def event_id(case_id: str, version: int, event: Event) -> str:
     who = getattr(event, "peer_ref", "")
     key = f"peerline-matching/{case_id}/{version}/{event.name}/{who}"
@@ -186,31 +194,41 @@ class Assigner:
         shown = {key: list(self.ledger.overlay(pool, applied)) for key, pool in pools.items()}
         where = {key: {p.peer_ref: i for i, p in enumerate(pool)} for key, pool in pools.items()}
         decided: list[list[Event]] = []
-        for case in cases:
-            policy = self.policy(case.agency)
-            ctx = domain.Context(now, policy, seen.get(case.incident_ref or "", frozenset()))
-            events = domain.assign(case, shown[pool_key(case, policy.recent_days)], ctx)
-            self.ledger.hold(events)
-            for e in events:
-                if isinstance(e, PeerAssigned):
-                    for key, index in where.items():
-                        if (i := index.get(e.peer_ref)) is not None:
-                            shown[key][i] = self.ledger.adjusted(pools[key][i])
-            decided.append(events)
+        try:
+            for case in cases:
+                policy = self.policy(case.agency)
+                ctx = domain.Context(now, policy, seen.get(case.incident_ref or "", frozenset()))
+                events = domain.assign(case, shown[pool_key(case, policy.recent_days)], ctx)
+                self.ledger.hold(events)
+                decided.append(events)
+                for e in events:
+                    if isinstance(e, PeerAssigned):
+                        for key, index in where.items():
+                            if (i := index.get(e.peer_ref)) is not None:
+                                shown[key][i] = self.ledger.adjusted(pools[key][i])
+        except Exception:
+            for events in decided:
+                self.ledger.release(events)
+            raise
         return decided
 
-    async def handle_batch(self, batch: list[Delivered]) -> list[BaseException | None]:
-        """Decide a batch of new requests on one snapshot, then append them all in one atomic batch, each
-        at the version of its own `support_requested` (its stream sequence). A case that moved on since (a
-        redelivery, a cancellation) conflicts and takes the slow path: reload, decide again."""
+    async def prepare(self, batch: list[Delivered]) -> Prepared:
+        """Decide a batch of new requests on one snapshot (the picks are held in the ledger until
+        `complete` appends them, each at the version of its own `support_requested`: its sequence)."""
         cases = [
             domain.evolve(domain.Case(case_id=env.subject), env.payload(), env.agency, env.subject)
             for env, _, _ in batch
         ]
         now = self.clock.now()
         pools, seen, applied = await asyncio.to_thread(self._snapshot, cases, now)
-        decided = self._decide_batch(cases, pools, seen, applied, now)
-        outcomes = await self._append_batch(batch, decided, now)
+        return Prepared(batch, self._decide_batch(cases, pools, seen, applied, now), now)
+
+    async def complete(self, prepared: Prepared) -> list[BaseException | None]:
+        """Append a prepared batch in one write; per request None (done) or what failed it. A case that
+        moved on since (a redelivery, a cancellation) conflicts and takes the slow path: reload, decide
+        again."""
+        batch, decided = prepared.batch, prepared.decided
+        outcomes = await self._append_batch(batch, decided, prepared.now)
         out: list[BaseException | None] = []
         for (env, _, _), events, outcome in zip(batch, decided, outcomes, strict=True):
             if isinstance(outcome, ConcurrencyConflict):
