@@ -6,7 +6,7 @@ import dataclasses
 import heapq
 from dataclasses import dataclass
 
-from services.matching.peers import Peer
+from services.matching.peers import Peer, with_load
 from shared.contracts.base import Event
 from shared.contracts.matching import AssignmentDeclined, AssignmentExpired, PeerAssigned
 
@@ -71,8 +71,4 @@ class Ledger:
         held = self.inflight.get(p.peer_ref, 0)
         if not (active or recent or held):
             return p
-        return dataclasses.replace(
-            p,
-            active_cases=max(0, p.active_cases + active + held),
-            recent_assignments=p.recent_assignments + recent + held,
-        )
+        return with_load(p, max(0, p.active_cases + active + held), p.recent_assignments + recent + held)

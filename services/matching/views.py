@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from services.matching.codec import peer_from_json
 from services.matching.domain import Case
-from services.matching.peers import Peer
+from services.matching.peers import Peer, with_load
 from services.matching.projection import (
     assignments,
     decisions,
@@ -83,7 +83,7 @@ def in_scope(directory: list[tuple[Peer, str, int]], recent: dict[str, int], cas
     """The candidates for `case` out of `everyone`, with their load and recent offers."""
     own = case.preferences.agency_scope == "own"
     return [
-        dataclasses.replace(p, active_cases=active, recent_assignments=recent.get(p.peer_ref, 0))
+        with_load(p, active, recent.get(p.peer_ref, 0))
         for p, agency, active in directory
         if not own or agency == case.agency
     ]
