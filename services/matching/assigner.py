@@ -30,7 +30,6 @@ from shared.contracts.base import Event
 from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
 from shared.envelope import Envelope
 from shared.eventstore import Append, ConcurrencyConflict, EventStore
-from shared.projection import position
 
 SOURCE = "peerline/matching"
 _tracer = trace.get_tracer("peerline.matching")
@@ -91,7 +90,7 @@ class Assigner:
 
     def _inputs(self, case: domain.Case, now: datetime) -> tuple[list[Peer], int, frozenset[str]]:
         with self.engine.connect() as conn:
-            applied = position(conn, self.directory_name)
+            applied = views.applied(conn, self.directory_name)
             found = views.candidates(conn, case, now, self.policy(case.agency).recent_days)
             return found, applied, views.witnesses(conn, case.incident_ref)
 
@@ -168,7 +167,7 @@ class Assigner:
         seen: dict[str, frozenset[str]] = {}
         recent: dict[float, dict[str, int]] = {}
         with self.engine.connect() as conn:
-            applied = position(conn, self.directory_name)
+            applied = views.applied(conn, self.directory_name)
             directory = views.everyone(conn)
             for case in cases:
                 days = self.policy(case.agency).recent_days

@@ -22,6 +22,7 @@ from services.matching.projection import (
     peers,
     utc_day,
 )
+from shared.projection import positions
 
 _PEERS = select(peers.c.peer_ref, peers.c.agency, peers.c.state, peers.c.active_cases).order_by(
     peers.c.peer_ref
@@ -37,6 +38,7 @@ _OFFERS_BETWEEN = select(offers.c.peer_ref).where(
 _WITNESSES = select(incident_people.c.member_ref).where(
     incident_people.c.incident_id == bindparam("b_incident")
 )
+_POSITION = select(positions.c.last_seq).where(positions.c.projection == bindparam("b_name"))
 _decoded: dict[str, Peer] = {}  # a peer's state as stored -> the Peer (it changes rarely; decoding is dear)
 
 
@@ -47,6 +49,11 @@ def decode(state: str) -> Peer:
             _decoded.clear()
         found = _decoded[state] = peer_from_json(state)
     return found
+
+
+def applied(conn: Connection, projection: str) -> int:
+    """The last stream sequence the view has applied (shared.projection.position, built once)."""
+    return conn.execute(_POSITION, {"b_name": projection}).scalar() or 0
 
 
 def peer(conn: Connection, peer_ref: str) -> Peer | None:
