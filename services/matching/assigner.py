@@ -14,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
 from nats.aio.client import Client
 from opentelemetry import propagate, trace
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from services.matching import domain, views
 from services.matching.ledger import Ledger
 from services.matching.peers import Peer, Policy
+from services.matching.projection import utc_day
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
@@ -33,6 +36,15 @@ from shared.eventstore import Append, ConcurrencyConflict, EventStore
 
 SOURCE = "peerline/matching"
 _tracer = trace.get_tracer("peerline.matching")
+
+
+@dataclass
+class ViewAt:
+    """What the fast path read of the directory view at one position (the view is a function of it)."""
+
+    position: int
+    directory: list[tuple[Peer, str, int]]
+    day_sums: dict[str, dict[str, int]]
 
 
 class Delivered(NamedTuple):
@@ -68,6 +80,7 @@ class Assigner:
         self.engine, self.clock, self.policy = engine, clock, policy
         self.directory_name = directory_name
         self.ledger = Ledger()
+        self._view = ViewAt(-1, [], {})
         self._store: EventStore | None = None
         self._nc: Client | None = None
 
@@ -168,17 +181,28 @@ class Assigner:
         recent: dict[float, dict[str, int]] = {}
         with self.engine.connect() as conn:
             applied = views.applied(conn, self.directory_name)
-            directory = views.everyone(conn)
+            if self._view.position != applied:  # the view moved on: read it again
+                self._view = ViewAt(applied, views.everyone(conn), {})
             for case in cases:
                 days = self.policy(case.agency).recent_days
                 key = pool_key(case, days)
                 if key not in pools:
                     if days not in recent:
-                        recent[days] = views.recent_offers(conn, now, days)
-                    pools[key] = views.in_scope(directory, recent[days], case)
+                        recent[days] = self._recent(conn, now, days)
+                    pools[key] = views.in_scope(self._view.directory, recent[days], case)
                 if case.incident_ref and case.incident_ref not in seen:
                     seen[case.incident_ref] = views.witnesses(conn, case.incident_ref)
         return pools, seen, applied
+
+    def _recent(self, conn: Connection, now: datetime, days: float) -> dict[str, int]:
+        """views.recent_offers, with the whole days' counts kept while the view stays where it is."""
+        since, next_day = views.window(now, days)
+        first = utc_day(next_day)
+        if first not in self._view.day_sums:
+            self._view.day_sums[first] = views.day_sums(conn, first)
+        found = Counter(self._view.day_sums[first])
+        found.update(views.offers_between(conn, since, next_day))
+        return found
 
     def _decide_batch(
         self,

@@ -76,14 +76,27 @@ def everyone(conn: Connection) -> list[tuple[Peer, str, int]]:
 def recent_offers(conn: Connection, now: datetime, recent_days: float) -> dict[str, int]:
     """Offers made to each peer since `recent_days` before `now`: whole days from the per-day counts,
     the part of the first day after `since` from the offers themselves."""
+    since, next_day = window(now, recent_days)
+    found = Counter(day_sums(conn, utc_day(next_day)))
+    found.update(offers_between(conn, since, next_day))
+    return dict(found)
+
+
+def window(now: datetime, recent_days: float) -> tuple[datetime, datetime]:
+    """`since` and the midnight (UTC) after it: the offers in between, then whole days of them."""
     since = now - timedelta(days=recent_days)
     since_utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
-    next_day = datetime.combine(since_utc.date() + timedelta(days=1), time(), UTC)
-    found: Counter[str] = Counter()
-    for ref, n in conn.execute(_RECENT_DAYS, {"b_day": utc_day(next_day)}):
-        found[ref] += int(n)
-    found.update(conn.execute(_OFFERS_BETWEEN, {"b_since": since, "b_until": next_day}).scalars())
-    return dict(found)
+    return since, datetime.combine(since_utc.date() + timedelta(days=1), time(), UTC)
+
+
+def day_sums(conn: Connection, from_day: str) -> dict[str, int]:
+    """Offers per peer on `from_day` (YYYY-MM-DD, UTC) and after."""
+    return {ref: int(n) for ref, n in conn.execute(_RECENT_DAYS, {"b_day": from_day})}
+
+
+def offers_between(conn: Connection, since: datetime, until: datetime) -> list[str]:
+    """The peer of each offer made from `since` up to (not including) `until`."""
+    return list(conn.execute(_OFFERS_BETWEEN, {"b_since": since, "b_until": until}).scalars())
 
 
 def in_scope(directory: list[tuple[Peer, str, int]], recent: dict[str, int], case: Case) -> list[Peer]:

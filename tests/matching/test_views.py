@@ -11,11 +11,16 @@ import pytest
 from sqlalchemy import Engine, select
 
 from services.matching import views
+from services.matching.assigner import Assigner, Delivered
+from services.matching.peers import Policy
 from services.matching.projection import DirectoryProjection, metadata, offer_days, offers
+from shared.clock import FakeClock
+from shared.contracts.intake import SupportRequested
 from shared.contracts.matching import PeerAssigned
 from shared.db import make_engine
 from shared.envelope import Envelope
 from shared.projection import apply_batch, ensure_schema, item_of
+from shared.seed import demo_peers
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +86,38 @@ def test_a_view_made_before_the_day_counts_gets_them_from_its_offers(engine: Eng
         assert sum(n for (n,) in conn.execute(select(offer_days.c.offers))) == len(TIMES)
     for at, days in WINDOWS:
         assert recent(engine, at, days) == counted_one_by_one(at, days), (at, days)
+
+
+async def test_the_fast_path_reads_the_view_again_once_it_moves(engine: Engine) -> None:
+    """Decisions read the directory once per position of the view: an offer the view applies since
+    shows in the next decision's load and recent offers."""
+    projection = DirectoryProjection()
+    ensure_schema(engine, projection)
+    seq, items = 0, []
+    for agency, ref, events in demo_peers():
+        for e in events:
+            seq += 1
+            items.append(item_of(Envelope.wrap(e, agency=agency, subject=ref, source="seed"), seq))
+    apply_batch(engine, projection, items)
+    assigner = Assigner(engine, FakeClock(), lambda _agency: Policy())
+
+    async def decide(n: int) -> PeerAssigned:
+        nonlocal seq
+        seq += 1
+        payload = SupportRequested(activation="self", member_ref=f"m-{n}", token_hash="0" * 64)
+        env = Envelope.wrap(payload, agency="riverton-fire", subject=f"c-{n}", source="test")
+        prepared = await assigner.prepare([Delivered(env, seq, {})])
+        [[event]] = prepared.decided
+        assigner.ledger.release(prepared.decided[0])  # not appended: only the view will know of it
+        assert isinstance(event, PeerAssigned)
+        return event
+
+    first = await decide(1)
+    seq += 1
+    offer = Envelope.wrap(first, agency="riverton-fire", subject="c-1", source="test", time=FakeClock().now())
+    apply_batch(engine, projection, [item_of(offer, seq)])
+    second = await decide(2)
+    assert second.peer_ref != first.peer_ref
+    assert second.explanation is not None
+    ranked = dict(second.explanation.ranked)
+    assert ranked[first.peer_ref] > max(v for ref, v in ranked.items() if ref != first.peer_ref)
