@@ -7,6 +7,9 @@ so a retried or repeated decision (a timer fired twice) lands once.
 
 Fairness under a burst: the directory view lags the assigner's own appends, so the assigner overlays
 its own recent offers (`Ledger`) until the view has caught up with them.
+
+New requests take a fast path (`prepare`, `complete`): a fetched batch is decided on one read of the
+directory (services.matching.batch) and appended in one atomic write (EventStore.append_many).
 """
 
 from __future__ import annotations
@@ -14,37 +17,26 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
 from nats.aio.client import Client
 from opentelemetry import propagate, trace
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from services.matching import domain, views
+from services.matching.batch import DirectoryReader, decide_all
 from services.matching.ledger import Ledger
 from services.matching.peers import Peer, Policy
-from services.matching.projection import utc_day
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
+from shared.contracts.matching import CoordinatorAlerted
 from shared.envelope import Envelope
 from shared.eventstore import Append, ConcurrencyConflict, EventStore
 
 SOURCE = "peerline/matching"
 _tracer = trace.get_tracer("peerline.matching")
-
-
-@dataclass
-class ViewAt:
-    """What the fast path read of the directory view at one position (the view is a function of it)."""
-
-    position: int
-    directory: list[tuple[Peer, str, int]]
-    day_sums: dict[str, dict[str, int]]
 
 
 class Delivered(NamedTuple):
@@ -80,7 +72,7 @@ class Assigner:
         self.engine, self.clock, self.policy = engine, clock, policy
         self.directory_name = directory_name
         self.ledger = Ledger()
-        self._view = ViewAt(-1, [], {})
+        self.reader = DirectoryReader(engine, directory_name, policy)
         self._store: EventStore | None = None
         self._nc: Client | None = None
 
@@ -172,69 +164,6 @@ class Assigner:
 
     # --- the fast path for new requests: a fetched batch decided on one snapshot, appended in one write -
 
-    def _snapshot(
-        self, cases: list[domain.Case], now: datetime
-    ) -> tuple[dict[tuple[str, float], list[Peer]], dict[str, frozenset[str]], int]:
-        """One read of the directory for the whole batch: the candidate pools, incident crews, position."""
-        pools: dict[tuple[str, float], list[Peer]] = {}
-        seen: dict[str, frozenset[str]] = {}
-        recent: dict[float, dict[str, int]] = {}
-        with self.engine.connect() as conn:
-            applied = views.applied(conn, self.directory_name)
-            if self._view.position != applied:  # the view moved on: read it again
-                self._view = ViewAt(applied, views.everyone(conn), {})
-            for case in cases:
-                days = self.policy(case.agency).recent_days
-                key = pool_key(case, days)
-                if key not in pools:
-                    if days not in recent:
-                        recent[days] = self._recent(conn, now, days)
-                    pools[key] = views.in_scope(self._view.directory, recent[days], case)
-                if case.incident_ref and case.incident_ref not in seen:
-                    seen[case.incident_ref] = views.witnesses(conn, case.incident_ref)
-        return pools, seen, applied
-
-    def _recent(self, conn: Connection, now: datetime, days: float) -> dict[str, int]:
-        """views.recent_offers, with the whole days' counts kept while the view stays where it is."""
-        since, next_day = views.window(now, days)
-        first = utc_day(next_day)
-        if first not in self._view.day_sums:
-            self._view.day_sums[first] = views.day_sums(conn, first)
-        found = Counter(self._view.day_sums[first])
-        found.update(views.offers_between(conn, since, next_day))
-        return found
-
-    def _decide_batch(
-        self,
-        cases: list[domain.Case],
-        pools: dict[tuple[str, float], list[Peer]],
-        seen: dict[str, frozenset[str]],
-        applied: int,
-        now: datetime,
-    ) -> list[list[Event]]:
-        """Each case on the snapshot plus this replica's offers the view does not show yet, including the
-        batch's own earlier picks (each pick is held at once and re-overlaid on the peer it names)."""
-        shown = {key: list(self.ledger.overlay(pool, applied)) for key, pool in pools.items()}
-        where = {key: {p.peer_ref: i for i, p in enumerate(pool)} for key, pool in pools.items()}
-        decided: list[list[Event]] = []
-        try:
-            for case in cases:
-                policy = self.policy(case.agency)
-                ctx = domain.Context(now, policy, seen.get(case.incident_ref or "", frozenset()))
-                events = domain.assign(case, shown[pool_key(case, policy.recent_days)], ctx)
-                self.ledger.hold(events)
-                decided.append(events)
-                for e in events:
-                    if isinstance(e, PeerAssigned):
-                        for key, index in where.items():
-                            if (i := index.get(e.peer_ref)) is not None:
-                                shown[key][i] = self.ledger.adjusted(pools[key][i])
-        except Exception:
-            for events in decided:
-                self.ledger.release(events)
-            raise
-        return decided
-
     async def prepare(self, batch: list[Delivered]) -> Prepared:
         """Decide a batch of new requests on one snapshot (the picks are held in the ledger until
         `complete` appends them, each at the version of its own `support_requested`: its sequence)."""
@@ -245,8 +174,8 @@ class Assigner:
         now = self.clock.now()
         # On the loop, not in a thread: a few indexed reads cost less than the two thread hand-overs,
         # which on a busy machine each wait for the scheduler.
-        pools, seen, applied = self._snapshot(cases, now)
-        return Prepared(batch, self._decide_batch(cases, pools, seen, applied, now), now)
+        snapshot = self.reader.read(cases, now)
+        return Prepared(batch, decide_all(cases, snapshot, self.ledger, self.policy, now), now)
 
     async def complete(self, prepared: Prepared) -> list[BaseException | None]:
         """Append a prepared batch in one write; per request None (done) or what failed it. A case that
@@ -314,7 +243,3 @@ class Assigner:
         for i, result in zip(which, results, strict=True):
             out[i] = result if isinstance(result, Exception) else None
         return out
-
-
-def pool_key(case: domain.Case, recent_days: float) -> tuple[str, float]:
-    return (case.agency if case.preferences.agency_scope == "own" else "*", recent_days)
