@@ -3,11 +3,18 @@
 Every append is idempotent (`Nats-Msg-Id` = event id) and guarded per aggregate by optimistic
 concurrency: the caller passes the aggregate version it decided on, the server rejects the write if
 anything was appended to `ev.<agency>.<aggregate>.<id>.>` since.
+
+`append_many` writes several aggregates' appends as ONE atomic batch publish (one durable write and
+one ack for the lot, where one `append` per event pays a write and a round trip each); the stream must
+allow atomic publishing (shared.topology). A refused batch stores nothing and is written append by
+append instead, so one conflict never holds back the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,10 +23,12 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 
 from shared.envelope import STREAM, Envelope, aggregate_filter
 
 WRONG_LAST_SEQUENCE = 10071
+MAX_BATCH = 1000  # the server's limit on messages in one atomic batch
 _tracer = trace.get_tracer("peerline.eventstore")
 
 
@@ -49,9 +58,27 @@ class History:
         return self.events[-1].seq if self.events else 0
 
 
-def headers_for(envelope: Envelope) -> dict[str, str]:
+@dataclass(frozen=True)
+class Append:
+    """Events of ONE aggregate with the version they were decided on (see `EventStore.append`), and the
+    trace context their headers carry (None: the current one)."""
+
+    envelopes: Sequence[Envelope]
+    expected: int | None
+    context: Context | None = None
+
+
+class BatchRefused(Exception):
+    """The server stored nothing of an atomic batch (a conflict, a duplicate id, atomic publishing off)."""
+
+    def __init__(self, err_code: int, description: str) -> None:
+        super().__init__(f"batch refused ({err_code}): {description}")
+        self.err_code = err_code
+
+
+def headers_for(envelope: Envelope, context: Context | None = None) -> dict[str, str]:
     headers = {"Nats-Msg-Id": envelope.id, "Ce-Type": envelope.type}
-    propagate.inject(headers)
+    propagate.inject(headers, context=context)
     return headers
 
 
@@ -61,15 +88,19 @@ class EventStore:
         self._stream = stream
         self._retries = retries
 
-    async def append(self, envelopes: Sequence[Envelope], expected: int | None) -> int:
+    async def append(
+        self, envelopes: Sequence[Envelope], expected: int | None, context: Context | None = None
+    ) -> int:
         """Append events of ONE aggregate. `expected` is the version decided on (0 = new aggregate;
-        None = no check). Returns the new version. Raises ConcurrencyConflict."""
+        None = no check); `context` the trace context to continue (None: the current one). Returns the
+        new version. Raises ConcurrencyConflict."""
         if not envelopes:
             raise ValueError("nothing to append")
         first = envelopes[0]
         filt = aggregate_filter(first.agency, first.aggregate, first.subject)
         with _tracer.start_as_current_span(
             f"{first.event_name} publish",
+            context=context,
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.system": "nats", "messaging.destination.name": first.nats_subject},
         ):
@@ -80,6 +111,77 @@ class EventStore:
                 version = await self._publish(env, filt, version)
             assert version is not None
             return version
+
+    async def append_many(self, appends: Sequence[Append]) -> list[int | Exception]:
+        """Several appends (each of one aggregate, all different) in one atomic batch. Per append: its
+        new version, or the exception that stopped it (ConcurrencyConflict: reload, decide again).
+        A refused or unanswered batch stored nothing, or (its ack lost) everything under the same ids:
+        either way each append is then made on its own, where an id already stored counts as landed."""
+        if not appends or any(not a.envelopes for a in appends):
+            raise ValueError("nothing to append")
+        if _batchable(appends):
+            try:
+                last = await self.publish_batch(appends)
+            except (BatchRefused, TimeoutError, NatsTimeout, NoRespondersError):
+                pass
+            else:
+                out: list[int | Exception] = []
+                seq = last - sum(len(a.envelopes) for a in appends)  # a batch takes consecutive seqs
+                for a in appends:
+                    seq += len(a.envelopes)
+                    out.append(seq)
+                return out
+        done = await asyncio.gather(
+            *(self.append(a.envelopes, a.expected, a.context) for a in appends), return_exceptions=True
+        )
+        results: list[int | Exception] = []
+        for result in done:
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result  # a cancellation
+            results.append(result)
+        return results
+
+    async def publish_batch(self, appends: Sequence[Append], timeout: float = 5.0) -> int:
+        """All the appends' events stored together or not at all (each append's expected version is
+        checked against the log before the batch); returns the sequence of the batch's last event.
+        Raises BatchRefused."""
+        msgs: list[tuple[str, bytes, dict[str, str]]] = []
+        filters: set[str] = set()
+        for a in appends:
+            first = a.envelopes[0]
+            filt = aggregate_filter(first.agency, first.aggregate, first.subject)
+            if filt in filters:
+                raise ValueError("one batch holds one append per aggregate")
+            filters.add(filt)
+            for i, env in enumerate(a.envelopes):
+                if aggregate_filter(env.agency, env.aggregate, env.subject) != filt:
+                    raise ValueError("one append holds events of one aggregate")
+                headers = headers_for(env, a.context)
+                headers["Nats-Expected-Stream"] = self._stream
+                if i == 0 and a.expected is not None:  # checked against the log as it was before the batch
+                    headers["Nats-Expected-Last-Subject-Sequence"] = str(a.expected)
+                    headers["Nats-Expected-Last-Subject-Sequence-Subject"] = filt
+                msgs.append((env.nats_subject, env.to_bytes(), headers))
+        batch_id = uuid.uuid4().hex
+        with _tracer.start_as_current_span(
+            "batch publish",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.batch.message_count": len(msgs)},
+        ):
+            nc = self._js._nc  # the batch's messages go out as plain publishes; only the commit is answered
+            for n, (subject, data, headers) in enumerate(msgs, start=1):
+                headers["Nats-Batch-Id"] = batch_id
+                headers["Nats-Batch-Sequence"] = str(n)
+                if n < len(msgs):
+                    await nc.publish(subject, data, headers=headers)
+            headers["Nats-Batch-Commit"] = "1"
+            reply = await nc.request(subject, data, timeout=timeout, headers=headers)
+        ack = json.loads(reply.data)
+        if "error" in ack:
+            raise BatchRefused(int(ack["error"].get("err_code", 0)), str(ack["error"].get("description")))
+        if ack.get("batch") != batch_id or ack.get("count") != len(msgs):
+            raise BatchRefused(0, f"unexpected batch ack for {len(msgs)} messages: {ack}")
+        return int(ack["seq"])
 
     async def _publish(self, env: Envelope, filt: str, expected: int | None) -> int:
         headers = headers_for(env)
@@ -94,8 +196,8 @@ class EventStore:
             except BadRequestError as err:
                 if err.err_code != WRONG_LAST_SEQUENCE:
                     raise
-                landed = await self._landed(filt, env.id)
-                if landed is not None:  # our earlier try landed; its ack was lost
+                landed = await self._landed(filt, env.id, expected or 0)
+                if landed is not None:  # an earlier try landed (its ack lost, or a batch's)
                     return landed
                 raise ConcurrencyConflict(filt, expected or 0) from err
             except (TimeoutError, NatsTimeout, NoRespondersError):
@@ -104,10 +206,11 @@ class EventStore:
                 await asyncio.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
 
-    async def _landed(self, filt: str, event_id: str) -> int | None:
-        """The sequence of `event_id` if it is the aggregate's last event."""
+    async def _landed(self, filt: str, event_id: str, after: int) -> int | None:
+        """The sequence of `event_id` if it is the aggregate's next event after version `after` (it was
+        appended at exactly that version, whatever followed it since)."""
         try:
-            msg = await self._js.get_last_msg(self._stream, filt)
+            msg = await self._js.get_msg(self._stream, seq=after + 1, subject=filt, next=True, direct=True)
         except NotFoundError:
             return None
         if (msg.headers or {}).get("Nats-Msg-Id") == event_id:
@@ -127,3 +230,14 @@ class EventStore:
             assert msg.data is not None and msg.seq is not None
             events.append(Stored(Envelope.from_bytes(msg.data), msg.seq))
             seq = msg.seq + 1
+
+
+def _batchable(appends: Sequence[Append]) -> bool:
+    """More than one append, distinct aggregates, within the server's batch size."""
+    if len(appends) < 2 or sum(len(a.envelopes) for a in appends) > MAX_BATCH:
+        return False
+    filters = {
+        aggregate_filter(a.envelopes[0].agency, a.envelopes[0].aggregate, a.envelopes[0].subject)
+        for a in appends
+    }
+    return len(filters) == len(appends)

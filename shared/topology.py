@@ -39,6 +39,7 @@ def events_stream(replicas: int = 1) -> StreamConfig:
         deny_delete=True,
         deny_purge=True,
         allow_direct=True,
+        allow_atomic=True,  # EventStore.append_many: several aggregates' appends in one durable write
         duplicate_window=DUPLICATE_WINDOW_S,
         num_replicas=replicas,
         discard=DiscardPolicy.OLD,

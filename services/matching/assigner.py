@@ -7,6 +7,9 @@ so a retried or repeated decision (a timer fired twice) lands once.
 
 Fairness under a burst: the directory view lags the assigner's own appends, so the assigner overlays
 its own recent offers (`Ledger`) until the view has caught up with them.
+
+New requests take a fast path (`prepare`, `complete`): a fetched batch is decided on one read of the
+directory (services.matching.batch) and appended in one atomic write (EventStore.append_many).
 """
 
 from __future__ import annotations
@@ -23,16 +26,14 @@ from opentelemetry import propagate, trace
 from sqlalchemy import Engine
 
 from services.matching import domain, views
+from services.matching.batch import DirectoryReader, decide_all
 from services.matching.ledger import Ledger
 from services.matching.peers import Peer, Policy
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.matching import (
-    CoordinatorAlerted,
-)
+from shared.contracts.matching import CoordinatorAlerted
 from shared.envelope import Envelope
-from shared.eventstore import ConcurrencyConflict, EventStore
-from shared.projection import position
+from shared.eventstore import Append, ConcurrencyConflict, EventStore
 
 SOURCE = "peerline/matching"
 _tracer = trace.get_tracer("peerline.matching")
@@ -44,6 +45,14 @@ class Delivered(NamedTuple):
     env: Envelope
     seq: int
     headers: dict[str, str]
+
+
+class Prepared(NamedTuple):
+    """A batch decided, not yet appended: the requests, each one's events, the time decided at."""
+
+    batch: list[Delivered]
+    decided: list[list[Event]]
+    now: datetime
 
 
 def event_id(case_id: str, version: int, event: Event) -> str:
@@ -63,6 +72,7 @@ class Assigner:
         self.engine, self.clock, self.policy = engine, clock, policy
         self.directory_name = directory_name
         self.ledger = Ledger()
+        self.reader = DirectoryReader(engine, directory_name, policy)
         self._store: EventStore | None = None
         self._nc: Client | None = None
 
@@ -85,7 +95,7 @@ class Assigner:
 
     def _inputs(self, case: domain.Case, now: datetime) -> tuple[list[Peer], int, frozenset[str]]:
         with self.engine.connect() as conn:
-            applied = position(conn, self.directory_name)
+            applied = views.applied(conn, self.directory_name)
             found = views.candidates(conn, case, now, self.policy(case.agency).recent_days)
             return found, applied, views.witnesses(conn, case.incident_ref)
 
@@ -152,86 +162,84 @@ class Assigner:
     async def reassign(self, agency: str, case_id: str) -> list[Event]:
         return await self.decide(agency, case_id, domain.assign)
 
-    # --- the fast path for new requests: a fetched batch decided on one directory snapshot -------------
+    # --- the fast path for new requests: a fetched batch decided on one snapshot, appended in one write -
 
-    def _snapshot(
-        self, cases: list[domain.Case], now: datetime
-    ) -> tuple[dict[str, list[Peer]], dict[str, frozenset[str]], int]:
-        pools: dict[str, list[Peer]] = {}
-        seen: dict[str, frozenset[str]] = {}
-        with self.engine.connect() as conn:
-            applied = position(conn, self.directory_name)
-            for case in cases:
-                key = pool_key(case)
-                if key not in pools:
-                    days = self.policy(case.agency).recent_days
-                    pools[key] = views.candidates(conn, case, now, days)
-                if case.incident_ref and case.incident_ref not in seen:
-                    seen[case.incident_ref] = views.witnesses(conn, case.incident_ref)
-        return pools, seen, applied
-
-    async def handle_batch(self, batch: list[Delivered]) -> list[BaseException | None]:
-        """Decide a batch of new requests on one snapshot, then append them all at once, each at the
-        version of its own `support_requested` (its stream sequence). A case that moved on since (a
-        redelivery, a cancellation) conflicts and takes the slow path: reload, decide again."""
+    async def prepare(self, batch: list[Delivered]) -> Prepared:
+        """Decide a batch of new requests on one snapshot (the picks are held in the ledger until
+        `complete` appends them, each at the version of its own `support_requested`: its sequence)."""
         cases = [
             domain.evolve(domain.Case(case_id=env.subject), env.payload(), env.agency, env.subject)
             for env, _, _ in batch
         ]
         now = self.clock.now()
-        pools, seen, applied = await asyncio.to_thread(self._snapshot, cases, now)
-        appends = []
-        for (env, seq, headers), case in zip(batch, cases, strict=True):
-            pool = self.ledger.overlay(pools[pool_key(case)], applied)  # with this batch's picks so far
-            ctx = domain.Context(
-                now, self.policy(case.agency), seen.get(case.incident_ref or "", frozenset())
-            )
-            events = domain.assign(case, pool, ctx)
-            self.ledger.hold(events)
-            appends.append(self._append_traced(env, seq, headers, events, now))
-        results = await asyncio.gather(*appends, return_exceptions=True)
+        # On the loop, not in a thread: a few indexed reads cost less than the two thread hand-overs,
+        # which on a busy machine each wait for the scheduler.
+        snapshot = self.reader.read(cases, now)
+        return Prepared(batch, decide_all(cases, snapshot, self.ledger, self.policy, now), now)
+
+    async def complete(self, prepared: Prepared) -> list[BaseException | None]:
+        """Append a prepared batch in one write; per request None (done) or what failed it. A case that
+        moved on since (a redelivery, a cancellation) conflicts and takes the slow path: reload, decide
+        again."""
+        batch, decided = prepared.batch, prepared.decided
+        outcomes = await self._append_batch(batch, decided, prepared.now)
         out: list[BaseException | None] = []
-        for (env, _, _), result in zip(batch, results, strict=True):
-            if isinstance(result, ConcurrencyConflict):
+        for (env, _, _), events, outcome in zip(batch, decided, outcomes, strict=True):
+            if isinstance(outcome, ConcurrencyConflict):
                 try:
                     await self.handle(env)
                     out.append(None)
                 except Exception as exc:
                     out.append(exc)
-            else:
-                out.append(result if isinstance(result, BaseException) else None)
+                continue
+            if outcome is None:
+                await self._alert(env.agency, env.subject, events)
+            out.append(outcome)
         return out
 
-    async def _append_traced(
-        self, env: Envelope, seq: int, headers: dict[str, str], events: list[Event], now: datetime
-    ) -> None:
-        """Append one case's decision inside a span continuing the request's trace."""
-        with _tracer.start_as_current_span(
-            "support_requested process",
-            kind=trace.SpanKind.CONSUMER,
-            context=propagate.extract(headers),
-        ):
-            if not events:
-                return
-            envs = [
-                Envelope.wrap(
-                    e,
-                    agency=env.agency,
-                    subject=env.subject,
-                    source=SOURCE,
-                    time=now,
-                    cause=env,
-                    id=event_id(env.subject, seq, e),
-                )
-                for e in events
-            ]
-            try:
-                last = await self.store.append(envs, expected=seq)
-                self.ledger.record(last, events)
-            finally:
+    async def _append_batch(
+        self, batch: list[Delivered], decided: list[list[Event]], now: datetime
+    ) -> list[Exception | None]:
+        """Append every case's decision (one write for the batch), each inside a span continuing its
+        request's trace; per case None (appended, or nothing to append) or what stopped it."""
+        spans = [
+            _tracer.start_span(
+                "support_requested process", context=propagate.extract(headers), kind=trace.SpanKind.CONSUMER
+            )
+            for _, _, headers in batch
+        ]
+        appends: list[Append] = []
+        which: list[int] = []
+        for i, ((env, seq, _), events, span) in enumerate(zip(batch, decided, spans, strict=True)):
+            if events:
+                envs = [
+                    Envelope.wrap(
+                        e,
+                        agency=env.agency,
+                        subject=env.subject,
+                        source=SOURCE,
+                        time=now,
+                        cause=env,
+                        id=event_id(env.subject, seq, e),
+                    )
+                    for e in events
+                ]
+                appends.append(Append(envs, seq, trace.set_span_in_context(span)))
+                which.append(i)
+        results: list[int | Exception] = []
+        try:
+            results = await self.store.append_many(appends) if appends else []
+        except Exception as exc:
+            results = [exc] * len(appends)
+        finally:  # no await in here: this replica's picks move from held to recorded at once
+            for i, result in zip(which, results, strict=False):
+                if not isinstance(result, Exception):
+                    self.ledger.record(result, decided[i])
+            for events in decided:
                 self.ledger.release(events)
-            await self._alert(env.agency, env.subject, events)
-
-
-def pool_key(case: domain.Case) -> str:
-    return case.agency if case.preferences.agency_scope == "own" else "*"
+            for span in spans:
+                span.end()
+        out: list[Exception | None] = [None] * len(batch)
+        for i, result in zip(which, results, strict=True):
+            out[i] = result if isinstance(result, Exception) else None
+        return out

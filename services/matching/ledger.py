@@ -6,7 +6,7 @@ import dataclasses
 import heapq
 from dataclasses import dataclass
 
-from services.matching.peers import Peer
+from services.matching.peers import Peer, with_load
 from shared.contracts.base import Event
 from shared.contracts.matching import AssignmentDeclined, AssignmentExpired, PeerAssigned
 
@@ -49,6 +49,14 @@ class Ledger:
         counts[1] += max(delta, 0)
 
     def overlay(self, peers: list[Peer], applied: int) -> list[Peer]:
+        """The peers as the view shows them (it has applied up to `applied`) plus what it does not show."""
+        self.seen_up_to(applied)
+        if not self.unseen and not self.inflight:
+            return peers
+        return [self.adjusted(p) for p in peers]
+
+    def seen_up_to(self, applied: int) -> None:
+        """Forget the offers the view has applied."""
         while self.entries and self.entries[0][0] <= applied:
             _, ref, delta = heapq.heappop(self.entries)
             counts = self.unseen[ref]
@@ -56,17 +64,11 @@ class Ledger:
             counts[1] -= max(delta, 0)
             if counts == [0, 0]:
                 del self.unseen[ref]
-        if not self.unseen and not self.inflight:
-            return peers
-        out = []
-        for p in peers:
-            active, recent = self.unseen.get(p.peer_ref, (0, 0))
-            held = self.inflight.get(p.peer_ref, 0)
-            if active or recent or held:
-                p = dataclasses.replace(
-                    p,
-                    active_cases=max(0, p.active_cases + active + held),
-                    recent_assignments=p.recent_assignments + recent + held,
-                )
-            out.append(p)
-        return out
+
+    def adjusted(self, p: Peer) -> Peer:
+        """One peer as the view shows it plus what it does not show yet (call `seen_up_to` first)."""
+        active, recent = self.unseen.get(p.peer_ref, (0, 0))
+        held = self.inflight.get(p.peer_ref, 0)
+        if not (active or recent or held):
+            return p
+        return with_load(p, max(0, p.active_cases + active + held), p.recent_assignments + recent + held)

@@ -75,7 +75,14 @@ class Matching:
         await runner.start()
         await runner.catch_up()  # assign only once the directory is current
         reactors = [
-            Reactor(nc, self.assigner, consumer("matching-assigner"), s.max_deliveries, s.reactor_batch)
+            Reactor(
+                nc,
+                self.assigner,
+                consumer("matching-assigner"),
+                s.max_deliveries,
+                s.reactor_batch,
+                s.reactor_in_flight,
+            )
             for s in [self.settings] * max(1, self.settings.reactor_loops)
         ]
         for reactor in reactors:

@@ -8,10 +8,24 @@ decline or expiry is matched again; an active peer is reminded to re-confirm bef
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    inspect,
+    select,
+)
+from sqlalchemy import event as sa_event
 
 from services.matching import peers as rules
 from services.matching.codec import peer_from_json, peer_to_json
@@ -57,6 +71,15 @@ offers = Table(
     Column("peer_ref", String(64), nullable=False, index=True),
     Column("offered_at", DateTime(timezone=True), nullable=False, index=True),
 )
+# Offers per peer per UTC day: "offers in the last N days" reads at most N+1 rows a peer (plus the
+# first day's own offers), not every offer ever made.
+offer_days = Table(
+    "offer_days",
+    metadata,
+    Column("peer_ref", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD (UTC)
+    Column("offers", Integer, nullable=False),
+)
 incident_people = Table(
     "incident_people",
     metadata,
@@ -76,6 +99,42 @@ decisions = Table(
 )
 timers = timers_table(metadata)
 
+# Built once, executed with parameters: building and cache-keying a statement per event costs several
+# times what SQLite spends running it.
+_CREW_DELETE = incident_people.delete().where(
+    (incident_people.c.incident_id == bindparam("b_incident"))
+    & (incident_people.c.member_ref == bindparam("b_member"))
+)
+_CREW_INSERT = incident_people.insert()
+_ASSIGNMENT_INSERT = assignments.insert()
+_ASSIGNMENT_FIND = select(assignments.c.assignment_id, assignments.c.peer_ref).where(
+    assignments.c.case_id == bindparam("b_case")
+)
+_ASSIGNMENT_DELETE = assignments.delete().where(assignments.c.case_id == bindparam("b_case"))
+_ASSIGNMENT_ACCEPT = (
+    assignments.update().where(assignments.c.case_id == bindparam("b_case")).values(status="accepted")
+)
+_OFFER_INSERT = offers.insert()
+_OFFER_DAY_ADD = (
+    offer_days.update()
+    .where((offer_days.c.peer_ref == bindparam("b_peer")) & (offer_days.c.day == bindparam("b_day")))
+    .values(offers=offer_days.c.offers + 1)
+)
+_OFFER_DAY_INSERT = offer_days.insert()
+_DECISION_INSERT = decisions.insert()
+_PEER_STATE = select(peers.c.state).where(peers.c.peer_ref == bindparam("b_peer"))
+_PEER_INSERT = peers.insert()
+_PEER_UPDATE = (
+    peers.update()
+    .where(peers.c.peer_ref == bindparam("b_peer"))
+    .values(stage=bindparam("b_stage"), state=bindparam("b_state"))
+)
+_PEER_COUNT = (
+    peers.update()
+    .where(peers.c.peer_ref == bindparam("b_peer"))
+    .values(active_cases=peers.c.active_cases + bindparam("b_delta"))
+)
+
 
 class DirectoryProjection:
     name = "matching-directory"
@@ -94,33 +153,29 @@ class DirectoryProjection:
         match event:
             case CriticalIncidentReported() | IncidentRespondersAdded():
                 for person in event.involved:
-                    conn.execute(
-                        incident_people.delete().where(
-                            (incident_people.c.incident_id == env.subject)
-                            & (incident_people.c.member_ref == person.member_ref)
-                        )
-                    )
-                    conn.execute(
-                        incident_people.insert().values(incident_id=env.subject, member_ref=person.member_ref)
-                    )
+                    conn.execute(_CREW_DELETE, {"b_incident": env.subject, "b_member": person.member_ref})
+                    conn.execute(_CREW_INSERT, {"incident_id": env.subject, "member_ref": person.member_ref})
             case PeerAssigned():
                 self._release(conn, env.subject)
                 conn.execute(
-                    assignments.insert().values(
-                        case_id=env.subject,
-                        agency=env.agency,
-                        assignment_id=event.assignment_id,
-                        peer_ref=event.peer_ref,
-                        status="offered",
-                    )
+                    _ASSIGNMENT_INSERT,
+                    {
+                        "case_id": env.subject,
+                        "agency": env.agency,
+                        "assignment_id": event.assignment_id,
+                        "peer_ref": event.peer_ref,
+                        "status": "offered",
+                    },
                 )
                 conn.execute(
-                    offers.insert().values(
-                        assignment_id=event.assignment_id or f"{env.subject}-{seq}",
-                        peer_ref=event.peer_ref,
-                        offered_at=env.time,
-                    )
+                    _OFFER_INSERT,
+                    {
+                        "assignment_id": event.assignment_id or f"{env.subject}-{seq}",
+                        "peer_ref": event.peer_ref,
+                        "offered_at": env.time,
+                    },
                 )
+                self._offer_day(conn, event.peer_ref, env.time)
                 self._count(conn, event.peer_ref, +1)
                 self._decision(conn, env, seq, "assigned", event.peer_ref, event.explanation)
                 cancel(conn, timers, f"assign:{env.subject}")
@@ -132,9 +187,7 @@ class DirectoryProjection:
                     )
                     schedule(conn, timers, timer)
             case AssignmentAccepted():
-                conn.execute(
-                    assignments.update().where(assignments.c.case_id == env.subject).values(status="accepted")
-                )
+                conn.execute(_ASSIGNMENT_ACCEPT, {"b_case": env.subject})
                 cancel(conn, timers, f"expire:{event.assignment_id}")
             case AssignmentDeclined() | AssignmentExpired():
                 self._release(conn, env.subject)
@@ -148,24 +201,24 @@ class DirectoryProjection:
                 cancel(conn, timers, f"assign:{env.subject}")
 
     def _peer(self, conn: Connection, env: Envelope, event: Event) -> None:
-        row = conn.execute(select(peers.c.state).where(peers.c.peer_ref == env.subject)).scalar()
+        row = conn.execute(_PEER_STATE, {"b_peer": env.subject}).scalar()
         before = peer_from_json(row) if row else Peer(env.subject, env.agency)
         after = rules.evolve(before, event, env.time)
         if row is None:
             conn.execute(
-                peers.insert().values(
-                    peer_ref=env.subject,
-                    agency=env.agency,
-                    stage=after.stage,
-                    state=peer_to_json(after),
-                    active_cases=0,
-                )
+                _PEER_INSERT,
+                {
+                    "peer_ref": env.subject,
+                    "agency": env.agency,
+                    "stage": after.stage,
+                    "state": peer_to_json(after),
+                    "active_cases": 0,
+                },
             )
         else:
             conn.execute(
-                peers.update()
-                .where(peers.c.peer_ref == env.subject)
-                .values(stage=after.stage, state=peer_to_json(after))
+                _PEER_UPDATE,
+                {"b_peer": env.subject, "b_stage": after.stage, "b_state": peer_to_json(after)},
             )
         timer_id = f"remind:{env.subject}"
         if isinstance(event, PeerDeselected | PeerReconfirmationRequested):
@@ -179,20 +232,21 @@ class DirectoryProjection:
                 }
                 schedule(conn, timers, Timer(timer_id, "remind", env.agency, env.subject, due[0], data))
 
+    def _offer_day(self, conn: Connection, peer_ref: str, at: datetime) -> None:
+        day = utc_day(at)
+        if conn.execute(_OFFER_DAY_ADD, {"b_peer": peer_ref, "b_day": day}).rowcount == 0:
+            conn.execute(_OFFER_DAY_INSERT, {"peer_ref": peer_ref, "day": day, "offers": 1})
+
     def _count(self, conn: Connection, peer_ref: str, delta: int) -> None:
-        conn.execute(
-            peers.update()
-            .where(peers.c.peer_ref == peer_ref)
-            .values(active_cases=peers.c.active_cases + delta)
-        )
+        conn.execute(_PEER_COUNT, {"b_peer": peer_ref, "b_delta": delta})
 
     def _release(self, conn: Connection, case_id: str) -> None:
-        row = conn.execute(select(assignments).where(assignments.c.case_id == case_id)).mappings().first()
+        row = conn.execute(_ASSIGNMENT_FIND, {"b_case": case_id}).first()
         if row is None:
             return
-        conn.execute(assignments.delete().where(assignments.c.case_id == case_id))
-        cancel(conn, timers, f"expire:{row['assignment_id']}")
-        self._count(conn, row["peer_ref"], -1)
+        conn.execute(_ASSIGNMENT_DELETE, {"b_case": case_id})
+        cancel(conn, timers, f"expire:{row.assignment_id}")
+        self._count(conn, row.peer_ref, -1)
 
     def _decision(
         self,
@@ -205,13 +259,31 @@ class DirectoryProjection:
     ) -> None:
         body = explanation.model_dump(mode="json") if explanation is not None else {}  # type: ignore[attr-defined]
         conn.execute(
-            decisions.insert().values(
-                case_id=env.subject,
-                seq=seq,
-                agency=env.agency,
-                outcome=outcome,
-                peer_ref=peer_ref,
-                decided_at=env.time,
-                explanation=json.dumps(body, sort_keys=True),
-            )
+            _DECISION_INSERT,
+            {
+                "case_id": env.subject,
+                "seq": seq,
+                "agency": env.agency,
+                "outcome": outcome,
+                "peer_ref": peer_ref,
+                "decided_at": env.time,
+                "explanation": json.dumps(body, sort_keys=True),
+            },
         )
+
+
+def utc_day(at: datetime) -> str:
+    return (at.astimezone(UTC) if at.tzinfo else at).date().isoformat()
+
+
+@sa_event.listens_for(offer_days, "after_create")
+def _backfill_offer_days(_table: Table, conn: Connection, **_kw: object) -> None:
+    """A view made before `offer_days` existed: count its offers in (a fresh view has none)."""
+    if not inspect(conn).has_table(offers.name):
+        return
+    counts: Counter[tuple[str, str]] = Counter(
+        (ref, utc_day(at)) for ref, at in conn.execute(select(offers.c.peer_ref, offers.c.offered_at))
+    )
+    if counts:
+        rows = [{"peer_ref": ref, "day": day, "offers": n} for (ref, day), n in counts.items()]
+        conn.execute(_OFFER_DAY_INSERT, rows)

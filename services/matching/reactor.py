@@ -1,8 +1,10 @@
 """Matching's reactor (thin): fetched `support_requested` events → the assigner → acks.
 
 A plain pull loop on the shared durable consumer rather than a per-message subscriber: the assigner
-decides a whole fetched batch on one directory snapshot and appends it concurrently, which is what
-lets matching keep up with the log. Bad input is dead-lettered at once; a request whose handling
+decides a whole fetched batch on one directory snapshot and appends it in one write, which is what
+lets matching keep up with the log. The loop does not wait for that write: it fetches and decides the
+next batch meanwhile (up to `in_flight` batches being written; each batch is acked once written), so
+a slow write delays only its own batch. Bad input is dead-lettered at once; a request whose handling
 fails is redelivered with backoff and dead-lettered after `max_deliveries`.
 """
 
@@ -16,7 +18,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from services.matching.assigner import Assigner, Delivered
+from services.matching.assigner import Assigner, Delivered, Prepared
 from services.matching.puller import Puller
 from shared.contracts.base import UnknownEventType
 from shared.dlq import dead_letter
@@ -30,12 +32,20 @@ log = logging.getLogger("peerline.matching")
 
 class Reactor:
     def __init__(
-        self, nc: Client, assigner: Assigner, consumer: Consumer, max_deliveries: int, batch: int = 256
+        self,
+        nc: Client,
+        assigner: Assigner,
+        consumer: Consumer,
+        max_deliveries: int,
+        batch: int = 256,
+        in_flight: int = 4,
     ) -> None:
         self.js, self.assigner, self.consumer = nc.jetstream(), assigner, consumer
         self.max_deliveries, self.batch = max_deliveries, batch
         self._puller = Puller(nc, STREAM, consumer.durable)
         self._started = False
+        self._slots = asyncio.Semaphore(in_flight)
+        self._writing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self._puller.start()
@@ -45,15 +55,41 @@ class Reactor:
         if not self._started:
             await self.start()
         try:
-            await keep_stepping("matching reactor", self.step, stop)
+            await keep_stepping("matching reactor", self.start_step, stop)
         finally:
+            await self.drain()
             with contextlib.suppress(Exception):
                 await self._puller.stop()
 
     async def step(self, timeout: float = 1.0) -> int:
-        msgs = await self._puller.fetch(self.batch, idle_timeout=timeout)
-        if not msgs:
-            return 0
+        """Fetch, decide, write and ack one batch."""
+        count = await self.start_step(timeout)
+        await self.drain()
+        return count
+
+    async def drain(self) -> None:
+        """Wait for the batches being written (and acked)."""
+        while self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)
+
+    async def start_step(self, timeout: float = 1.0) -> int:
+        """Fetch and decide one batch, and start writing it (waits for a free slot first)."""
+        await self._slots.acquire()
+        try:
+            msgs = await self._puller.fetch(self.batch, idle_timeout=timeout)
+            prepared, good = (await self._prepare(msgs)) if msgs else (None, [])
+        except BaseException:
+            self._slots.release()
+            raise
+        if prepared is None:
+            self._slots.release()
+            return len(msgs)
+        task = asyncio.create_task(self._finish(prepared, good))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+        return len(msgs)
+
+    async def _prepare(self, msgs: list[Msg]) -> tuple[Prepared | None, list[tuple[Msg, Delivered]]]:
         good: list[tuple[Msg, Delivered]] = []
         for msg in msgs:
             try:
@@ -63,7 +99,20 @@ class Reactor:
                 await self._dead_letter(msg, describe(exc))
                 continue
             good.append((msg, Delivered(env, msg.metadata.sequence.stream, dict(msg.headers or {}))))
-        results = await self.assigner.handle_batch([d for _, d in good])
+        if not good:
+            return None, good
+        return await self.assigner.prepare([d for _, d in good]), good
+
+    async def _finish(self, prepared: Prepared, good: list[tuple[Msg, Delivered]]) -> None:
+        try:
+            results = await self.assigner.complete(prepared)
+            await self._settle(good, results)
+        except Exception:  # unacked requests come back after the ack wait
+            log.exception("matching reactor: writing a batch failed")
+        finally:
+            self._slots.release()
+
+    async def _settle(self, good: list[tuple[Msg, Delivered]], results: list[BaseException | None]) -> None:
         for (msg, delivered), failure in zip(good, results, strict=True):
             if failure is None:
                 await msg.ack()
@@ -76,7 +125,6 @@ class Reactor:
             else:
                 log.error("case %s dead-lettered after %d deliveries", delivered.env.subject, count)
                 await self._dead_letter(msg, f"failed {count} times: {reason}")
-        return len(msgs)
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
         await dead_letter(

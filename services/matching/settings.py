@@ -19,6 +19,8 @@ class MatchingSettings(ServiceSettings):
     # in-flight picks through the assigner's ledger, so fairness holds across them).
     reactor_loops: int = 2
     reactor_batch: int = 128
+    # Batches each loop may have being written while it fetches and decides the next.
+    reactor_in_flight: int = 4
     # The directory projection and snapshots run in threads; a short GIL switch interval keeps them
     # from delaying the event loop's network work by up to the default 5 ms per hand-over.
     switch_interval_s: float = 0.0005

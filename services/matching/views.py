@@ -4,55 +4,115 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from services.matching.codec import peer_from_json
 from services.matching.domain import Case
-from services.matching.peers import Peer
-from services.matching.projection import assignments, decisions, incident_people, offers, peers
+from services.matching.peers import Peer, with_load
+from services.matching.projection import (
+    assignments,
+    decisions,
+    incident_people,
+    offer_days,
+    offers,
+    peers,
+    utc_day,
+)
+from shared.projection import positions
+
+_PEERS = select(peers.c.peer_ref, peers.c.agency, peers.c.state, peers.c.active_cases).order_by(
+    peers.c.peer_ref
+)
+_RECENT_DAYS = (
+    select(offer_days.c.peer_ref, func.sum(offer_days.c.offers))
+    .where(offer_days.c.day >= bindparam("b_day"))
+    .group_by(offer_days.c.peer_ref)
+)
+_OFFERS_BETWEEN = select(offers.c.peer_ref).where(
+    (offers.c.offered_at >= bindparam("b_since")) & (offers.c.offered_at < bindparam("b_until"))
+)
+_WITNESSES = select(incident_people.c.member_ref).where(
+    incident_people.c.incident_id == bindparam("b_incident")
+)
+_POSITION = select(positions.c.last_seq).where(positions.c.projection == bindparam("b_name"))
+_decoded: dict[str, Peer] = {}  # a peer's state as stored -> the Peer (it changes rarely; decoding is dear)
+
+
+def decode(state: str) -> Peer:
+    found = _decoded.get(state)
+    if found is None:
+        if len(_decoded) >= 20_000:
+            _decoded.clear()
+        found = _decoded[state] = peer_from_json(state)
+    return found
+
+
+def applied(conn: Connection, projection: str) -> int:
+    """The last stream sequence the view has applied (shared.projection.position, built once)."""
+    return conn.execute(_POSITION, {"b_name": projection}).scalar() or 0
 
 
 def peer(conn: Connection, peer_ref: str) -> Peer | None:
     row = conn.execute(select(peers).where(peers.c.peer_ref == peer_ref)).mappings().first()
     if row is None:
         return None
-    return dataclasses.replace(peer_from_json(row["state"]), active_cases=row["active_cases"])
+    return dataclasses.replace(decode(row["state"]), active_cases=row["active_cases"])
 
 
 def candidates(conn: Connection, case: Case, now: datetime, recent_days: float) -> list[Peer]:
     """Every peer in the request's scope (own agency, or the region), with load and recent offers."""
-    query = select(peers)
-    if case.preferences.agency_scope == "own":
-        query = query.where(peers.c.agency == case.agency)
+    return in_scope(everyone(conn), recent_offers(conn, now, recent_days), case)
+
+
+def everyone(conn: Connection) -> list[tuple[Peer, str, int]]:
+    """Every peer in the directory (by peer_ref) with its agency and active-case count."""
+    return [(decode(state), agency, active) for _, agency, state, active in conn.execute(_PEERS)]
+
+
+def recent_offers(conn: Connection, now: datetime, recent_days: float) -> dict[str, int]:
+    """Offers made to each peer since `recent_days` before `now`: whole days from the per-day counts,
+    the part of the first day after `since` from the offers themselves."""
+    since, next_day = window(now, recent_days)
+    found = Counter(day_sums(conn, utc_day(next_day)))
+    found.update(offers_between(conn, since, next_day))
+    return dict(found)
+
+
+def window(now: datetime, recent_days: float) -> tuple[datetime, datetime]:
+    """`since` and the midnight (UTC) after it: the offers in between, then whole days of them."""
     since = now - timedelta(days=recent_days)
-    recent: dict[str, int] = dict(
-        conn.execute(
-            select(offers.c.peer_ref, func.count())
-            .where(offers.c.offered_at >= since)
-            .group_by(offers.c.peer_ref)
-        ).all()
-    )
-    out = []
-    for row in conn.execute(query.order_by(peers.c.peer_ref)).mappings():
-        p = peer_from_json(row["state"])
-        out.append(
-            dataclasses.replace(
-                p, active_cases=row["active_cases"], recent_assignments=int(recent.get(row["peer_ref"], 0))
-            )
-        )
-    return out
+    since_utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+    return since, datetime.combine(since_utc.date() + timedelta(days=1), time(), UTC)
+
+
+def day_sums(conn: Connection, from_day: str) -> dict[str, int]:
+    """Offers per peer on `from_day` (YYYY-MM-DD, UTC) and after."""
+    return {ref: int(n) for ref, n in conn.execute(_RECENT_DAYS, {"b_day": from_day})}
+
+
+def offers_between(conn: Connection, since: datetime, until: datetime) -> list[str]:
+    """The peer of each offer made from `since` up to (not including) `until`."""
+    return list(conn.execute(_OFFERS_BETWEEN, {"b_since": since, "b_until": until}).scalars())
+
+
+def in_scope(directory: list[tuple[Peer, str, int]], recent: dict[str, int], case: Case) -> list[Peer]:
+    """The candidates for `case` out of `everyone`, with their load and recent offers."""
+    own = case.preferences.agency_scope == "own"
+    return [
+        with_load(p, active, recent.get(p.peer_ref, 0))
+        for p, agency, active in directory
+        if not own or agency == case.agency
+    ]
 
 
 def witnesses(conn: Connection, incident_ref: str | None) -> frozenset[str]:
     if not incident_ref:
         return frozenset()
-    rows = conn.execute(
-        select(incident_people.c.member_ref).where(incident_people.c.incident_id == incident_ref)
-    ).scalars()
-    return frozenset(rows)
+    return frozenset(conn.execute(_WITNESSES, {"b_incident": incident_ref}).scalars())
 
 
 def directory(conn: Connection, agency: str, stage: str | None, limit: int) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 from services.matching import domain
 from services.matching.domain import Case, Context
 from services.matching.ledger import Ledger
-from services.matching.peers import Peer
+from services.matching.peers import Peer, with_load
 from shared.contracts.base import Event
 from shared.contracts.intake import RequestCancelled, SupportRequested
 from shared.contracts.matching import (
@@ -120,3 +120,12 @@ def test_a_burst_on_a_lagging_view_still_spreads() -> None:
         ledger.record(n + 1, [event])
         chosen.append(event.peer_ref)  # type: ignore[attr-defined]
     assert sorted(chosen.count(f"p{n}") for n in range(5)) == [2, 2, 2, 2, 2]
+
+
+def test_a_peer_with_another_load_is_that_peer_with_that_load_and_nothing_else() -> None:
+    peer = ready("p1", languages=("en", "es"), overloaded=True, break_until=NOW)
+    loaded = with_load(peer, 3, 7)
+    assert loaded == replace(peer, active_cases=3, recent_assignments=7)
+    assert (peer.active_cases, peer.recent_assignments) == (0, 0)  # the original is untouched
+    with pytest.raises(AttributeError):
+        loaded.active_cases = 1  # type: ignore[misc]
