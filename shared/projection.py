@@ -27,7 +27,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, bindparam, select
 
 from shared.contracts.base import Event, UnknownEventType
 from shared.dlq import dead_letter
@@ -129,14 +129,20 @@ def ensure_schema(engine: Engine, projection: Projection) -> None:
     projection.metadata.create_all(engine)
 
 
+_POSITION = select(positions.c.last_seq).where(positions.c.projection == bindparam("name"))
+_MOVE = (
+    positions.update().where(positions.c.projection == bindparam("name")).values(last_seq=bindparam("seq"))
+)
+_FIRST = positions.insert()
+
+
 def position(conn: Connection, name: str) -> int:
-    return conn.execute(select(positions.c.last_seq).where(positions.c.projection == name)).scalar() or 0
+    return conn.execute(_POSITION, {"name": name}).scalar() or 0
 
 
 def set_position(conn: Connection, name: str, seq: int) -> None:
-    updated = conn.execute(positions.update().where(positions.c.projection == name).values(last_seq=seq))
-    if updated.rowcount == 0:
-        conn.execute(positions.insert().values(projection=name, last_seq=seq))
+    if conn.execute(_MOVE, {"name": name, "seq": seq}).rowcount == 0:
+        conn.execute(_FIRST, {"projection": name, "last_seq": seq})
 
 
 class Failed(Exception):
