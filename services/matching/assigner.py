@@ -175,7 +175,12 @@ class Assigner:
         # On the loop, not in a thread: a few indexed reads cost less than the two thread hand-overs,
         # which on a busy machine each wait for the scheduler.
         snapshot = self.reader.read(cases, now)
-        return Prepared(batch, decide_all(cases, snapshot, self.ledger, self.policy, now), now)
+        # A request the view shows decided was handled before (a redelivery, a replayed history): nothing
+        # to pick, nothing to append.
+        todo = [c for c in cases if c.case_id not in snapshot.decided]
+        picks = iter(decide_all(todo, snapshot, self.ledger, self.policy, now))
+        decided = [[] if c.case_id in snapshot.decided else next(picks) for c in cases]
+        return Prepared(batch, decided, now)
 
     async def complete(self, prepared: Prepared) -> list[BaseException | None]:
         """Append a prepared batch in one write; per request None (done) or what failed it. A case that
@@ -183,19 +188,28 @@ class Assigner:
         again."""
         batch, decided = prepared.batch, prepared.decided
         outcomes = await self._append_batch(batch, decided, prepared.now)
-        out: list[BaseException | None] = []
-        for (env, _, _), events, outcome in zip(batch, decided, outcomes, strict=True):
-            if isinstance(outcome, ConcurrencyConflict):
+
+        async def settle(
+            env: Envelope, events: list[Event], outcome: Exception | None
+        ) -> BaseException | None:
+            if isinstance(outcome, ConcurrencyConflict):  # each case its own aggregate: all at once
                 try:
                     await self.handle(env)
-                    out.append(None)
                 except Exception as exc:
-                    out.append(exc)
-                continue
+                    return exc
+                return None
             if outcome is None:
                 await self._alert(env.agency, env.subject, events)
-            out.append(outcome)
-        return out
+            return outcome
+
+        return list(
+            await asyncio.gather(
+                *(
+                    settle(env, events, outcome)
+                    for (env, _, _), events, outcome in zip(batch, decided, outcomes, strict=True)
+                )
+            )
+        )
 
     async def _append_batch(
         self, batch: list[Delivered], decided: list[list[Event]], now: datetime

@@ -35,6 +35,7 @@ class Snapshot(NamedTuple):
     pools: dict[PoolKey, list[Peer]]
     seen: dict[str, frozenset[str]]
     applied: int
+    decided: frozenset[str] = frozenset()  # cases the view already holds a decision for (redeliveries)
 
 
 @dataclass
@@ -69,7 +70,8 @@ class DirectoryReader:
                     pools[key] = views.in_scope(self._view.directory, recent[days], case)
                 if case.incident_ref and case.incident_ref not in seen:
                     seen[case.incident_ref] = views.witnesses(conn, case.incident_ref)
-        return Snapshot(pools, seen, applied)
+            done = frozenset(views.decided(conn, [c.case_id for c in cases]))
+        return Snapshot(pools, seen, applied, done)
 
     def _recent(self, conn: Connection, now: datetime, days: float) -> dict[str, int]:
         """views.recent_offers, with the whole days' counts kept while the view stays where it is."""

@@ -38,6 +38,7 @@ _OFFERS_BETWEEN = select(offers.c.peer_ref).where(
 _WITNESSES = select(incident_people.c.member_ref).where(
     incident_people.c.incident_id == bindparam("b_incident")
 )
+_DECIDED = select(decisions.c.case_id).where(decisions.c.case_id.in_(bindparam("b_cases", expanding=True)))
 _POSITION = select(positions.c.last_seq).where(positions.c.projection == bindparam("b_name"))
 _decoded: dict[str, Peer] = {}  # a peer's state as stored -> the Peer (it changes rarely; decoding is dear)
 
@@ -49,6 +50,11 @@ def decode(state: str) -> Peer:
             _decoded.clear()
         found = _decoded[state] = peer_from_json(state)
     return found
+
+
+def decided(conn: Connection, case_ids: list[str]) -> set[str]:
+    """Which of these cases the view already holds a decision for (assigned or unmatched)."""
+    return set(conn.execute(_DECIDED, {"b_cases": case_ids}).scalars()) if case_ids else set()
 
 
 def applied(conn: Connection, projection: str) -> int:

@@ -121,3 +121,33 @@ async def test_the_fast_path_reads_the_view_again_once_it_moves(engine: Engine) 
     assert second.explanation is not None
     ranked = dict(second.explanation.ranked)
     assert ranked[first.peer_ref] > max(v for ref, v in ranked.items() if ref != first.peer_ref)
+
+
+async def test_a_request_the_view_shows_decided_is_not_decided_again(engine: Engine) -> None:
+    """A redelivered or replayed `support_requested` whose case the view already shows assigned gets no
+    pick (none held against a peer either); a new one in the same batch does."""
+    projection = DirectoryProjection()
+    ensure_schema(engine, projection)
+    seq, items = 0, []
+    for agency, ref, events in demo_peers():
+        for e in events:
+            seq += 1
+            items.append(item_of(Envelope.wrap(e, agency=agency, subject=ref, source="seed"), seq))
+    apply_batch(engine, projection, items)
+    old = PeerAssigned(peer_ref="p-x", peer_agency="riverton-fire", assignment_id="c-old-a1")
+    apply_batch(
+        engine,
+        projection,
+        [item_of(Envelope.wrap(old, agency="riverton-fire", subject="c-old", source="t"), seq + 1)],
+    )
+    assigner = Assigner(engine, FakeClock(), lambda _agency: Policy())
+
+    def requested(case_id: str, at: int) -> Delivered:
+        payload = SupportRequested(activation="self", member_ref=f"m-{case_id}", token_hash="0" * 64)
+        return Delivered(Envelope.wrap(payload, agency="riverton-fire", subject=case_id, source="t"), at, {})
+
+    prepared = await assigner.prepare([requested("c-old", seq + 2), requested("c-new", seq + 3)])
+    again, new = prepared.decided
+    assert again == []
+    assert len(new) == 1 and isinstance(new[0], PeerAssigned)
+    assert sum(assigner.ledger.inflight.values()) == 1  # only the new case's pick is held
