@@ -24,7 +24,8 @@ from shared.clock import SystemClock
 from shared.contracts.intake import Preferences, SupportRequested
 from shared.db import make_engine
 from shared.envelope import Envelope, new_id
-from shared.projection import Item, apply_batch, ensure_schema, item_of
+from shared.items import Item, item_of
+from shared.projection import apply_batch, ensure_schema
 from shared.seed import AGENCIES, demo_peers
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 from bench.readmodel import CaseBoard
 from bench.timing import Rate, Stopwatch
 from shared.envelope import STREAM
-from shared.projection import ProjectionRunner
 from shared.replay import rebuild
+from shared.runner import ProjectionRunner
 from shared.topology import Consumer
 
 

@@ -37,8 +37,9 @@ from shared.contracts.tracking import CaseClosed, ContactLogged
 from shared.contracts.wellness import DebriefAccepted, DebriefOffered, FollowupCompleted, FollowupScheduled
 from shared.db import make_engine
 from shared.envelope import STREAM, Envelope
+from shared.items import parse_raw
 from shared.natsserver import NatsServer
-from shared.projection import apply_batch, ensure_schema, parse_raw
+from shared.projection import apply_batch, ensure_schema
 from shared.replay import rebuild
 from shared.topology import consumer, provision
 

@@ -12,7 +12,8 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
 from shared.envelope import STREAM
-from shared.projection import Projection, apply_batch, parse, reset
+from shared.items import parse
+from shared.projection import Projection, apply_batch, reset
 from shared.topology import Consumer
 
 Progress = Callable[[int, int], None]  # (done, total)

@@ -17,8 +17,10 @@ from shared.contracts.intake import SupportRequested
 from shared.db import make_engine
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
-from shared.projection import Item, ProjectionRunner, digest, position
+from shared.items import Item
+from shared.projection import digest, position
 from shared.replay import rebuild
+from shared.runner import ProjectionRunner
 from shared.topology import DLQ_STREAM, Consumer
 
 pytestmark = pytest.mark.integration

@@ -35,7 +35,7 @@ from shared.contracts.tracking import ContactLogged
 from shared.dlq import dead_letter
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import EventStore
-from shared.projection import describe
+from shared.items import describe
 from shared.topology import consumer
 
 log = logging.getLogger("peerline.escalation")

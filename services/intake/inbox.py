@@ -21,7 +21,7 @@ from services.intake.dispatch import Dispatch
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
 from shared.dlq import dead_letter
 from shared.envelope import TOKEN
-from shared.projection import describe
+from shared.items import describe
 from shared.service import keep_stepping
 
 log = logging.getLogger("peerline.intake.cad")

@@ -28,8 +28,9 @@ from shared.clock import Clock, SystemClock
 from shared.consumers.intake import CAD_INBOX
 from shared.db import make_engine
 from shared.eventstore import EventStore
-from shared.projection import Projection, ProjectionRunner, ensure_schema
+from shared.projection import Projection, ensure_schema
 from shared.replay import rebuild_all
+from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer

@@ -30,7 +30,7 @@ from shared.contracts.intake import (
 )
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore
-from shared.projection import describe
+from shared.items import describe
 
 SOURCE = "peerline/intake-vault"
 QUEUE = "intake-vault"

@@ -23,7 +23,7 @@ from services.matching.puller import Puller
 from shared.contracts.base import UnknownEventType
 from shared.dlq import dead_letter
 from shared.envelope import STREAM, Envelope
-from shared.projection import describe
+from shared.items import describe
 from shared.service import keep_stepping
 from shared.topology import Consumer
 

@@ -15,8 +15,9 @@ from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine
 from shared.eventstore import EventStore
-from shared.projection import Projection, ProjectionRunner
+from shared.projection import Projection
 from shared.replay import rebuild_all
+from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer

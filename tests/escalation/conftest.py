@@ -31,7 +31,7 @@ from shared.contracts.intake import (
 from shared.envelope import Envelope, new_id
 from shared.eventstore import ConcurrencyConflict, EventStore
 from shared.natsserver import NatsServer
-from shared.projection import ProjectionRunner
+from shared.runner import ProjectionRunner
 from shared.topology import provision
 
 AGENCY = "riverton-fire"

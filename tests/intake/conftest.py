@@ -28,7 +28,7 @@ from shared.consumers.intake import provision_streams
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
-from shared.projection import ProjectionRunner
+from shared.runner import ProjectionRunner
 from shared.topology import consumer, provision
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -19,8 +19,9 @@ from shared.contracts.intake import SupportRequested
 from shared.db import make_engine
 from shared.envelope import Envelope, new_id
 from shared.eventstore import EventStore
-from shared.projection import ProjectionRunner, digest
+from shared.projection import digest
 from shared.replay import rebuild
+from shared.runner import ProjectionRunner
 from shared.topology import consumer
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,8 @@ from shared.contracts.intake import SupportRequested
 from shared.contracts.matching import PeerAssigned
 from shared.db import make_engine
 from shared.envelope import Envelope
-from shared.projection import apply_batch, ensure_schema, item_of
+from shared.items import item_of
+from shared.projection import apply_batch, ensure_schema
 from shared.seed import demo_peers
 
 pytestmark = pytest.mark.integration

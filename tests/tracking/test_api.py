@@ -25,8 +25,9 @@ from shared.contracts.matching import PeerAssigned
 from shared.db import make_engine
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
-from shared.projection import ProjectionRunner, digest
+from shared.projection import digest
 from shared.replay import rebuild
+from shared.runner import ProjectionRunner
 from shared.topology import Consumer
 
 pytestmark = pytest.mark.integration

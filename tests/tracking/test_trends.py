@@ -30,7 +30,8 @@ from shared.contracts.wellness import (
     FollowupScheduled,
 )
 from shared.envelope import Envelope
-from shared.projection import apply_batch, ensure_schema, item_of
+from shared.items import item_of
+from shared.projection import apply_batch, ensure_schema
 from tests.tracking.disclosure import Span, recoverable
 
 pytestmark = pytest.mark.unit

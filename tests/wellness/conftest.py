@@ -21,7 +21,7 @@ from shared.contracts.base import Event
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
-from shared.projection import ProjectionRunner
+from shared.runner import ProjectionRunner
 from shared.topology import provision
 
 POLICY = AgencyPolicy(

@@ -30,7 +30,8 @@ from shared.contracts.wellness import DebriefOffered, ExposureCheckinOffered
 from shared.db import make_engine
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore, History, Stored
-from shared.projection import apply_batch, digest, ensure_schema, item_of
+from shared.items import item_of
+from shared.projection import apply_batch, digest, ensure_schema
 from shared.timers import Timer, due
 
 from .conftest import POLICY

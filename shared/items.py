@@ -1,0 +1,78 @@
+"""One event as a projection sees it: the delivered (or directly read) message, decoded once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.js.api import RawStreamMsg
+from pydantic import ValidationError
+
+from shared.contracts.base import Event, UnknownEventType
+from shared.envelope import Envelope
+
+
+@dataclass
+class Item:
+    """One event to apply: as delivered by the consumer (`msg`), or read straight from the stream."""
+
+    seq: int
+    subject: str
+    data: bytes
+    headers: dict[str, str] | None
+    msg: Msg | None = None
+    delivered: int = 1
+    consumer_seq: int = 0  # the consumer's delivery counter (0: not delivered by the consumer)
+    wanted: bool = True  # False: outside the projection's subjects (a consumer reading all), skipped
+    env: Envelope | None = None
+    event: Event | None = None
+    problem: str | None = None
+
+
+def describe(exc: Exception) -> str:
+    """A reason without the offending values (they may hold personal data)."""
+    if isinstance(exc, ValidationError):
+        return "invalid: " + "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+            for e in exc.errors(include_input=False)
+        )
+    if isinstance(exc, UnknownEventType):
+        return f"unknown event type {exc.args[0]}"
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def parse(msg: Msg, wants: Callable[[str], bool] | None = None) -> Item:
+    """An item for a delivered message; one that `wants` refuses is left undecoded and only skipped."""
+    meta = msg.metadata
+    item = Item(
+        meta.sequence.stream,
+        msg.subject,
+        msg.data,
+        msg.headers,
+        msg,
+        meta.num_delivered or 1,
+        meta.sequence.consumer,
+    )
+    if wants is not None and not wants(msg.subject):
+        item.wanted = False
+        return item
+    return _decoded(item)
+
+
+def parse_raw(raw: RawStreamMsg) -> Item:
+    return _decoded(Item(raw.seq or 0, raw.subject or "", raw.data or b"", raw.headers))
+
+
+def item_of(env: Envelope, seq: int) -> Item:
+    """An item for an envelope that did not come through NATS (feeding a view directly, in tests)."""
+    return _decoded(Item(seq, env.nats_subject, env.to_bytes(), None))
+
+
+def _decoded(item: Item) -> Item:
+    try:
+        item.env = Envelope.from_bytes(item.data)
+        item.event = item.env.payload()
+    except (ValidationError, UnknownEventType, ValueError) as exc:
+        item.problem = describe(exc)
+    return item
