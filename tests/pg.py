@@ -43,3 +43,17 @@ def postgres_server() -> Iterator[str]:
     finally:
         subprocess.run(_as_postgres([pg_ctl, "-D", data, "-m", "immediate", "stop"]), capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def fresh_database(server_url: str, prefix: str = "t") -> str:
+    """Create an empty database on the session's server; returns its URL."""
+    from uuid import uuid4
+
+    from shared.db import make_engine
+
+    name = prefix + uuid4().hex[:12]
+    admin = make_engine(server_url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + name

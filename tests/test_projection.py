@@ -22,6 +22,7 @@ from shared.projection import digest, position
 from shared.replay import rebuild
 from shared.runner import ProjectionRunner
 from shared.topology import DLQ_STREAM, Consumer
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +61,19 @@ class Counting:
             return int(conn.execute(select(func.coalesce(func.sum(self.counts.c.n), 0))).scalar_one())
 
 
+def recording(name: str) -> tuple[Counting, list[int]]:
+    """A Counting projection that also lists the sequence of every event it applies, in order."""
+    proj, seen = Counting(name), []
+    original = proj.apply
+
+    def apply(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        seen.append(seq)
+        original(conn, env, event, seq)
+
+    proj.apply = apply  # type: ignore[method-assign]
+    return proj, seen
+
+
 def agency() -> str:
     return "t" + uuid.uuid4().hex[:10]
 
@@ -94,12 +108,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
     """Every runner test runs against SQLite and PostgreSQL, each in a fresh database."""
     if request.param == "sqlite":
         return make_engine(f"sqlite:///{tmp_path}/view.db")
-    admin = make_engine(request.getfixturevalue("pg_url"))
-    name = "v" + uuid.uuid4().hex[:12]
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return make_engine(request.getfixturevalue("pg_url").rsplit("/", 1)[0] + "/" + name)
+    return make_engine(fresh_database(request.getfixturevalue("pg_url"), "v"))
 
 
 async def test_applies_each_event_once_and_tracks_position(js: JetStreamContext, engine: Engine) -> None:
@@ -256,11 +265,7 @@ async def test_two_replicas_on_postgresql_apply_each_event_once(
     js: JetStreamContext, request: pytest.FixtureRequest
 ) -> None:
     """Only the advisory-lock holder consumes; when it stops, the other replica takes over."""
-    admin = make_engine(request.getfixturevalue("pg_url"))
-    name = "r" + uuid.uuid4().hex[:12]
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    url = request.getfixturevalue("pg_url").rsplit("/", 1)[0] + "/" + name
+    url = fresh_database(request.getfixturevalue("pg_url"), "r")
     ag = agency()
     c = await consumer_for(js, ag)
     proj = Counting(c.durable)
@@ -300,15 +305,7 @@ async def test_events_a_dead_consumer_had_fetched_are_applied_first(
     await dead.unsubscribe()
     later = await publish_requests(js, ag, 5)
 
-    seen: list[int] = []
-    proj = Counting(c.durable)
-    original = proj.apply
-
-    def recording(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
-        seen.append(seq)
-        original(conn, env, event, seq)
-
-    proj.apply = recording  # type: ignore[method-assign]
+    proj, seen = recording(c.durable)
     runner = ProjectionRunner(js, engine, proj, c)
     await runner.start()
     await drain(runner)
@@ -323,15 +320,7 @@ async def test_a_delivery_taken_by_another_subscriber_mid_run_is_not_skipped(
     a delivery it never saw (another subscriber fetched it and died) must still be applied, in order."""
     ag = agency()
     c = await consumer_for(js, ag, ack_wait=30.0)
-    seen: list[int] = []
-    proj = Counting(c.durable)
-    original = proj.apply
-
-    def recording(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
-        seen.append(seq)
-        original(conn, env, event, seq)
-
-    proj.apply = recording  # type: ignore[method-assign]
+    proj, seen = recording(c.durable)
     runner = ProjectionRunner(js, engine, proj, c, batch=3)
     await runner.start()
     first = await publish_requests(js, ag, 3)
@@ -391,15 +380,7 @@ async def test_a_wanted_event_another_subscriber_took_is_applied_before_skipping
 ) -> None:
     ag, noise = agency(), agency()
     c = await reading_all(js, ag)
-    seen: list[int] = []
-    proj = Counting(c.durable)
-    original = proj.apply
-
-    def recording(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
-        seen.append(seq)
-        original(conn, env, event, seq)
-
-    proj.apply = recording  # type: ignore[method-assign]
+    proj, seen = recording(c.durable)
     runner = ProjectionRunner(js, engine, proj, c)
     await runner.start()
     first = await publish_requests(js, ag, 2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from sqlalchemy import Engine
 
 from services.intake.keys import Keyring, KeyUnavailable, dev_kek, open_sealed, read_kek
 from services.intake.vault import Vault, data_keys, vault_engine
-from shared.db import make_engine
+from tests.pg import fresh_database
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 WHO = {"name": "Rosalind Achterberg", "phone": "+1 555 010 4477", "email": "r.achterberg@example.org"}
@@ -28,12 +27,7 @@ WHO = {"name": "Rosalind Achterberg", "phone": "+1 555 010 4477", "email": "r.ac
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/vault.db"
-    admin = make_engine(request.getfixturevalue("pg_url"))
-    name = "vault" + uuid.uuid4().hex[:12]
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return str(request.getfixturevalue("pg_url")).rsplit("/", 1)[0] + "/" + name
+    return fresh_database(str(request.getfixturevalue("pg_url")), "vault")
 
 
 def make(url: str, keyring: Keyring | None = None) -> Vault:

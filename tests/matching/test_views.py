@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from shared.envelope import Envelope
 from shared.items import item_of
 from shared.projection import apply_batch, ensure_schema
 from shared.seed import demo_peers
+from tests.pg import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +34,7 @@ TIMES = [START + timedelta(hours=7 * n + 0.5) for n in range(40)]
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
     if request.param == "sqlite":
         return make_engine(f"sqlite:///{tmp_path}/view.db")
-    admin = make_engine(request.getfixturevalue("pg_url"))
-    name = "m" + uuid.uuid4().hex[:12]
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return make_engine(request.getfixturevalue("pg_url").rsplit("/", 1)[0] + "/" + name)
+    return make_engine(fresh_database(request.getfixturevalue("pg_url"), "m"))
 
 
 def offered(n: int, at: datetime) -> Envelope:
@@ -89,10 +84,8 @@ def test_a_view_made_before_the_day_counts_gets_them_from_its_offers(engine: Eng
         assert recent(engine, at, days) == counted_one_by_one(at, days), (at, days)
 
 
-async def test_the_fast_path_reads_the_view_again_once_it_moves(engine: Engine) -> None:
-    """Decisions read the directory once per position of the view: an offer the view applies since
-    shows in the next decision's load and recent offers."""
-    projection = DirectoryProjection()
+def with_demo_peers(engine: Engine, projection: DirectoryProjection) -> int:
+    """The view with the demo region's peers applied; returns the last sequence used."""
     ensure_schema(engine, projection)
     seq, items = 0, []
     for agency, ref, events in demo_peers():
@@ -100,6 +93,14 @@ async def test_the_fast_path_reads_the_view_again_once_it_moves(engine: Engine) 
             seq += 1
             items.append(item_of(Envelope.wrap(e, agency=agency, subject=ref, source="seed"), seq))
     apply_batch(engine, projection, items)
+    return seq
+
+
+async def test_the_fast_path_reads_the_view_again_once_it_moves(engine: Engine) -> None:
+    """Decisions read the directory once per position of the view: an offer the view applies since
+    shows in the next decision's load and recent offers."""
+    projection = DirectoryProjection()
+    seq = with_demo_peers(engine, projection)
     assigner = Assigner(engine, FakeClock(), lambda _agency: Policy())
 
     async def decide(n: int) -> PeerAssigned:
@@ -128,13 +129,7 @@ async def test_a_request_the_view_shows_decided_is_not_decided_again(engine: Eng
     """A redelivered or replayed `support_requested` whose case the view already shows assigned gets no
     pick (none held against a peer either); a new one in the same batch does."""
     projection = DirectoryProjection()
-    ensure_schema(engine, projection)
-    seq, items = 0, []
-    for agency, ref, events in demo_peers():
-        for e in events:
-            seq += 1
-            items.append(item_of(Envelope.wrap(e, agency=agency, subject=ref, source="seed"), seq))
-    apply_batch(engine, projection, items)
+    seq = with_demo_peers(engine, projection)
     old = PeerAssigned(peer_ref="p-x", peer_agency="riverton-fire", assignment_id="c-old-a1")
     apply_batch(
         engine,
