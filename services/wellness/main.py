@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -34,14 +33,6 @@ from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer
 
 log = logging.getLogger("peerline.wellness")
-
-
-def settle_heap() -> None:
-    """What startup built (modules, tables, the app) lives as long as the process: collect startup's
-    garbage once, then keep the rest out of every later full collection. Otherwise the first full
-    collections walk ~100k startup objects and stall the event loop for tens of milliseconds."""
-    gc.collect()
-    gc.freeze()
 
 
 async def first_of(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
@@ -140,7 +131,6 @@ class Wellness:
         await view.start()
         await asyncio.to_thread(warm_up, self.engine, self.projection, self.policies, self.clock)
         await asyncio.to_thread(self.timers.warm_up)
-        settle_heap()
         self.ready = True
         tasks: list[Task] = [
             view.run,

@@ -13,7 +13,7 @@ from typing import cast
 import pytest
 from sqlalchemy import Engine, select
 
-from services.wellness.main import Wellness, settle_heap
+from services.wellness.main import Wellness
 from services.wellness.policy import Policies
 from services.wellness.projection import NOW, WellnessProjection
 from services.wellness.scheduler import Scheduler
@@ -32,6 +32,7 @@ from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore, History, Stored
 from shared.items import item_of
 from shared.projection import apply_batch, digest, ensure_schema
+from shared.service import settle_heap
 from shared.timers import Timer, due
 
 from .conftest import POLICY
