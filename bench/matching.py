@@ -36,6 +36,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
+from bench.timing import pct
 from shared.auth import generate_dev_keys
 from shared.contracts.intake import Preferences, SupportRequested
 from shared.envelope import Envelope, new_id
@@ -46,11 +47,6 @@ from shared.topology import provision
 
 RAW_STREAM = "BENCH_RAW"
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def request(n: int) -> Envelope:

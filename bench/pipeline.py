@@ -30,15 +30,11 @@ from bench.chaos.cad import document, register_roster
 from bench.chaos.cluster import Cluster
 from bench.matching import RAW_STREAM, raw_durable_consume, raw_round_trip
 from bench.overload import Client, closed_loop, open_loop
+from bench.timing import pct
 from shared.envelope import STREAM, Envelope
 from shared.seed import AGENCIES
 
 CREW = 5  # people named by each bench.chaos.cad document
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 @dataclass

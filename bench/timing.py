@@ -7,6 +7,12 @@ import time
 from dataclasses import dataclass
 
 
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile of `values` (nearest rank); NaN for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
 @dataclass(frozen=True)
 class Rate:
     """`count` events handled in `seconds` of wall-clock time."""

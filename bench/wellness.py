@@ -32,6 +32,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from bench.timing import pct
 from shared.auth import generate_dev_keys
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, Involved
 from shared.envelope import STREAM, Envelope
@@ -43,11 +44,6 @@ from shared.topology import provision
 AGENCY = "bench-fire"
 OFFERS = "ev.*.debrief.*.debrief_offered"
 LATENCY_S = 20  # paced seconds: enough samples that p99 is not just the one slowest incident
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def incident(run: str, n: int, people: int) -> Envelope:

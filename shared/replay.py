@@ -35,8 +35,7 @@ class ReplayIncomplete(RuntimeError):
 
 
 def _apply_raw(engine: Engine, projection: Projection, msgs: list[Msg], consumer: Consumer) -> None:
-    wants = consumer.wants if consumer.read_all else None
-    apply_batch(engine, projection, [parse(m, wants) for m in msgs])
+    apply_batch(engine, projection, [parse(m, consumer.client_filter) for m in msgs])
 
 
 async def rebuild(

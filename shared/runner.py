@@ -58,7 +58,6 @@ class ProjectionRunner:
         self._sub: JetStreamContext.PullSubscription | None = None
         self._handled: tuple[int, int] | None = None  # (consumer seq, stream seq) of the last delivery done
         self.leader = Leadership(engine, projection.name)
-        self._wants = consumer.wants if consumer.read_all else None
 
     async def start(self) -> None:
         self._handled = None
@@ -125,7 +124,7 @@ class ProjectionRunner:
             return 0
         if not msgs:
             return 0
-        items = await self._in_order([parse(m, self._wants) for m in msgs])
+        items = await self._in_order([parse(m, self.consumer.client_filter) for m in msgs])
         with _tracer.start_as_current_span(
             f"{self.projection.name} apply",
             kind=trace.SpanKind.CONSUMER,

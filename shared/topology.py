@@ -7,6 +7,7 @@ what lets each service's NATS user be limited to its own subjects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -76,6 +77,11 @@ class Consumer:
     @cached_property
     def _patterns(self) -> tuple[tuple[str, ...], ...]:
         return tuple(tuple(s.split(".")) for s in self.filter_subjects)
+
+    @property
+    def client_filter(self) -> Callable[[str], bool] | None:
+        """The client-side filter a reader of this consumer applies (None: the server filters)."""
+        return self.wants if self.read_all else None
 
     def wants(self, subject: str) -> bool:
         """Whether `subject` matches one of the filter subjects (NATS wildcards `*` and `>`)."""
