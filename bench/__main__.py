@@ -23,7 +23,8 @@ from bench.otlp import Sink
 from bench.report import Report, show, write
 from bench.run import Settings, run
 from bench.services import STAGES, Sizes, run_all
-from shared.natsserver import NatsServer, binary
+from shared.natsserver import binary
+from tests.support.bus import start_server
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -105,7 +106,7 @@ def measure(args: argparse.Namespace, sink: Sink) -> int:
     t0 = time.perf_counter()
     error = None
     with tempfile.TemporaryDirectory(prefix="peerline-bench-") as tmp:
-        server = NatsServer(Path(tmp) / "nats").start()
+        server = start_server(Path(tmp) / "nats")
         try:
             asyncio.run(asyncio.wait_for(run(server.url, Path(tmp), cfg, report, console), args.timeout))
         except Exception as exc:  # report what was measured before the failure, then fail

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -37,9 +36,10 @@ from shared.contracts.intake import SupportRequested
 from shared.contracts.tracking import ContactLogged
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import headers_for
-from shared.natsserver import NatsServer, free_port
+from shared.natsserver import free_port
 from shared.runtime import Child, Supervisor, service_env
 from shared.topology import provision
+from tests.support.bus import connect, seeds, start_server
 
 AGENCY = "bench-esc"
 TARGET_RATIO = 5.0
@@ -168,7 +168,7 @@ def flagged(i: int) -> Envelope:
 
 async def start_service(url: str, tmp: Path) -> Supervisor:
     _, public = generate_dev_keys(tmp / "keys")
-    env = service_env("escalation", nats_url=url, var_dir=tmp, public_key=public)
+    env = service_env("escalation", nats_url=url, var_dir=tmp, public_key=public, seeds=seeds(url))
     port = free_port()
     env.update(
         {"PEERLINE_HTTP_PORT": str(port), "PEERLINE_METRICS_PORT": "0", "PEERLINE_LOG_LEVEL": "WARNING"}
@@ -188,7 +188,7 @@ async def start_service(url: str, tmp: Path) -> Supervisor:
 
 
 async def run(url: str, tmp: Path, n: int, rate: float) -> list[Latency]:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     try:
         js = nc.jetstream()
         await provision(js)
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.events <= 0 or args.rate <= 0:
         p.error("--events and --rate must be positive")
     with tempfile.TemporaryDirectory(prefix="peerline-bench-esc-") as tmp:
-        server = NatsServer(Path(tmp) / "nats").start()
+        server = start_server(Path(tmp) / "nats")
         try:
             results = asyncio.run(asyncio.wait_for(run(server.url, Path(tmp), args.events, args.rate), 300))
         finally:

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import nats
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.system import NotificationLogReader
@@ -38,6 +37,7 @@ from bench.events import Outgoing, support_requests
 from bench.readmodel import CaseBoard, PreparedCaseBoard
 from shared.db import make_engine
 from shared.topology import Consumer, provision
+from tests.support.bus import connect
 
 CASES = "ev.*.case.>"
 
@@ -193,7 +193,7 @@ def eventsourcing_side(events: list[Outgoing], tmp: Path, batch: int) -> tuple[f
 
 async def measure(nats_url: str, tmp: Path, n: int, batch: int = 1000) -> Compared:
     events = support_requests(n)
-    nc = await nats.connect(nats_url)
+    nc = await connect(nats_url)
     try:
         js = nc.jetstream()
         await provision(js)

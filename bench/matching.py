@@ -30,7 +30,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -41,9 +40,9 @@ from shared.auth import generate_dev_keys
 from shared.contracts.intake import Preferences, SupportRequested
 from shared.envelope import Envelope, new_id
 from shared.eventstore import headers_for
-from shared.natsserver import NatsServer
 from shared.seed import AGENCIES, seed
 from shared.topology import provision
+from tests.support.bus import connect, start_server
 
 RAW_STREAM = "BENCH_RAW"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -175,8 +174,8 @@ def start_matching(url: str, work: Path) -> subprocess.Popen[bytes]:
 
 
 async def measure(requests: int, seconds: float, raw_n: int, work: Path, rate: float = 0.0) -> dict[str, Any]:
-    server = NatsServer(work / "nats").start()
-    nc = await nats.connect(server.url)
+    server = start_server(work / "nats")
+    nc = await connect(server.url)
     js = nc.jetstream()
     child: subprocess.Popen[bytes] | None = None
     try:

@@ -17,16 +17,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nats
-
 from bench.chaos.cluster import wait_healthy
 from bench.tracking import history
 from shared.auth import generate_dev_keys
 from shared.envelope import STREAM
-from shared.natsserver import NatsServer, free_port
+from shared.natsserver import free_port
 from shared.runtime import SERVICES, Child, Supervisor, service_env
 from shared.seed import seed
 from shared.topology import all_consumers, provision
+from tests.support.bus import connect, seeds, start_server
 
 
 def vm_rss_kib(pid: int) -> int:
@@ -52,7 +51,7 @@ async def load_history(js: object, n_events: int, window: int = 2000) -> int:
 
 
 async def _bootstrap(url: str, n_events: int) -> int:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     try:
         js = nc.jetstream()
         await provision(js)
@@ -67,7 +66,7 @@ async def _quiet(url: str, within: float, settle: float = 2.0) -> float:
     `settle` seconds; returns the seconds it took."""
     t0 = time.monotonic()
     durables = [c.durable for c in all_consumers()]
-    nc = await nats.connect(url)
+    nc = await connect(url)
     try:
         js = nc.jetstream()
         last, quiet_since = -1, None
@@ -106,7 +105,7 @@ async def sample(workdir: Path, n_events: int, within: float | None = None) -> S
     await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
     # The synthetic history is loaded without an fsync per event (the server flushes it when it stops),
     # then the server runs as deployed (sync_interval always) while the services catch up.
-    server = NatsServer(workdir / "nats", sync_always=False).start()
+    server = start_server(workdir / "nats", sync_always=False)
     supervisor = Supervisor()
     try:
         published = await _bootstrap(server.url, n_events)
@@ -120,7 +119,9 @@ async def sample(workdir: Path, n_events: int, within: float | None = None) -> S
         policy.write_text(json.dumps({"default": {"followup_after": []}}))
         ops: dict[str, int] = {}
         for name in SERVICES:
-            env = service_env(name, nats_url=server.url, var_dir=workdir, public_key=public)
+            env = service_env(
+                name, nats_url=server.url, var_dir=workdir, public_key=public, seeds=seeds(server.url)
+            )
             ops[name] = free_port()
             env.update(PEERLINE_HTTP_PORT=str(free_port()), PEERLINE_METRICS_PORT=str(ops[name]))
             env["PEERLINE_POLICY_FILE"] = str(policy)
@@ -137,7 +138,7 @@ async def sample(workdir: Path, n_events: int, within: float | None = None) -> S
             if c.proc is None or c.proc.poll() is not None:
                 raise RuntimeError(f"{c.name} exited (see {c.log_path})")
             out.rss_mib[c.name] = round(vm_rss_kib(c.proc.pid) / 1024, 1)
-        nc = await nats.connect(server.url)
+        nc = await connect(server.url)
         try:
             out.log_last_seq = (await nc.jetstream().stream_info(STREAM)).state.last_seq
         finally:

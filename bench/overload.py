@@ -20,7 +20,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nats
 from nats.aio.msg import Msg
 from rich.console import Console
 from rich.table import Table
@@ -28,6 +27,7 @@ from rich.table import Table
 from bench.chaos.cluster import Cluster
 from shared.envelope import STREAM, Envelope
 from shared.seed import AGENCIES
+from tests.support.bus import connect
 
 SETTLED = {"peer_assigned", "request_unmatched"}
 
@@ -166,7 +166,7 @@ def latency_ms(watch: Watch, phase: Phase) -> dict[str, float]:
 
 async def measure(cluster: Cluster, args: argparse.Namespace, console: Console) -> dict[str, object]:
     watch = Watch()
-    nc = await nats.connect(cluster.server.url)
+    nc = await connect(cluster.server.url)
     sub = await nc.jetstream().subscribe("ev.*.case.>", stream=STREAM, ordered_consumer=True, cb=watch.take)
     client = Client(cluster)
     try:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
@@ -33,6 +32,7 @@ from bench.overload import Client, closed_loop, open_loop
 from bench.timing import pct
 from shared.envelope import STREAM, Envelope
 from shared.seed import AGENCIES
+from tests.support.bus import connect
 
 CREW = 5  # people named by each bench.chaos.cad document
 
@@ -158,7 +158,7 @@ async def measure(
     try:
         for name in cluster.services:
             await asyncio.to_thread(cluster.wait_healthy, name, 60.0)
-        nc = await nats.connect(cluster.server.url)
+        nc = await connect(cluster.server.url)
         js = nc.jetstream()
         watch = LogWatch()
         subjects = ["ev.*.case.>", "ev.*.debrief.>"]

@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-import nats
 from nats.js import JetStreamContext
 from rich.console import Console
 
@@ -20,6 +19,7 @@ from shared.db import make_engine
 from shared.envelope import STREAM
 from shared.projection import digest
 from shared.topology import Consumer, provision
+from tests.support.bus import connect
 
 CASES = "ev.*.case.>"
 LATENCY_AGENCY = "bench-latency"
@@ -204,7 +204,7 @@ class Bench:
 
 async def run(url: str, workdir: Path, cfg: Settings, report: Report, console: Console) -> None:
     tally = ErrorTally()
-    nc = await nats.connect(url, name="peerline-bench", max_reconnect_attempts=0, error_cb=tally.record)
+    nc = await connect(url, name="peerline-bench", max_reconnect_attempts=0, error_cb=tally.record)
     try:
         js = nc.jetstream()
         await provision(js)

@@ -22,7 +22,7 @@ from bench import (
     wellness,
 )
 from bench.report import Figure, Report
-from shared.natsserver import NatsServer
+from tests.support.bus import start_server
 
 P99_TARGET = 5.0  # pipeline p99 ≤ 5 × raw p99
 RATE_TARGET = 0.25  # pipeline rate ≥ 0.25 × raw
@@ -132,7 +132,7 @@ async def _matching(report: Report, s: Sizes, tmp: Path) -> None:
 
 
 async def _escalation(report: Report, s: Sizes, tmp: Path) -> None:
-    server = NatsServer(tmp / "nats").start()
+    server = start_server(tmp / "nats")
     try:
         raw, page, flow = await escalation.run(server.url, tmp, s.escalation_events, s.escalation_rate)
     finally:
@@ -149,7 +149,7 @@ async def _escalation(report: Report, s: Sizes, tmp: Path) -> None:
 
 
 async def _wellness(report: Report, s: Sizes, tmp: Path) -> None:
-    server = NatsServer(tmp / "nats").start()
+    server = start_server(tmp / "nats")
     try:
         f = await wellness.measure(
             server.url, tmp, incidents=s.wellness_incidents, people=s.wellness_people, rate=s.wellness_rate
@@ -202,7 +202,7 @@ async def _tracking(report: Report, s: Sizes, tmp: Path) -> None:
 
 
 async def _eventsourcing(report: Report, s: Sizes, tmp: Path) -> None:
-    server = NatsServer(tmp / "nats").start()
+    server = start_server(tmp / "nats")
     try:
         r = await eventsourcing_compare.measure(server.url, tmp, s.eventsourcing_events)
     finally:

@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy, RawStreamMsg
 
 from services.tracking import publication
@@ -38,10 +37,10 @@ from shared.contracts.wellness import DebriefAccepted, DebriefOffered, FollowupC
 from shared.db import make_engine
 from shared.envelope import STREAM, Envelope
 from shared.items import parse_raw
-from shared.natsserver import NatsServer
 from shared.projection import apply_batch, ensure_schema
 from shared.replay import rebuild
 from shared.topology import consumer, provision
+from tests.support.bus import connect, start_server
 
 START = datetime(2025, 1, 6, tzinfo=UTC)
 SPAN = timedelta(weeks=104)
@@ -206,8 +205,8 @@ def time_reports(engine: Any, quarter: str, repeat: int = 5) -> dict[str, dict[s
 
 async def run(n_events: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="peerline-bench-") as tmp:
-        server = NatsServer(Path(tmp) / "nats").start()
-        nc = await nats.connect(server.url)
+        server = start_server(Path(tmp) / "nats")
+        nc = await connect(server.url)
         try:
             js = nc.jetstream()
             await provision(js)

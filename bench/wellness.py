@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -37,9 +36,10 @@ from shared.auth import generate_dev_keys
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, Involved
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import EventStore
-from shared.natsserver import NatsServer, free_port
+from shared.natsserver import free_port
 from shared.runtime import Child, service_env
 from shared.topology import provision
+from tests.support.bus import connect, seeds, start_server
 
 AGENCY = "bench-fire"
 OFFERS = "ev.*.debrief.*.debrief_offered"
@@ -185,7 +185,7 @@ async def offer_load(n: int, rate: float, send: Callable[[int], Awaitable[float]
 
 def start_wellness(nats_url: str, work: Path) -> Child:
     _, public = generate_dev_keys(work / "keys")
-    env = service_env("wellness", nats_url=nats_url, var_dir=work, public_key=public)
+    env = service_env("wellness", nats_url=nats_url, var_dir=work, public_key=public, seeds=seeds(nats_url))
     port = free_port()
     env.update(PEERLINE_HTTP_PORT=str(port), PEERLINE_METRICS_PORT="0")
     child = Child("wellness", env, work / "wellness.log")
@@ -211,7 +211,7 @@ async def measure(
     timeout: float = 120.0,
 ) -> dict[str, Any]:
     """Every figure of this benchmark, as a dict (starts and stops its own wellness process)."""
-    nc = await nats.connect(nats_url)
+    nc = await connect(nats_url)
     await provision(nc.jetstream())
     child = await asyncio.to_thread(start_wellness, nats_url, work)
     try:
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench/results"))
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="peerline-bench-wellness-") as tmp:
-        server = NatsServer(Path(tmp) / "nats").start()
+        server = start_server(Path(tmp) / "nats")
         try:
             figures = asyncio.run(
                 measure(server.url, Path(tmp), incidents=args.incidents, people=args.people, rate=args.rate)

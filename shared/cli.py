@@ -12,12 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, cast
 
-import nats
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared import busclient
 from shared.auth import ROLES, Role, generate_dev_keys, mint
+from shared.buscreds import seed_path
 from shared.natsserver import NatsServer
 from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
 from shared.seed import seed as seed_demo
@@ -31,12 +32,24 @@ VarDir = Annotated[Path, typer.Option(envvar="PEERLINE_VAR_DIR", help="where dat
 NatsUrl = Annotated[str, typer.Option(envvar="PEERLINE_NATS_URL")]
 
 
-async def _bootstrap(url: str, replicas: int, demo: bool) -> int:
-    nc = await nats.connect(url, connect_timeout=5)
+SeedFile = Annotated[
+    Path | None, typer.Option(envvar="PEERLINE_NATS_SEED_FILE", help="this identity's NKey seed file")
+]
+CaFile = Annotated[Path | None, typer.Option(envvar="PEERLINE_NATS_CA_FILE", help="CA bundle (tls://)")]
+
+
+async def _provision(url: str, seed: Path | None, ca: Path | None, replicas: int) -> None:
+    nc = await busclient.connect(url, "provisioner", seed, ca, connect_timeout=5)
     try:
-        js = nc.jetstream()
-        await provision(js, replicas)
-        return await seed_demo(js) if demo else 0
+        await provision(nc.jetstream(), replicas)
+    finally:
+        await nc.close()
+
+
+async def _seed_demo(url: str, seed: Path) -> int:
+    nc = await busclient.connect(url, "matching", seed, connect_timeout=5)  # demo peers are matching's
+    try:
+        return await seed_demo(nc.jetstream())
     finally:
         await nc.close()
 
@@ -44,14 +57,13 @@ async def _bootstrap(url: str, replicas: int, demo: bool) -> int:
 @app.command()
 def bootstrap(
     nats_url: NatsUrl = "nats://127.0.0.1:4222",
+    seed_file: SeedFile = None,
+    ca_file: CaFile = None,
     replicas: Annotated[int, typer.Option(envvar="PEERLINE_STREAM_REPLICAS")] = 1,
-    demo: Annotated[bool, typer.Option(help="also seed the demo region")] = False,
 ) -> None:
-    """Create or update every stream and durable consumer (idempotent)."""
-    added = asyncio.run(_bootstrap(nats_url, replicas, demo))
-    console.print(
-        f"streams and consumers provisioned on {nats_url}" + (f"; {added} demo peers added" if demo else "")
-    )
+    """Create every stream and durable consumer, as the `provisioner` bus identity (idempotent)."""
+    asyncio.run(_provision(nats_url, seed_file, ca_file, replicas))
+    console.print(f"streams and consumers provisioned on {nats_url}")
 
 
 @app.command()
@@ -65,14 +77,21 @@ def up(
     (var_dir / "logs").mkdir(parents=True, exist_ok=True)
     _, public_key = generate_dev_keys(var_dir / "keys")
     server = NatsServer(
-        var_dir / "nats", port=nats_port, monitor_port=8222, log_file=var_dir / "logs" / "nats.log"
+        var_dir / "nats",
+        port=nats_port,
+        monitor_port=8222,
+        log_file=var_dir / "logs" / "nats.log",
+        creds_dir=var_dir / "bus",
     )
     server.start()
     supervisor = Supervisor()
     try:
-        added = asyncio.run(_bootstrap(server.url, 1, demo=True))
+        asyncio.run(_provision(server.url, server.seed("provisioner"), None, 1))
+        added = asyncio.run(_seed_demo(server.url, server.seed("matching")))
         for name in SERVICES:
-            env = service_env(name, nats_url=server.url, var_dir=var_dir, public_key=public_key)
+            env = service_env(
+                name, nats_url=server.url, var_dir=var_dir, public_key=public_key, seeds=server.seeds
+            )
             if name == "intake":
                 env["PEERLINE_HTTP_PORT"] = str(http_port)
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
@@ -115,6 +134,7 @@ def _print_endpoints(server: NatsServer, http_port: int, var_dir: Path, added: i
     for name in SERVICES:
         table.add_row(f"{name} health + metrics", f"http://127.0.0.1:{METRICS_PORTS[name]}/healthz  /metrics")
     table.add_row("data, keys, logs", str(var_dir))
+    table.add_row("bus credentials (one NKey seed per identity, 0600)", str(server.seeds))
     console.print(table)
     if added:
         console.print(f"seeded the demo region: {added} peers in riverton-fire, riverton-police, county-ems")
@@ -147,15 +167,32 @@ app.add_typer(audit, name="audit")
 @audit.command("verify")
 def audit_verify(nats_url: NatsUrl = "nats://127.0.0.1:4222", var_dir: VarDir = Path("var")) -> None:
     """Recompute the audit trail from the log and check every stored record (exit 1: altered or missing)."""
-    env = {**os.environ, "PEERLINE_NATS_URL": nats_url, "PEERLINE_VAR_DIR": str(var_dir)}
+    env = {
+        **os.environ,
+        "PEERLINE_NATS_URL": nats_url,
+        "PEERLINE_VAR_DIR": str(var_dir),
+        **_as_replay(var_dir),
+    }
     code = subprocess.call([sys.executable, "-m", "services.escalation", "audit", "verify"], env=env)
     raise typer.Exit(code)
 
 
+def _as_replay(var_dir: Path) -> dict[str, str]:
+    """Rebuilds and audit checks read the log as the read-only `replay` identity (embedded: var/bus)."""
+    env = {"PEERLINE_NATS_USER": "replay"}
+    seed = seed_path(var_dir / "bus", "replay")
+    if "PEERLINE_NATS_SEED_FILE" not in os.environ and seed.exists():
+        env["PEERLINE_NATS_SEED_FILE"] = str(seed)
+    return env
+
+
 @app.command()
-def replay(service: Annotated[str, typer.Argument(help=" | ".join(SERVICES))]) -> None:
+def replay(
+    service: Annotated[str, typer.Argument(help=" | ".join(SERVICES))], var_dir: VarDir = Path("var")
+) -> None:
     """Rebuild a service's projections from the log (stop that service first)."""
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
-    code = subprocess.call([sys.executable, "-m", f"services.{service}", "replay"], env=dict(os.environ))
+    env = {**os.environ, **_as_replay(var_dir)}
+    code = subprocess.call([sys.executable, "-m", f"services.{service}", "replay"], env=env)
     raise typer.Exit(code)

@@ -11,6 +11,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.buscreds import authorization_from_seeds, seed_path
+from shared.buspolicy import region
+
+DEMO_AGENCIES = ("riverton-fire", "riverton-police", "county-ems")
+
 
 def binary() -> str:
     beside_python = Path(sys.executable).parent / "nats-server"
@@ -28,16 +33,30 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def config_text(store_dir: Path, port: int, monitor_port: int, domain: str, sync_always: bool = True) -> str:
+def config_text(
+    store_dir: Path,
+    port: int,
+    monitor_port: int,
+    domain: str,
+    sync_always: bool = True,
+    authorization: str = "",
+    max_file_store: str = "64G",
+) -> str:
     # sync_interval: always — an acknowledged event is on disk before the ack (the log is the record).
     # Only a benchmark loading a synthetic history skips it (the server's default: fsync every 2 minutes).
+    # max_file_store set explicitly: otherwise JetStream caps itself at 75% of the disk free at start,
+    # a cap that shrinks as the forever-kept log grows.
     return (
         f'listen: "127.0.0.1:{port}"\n'
-        f'http: "127.0.0.1:{monitor_port}"\n'
+        f'http: "127.0.0.1:{monitor_port}"\n'  # monitoring on loopback only
         "max_payload: 1MB\n"
         "jetstream {\n"
         f'  store_dir: "{store_dir}"\n'
-        f'  domain: "{domain}"\n' + ("  sync_interval: always\n" if sync_always else "") + "}\n"
+        f"  max_file_store: {max_file_store}\n"
+        f'  domain: "{domain}"\n'
+        + ("  sync_interval: always\n" if sync_always else "")
+        + "}\n"
+        + authorization
     )
 
 
@@ -51,11 +70,27 @@ class NatsServer:
     domain: str = "region"
     log_file: Path | None = None
     sync_always: bool = True
+    # Who may connect: every service, the provisioner, replay, notifications, one CAD identity per agency
+    # (shared.buspolicy), and for tests and benchmarks only the all-powerful "harness". No one else.
+    agencies: tuple[str, ...] = DEMO_AGENCIES
+    harness: bool = False
+    creds_dir: Path | None = None  # the identities' seeds (default: <data_dir>/creds)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def seeds(self) -> Path:
+        return self.creds_dir or self.data_dir / "creds"
+
+    def seed(self, name: str) -> Path:
+        """The seed file of one identity (an NKey; pass it as `nkeys_seed`)."""
+        path = seed_path(self.seeds, name)
+        if not path.exists():
+            raise KeyError(f"no bus identity {name!r} on this server")
+        return path
 
     def start(self, timeout: float = 15.0) -> NatsServer:
         for port in (self.port, self.monitor_port):
@@ -64,9 +99,15 @@ class NatsServer:
                     raise RuntimeError(f"port {port} is already in use (is another Peerline running?)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "nats.conf"
+        auth = authorization_from_seeds(region(self.agencies, with_harness=self.harness), self.seeds)
         conf.write_text(
             config_text(
-                self.data_dir / "jetstream", self.port, self.monitor_port, self.domain, self.sync_always
+                self.data_dir / "jetstream",
+                self.port,
+                self.monitor_port,
+                self.domain,
+                self.sync_always,
+                authorization=auth,
             )
         )
         out = open(self.log_file or self.data_dir / "nats.log", "ab")

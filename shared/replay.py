@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from shared.envelope import STREAM
 from shared.items import parse
 from shared.projection import Projection, apply_batch, reset
+from shared.settings import ServiceSettings
 from shared.topology import Consumer
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -109,13 +110,17 @@ async def rebuild(
     return done
 
 
-async def rebuild_all(nats_url: str, engine: Engine, pairs: list[tuple[Projection, Consumer]]) -> None:
-    """`peerline replay <service>`: rebuild each of a service's projections with a progress bar."""
-    import nats
+async def rebuild_all(
+    settings: ServiceSettings, engine: Engine, pairs: list[tuple[Projection, Consumer]]
+) -> None:
+    """`peerline replay <service>`: rebuild each of a service's projections with a progress bar. Runs as
+    the read-only `replay` bus identity (PEERLINE_NATS_USER / PEERLINE_NATS_SEED_FILE)."""
     from rich.progress import Progress as Bar
     from rich.progress import TaskID
 
-    nc = await nats.connect(nats_url)
+    from shared.service import connect_nats
+
+    nc = await connect_nats(settings)
     try:
         with Bar() as bar:
             for projection, consumer in pairs:

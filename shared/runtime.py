@@ -83,11 +83,13 @@ class Supervisor:
             c.stop()
 
 
-def service_env(name: str, *, nats_url: str, var_dir: Path, public_key: Path) -> dict[str, str]:
+def service_env(name: str, *, nats_url: str, var_dir: Path, public_key: Path, seeds: Path) -> dict[str, str]:
+    """A service process's environment: its own bus identity (seed file under `seeds`), its ports."""
     env = dict(os.environ)
     env.update(
         {
             "PEERLINE_NATS_URL": nats_url,
+            "PEERLINE_NATS_SEED_FILE": str(seeds / f"{name}.nk"),
             "PEERLINE_VAR_DIR": str(var_dir),
             "PEERLINE_JWT_PUBLIC_KEY_FILE": str(public_key),
             "PEERLINE_METRICS_PORT": str(METRICS_PORTS[name]),

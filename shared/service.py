@@ -11,11 +11,13 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
-import nats
 import uvicorn
 from fastapi import FastAPI, Response
 from nats.aio.client import Client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared import busclient
+from shared.settings import ServiceSettings
 
 log = logging.getLogger("peerline.service")
 
@@ -103,8 +105,15 @@ async def keep_stepping(name: str, step: Callable[[], Coroutine[Any, Any, int]],
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
-async def connect_nats(url: str, name: str) -> Client:
-    """A connection that keeps reconnecting: a NATS restart must not end the service."""
-    return await nats.connect(
-        url, name=f"peerline-{name}", max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+async def connect_nats(settings: ServiceSettings) -> Client:
+    """The service's own bus identity, on a connection that keeps reconnecting: a NATS restart must not
+    end the service."""
+    return await busclient.connect(
+        settings.nats_url,
+        settings.bus_identity(),
+        settings.nats_seed_file,
+        settings.nats_ca_file,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
     )

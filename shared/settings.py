@@ -12,6 +12,9 @@ class ServiceSettings(BaseSettings):
 
     service: str = "peerline"
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str = ""  # the bus identity (shared.buspolicy); default: the service's own
+    nats_seed_file: Path | None = None  # that identity's NKey seed
+    nats_ca_file: Path | None = None  # CA bundle for a `tls://` NATS URL
     database_url: str = ""
     var_dir: Path = Path("var")
     otlp_endpoint: str | None = None
@@ -22,6 +25,9 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "peerline-dev"
     jwt_audience: str = "peerline"
+
+    def bus_identity(self) -> str:
+        return self.nats_user or self.service
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.var_dir}/{self.service}.db"

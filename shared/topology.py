@@ -21,7 +21,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from shared.envelope import STREAM
 
@@ -145,9 +145,28 @@ async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
     await js.update_stream(cfg)
 
 
+class LogSettingsDiffer(RuntimeError):
+    """The log exists with other settings than this release's; the provisioner may not change them."""
+
+
+async def _ensure_log(js: JetStreamContext, cfg: StreamConfig) -> None:
+    """Create the log, or confirm it has these settings. Never updates it: an update can seal or shrink
+    the log, so the provisioner's identity is not allowed one; a deliberate change of the log's settings
+    is made with the break-glass `log-admin` identity (docs/bus.md)."""
+    try:
+        await js.add_stream(cfg)  # answered OK when the log exists with exactly these settings
+    except BadRequestError as exc:
+        if exc.err_code != 10058:  # stream name already in use with a different configuration
+            raise
+        raise LogSettingsDiffer(
+            f"{cfg.name} exists with other settings than this release asks for; change them with the "
+            "log-admin identity (docs/bus.md), the provisioner cannot"
+        ) from exc
+
+
 async def provision(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create or update the streams and every durable consumer. Safe to run any number of times."""
-    await _ensure_stream(js, events_stream(replicas))
+    """Create the streams (updating all but the log) and every durable consumer. Safe to run again."""
+    await _ensure_log(js, events_stream(replicas))
     await _ensure_stream(js, dlq_stream(replicas))
     for c in all_consumers():
         await js.add_consumer(STREAM, c.config())

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 
 from shared.auth import generate_dev_keys, mint
@@ -17,12 +16,13 @@ from shared.natsserver import NatsServer, free_port
 from shared.runtime import Child, Supervisor, service_env
 from shared.seed import seed
 from shared.topology import provision
+from tests.support.bus import connect, seeds
 
 pytestmark = pytest.mark.e2e
 
 
 async def _prepare(url: str) -> None:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     await provision(nc.jetstream())
     await seed(nc.jetstream())
     await nc.close()
@@ -44,7 +44,9 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[Stack]:
     sup = Supervisor()
     ops: dict[str, int] = {}
     for name in ("intake", "matching"):
-        env = service_env(name, nats_url=nats_server.url, var_dir=tmp_path, public_key=public)
+        env = service_env(
+            name, nats_url=nats_server.url, var_dir=tmp_path, public_key=public, seeds=seeds(nats_server.url)
+        )
         env["PEERLINE_HTTP_PORT"] = str(port if name == "intake" else free_port())
         ops[name] = free_port()
         env["PEERLINE_METRICS_PORT"] = str(ops[name])
@@ -75,7 +77,7 @@ def wait_for_status(stack: Stack, case_id: str, token: str, want: str, within: f
 
 
 async def _case_messages(url: str, agency: str, case_id: str) -> dict[str, dict[str, str]]:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     js = nc.jetstream()
     out: dict[str, dict[str, str]] = {}
     seq = 1

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import nats
 
 from shared.auth import Role, generate_dev_keys, mint
 from shared.natsserver import NatsServer, free_port
 from shared.runtime import SERVICES, Child, Supervisor, service_env
 from shared.seed import seed
 from shared.topology import provision
+from tests.support.bus import connect, seeds, start_server
 
 
 def wait_healthy(ops_port: int, name: str, within: float) -> None:
@@ -47,12 +47,18 @@ class Cluster:
     env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
 
     def start(self) -> None:
-        self.server = NatsServer(self.workdir / "nats").start()
+        self.server = start_server(self.workdir / "nats")
         asyncio.run(self._bootstrap())
         private, public = generate_dev_keys(self.workdir / "keys")
         self.private_key = private.read_bytes()
         for name in self.services:
-            env = service_env(name, nats_url=self.server.url, var_dir=self.workdir, public_key=public)
+            env = service_env(
+                name,
+                nats_url=self.server.url,
+                var_dir=self.workdir,
+                public_key=public,
+                seeds=seeds(self.server.url),
+            )
             self.http[name], self.ops[name] = free_port(), free_port()
             env.update(PEERLINE_HTTP_PORT=str(self.http[name]), PEERLINE_METRICS_PORT=str(self.ops[name]))
             env.update(PEERLINE_RATE_PER_MINUTE="600000", PEERLINE_RATE_BURST="10000")  # load, not abuse
@@ -62,7 +68,7 @@ class Cluster:
         self.wait_healthy("intake")
 
     async def _bootstrap(self) -> None:
-        nc = await nats.connect(self.server.url)
+        nc = await connect(self.server.url)
         await provision(nc.jetstream())
         await seed(nc.jetstream())
         await nc.close()

@@ -7,11 +7,11 @@ import asyncio
 from dataclasses import dataclass, field
 
 import httpx
-import nats
 from nats.aio.msg import Msg
 
 from bench.chaos.cluster import Cluster
 from shared.envelope import STREAM, Envelope
+from tests.support.bus import connect
 
 CONTACT = {"mode": "phone", "categories": ["critical_incident"], "duration": "15_30m"}
 
@@ -38,7 +38,7 @@ async def report_contacts(
             seen.add(env.subject)
             queue.put_nowait((env.agency, env.subject, env.data["peer_ref"]))
 
-    nc = await nats.connect(cluster.server.url, max_reconnect_attempts=-1)
+    nc = await connect(cluster.server.url, max_reconnect_attempts=-1)
     sub = await nc.jetstream().subscribe(
         "ev.*.case.*.peer_assigned", stream=STREAM, ordered_consumer=True, cb=take
     )

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import nats
 from nats.aio.msg import Msg
 
 from shared.db import make_engine
@@ -19,6 +18,7 @@ from shared.projection import digest
 from shared.replay import rebuild
 from shared.runtime import SERVICES
 from shared.topology import all_consumers
+from tests.support.bus import connect
 
 ACTIVE_DELTA = {"peer_assigned": 1, "assignment_declined": -1, "assignment_expired": -1}
 ENDS = {"request_cancelled", "case_closed"}
@@ -45,7 +45,7 @@ class Log:
 
 async def read_log(url: str) -> Log:
     log = Log()
-    nc = await nats.connect(url)
+    nc = await connect(url)
     js = nc.jetstream()
     last = (await js.stream_info(STREAM)).state.last_seq
     done = asyncio.Event()
@@ -145,7 +145,7 @@ async def settled(
 
 async def quiet(url: str, within: float) -> list[str]:
     """Wait until every durable consumer has handled everything; returns the ones that did not."""
-    nc = await nats.connect(url)
+    nc = await connect(url)
     js = nc.jetstream()
     deadline = asyncio.get_running_loop().time() + within
     busy: list[str] = []
@@ -181,7 +181,7 @@ async def digest_violations(
 
 async def _digests(url: str, workdir: Path) -> tuple[list[str], int]:
     out, checked = [], 0
-    nc = await nats.connect(url)
+    nc = await connect(url)
     for name in SERVICES:
         live = make_engine(f"sqlite:///{workdir}/{name}.db")
         for projection, consumer in importlib.import_module(f"services.{name}.main").projections():

@@ -18,12 +18,15 @@ from typing import Any
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.security import BaseSecurity
 from nats.js import JetStreamContext
 from opentelemetry import propagate
 
 from services.escalation import domain
 from services.escalation.commands import Commands
 from services.escalation.policies import FALLBACK
+from services.escalation.settings import EscalationSettings
+from shared import busclient
 from shared.contracts.base import Event
 from shared.contracts.escalation import (
     NOTIFY_SUBJECT,
@@ -158,13 +161,16 @@ def subscribe(
     )(on_message)
 
 
-def build_broker(url: str, reactors: Reactors, max_deliveries: int) -> NatsBroker:
+def build_broker(settings: EscalationSettings, reactors: Reactors) -> NatsBroker:
+    max_deliveries = settings.max_deliveries
+    bus = busclient.options(settings.bus_identity(), settings.nats_seed_file)
     broker = NatsBroker(
-        url,
+        settings.nats_url,
         middlewares=[NatsTelemetryMiddleware()],
         logger=None,
         max_reconnect_attempts=-1,
-        name="peerline-escalation",
+        security=BaseSecurity(ssl_context=bus.pop("tls", None)) if settings.nats_ca_file else None,
+        **bus,
     )
     # each page and each flagged contact stands alone, so several are handled at once
     subscribe(broker, reactors, NOTIFIER.durable, reactors.on_escalation, max_deliveries, workers=4)

@@ -10,7 +10,6 @@ import asyncio
 import sys
 from datetime import timedelta
 
-import nats
 from fastapi import FastAPI
 from nats.aio.client import Client
 from rich.console import Console
@@ -29,7 +28,7 @@ from shared.eventstore import EventStore
 from shared.projection import Projection, ensure_schema
 from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
-from shared.service import Task, http_task, ops_app, run_until_stopped
+from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
 from shared.timers import TimerLoop
 from shared.topology import Consumer, consumer
@@ -49,7 +48,7 @@ class Escalation:
         self._nc: Client | None = None
         self.commands = Commands(self.store, self.nc, self.clock, settings.reveal_timeout_s)
         self.reactors = Reactors(self.commands, settings.risk_flag_category)
-        self.broker = build_broker(settings.nats_url, self.reactors, settings.max_deliveries)
+        self.broker = build_broker(settings, self.reactors)
         self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth)
         self.timers = TimerLoop(
             self.engine,
@@ -113,7 +112,7 @@ def projections() -> list[tuple[Projection, Consumer]]:
 
 
 async def audit_verify(settings: EscalationSettings) -> int:
-    nc = await nats.connect(settings.nats_url, connect_timeout=5)
+    nc = await connect_nats(settings)
     try:
         verdict = await verify(nc.jetstream(), make_engine(settings.db_url()))
     finally:
@@ -131,7 +130,7 @@ def main() -> None:
     configure_logging(settings.log_level)
     args = sys.argv[1:]
     if args == ["replay"]:
-        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections()))
+        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections()))
         return
     if args == ["audit", "verify"]:
         sys.exit(asyncio.run(audit_verify(settings)))

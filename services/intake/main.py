@@ -72,7 +72,7 @@ class Intake:
         if self.settings.previous_kek_files:
             rewrapped = await asyncio.to_thread(self.vault.rotate)
             log.info("vault: %d keys rewrapped under the current KEK", rewrapped)
-        nc = await connect_nats(self.settings.nats_url, "intake")
+        nc = await connect_nats(self.settings)
         js = nc.jetstream()
         self._store = EventStore(js)
         await asyncio.to_thread(ensure_schema, self.engine, CaseProjection())  # readable before it runs
@@ -110,7 +110,7 @@ def main() -> None:
     configure_logging(settings.log_level)
     command = sys.argv[1:]
     if command == ["replay"]:
-        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections()))
+        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections()))
         return
     if command == ["rotate-kek"]:
         count = Vault(vault_engine(settings.vault_db_url()), settings.keyring()).rotate()

@@ -66,7 +66,7 @@ class Matching:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
         await asyncio.to_thread(ensure_schema, self.engine, self.projection)
-        nc = await connect_nats(self.settings.nats_url, "matching")
+        nc = await connect_nats(self.settings)
         js = nc.jetstream()
         self.assigner.connect(nc)
         self.directory.connect(nc)
@@ -123,7 +123,7 @@ def main() -> None:
     settings = MatchingSettings()
     configure_logging(settings.log_level)
     if sys.argv[1:] == ["replay"]:
-        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections(settings)))
+        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections(settings)))
         return
     configure_telemetry("matching", settings.otlp_endpoint)
     sys.setswitchinterval(settings.switch_interval_s)

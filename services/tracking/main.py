@@ -43,7 +43,7 @@ class Tracking:
         return self._store
 
     async def run(self, stop: asyncio.Event) -> None:
-        nc = await connect_nats(self.settings.nats_url, "tracking")
+        nc = await connect_nats(self.settings)
         js = nc.jetstream()
         self._store = EventStore(js)
         runners = [ProjectionRunner(js, self.engine, p, c) for p, c in projections()]
@@ -76,7 +76,7 @@ def main() -> None:
     settings = TrackingSettings()
     configure_logging(settings.log_level)
     if sys.argv[1:] == ["replay"]:
-        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections()))
+        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections()))
         return
     configure_telemetry("tracking", settings.otlp_endpoint)
     asyncio.run(create_app(settings).run(asyncio.Event()))

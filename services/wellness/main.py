@@ -124,7 +124,7 @@ class Wellness:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        nc = await connect_nats(self.settings.nats_url, "wellness")
+        nc = await connect_nats(self.settings)
         js = nc.jetstream()
         self.connect(EventStore(js))
         view = self.runner(js)
@@ -160,7 +160,7 @@ def main() -> None:
     settings = WellnessSettings()
     configure_logging(settings.log_level)
     if sys.argv[1:] == ["replay"]:
-        asyncio.run(rebuild_all(settings.nats_url, make_engine(settings.db_url()), projections(settings)))
+        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections(settings)))
         return
     configure_telemetry("wellness", settings.otlp_endpoint)
     asyncio.run(create_app(settings).run(asyncio.Event()))

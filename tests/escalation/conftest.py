@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -33,6 +32,7 @@ from shared.eventstore import ConcurrencyConflict, EventStore
 from shared.natsserver import NatsServer
 from shared.runner import ProjectionRunner
 from shared.topology import provision
+from tests.support.bus import connect, seed
 
 AGENCY = "riverton-fire"
 
@@ -144,11 +144,15 @@ class Harness:
 @pytest.fixture
 async def h(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Harness]:
     private, public = generate_dev_keys(tmp_path / "keys")
-    nc = await nats.connect(nats_server.url)
+    nc = await connect(nats_server.url)
     await provision(nc.jetstream())
     clock = FakeClock()
     settings = EscalationSettings(
-        nats_url=nats_server.url, var_dir=tmp_path, jwt_public_key_file=public, reveal_timeout_s=3.0
+        nats_url=nats_server.url,
+        nats_seed_file=seed(nats_server.url, "escalation"),
+        var_dir=tmp_path,
+        jwt_public_key_file=public,
+        reveal_timeout_s=3.0,
     )
     app = Escalation(settings, clock=clock)
     runner = await app.start()

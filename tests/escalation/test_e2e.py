@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
@@ -31,6 +30,7 @@ from shared.natsserver import NatsServer, free_port
 from shared.runtime import Child, Supervisor, service_env
 from shared.topology import provision
 from tests.escalation.conftest import VaultDouble
+from tests.support.bus import connect, seeds
 
 pytestmark = pytest.mark.e2e
 AGENCY = "riverton-police"
@@ -45,7 +45,9 @@ class Stack:
         self.port = free_port()
         self.sup = Supervisor()
         for name in ("intake", "escalation"):
-            env = service_env(name, nats_url=server.url, var_dir=tmp, public_key=self.public)
+            env = service_env(
+                name, nats_url=server.url, var_dir=tmp, public_key=self.public, seeds=seeds(server.url)
+            )
             env["PEERLINE_HTTP_PORT"] = str(self.port if name == "escalation" else free_port())
             env["PEERLINE_METRICS_PORT"] = "0"
             self.sup.children.append(Child(name, env, tmp / f"{name}.log"))
@@ -88,7 +90,7 @@ class Stack:
 
 @pytest.fixture
 async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
-    nc = await nats.connect(nats_server.url)
+    nc = await connect(nats_server.url)
     await provision(nc.jetstream())
     s = Stack(tmp_path, nats_server, nc)
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 
 from shared.auth import Role, generate_dev_keys, mint
@@ -19,6 +18,7 @@ from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer, free_port
 from shared.runtime import Child, Supervisor, service_env
 from shared.topology import provision
+from tests.support.bus import connect, seeds
 
 from .conftest import FIXTURES, stored
 from .scan import found
@@ -42,7 +42,7 @@ class Running:
 
 
 async def _prepare(url: str) -> None:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     await provision(nc.jetstream())
     await provision_streams(nc.jetstream())
     await nc.close()
@@ -53,7 +53,9 @@ def running(nats_server: NatsServer, tmp_path: Path) -> Iterator[Running]:
     asyncio.run(_prepare(nats_server.url))
     private, public = generate_dev_keys(tmp_path / "keys")
     port = free_port()
-    env = service_env("intake", nats_url=nats_server.url, var_dir=tmp_path, public_key=public)
+    env = service_env(
+        "intake", nats_url=nats_server.url, var_dir=tmp_path, public_key=public, seeds=seeds(nats_server.url)
+    )
     env["PEERLINE_HTTP_PORT"] = str(port)
     env["PEERLINE_METRICS_PORT"] = str(free_port())
     env["PEERLINE_LOG_LEVEL"] = "DEBUG"
@@ -75,7 +77,7 @@ def running(nats_server: NatsServer, tmp_path: Path) -> Iterator[Running]:
 
 
 async def _incident_events(url: str) -> list[Envelope]:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     try:
         return [Envelope.from_bytes(d) for d, _ in await stored(nc.jetstream(), STREAM, "ev.*.incident.>")]
     finally:
@@ -83,7 +85,7 @@ async def _incident_events(url: str) -> list[Envelope]:
 
 
 async def _publish(url: str, subject: str, data: bytes) -> None:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     await nc.jetstream().publish(subject, data, stream=CAD_INBOX)
     await nc.close()
 

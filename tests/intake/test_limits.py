@@ -15,6 +15,7 @@ from services.intake.main import Intake
 from services.intake.policy import Policies
 from services.intake.settings import IntakeSettings
 from shared.auth import generate_dev_keys, mint
+from tests.support.bus import connect
 
 pytestmark = pytest.mark.unit
 
@@ -118,13 +119,12 @@ def test_agency_policies_load_from_a_file_with_a_default(tmp_path: Path) -> None
 async def test_a_request_the_log_cannot_take_is_answered_503_and_nothing_is_kept(
     tmp_path: Path, nats_url: str
 ) -> None:
-    import nats
 
     from shared.eventstore import EventStore
 
     private, public = generate_dev_keys(tmp_path / "keys")
     intake = Intake(IntakeSettings(var_dir=tmp_path, jwt_public_key_file=public))
-    nc = await nats.connect(nats_url)
+    nc = await connect(nats_url)
     await nc.close()  # NATS gone (restarting, unreachable)
     intake._store = EventStore(nc.jetstream(), retries=1)
     bearer = {"Authorization": "Bearer " + mint(private.read_bytes(), role="member", agency="riverton-fire")}

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 from nats.aio.client import Client
 
@@ -21,6 +20,7 @@ from shared.consumers.matching import directory_replica
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer
 from shared.topology import provision
+from tests.support.bus import connect, seed
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Log:
 
 @pytest.fixture
 async def log(nats_server: NatsServer) -> AsyncIterator[Log]:
-    nc = await nats.connect(nats_server.url)
+    nc = await connect(nats_server.url)
     await provision(nc.jetstream())
     yield Log(nats_server.url, nc, nats_server)
     await nc.close()
@@ -73,6 +73,7 @@ async def launch(log: Log, tmp_path: Path) -> AsyncIterator[Launch]:
     async def start(name: str = "a", clock: FakeClock | None = None, **settings: Any) -> Matching:
         values: dict[str, Any] = {
             "nats_url": log.url,
+            "nats_seed_file": seed(log.url, "matching"),
             "var_dir": tmp_path / name,
             "http_port": 0,
             "jwt_public_key_file": public,

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
 import pytest
 
 from shared.auth import generate_dev_keys, mint
@@ -31,6 +30,7 @@ from shared.natsserver import NatsServer, free_port
 from shared.runtime import Child, Supervisor, service_env
 from shared.seed import AGENCIES, seed
 from shared.topology import provision
+from tests.support.bus import connect, seeds
 
 pytestmark = pytest.mark.e2e
 INCIDENT = "i-structure-fire-1"
@@ -51,7 +51,7 @@ def tempting_peers(agency: str) -> list[tuple[str, list[Event]]]:
 
 
 async def prepare(url: str) -> None:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     js = nc.jetstream()
     await provision(js)
     await js.add_consumer(STREAM, directory_replica("matching-directory-b").config())
@@ -83,7 +83,9 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[str, bytes]
     ):
         var = tmp_path / (directory or name)
         var.mkdir()
-        env = service_env(name, nats_url=nats_server.url, var_dir=var, public_key=public)
+        env = service_env(
+            name, nats_url=nats_server.url, var_dir=var, public_key=public, seeds=seeds(nats_server.url)
+        )
         env["PEERLINE_HTTP_PORT"] = str(port if name == "intake" else free_port())
         env["PEERLINE_METRICS_PORT"] = str(free_port())
         if directory:
@@ -112,7 +114,7 @@ def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[str, bytes]
 
 async def append_requests(url: str, n: int) -> None:
     """Requests as intake's CAD/supervisor paths record them: behind an incident, with a chain of command."""
-    nc = await nats.connect(url)
+    nc = await connect(url)
     store = EventStore(nc.jetstream())
     for i in range(n):
         agency = list(AGENCIES)[i % 3]
@@ -129,7 +131,7 @@ async def append_requests(url: str, n: int) -> None:
 
 
 async def read_log(url: str) -> list[Envelope]:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     js = nc.jetstream()
     sub = await js.subscribe("ev.>", stream=STREAM, ordered_consumer=True)
     out = []

@@ -1,13 +1,46 @@
-"""One way for tests to open a NATS connection to a test server (the credentials live here)."""
+"""One way for tests (and the benchmarks) to run a nats-server and open connections to it.
+
+Every server here authenticates, as in production: each client connects as one bus identity
+(shared.buspolicy) with its NKey seed. Tests act as a service by naming it (`user="intake"`); their own
+set-up and checks use "harness", an identity that exists only on servers started here.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import nats
 from nats.aio.client import Client
+
+from shared import busclient
+from shared.natsserver import DEMO_AGENCIES, NatsServer
+
+AGENCIES = (*DEMO_AGENCIES, "a1", "a2")  # one CAD identity each
+_SEEDS: dict[str, Path] = {}
+
+
+def start_server(data_dir: Path, **options: Any) -> NatsServer:
+    """A started nats-server whose identities this module can connect as."""
+    options.setdefault("agencies", AGENCIES)
+    server = NatsServer(data_dir, harness=True, **options).start()
+    _SEEDS[server.url] = server.seeds
+    return server
+
+
+def seed(url: str, user: str) -> Path:
+    try:
+        path = _SEEDS[url] / f"{user}.nk"
+    except KeyError:
+        raise KeyError(f"{url} was not started by tests.support.bus.start_server") from None
+    if not path.exists():
+        raise KeyError(f"no bus identity {user!r} on {url}")
+    return path
+
+
+def seeds(url: str) -> Path:
+    return _SEEDS[url]
 
 
 async def connect(url: str, user: str = "harness", **options: Any) -> Client:
-    """A client on `url` as `user` (a service name, or "harness" for a test's own set-up and checks)."""
-    return await nats.connect(url, **options)
+    """A client on `url` as `user` (a service name, "provisioner", "cad-<agency>", or "harness")."""
+    return await busclient.connect(url, user, seed(url, user), **options)

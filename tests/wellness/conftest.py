@@ -23,6 +23,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
 from shared.runner import ProjectionRunner
 from shared.topology import provision
+from tests.support.bus import connect
 
 POLICY = AgencyPolicy(
     max_active_cases=2,
@@ -90,7 +91,7 @@ def build(settings: WellnessSettings, clock: FakeClock, auth: Auth, policies: Po
 
 @pytest.fixture
 async def private_nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_server.url)
+    client = await connect(nats_server.url)
     await provision(client.jetstream())
     yield client
     await client.close()

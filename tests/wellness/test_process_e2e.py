@@ -23,6 +23,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import NatsServer, free_port
 from shared.runtime import Child, service_env
 from shared.topology import provision
+from tests.support.bus import connect, seeds
 
 pytestmark = pytest.mark.e2e
 A = "riverton-fire"
@@ -36,7 +37,9 @@ class Service:
         policy.write_text(
             json.dumps({"agencies": {A: {"followup_after": ["PT2S"], "followup_grace": "PT1H"}}})
         )
-        env = service_env("wellness", nats_url=server.url, var_dir=tmp, public_key=public)
+        env = service_env(
+            "wellness", nats_url=server.url, var_dir=tmp, public_key=public, seeds=seeds(server.url)
+        )
         self.port = free_port()
         env.update(
             PEERLINE_HTTP_PORT=str(self.port),
@@ -75,13 +78,13 @@ def service(nats_server: NatsServer, tmp_path: Path) -> Iterator[Service]:
 
 
 async def _provision(url: str) -> None:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     await provision(nc.jetstream())
     await nc.close()
 
 
 async def _schedule(url: str, n: int, first_due: datetime) -> None:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     store = EventStore(nc.jetstream())
     envs = [
         Envelope.wrap(
@@ -103,7 +106,7 @@ async def _schedule(url: str, n: int, first_due: datetime) -> None:
 
 
 async def _due_counts(url: str) -> dict[str, int]:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     try:
         info = await nc.jetstream().stream_info(STREAM, subjects_filter=DUE)
         return dict(info.state.subjects or {})
@@ -139,7 +142,7 @@ def test_a_thousand_followups_fall_due_exactly_once_across_kill_9(
 
 
 async def _incident(url: str, people: tuple[Involved, ...]) -> tuple[Envelope, list[Envelope]]:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     js = nc.jetstream()
     cad = CriticalIncidentReported(
         incident_type="line of duty death",
