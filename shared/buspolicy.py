@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import shared.consumers
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
+from shared.consumers.matching import REPLICA_DURABLES
 from shared.contracts import event_types
 from shared.contracts.intake import REVEAL_SUBJECT
 from shared.envelope import STREAM
@@ -33,7 +34,10 @@ EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {
     "matching": ("notify.*.peer", "notify.*.coordinator"),
 }
 # Durables a service reads outside the log (stream, durable).
-EXTRA_DURABLES: dict[str, tuple[tuple[str, str], ...]] = {"intake": ((CAD_INBOX, CAD_DURABLE),)}
+EXTRA_DURABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "intake": ((CAD_INBOX, CAD_DURABLE),),
+    "matching": tuple((STREAM, d) for d in REPLICA_DURABLES),
+}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.security import NatsNKey
 from faststream.security import BaseSecurity
 from nats.js import JetStreamContext
 from opentelemetry import propagate
@@ -109,7 +110,13 @@ Handler = Callable[[Envelope, Event], Awaitable[None]]
 
 
 def subscribe(
-    broker: NatsBroker, reactors: Reactors, durable: str, handle: Handler, max_deliveries: int, workers: int
+    broker: NatsBroker,
+    reactors: Reactors,
+    durable: str,
+    handle: Handler,
+    max_deliveries: int,
+    workers: int,
+    inbox: bytes,
 ) -> None:
     spec = consumer(durable)
 
@@ -157,24 +164,29 @@ def subscribe(
         pull_sub=PullSub(batch_size=32, timeout=1.0),
         max_workers=workers,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        # faststream would pull into `_INBOX.…`; the bus lets escalation subscribe to its own inbox only
+        inbox_prefix=inbox,
         decoder=raw_body,
     )(on_message)
 
 
 def build_broker(settings: EscalationSettings, reactors: Reactors) -> NatsBroker:
     max_deliveries = settings.max_deliveries
-    bus = busclient.options(settings.bus_identity(), settings.nats_seed_file)
+    bus = busclient.options(settings.bus_identity(), settings.nats_seed_file, settings.nats_ca_file)
+    tls, seed = bus.pop("tls", None), bus.pop("nkeys_seed", None)
+    security = NatsNKey.from_file(seed, ssl_context=tls) if seed else BaseSecurity(ssl_context=tls)
     broker = NatsBroker(
         settings.nats_url,
         middlewares=[NatsTelemetryMiddleware()],
         logger=None,
         max_reconnect_attempts=-1,
-        security=BaseSecurity(ssl_context=bus.pop("tls", None)) if settings.nats_ca_file else None,
+        security=security,
         **bus,
     )
     # each page and each flagged contact stands alone, so several are handled at once
-    subscribe(broker, reactors, NOTIFIER.durable, reactors.on_escalation, max_deliveries, workers=4)
-    subscribe(broker, reactors, RISK_FLAGS.durable, reactors.on_contact, max_deliveries, workers=8)
+    inbox = f"{bus['inbox_prefix']}.".encode()
+    subscribe(broker, reactors, NOTIFIER.durable, reactors.on_escalation, max_deliveries, 4, inbox)
+    subscribe(broker, reactors, RISK_FLAGS.durable, reactors.on_contact, max_deliveries, 8, inbox)
     return broker
 
 

@@ -27,10 +27,17 @@ CONSUMERS = (
 )
 
 
+# The durables an extra matching process with its own (SQLite) database may read its directory from;
+# matching's bus identity may use these and no others (shared.buspolicy).
+REPLICA_DURABLES = ("matching-directory-b", "matching-directory-c", "matching-directory-d")
+
+
 def directory_replica(durable: str) -> Consumer:
     """The directory view for one more matching process with its own (SQLite) database. Not provisioned
     by default: whoever runs such a replica provisions its consumer (replicas sharing PostgreSQL share
     `matching-directory` instead, with one active writer)."""
+    if durable not in REPLICA_DURABLES:
+        raise ValueError(f"a directory replica reads one of {', '.join(REPLICA_DURABLES)}")
     return Consumer(
         durable, _DIRECTORY, description="matching's directory for an extra replica", read_all=True
     )

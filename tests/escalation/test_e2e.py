@@ -30,7 +30,7 @@ from shared.natsserver import NatsServer, free_port
 from shared.runtime import Child, Supervisor, service_env
 from shared.topology import provision
 from tests.escalation.conftest import VaultDouble
-from tests.support.bus import connect, seeds
+from tests.support.bus import connect, seed, seeds
 
 pytestmark = pytest.mark.e2e
 AGENCY = "riverton-police"
@@ -78,6 +78,7 @@ class Stack:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PEERLINE_NATS_URL": self.server.url, "PEERLINE_VAR_DIR": str(self.tmp)}
+        env.update(PEERLINE_NATS_USER="replay", PEERLINE_NATS_SEED_FILE=str(seed(self.server.url, "replay")))
         return subprocess.run(
             [sys.executable, "-m", "services.escalation", *args],
             env=env,
