@@ -16,9 +16,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared import busclient
+from shared import busclient, buspolicy
 from shared.auth import ROLES, Role, generate_dev_keys, mint
-from shared.buscreds import seed_path
+from shared.buscreds import authorization_from_seeds, seed_path
 from shared.natsserver import NatsServer
 from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
 from shared.seed import seed as seed_demo
@@ -158,6 +158,32 @@ def token(
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
     private, _ = generate_dev_keys(var_dir / "keys")
     typer.echo(mint(private.read_bytes(), role=cast(Role, role), agency=agency, sub=sub))
+
+
+bus = typer.Typer(help="The bus's identities: NKey seeds and the server's authorization block.")
+app.add_typer(bus, name="bus")
+
+
+@bus.command("credentials")
+def bus_credentials(
+    directory: Annotated[Path, typer.Option("--dir", help="where the seeds (0600) and auth.conf go")],
+    agency: Annotated[list[str] | None, typer.Option(help="an agency with a CAD integration")] = None,
+    rotate: Annotated[list[str] | None, typer.Option(help="give this identity a new seed")] = None,
+    log_admin: Annotated[bool, typer.Option(help="include the break-glass log-admin identity")] = False,
+) -> None:
+    """Make any missing seed, rotate those named, and write DIR/auth.conf (public keys only) for
+    nats-server to include. Reload the server afterwards (`nats-server --signal reload`)."""
+    identities = list(buspolicy.region(agency or ()))
+    if log_admin:
+        identities.append(buspolicy.log_admin())
+    names = {i.name for i in identities}
+    for name in rotate or ():
+        if name not in names:
+            raise typer.BadParameter(f"no identity {name!r}; one of {', '.join(sorted(names))}")
+        seed_path(directory, name).unlink(missing_ok=True)
+    text = authorization_from_seeds(identities, directory)
+    (directory / "auth.conf").write_text(text)
+    console.print(f"{len(identities)} identities; seeds and auth.conf in {directory}")
 
 
 audit = typer.Typer(help="The audit trail of escalations and disclosures.", no_args_is_help=True)
