@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -92,24 +93,36 @@ class NatsServer:
             raise KeyError(f"no bus identity {name!r} on this server")
         return path
 
+    def _write_config(self) -> Path:
+        """The config, with an authorization block rendered from the current seeds (made if missing)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.data_dir / "nats.conf"
+        auth = authorization_from_seeds(region(self.agencies, with_harness=self.harness), self.seeds)
+        text = config_text(
+            self.data_dir / "jetstream",
+            self.port,
+            self.monitor_port,
+            self.domain,
+            self.sync_always,
+            authorization=auth,
+        )
+        conf.write_text(text)
+        conf.chmod(0o600)
+        return conf
+
+    def reload(self) -> None:
+        """Render the config again from the seeds (after a rotation) and have the server reload it: a
+        removed or replaced key is refused from then on, and its open connections are closed."""
+        self._write_config()
+        assert self.proc is not None, "start() first"
+        self.proc.send_signal(signal.SIGHUP)
+
     def start(self, timeout: float = 15.0) -> NatsServer:
         for port in (self.port, self.monitor_port):
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     raise RuntimeError(f"port {port} is already in use (is another Peerline running?)")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        conf = self.data_dir / "nats.conf"
-        auth = authorization_from_seeds(region(self.agencies, with_harness=self.harness), self.seeds)
-        conf.write_text(
-            config_text(
-                self.data_dir / "jetstream",
-                self.port,
-                self.monitor_port,
-                self.domain,
-                self.sync_always,
-                authorization=auth,
-            )
-        )
+        conf = self._write_config()
         out = open(self.log_file or self.data_dir / "nats.log", "ab")
         self.proc = subprocess.Popen([binary(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
         out.close()

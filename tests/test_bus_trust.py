@@ -259,3 +259,36 @@ async def test_no_credential_or_an_unknown_key_is_refused(log: str, tmp_path: Pa
         await nats.connect(
             log, nkeys_seed=str(stranger), allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=2
         )
+
+
+async def test_a_rotated_credential_is_refused_after_a_reload_and_its_connection_cut(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "nats")
+    try:
+        old = tmp_path / "old.nk"
+        old.write_bytes(server.seed("tracking").read_bytes())
+        closed = asyncio.Event()
+
+        async def on_closed() -> None:
+            closed.set()
+
+        holder = await nats.connect(
+            server.url,
+            nkeys_seed=str(old),
+            allow_reconnect=False,
+            closed_cb=on_closed,
+            inbox_prefix="_INBOX.tracking",
+        )
+        server.seed("tracking").unlink()  # rotate: a new seed is made when the config is rendered
+        server.reload()
+        await asyncio.wait_for(closed.wait(), 10)
+        with pytest.raises(Exception, match=r"(?i)authorization"):
+            await nats.connect(
+                server.url, nkeys_seed=str(old), allow_reconnect=False, max_reconnect_attempts=0
+            )
+        fresh = await connect(server.url, "tracking")
+        await fresh.flush()
+        assert fresh.is_connected
+        await fresh.close()
+        assert holder.is_closed
+    finally:
+        server.stop()
