@@ -43,6 +43,7 @@ from shared.eventstore import headers_for
 from shared.seed import AGENCIES, seed
 from shared.topology import provision
 from tests.support.bus import connect, start_server
+from tests.support.bus import seed as seed_file
 
 RAW_STREAM = "BENCH_RAW"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -157,6 +158,7 @@ def start_matching(url: str, work: Path) -> subprocess.Popen[bytes]:
     env.update(
         {
             "PEERLINE_NATS_URL": url,
+            "PEERLINE_NATS_SEED_FILE": str(seed_file(url, "matching")),
             "PEERLINE_VAR_DIR": str(work / "var"),
             "PEERLINE_JWT_PUBLIC_KEY_FILE": str(public),
             "PEERLINE_HTTP_PORT": "0",
