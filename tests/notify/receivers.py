@@ -56,6 +56,7 @@ class Hit:
     path: str
     headers: dict[str, str]
     body: bytes
+    answered: int
 
 
 @dataclass
@@ -92,8 +93,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                receiver.hits.append(Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status.get(self.path, 201))
+                code = receiver.status.get(self.path, 201)
+                receiver.hits.append(
+                    Hit(self.path, {k.lower(): v for k, v in self.headers.items()}, body, code)
+                )
+                self.send_response(code)
                 self.send_header("content-length", "0")
                 self.end_headers()
 
