@@ -49,22 +49,25 @@ def build_api(
     anyone = auth.require("member", "peer", "coordinator", "clinician", "leader", "regional_admin")
     coordinator = auth.require("coordinator", "regional_admin")
 
-    async def write(fn: Callable[[Connection], T]) -> T:
+    async def read(fn: Callable[[Connection], T]) -> T:
         def run() -> T:
             with engine.begin() as conn:
                 return fn(conn)
 
-        result = await asyncio.to_thread(run)
+        return await asyncio.to_thread(run)
+
+    async def write(fn: Callable[[Connection], T]) -> T:
+        result = await read(fn)
         changed()  # a new reachability may need announcing
         return result
 
     @api.get("/v1/me/contacts", response_model=list[ContactView], tags=["contacts"])
     async def my_contacts(who: Principal = anyone) -> list[ContactView]:
-        def read(conn: Connection) -> list[ContactView]:
+        def listed(conn: Connection) -> list[ContactView]:
             rows = people.contacts_of(conn, who.agency, who.sub)
             return [summary(r, sealer.open(r.contact_id, r.sealed), r.channel in channels) for r in rows]
 
-        return await write(read)
+        return await read(listed)
 
     @api.post("/v1/me/contacts", status_code=201, response_model=ContactView, tags=["contacts"])
     async def add_contact(body: Contact, who: Principal = anyone) -> ContactView:
@@ -95,7 +98,7 @@ def build_api(
 
     @api.get("/v1/me/preferences", response_model=Preferences, tags=["contacts"])
     async def my_preferences(who: Principal = anyone) -> Preferences:
-        found = await write(lambda conn: people.prefs(conn, who.agency, who.sub))
+        found = await read(lambda conn: people.prefs(conn, who.agency, who.sub))
         return Preferences.of(found)
 
     @api.put("/v1/me/preferences", response_model=Preferences, tags=["contacts"])
@@ -122,7 +125,7 @@ def build_api(
     @api.get(base, response_model=Schedule, tags=["on call"])
     async def get_schedule(agency: str, role: TierRole, who: Principal = coordinator) -> Schedule:
         check_agency(who, agency)
-        rows = await write(lambda conn: people.schedule(conn, agency, role))
+        rows = await read(lambda conn: people.schedule(conn, agency, role))
         return Schedule(
             shifts=[Shift(ref=r.ref, starts_at=_utc(r.starts_at), ends_at=_utc(r.ends_at)) for r in rows]
         )
@@ -138,7 +141,7 @@ def build_api(
         bad = [i for i, ref in enumerate(peer_ref) if not TOKEN.match(ref)]
         if bad:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"peer_ref[{bad[0]}]: not a peer_ref")
-        found = await write(lambda conn: people.reachable(conn, agency, peer_ref, channels))
+        found = await read(lambda conn: people.reachable(conn, agency, peer_ref, channels))
         return {"reachable": found}
 
     return api

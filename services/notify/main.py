@@ -36,11 +36,11 @@ from shared.db import make_engine
 from shared.dlq import dead_letter
 from shared.eventstore import EventStore
 from shared.items import Item
-from shared.projection import ensure_schema
+from shared.projection import Projection, ensure_schema
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
-from shared.topology import consumer
+from shared.topology import Consumer, consumer
 
 log = logging.getLogger("peerline.notify")
 INBOX = consumer("notify-inbox")
@@ -173,3 +173,8 @@ def main() -> None:
         sys.exit("usage: python -m services.notify   (notify has no replay: it would send everything again)")
     configure_telemetry("notify", settings.otlp_endpoint)
     asyncio.run(create_app(settings).run(asyncio.Event()))
+
+
+def projections() -> list[tuple[Projection, Consumer]]:
+    """None: nothing notify keeps is rebuilt from the log (see the module docstring)."""
+    return []

@@ -81,7 +81,7 @@ async def dead_letters(js: JetStreamContext) -> list[dict[str, str]]:
 
 
 async def eventually(check: Callable[[], Awaitable[T]], within: float = 15.0) -> T:
-    """Poll `check` until it returns something truthy (bounded, so a broken build fails instead of hanging)."""
+    """Poll `check` until it returns something truthy (bounded: a broken build fails, never hangs)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
         found = await check()
