@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from services.notify.tables import contacts, deliveries
 from shared.contracts.escalation import EscalationTriggered, Tier
-from shared.contracts.matching import PeerAssigned
+from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
+from shared.contracts.wellness import DebriefOffered
 from tests.notify.conftest import A, Rig, dead_letters, eventually
 from tests.notify.receivers import Browser, verify_signature
 
@@ -168,3 +169,27 @@ async def _async(value: list) -> list:  # type: ignore[type-arg]
 async def _at_least(found, n: int) -> list:  # type: ignore[no-untyped-def,type-arg]
     got = await found
     return got if len(got) >= n else []
+
+
+async def test_responders_hear_of_offers_only_when_they_opted_in_and_coordinators_of_unmatched_requests(
+    rig: Rig,
+) -> None:
+    for ref, opt_in in (("m-quiet", False), ("m-keen", True)):
+        await rig.add_contact("member", ref, {"channel": "email", "email": f"{ref}@riverton.example"})
+        r = await rig.api.put("/v1/me/preferences", json={"opt_in": opt_in}, headers=rig.auth("member", ref))
+        assert r.status_code == 200, r.text
+    await rig.add_contact("coordinator", "u-coord", {"channel": "email", "email": "coord@riverton.example"})
+    for ref in ("m-quiet", "m-keen"):
+        offer = DebriefOffered(
+            incident_id="i-1", incident_agency=A, member_ref=ref, role="crew", offer_type="debrief",
+            window_opens="2026-01-05T10:00:00Z", window_closes="2026-01-08T10:00:00Z",
+        )  # fmt: skip
+        await rig.publish(offer, f"d-{ref}")
+    await rig.publish(CoordinatorAlerted(reason="request_unmatched", case_agency=A), "c-77")
+    [alert] = await eventually(lambda: _async(rig.mailbox.to("coord@riverton.example")))
+    assert alert["Subject"] == "A support request is waiting for a peer — open Peerline"
+    [offer_mail] = await eventually(lambda: _async(rig.mailbox.to("m-keen@riverton.example")))
+    assert "voluntary" in offer_mail["Subject"]
+    with rig.app.engine.connect() as conn:  # the inbox took the events in order: m-quiet's is settled
+        links = set(conn.execute(select(deliveries.c.link)).scalars())
+    assert "/me/debriefs/d-m-quiet" not in links and rig.mailbox.to("m-quiet@riverton.example") == []
