@@ -19,8 +19,22 @@ def _services() -> tuple[str, ...]:
 
 
 SERVICES = _services()
-HTTP_PORTS = {"intake": 8081, "matching": 8082, "escalation": 8083, "tracking": 8084, "wellness": 8085}
-METRICS_PORTS = {"intake": 9101, "matching": 9102, "escalation": 9103, "tracking": 9104, "wellness": 9105}
+HTTP_PORTS = {
+    "intake": 8081,
+    "matching": 8082,
+    "escalation": 8083,
+    "tracking": 8084,
+    "wellness": 8085,
+    "notify": 8086,
+}
+METRICS_PORTS = {
+    "intake": 9101,
+    "matching": 9102,
+    "escalation": 9103,
+    "tracking": 9104,
+    "wellness": 9105,
+    "notify": 9106,
+}
 
 
 @dataclass

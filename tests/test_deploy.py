@@ -28,11 +28,24 @@ OVERLAYS = ("dev", "production")
 K8S_VERSION = "1.32.0"
 
 # The deployment contract: every service, its metrics/health port. intake alone serves HTTP.
-METRICS_PORTS = {"intake": 9101, "matching": 9102, "escalation": 9103, "tracking": 9104, "wellness": 9105}
+METRICS_PORTS = {
+    "intake": 9101,
+    "matching": 9102,
+    "escalation": 9103,
+    "tracking": 9104,
+    "wellness": 9105,
+    "notify": 9106,
+}
 HTTP_SERVICE, HTTP_PORT = "intake", 8081
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - containers must listen on their pod address
 # Secrets the base references by name; production expects them to exist, dev generates them.
-SECRETS = {"peerline-nats-credentials", "peerline-postgres", "peerline-kek", "peerline-jwt-public-key"}
+SECRETS = {
+    "peerline-nats-credentials",
+    "peerline-postgres",
+    "peerline-kek",
+    "peerline-jwt-public-key",
+    "peerline-notify-keys",
+}
 
 Doc = dict[str, Any]
 
@@ -464,7 +477,10 @@ def test_network_policies_default_deny_and_allow_only_what_is_needed(overlay: st
             for p in rule["ports"]
             for peer in rule["to"]
         }
-        assert egress == {(4222, "nats"), (5432, "postgres")}, f"{overlay}/{name}: egress {egress}"
+        # notify alone leaves the cluster: to mail relays (SMTP), agency webhooks and Web Push (HTTPS)
+        outside = {(25, None), (443, None), (587, None)} if name == "notify" else set()
+        wanted = {(4222, "nats"), (5432, "postgres")} | outside
+        assert egress == wanted, f"{overlay}/{name}: egress {egress}"
         # ...and the other side lets it in.
         assert (
             labels.get("peerline.io/nats-client") == "true"

@@ -9,3 +9,4 @@ CREATE DATABASE matching OWNER peerline;
 CREATE DATABASE escalation OWNER peerline;
 CREATE DATABASE tracking OWNER peerline;
 CREATE DATABASE wellness OWNER peerline;
+CREATE DATABASE notify OWNER peerline;

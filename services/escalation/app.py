@@ -1,7 +1,8 @@
 """Escalation's reactors (thin): a risk flag raises a concern; each tier paged is announced on
-`notify.<agency>.<role>` for pager/SMS adapters and the console.
+`notify.<agency>.<role>` for pager/SMS adapters and the console; a page notify could not deliver to
+anyone pages the next tier at once.
 
-Both are faststream pull subscribers bound to durables provisioned in shared/consumers/escalation.py.
+Each is a faststream pull subscriber bound to durables provisioned in shared/consumers/escalation.py.
 Bad input is dead-lettered at once; a failing handler is redelivered a bounded number of times, then
 dead-lettered — never dropped silently.
 """
@@ -35,6 +36,7 @@ from shared.contracts.escalation import (
     EscalationTriggered,
     TierNotification,
 )
+from shared.contracts.notify import PageMissed
 from shared.contracts.tracking import ContactLogged
 from shared.dlq import dead_letter
 from shared.envelope import STREAM, Envelope
@@ -45,6 +47,7 @@ from shared.topology import consumer
 log = logging.getLogger("peerline.escalation")
 NOTIFIER = consumer("escalation-notifier")
 RISK_FLAGS = consumer("escalation-riskflags")
+MISSED_PAGES = consumer("escalation-missedpages")
 
 
 def escalation_id_for(contact: Envelope) -> str:
@@ -84,6 +87,10 @@ class Reactors:
         await self.commands.raise_concern(
             env.agency, escalation_id_for(env), cmd, cause=env, fallback=FALLBACK
         )
+
+    async def on_missed_page(self, env: Envelope, event: Event) -> None:
+        if isinstance(event, PageMissed):
+            await self.commands.advance(env.agency, event.escalation_id, event.tier)
 
     async def on_escalation(self, env: Envelope, event: Event) -> None:
         assert self.publish is not None, "connect first"
@@ -187,6 +194,7 @@ def build_broker(settings: EscalationSettings, reactors: Reactors) -> NatsBroker
     inbox = f"{bus['inbox_prefix']}.".encode()
     subscribe(broker, reactors, NOTIFIER.durable, reactors.on_escalation, max_deliveries, 4, inbox)
     subscribe(broker, reactors, RISK_FLAGS.durable, reactors.on_contact, max_deliveries, 8, inbox)
+    subscribe(broker, reactors, MISSED_PAGES.durable, reactors.on_missed_page, max_deliveries, 2, inbox)
     return broker
 
 

@@ -173,12 +173,16 @@ class Commands:
 
     async def fire(self, timer: Timer) -> bool:
         """A tier deadline passed. True if the next tier was paged; False if there is nothing left to do."""
-        tier = int(timer.data["tier"])
+        return await self.advance(timer.agency, timer.aggregate_id, int(timer.data["tier"]))
+
+    async def advance(self, agency: str, escalation_id: str, tier: int) -> bool:
+        """Page the tier after `tier` if that tier is still on duty and unanswered: its deadline passed, or
+        its page reached nobody. Both share one event id, so whichever comes second appends nothing."""
         after = await self._decide_and_append(
-            timer.agency,
-            timer.aggregate_id,
+            agency,
+            escalation_id,
             lambda esc: domain.deadline_passed(esc, tier),
-            ids=lambda esc: [event_id(timer.aggregate_id, "tier", str(tier + 1))],
+            ids=lambda esc: [event_id(escalation_id, "tier", str(tier + 1))],
         )
         return after.tier > tier
 

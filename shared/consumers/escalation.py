@@ -18,4 +18,9 @@ CONSUMERS = (
         ("ev.*.case.*.contact_logged",),
         description="escalation's reactor: a contact logged with a risk flag raises a concern",
     ),
+    Consumer(
+        "escalation-missedpages",
+        ("ev.*.notice.*.page_missed",),
+        description="escalation's reactor: a page that reached nobody pages the next tier at once",
+    ),
 )

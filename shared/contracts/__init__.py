@@ -1,6 +1,6 @@
 """Wire contracts: one module per producing service. Importing this package registers them all."""
 
-from shared.contracts import escalation, intake, matching, tracking, wellness
+from shared.contracts import escalation, intake, matching, notify, tracking, wellness
 from shared.contracts.base import Event, UnknownEventType, event_types, resolve
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "event_types",
     "intake",
     "matching",
+    "notify",
     "resolve",
     "tracking",
     "wellness",

@@ -1,0 +1,1 @@
+"""Notify: turns events into messages to people — Web Push, e-mail, signed webhooks, text messages."""
