@@ -112,6 +112,20 @@ def available_at(peer: Peer, now: datetime) -> bool:
     )
 
 
+def defect(peer: Peer) -> str | None:
+    """Why a stored peer record cannot be evaluated (a time without a zone, a zone that is not one), or
+    None. Matching skips such a record instead of failing every request that would consider the peer."""
+    for name in ("break_until", "confirmed_at"):
+        value = getattr(peer, name)
+        if value is not None and value.utcoffset() is None:
+            return f"{name} has no time zone"
+    try:
+        ZoneInfo(peer.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "tz is not a known time zone"
+    return None
+
+
 def _until(value: str | None) -> datetime:
     return datetime.fromisoformat(value) if value else FOREVER
 
