@@ -107,6 +107,8 @@ def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(clus
     assert r.status_code == 201, r.text
     case_id = r.json()["case_id"]
     esc_api = f"{cluster.url('escalation')}/v1/agencies/{FIRE}/escalations"
+    [assigned] = [e for e in events(cluster, f"ev.{FIRE}.case.{case_id}.peer_assigned", 1)]
+    holder = auth(cluster, "peer", sub=assigned.data["peer_ref"])  # only the peer holding the case raises
 
     async def page_for(escalation_role: str) -> dict[str, object]:
         nc = await nats.connect(cluster.server.url)
@@ -114,7 +116,7 @@ def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(clus
         raised = await asyncio.to_thread(
             httpx.post,
             esc_api,
-            headers=auth(cluster, "peer"),
+            headers=holder,
             json={"case_id": case_id, "category": "imminent_self_harm", "intent_and_plan": True},
         )
         assert raised.status_code == 201, raised.text
