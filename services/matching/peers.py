@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Event
 from shared.contracts.matching import (
@@ -39,14 +39,14 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    respond_within_minutes: float = 15.0
-    reconfirm_every_days: float = 90.0
-    remind_days_before: float = 14.0
-    recent_days: float = 7.0
-    weight_active: float = 10.0
-    weight_recent: float = 3.0
-    weight_discipline: float = 4.0
-    weight_language: float = 6.0
+    respond_within_minutes: float = Field(default=15.0, ge=1, le=24 * 60)
+    reconfirm_every_days: float = Field(default=90.0, ge=1, le=730)
+    remind_days_before: float = Field(default=14.0, ge=0, le=365)
+    recent_days: float = Field(default=7.0, gt=0, le=365)
+    weight_active: float = Field(default=10.0, ge=0, le=1000)
+    weight_recent: float = Field(default=3.0, ge=0, le=1000)
+    weight_discipline: float = Field(default=4.0, ge=0, le=1000)
+    weight_language: float = Field(default=6.0, ge=0, le=1000)
 
 
 class Rejected(Exception):

@@ -140,3 +140,17 @@ def test_a_sound_record_has_no_defect() -> None:
     ]:
         peer = rules.evolve(peer, e, T0)
     assert rules.defect(peer) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"respond_within_minutes": 10**30},
+        {"respond_within_minutes": 0},
+        {"recent_days": 0},
+        {"weight_active": -1},
+    ],
+)
+def test_every_duration_and_weight_of_the_matching_policy_is_bounded(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        Policy(**bad)
