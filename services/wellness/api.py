@@ -211,9 +211,9 @@ def build_api(writer: Writer, engine: Engine, auth: Auth, policies: Policies, cl
             raise HTTPException(status.HTTP_403_FORBIDDEN, "a member sees only their own exposure")
         policy = policies.of(agency)
         count = await asyncio.to_thread(
-            read, queries.exposure_count, member_ref, clock.now(), policy.exposure_window
+            read, queries.exposure_count, agency, member_ref, clock.now(), policy.exposure_window
         )
-        checkins = await asyncio.to_thread(read, queries.exposure_checkins, member_ref)
+        checkins = await asyncio.to_thread(read, queries.exposure_checkins, agency, member_ref)
         return ExposureView(
             member_ref=member_ref,
             incidents_in_window=count,

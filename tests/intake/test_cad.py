@@ -154,3 +154,26 @@ async def test_a_document_that_breaks_the_parser_is_dead_lettered_and_the_next_o
     [report] = await incidents(world)
     assert isinstance(report, CriticalIncidentReported)
     assert (await world.js.stream_info(CAD_INBOX)).state.messages == 0
+
+
+async def test_an_integration_names_no_one_of_an_agency_it_does_not_speak_for(world: World) -> None:
+    r = await world.client.post(
+        "/v1/members",
+        json={"agency": "riverton-police", "identity": {"name": "Officer Hale"}, "cad_ids": ["RPD-77"]},
+        headers=world.auth("coordinator", "riverton-police"),
+    )
+    police_ref = r.json()["member_ref"]
+    doc = json.loads((FIXTURES / "lodd.json").read_text())
+    doc["agentComponent"].append(
+        {
+            "agentIdentifier": "RPD-77",
+            "agentRoleRegistryText": "Responder",
+            "agencyReference": "riverton-police",
+        }
+    )
+    r = await world.client.post("/v1/cad/incidents", json=doc, headers=world.auth("integration", FIRE))
+    assert r.status_code == 200, r.text
+    assert (
+        r.json()["involved"] == 0
+    )  # riverton-fire's crew is not on the roster here; the officer is not looked up
+    assert police_ref not in str([e.data for e in await world.events("ev.*.incident.>")])
