@@ -142,14 +142,21 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
             )
         return row
 
-    @api.get("/v1/requests/{case_id}", response_model=CaseView, tags=["requests"])
+    by_case_token = [auth.open("the requester, by the case token only they hold (no account needed)")]
+
+    @api.get("/v1/requests/{case_id}", response_model=CaseView, tags=["requests"], dependencies=by_case_token)
     def request_status(
         case_id: str, x_case_token: Annotated[str | None, Header()] = None
     ) -> dict[str, object]:
         """The requester's view, by case token (header `X-Case-Token`); no account needed."""
         return visible_case(case_id, x_case_token)
 
-    @api.post("/v1/requests/{case_id}/cancel", response_model=CaseView, tags=["requests"])
+    @api.post(
+        "/v1/requests/{case_id}/cancel",
+        response_model=CaseView,
+        tags=["requests"],
+        dependencies=by_case_token,
+    )
     async def cancel_request(
         case_id: str, x_case_token: Annotated[str | None, Header()] = None
     ) -> dict[str, object]:
