@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import jwt
