@@ -59,3 +59,12 @@ async def test_a_pseudonym_alone_can_be_erased(world: World) -> None:
     erased = await world.client.delete(f"/v1/members/{ref}/identity", headers=world.auth("regional_admin", A))
     assert erased.status_code == 200, erased.text
     assert await request(world, "u-dana") != ref
+
+
+async def test_a_member_signed_in_by_their_member_ref_keeps_it(world: World) -> None:
+    r = await world.client.post(
+        "/v1/members", json={"agency": A, "identity": {"name": "Sam"}}, headers=world.auth("coordinator", A)
+    )
+    ref = r.json()["member_ref"]
+    assert await request(world, ref) == ref  # the identity provider maps the account to its member_ref
+    assert await request(world, ref, agency=B) != ref  # not a member of riverton-police
