@@ -128,8 +128,9 @@ Fire = Callable[[Timer], Awaitable[bool]]
 GiveUp = Callable[[Timer, str], Awaitable[None]]
 
 
-def dead_letters(js: Callable[[], JetStreamContext], name: str) -> GiveUp:
-    """Give a timer up to PEERLINE_DLQ (`dlq.<name>`): the timer as JSON, with the reason."""
+def dead_letters(js: Callable[[], JetStreamContext], durable: str) -> GiveUp:
+    """Give a timer up to PEERLINE_DLQ as a dead letter of the projection that scheduled it
+    (`dlq.<durable>`, original subject `timer.<agency>.<kind>`): the timer as JSON, with the reason."""
 
     async def give_up(timer: Timer, reason: str) -> None:
         body = {
@@ -141,9 +142,8 @@ def dead_letters(js: Callable[[], JetStreamContext], name: str) -> GiveUp:
             "data": timer.data,
         }
         subject = f"timer.{timer.agency}.{timer.kind}"
-        await dead_letter(
-            js(), name, subject=subject, seq=None, data=json.dumps(body).encode(), headers=None, reason=reason
-        )
+        data = json.dumps(body).encode()
+        await dead_letter(js(), durable, subject=subject, seq=None, data=data, headers=None, reason=reason)
 
     return give_up
 
@@ -163,8 +163,12 @@ class Attempts:
         n = self._failed[timer.timer_id] = self._failed.get(timer.timer_id, 0) + 1
         if n < self.limit or self.give_up is None:
             return False
+        try:
+            await self.give_up(timer, f"failed {n} times: {describe(exc)}")
+        except Exception:  # the dead letter could not be written: keep the timer, try again later
+            log.exception("timer %s (%s) could not be dead-lettered", timer.kind, timer.timer_id)
+            return False
         log.error("timer %s (%s) given up after %d failures", timer.kind, timer.timer_id, n)
-        await self.give_up(timer, f"failed {n} times: {describe(exc)}")
         del self._failed[timer.timer_id]
         return True
 

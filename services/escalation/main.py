@@ -58,7 +58,7 @@ class Escalation:
             self.commands.fire,
             poll_s=settings.timer_poll_s,
             retry_after=timedelta(seconds=settings.timer_retry_s),
-            attempts=Attempts(give_up=dead_letters(lambda: self.store().js, "escalation-timers")),
+            attempts=Attempts(give_up=dead_letters(lambda: self.store().js, "escalation-view")),
         )
         self.ready = False
 

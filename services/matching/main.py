@@ -48,7 +48,7 @@ class Matching:
             self.clock,
             self.fire,
             poll_s=settings.timer_poll_s,
-            attempts=Attempts(give_up=dead_letters(lambda: self.assigner.js, "matching-timers")),
+            attempts=Attempts(give_up=dead_letters(lambda: self.assigner.js, settings.directory_consumer)),
         )
         self.ready = False
 

@@ -69,7 +69,7 @@ class Wellness:
             retry_after=timedelta(seconds=settings.timer_retry_s),
             concurrency=settings.timer_concurrency,
             attempts=Attempts(
-                settings.timer_attempts, dead_letters(lambda: self.store().js, "wellness-timers")
+                settings.timer_attempts, dead_letters(lambda: self.store().js, "wellness-view")
             ),
         )
         self.projection = WellnessProjection(self.policies)
