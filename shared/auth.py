@@ -1,20 +1,24 @@
 """Bearer-token authorization for every HTTP route: a JWT carrying a role and an agency.
 
 `peerline up` makes a development key pair under var/keys; production points `jwt_jwks_url` (or a PEM
-public key) at the region's identity provider. Each route declares its roles with `auth.require(...)`.
+public key) at the region's identity provider. Each route declares who may call it, machine-readably:
+`auth.require(*roles, owner={role: path_param})` (the roles, and for which of them the object must be
+the caller's own), or `auth.open(reason)` for the few routes without a bearer token (health, a case
+token). tests/test_authz_matrix.py walks every service's routes and fails on one that declares neither.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 
@@ -107,12 +111,19 @@ def unauthorized(detail: str) -> HTTPException:
 
 
 class RoleGuard:
-    """A FastAPI dependency admitting only the listed roles. Routes keep it so tests can walk them."""
+    """A FastAPI dependency admitting only the listed roles, only in their own agency where the path names
+    one (`{agency}`; a regional admin reaches every agency), and for a role in `owner` only when the named
+    path parameter is the caller's own subject (a peer acts only for themselves). Routes keep it so tests
+    can walk them."""
 
-    def __init__(self, verifier: Verifier, roles: tuple[Role, ...]) -> None:
-        self.verifier, self.roles = verifier, roles
+    def __init__(
+        self, verifier: Verifier, roles: tuple[Role, ...], owner: Mapping[Role, str] | None = None
+    ) -> None:
+        self.verifier, self.roles, self.owner = verifier, roles, dict(owner or {})
 
-    def __call__(self, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    def __call__(
+        self, request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
         if creds is None:
             raise unauthorized("a bearer token is required")
         try:
@@ -121,15 +132,35 @@ class RoleGuard:
             raise unauthorized(f"invalid token: {type(exc).__name__}") from exc
         if principal.role not in self.roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
+        agency = request.path_params.get("agency")
+        if agency is not None:
+            check_agency(principal, agency)  # a route's agency in its path is scoped here, before anything
+        param = self.owner.get(principal.role)
+        if param is not None and request.path_params.get(param) != principal.sub:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"a {principal.role} acts only for themselves")
         return principal
+
+
+class OpenRoute:
+    """A FastAPI dependency declaring a route callable without a bearer token, and why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __call__(self) -> None:
+        return None
 
 
 class Auth:
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
 
-    def require(self, *roles: Role) -> Any:
-        return Depends(RoleGuard(self.verifier, roles))
+    def require(self, *roles: Role, owner: Mapping[Role, str] | None = None) -> Any:
+        return Depends(RoleGuard(self.verifier, roles, owner))
+
+    @staticmethod
+    def open(reason: str) -> Any:
+        return Depends(OpenRoute(reason))
 
     @classmethod
     def from_settings(

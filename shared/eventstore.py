@@ -88,6 +88,10 @@ class EventStore:
         self._stream = stream
         self._retries = retries
 
+    @property
+    def js(self) -> JetStreamContext:
+        return self._js
+
     async def append(
         self, envelopes: Sequence[Envelope], expected: int | None, context: Context | None = None
     ) -> int:

@@ -6,6 +6,8 @@ service's `fire` handler, which decides on the loaded aggregate and appends with
 expected version and a deterministic event id; so a timer fired twice (a crash between firing and the
 projection seeing the result) produces its event once. The projection cancels the timer when it sees
 the event that settles it (`cancel`); `fire` returning False (nothing left to do) deletes it directly.
+A timer whose firing keeps failing is given up after a bounded number of attempts (`Attempts`): it goes
+to PEERLINE_DLQ with the reason and is deleted, so it is not retried for ever.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from nats.js import JetStreamContext
 from sqlalchemy import (
     Column,
     Connection,
@@ -35,6 +38,8 @@ from sqlalchemy import (
 )
 
 from shared.clock import Clock
+from shared.dlq import dead_letter
+from shared.items import describe
 
 log = logging.getLogger("peerline.timers")
 
@@ -120,6 +125,52 @@ def due(engine: Engine, table: Table, now: datetime, retry_after: timedelta, lim
 
 
 Fire = Callable[[Timer], Awaitable[bool]]
+GiveUp = Callable[[Timer, str], Awaitable[None]]
+
+
+def dead_letters(js: Callable[[], JetStreamContext], durable: str) -> GiveUp:
+    """Give a timer up to PEERLINE_DLQ as a dead letter of the projection that scheduled it
+    (`dlq.<durable>`, original subject `timer.<agency>.<kind>`): the timer as JSON, with the reason."""
+
+    async def give_up(timer: Timer, reason: str) -> None:
+        body = {
+            "timer_id": timer.timer_id,
+            "kind": timer.kind,
+            "agency": timer.agency,
+            "aggregate_id": timer.aggregate_id,
+            "due_at": timer.due_at.isoformat(),
+            "data": timer.data,
+        }
+        subject = f"timer.{timer.agency}.{timer.kind}"
+        data = json.dumps(body).encode()
+        await dead_letter(js(), durable, subject=subject, seq=None, data=data, headers=None, reason=reason)
+
+    return give_up
+
+
+class Attempts:
+    """Failed firings per timer (in this process); at `limit`, the timer is given up."""
+
+    def __init__(self, limit: int = 5, give_up: GiveUp | None = None) -> None:
+        self.limit, self.give_up = limit, give_up
+        self._failed: dict[str, int] = {}
+
+    def succeeded(self, timer: Timer) -> None:
+        self._failed.pop(timer.timer_id, None)
+
+    async def failed(self, timer: Timer, exc: Exception) -> bool:
+        """Count a failure; True if the timer was given up now (delete it)."""
+        n = self._failed[timer.timer_id] = self._failed.get(timer.timer_id, 0) + 1
+        if n < self.limit or self.give_up is None:
+            return False
+        try:
+            await self.give_up(timer, f"failed {n} times: {describe(exc)}")
+        except Exception:  # the dead letter could not be written: keep the timer, try again later
+            log.exception("timer %s (%s) could not be dead-lettered", timer.kind, timer.timer_id)
+            return False
+        log.error("timer %s (%s) given up after %d failures", timer.kind, timer.timer_id, n)
+        del self._failed[timer.timer_id]
+        return True
 
 
 class TimerLoop:
@@ -134,9 +185,11 @@ class TimerLoop:
         *,
         poll_s: float = 0.25,
         retry_after: timedelta = timedelta(seconds=30),
+        attempts: Attempts | None = None,
     ) -> None:
         self.engine, self.table, self.clock, self.fire = engine, table, clock, fire
         self.poll_s, self.retry_after = poll_s, retry_after
+        self.attempts = attempts or Attempts()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -158,9 +211,12 @@ class TimerLoop:
             await asyncio.to_thread(self._mark, timer.timer_id, now)
             try:
                 appended = await self.fire(timer)
-            except Exception:
+            except Exception as exc:
                 log.exception("timer %s (%s) failed; it will be retried", timer.kind, timer.timer_id)
+                if await self.attempts.failed(timer, exc):
+                    await asyncio.to_thread(self._delete, timer.timer_id)
                 continue
+            self.attempts.succeeded(timer)
             fired += 1
             if not appended:
                 await asyncio.to_thread(self._delete, timer.timer_id)

@@ -107,6 +107,8 @@ def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(clus
     assert r.status_code == 201, r.text
     case_id = r.json()["case_id"]
     esc_api = f"{cluster.url('escalation')}/v1/agencies/{FIRE}/escalations"
+    [assigned] = [e for e in events(cluster, f"ev.{FIRE}.case.{case_id}.peer_assigned", 1)]
+    holder = auth(cluster, "peer", sub=assigned.data["peer_ref"])  # only the peer holding the case raises
 
     async def page_for(escalation_role: str) -> dict[str, object]:
         nc = await connect(cluster.server.url)
@@ -114,7 +116,7 @@ def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(clus
         raised = await asyncio.to_thread(
             httpx.post,
             esc_api,
-            headers=auth(cluster, "peer"),
+            headers=holder,
             json={"case_id": case_id, "category": "imminent_self_harm", "intent_and_plan": True},
         )
         assert raised.status_code == 201, raised.text
@@ -187,3 +189,60 @@ def test_a_risk_flag_in_a_contact_report_pages_the_clinician(cluster: Cluster) -
     page = asyncio.run(report_and_wait_for_page())
     assert page["tier"] == 1 and page["role"] == "clinician"
     assert "member_ref" not in page and peer_ref not in str(page)
+
+
+def test_a_peer_never_gets_their_own_request_nor_a_captain_the_peer_who_reports_to_him(
+    cluster: Cluster,
+) -> None:
+    """Each agency has one peer who would otherwise be the only match: the peer themself in one, a peer
+    reporting to the requester in the other. Both requests stay unmatched."""
+
+    def headers(role: Role, agency: str, sub: str | None = None) -> dict[str, str]:
+        from shared.auth import mint
+
+        return {"Authorization": f"Bearer {mint(cluster.private_key, role=role, agency=agency, sub=sub)}"}
+
+    def member(agency: str, subject: str) -> str:
+        r = httpx.post(
+            f"{cluster.url('intake')}/v1/members",
+            headers=headers("coordinator", agency),
+            json={"agency": agency, "identity": {"name": f"Member {subject}"}, "subject": subject},
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["member_ref"])
+
+    def only_peer(agency: str, member_ref: str | None, supervisor_refs: list[str]) -> str:
+        api = f"{cluster.url('matching')}/v1/agencies/{agency}/peers"
+        body = {
+            "discipline": "ems",
+            "enrolled": True,
+            "member_ref": member_ref,
+            "supervisor_refs": supervisor_refs,
+        }
+        r = httpx.post(api, headers=headers("coordinator", agency), json=body)
+        assert r.status_code == 201, r.text
+        peer_ref = str(r.json()["peer_ref"])
+        me = headers("peer", agency, peer_ref)
+        assert httpx.post(
+            f"{api}/{peer_ref}/acknowledgement", headers=me, json={"policy_version": "1"}
+        ).is_success
+        assert httpx.put(f"{api}/{peer_ref}/availability", headers=me, json={"available": True}).is_success
+        return peer_ref
+
+    def outcome(agency: str, subject: str) -> str:
+        r = httpx.post(
+            f"{cluster.url('intake')}/v1/requests",
+            headers=headers("member", agency, subject),
+            json={"agency": agency, "activation": "self"},
+        )
+        assert r.status_code == 201, r.text
+        case_id = r.json()["case_id"]
+        decided = events(cluster, f"ev.{agency}.case.{case_id}.>", 2)
+        return next(e.event_name for e in decided if e.event_name in ("peer_assigned", "request_unmatched"))
+
+    only_peer("lakeside-ems", member("lakeside-ems", "u-pat"), [])
+    assert outcome("lakeside-ems", "u-pat") == "request_unmatched"  # the peer asked for help themself
+    captain = member("harbor-fire", "u-captain")
+    only_peer("harbor-fire", None, [captain])
+    assert outcome("harbor-fire", "u-captain") == "request_unmatched"  # the only peer reports to him
+    assert outcome("harbor-fire", "u-firefighter") == "peer_assigned"  # anyone else is matched to them

@@ -17,25 +17,58 @@ from sqlalchemy import Engine
 from services.escalation import domain, projection
 from services.escalation.commands import Busy, Commands
 from shared.auth import Auth, Principal, check_agency
-from shared.contracts.escalation import ALL_CATEGORIES, ConcernCategory, DisclosurePolicyRecorded, Tier
+from shared.contracts.escalation import ALL_CATEGORIES, ConcernCategory, DisclosurePolicyProposed, Tier
 from shared.envelope import TOKEN, new_id
 
 AgencyId = Annotated[str, Path(pattern=TOKEN.pattern, description="agency id, e.g. `riverton-fire`")]
 EscalationId = Annotated[str, Path(pattern=TOKEN.pattern)]
 
 
+class TierBody(Tier):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ack_within_s: int = Field(ge=domain.MIN_ACK_S, le=domain.MAX_ACK_S)
+
+
 class PolicyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    jurisdiction: str = Field(pattern=TOKEN.pattern)
-    categories: tuple[ConcernCategory, ...] = ALL_CATEGORIES
-    disclosable: tuple[ConcernCategory, ...]
+    jurisdiction: str = Field(pattern=TOKEN.pattern, max_length=64)
+    categories: tuple[ConcernCategory, ...] = Field(default=ALL_CATEGORIES, max_length=len(ALL_CATEGORIES))
+    disclosable: tuple[ConcernCategory, ...] = Field(max_length=len(ALL_CATEGORIES))
     self_harm_requires: Literal["any_threat", "intent_and_plan"] = "any_threat"
-    chain: tuple[Tier, ...] = Field(min_length=1, max_length=5)
+    chain: tuple[TierBody, ...] = Field(min_length=1, max_length=domain.MAX_TIERS)
 
 
-class PolicyView(PolicyBody):
+class PolicyView(BaseModel):
     policy_version: int
+    jurisdiction: str
+    categories: tuple[ConcernCategory, ...]
+    disclosable: tuple[ConcernCategory, ...]
+    self_harm_requires: str
+    chain: tuple[Tier, ...]
+
+
+class Proposal(BaseModel):
+    proposal_id: str
+    status: Literal["proposed", "unchanged"]
+
+
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proposal_id: str = Field(pattern=TOKEN.pattern, max_length=64)
+
+
+def view(policy: domain.Policy) -> PolicyView:
+    return PolicyView(
+        policy_version=policy.version,
+        jurisdiction=policy.jurisdiction,
+        categories=policy.categories,
+        disclosable=policy.disclosable,
+        self_harm_requires=policy.self_harm_requires,
+        chain=policy.chain,
+    )
 
 
 class Concern(BaseModel):
@@ -95,36 +128,44 @@ async def handled(call: Coroutine[Any, Any, Any]) -> Any:
 def build_api(commands: Callable[[], Commands], engine: Engine, auth: Auth) -> FastAPI:
     api = FastAPI(title="Peerline escalation", version="1", description="Necessary disclosure, audited.")
 
-    @api.get("/healthz", tags=["ops"])
+    @api.get("/healthz", tags=["ops"], dependencies=[Auth.open("a liveness probe: says nothing")])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @api.put("/v1/agencies/{agency}/disclosure-policy", response_model=PolicyView, tags=["policy"])
-    async def record_policy(
+    @api.put(
+        "/v1/agencies/{agency}/disclosure-policy",
+        response_model=Proposal,
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["policy"],
+    )
+    async def propose_policy(
         agency: AgencyId, body: PolicyBody, who: Principal = auth.require("regional_admin", "coordinator")
-    ) -> PolicyView:
-        """Record a new version of the agency's disclosure policy (unchanged policy: same version)."""
+    ) -> Proposal:
+        """Propose a new version of the agency's disclosure policy; it takes effect once a second person
+        approves it (`POST …/disclosure-policy/approval`). Unchanged policy: nothing is proposed."""
         check_agency(who, agency)
-        proposed = DisclosurePolicyRecorded(policy_version=0, **body.model_dump())
-        version = await handled(commands().record_policy(agency, proposed))
-        return PolicyView(policy_version=version, **body.model_dump())
+        proposal_id = new_id("pp")
+        proposal = DisclosurePolicyProposed(proposal_id=proposal_id, proposed_by=who.sub, **body.model_dump())
+        made = await handled(commands().propose_policy(agency, proposal))
+        return Proposal(proposal_id=proposal_id, status="proposed" if made else "unchanged")
+
+    @api.post("/v1/agencies/{agency}/disclosure-policy/approval", response_model=PolicyView, tags=["policy"])
+    async def approve_policy(
+        agency: AgencyId, body: Approval, who: Principal = auth.require("regional_admin", "coordinator")
+    ) -> PolicyView:
+        """A second person (not who proposed it) approves the waiting proposal: the next version."""
+        check_agency(who, agency)
+        return view(await handled(commands().approve_policy(agency, body.proposal_id, by=who.sub)))
 
     @api.get("/v1/agencies/{agency}/disclosure-policy", response_model=PolicyView, tags=["policy"])
     async def read_policy(
         agency: AgencyId, who: Principal = auth.require("regional_admin", "coordinator", "clinician", "peer")
     ) -> PolicyView:
         check_agency(who, agency)
-        policy, _ = await commands().policy(agency)
+        policy = await commands().policy(agency)
         if not policy.version:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no disclosure policy recorded for this agency")
-        return PolicyView(
-            policy_version=policy.version,
-            jurisdiction=policy.jurisdiction,
-            categories=policy.categories,
-            disclosable=policy.disclosable,
-            self_harm_requires=policy.self_harm_requires,
-            chain=policy.chain,
-        )
+        return view(policy)
 
     @api.post(
         "/v1/agencies/{agency}/escalations",
@@ -135,10 +176,16 @@ def build_api(commands: Callable[[], Commands], engine: Engine, auth: Auth) -> F
     async def raise_concern(
         agency: AgencyId, body: Concern, who: Principal = auth.require("peer", "clinician")
     ) -> Raised:
-        """Raise a concern on a case: the clinician on duty is paged at once."""
+        """Raise a concern on a case: the clinician on duty is paged at once. The peer holding the case, or
+        a clinician it was referred to, may raise one; whoever raises it may not acknowledge it."""
         check_agency(who, agency)
+        why = domain.check_raiser(
+            await commands().involvement(agency, body.case_id), by=who.sub, role=who.role
+        )
+        if why is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, why)
         escalation_id = new_id("x")
-        cmd = domain.RaiseConcern(body.case_id, body.category, who.role, body.intent_and_plan)
+        cmd = domain.RaiseConcern(body.case_id, body.category, who.role, body.intent_and_plan, who.sub)
         await handled(commands().raise_concern(agency, escalation_id, cmd))
         esc, _ = await commands().load(agency, escalation_id)
         return Raised(

@@ -82,7 +82,10 @@ class Reactors:
         if not isinstance(event, ContactLogged) or not event.risk_flag:
             return
         cmd = domain.RaiseConcern(
-            case_id=env.subject, category=self.risk_flag_category, raised_by_role="peer"
+            case_id=env.subject,
+            category=self.risk_flag_category,
+            raised_by_role="peer",
+            raised_by=event.peer_ref,
         )
         await self.commands.raise_concern(
             env.agency, escalation_id_for(env), cmd, cause=env, fallback=FALLBACK
@@ -146,7 +149,7 @@ def subscribe(
         try:
             env = Envelope.from_bytes(body)
             event = env.payload()
-        except ValueError as exc:
+        except (ValueError, LookupError) as exc:  # invalid, or a type this service does not know
             await to_dlq(describe(exc))
             return
         try:

@@ -16,12 +16,12 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from services.escalation import domain
+from services.escalation import approval, domain
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.escalation import DisclosurePolicyRecorded
+from shared.contracts.escalation import DisclosurePolicyProposed, DisclosurePolicyRecorded
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest
-from shared.envelope import STREAM, Envelope, aggregate_filter
+from shared.envelope import STREAM, Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore, History
 from shared.timers import Timer
 
@@ -56,16 +56,23 @@ class Commands:
         history = await self.store().load(agency, "escalation", escalation_id)
         return domain.fold([s.envelope.payload() for s in history.events]), history
 
-    async def policy(self, agency: str) -> tuple[domain.Policy, int]:
-        """The agency's current policy and the policy aggregate's version. Each recorded version is a whole
-        policy, so the last one is all there is to read (one round trip)."""
+    async def policy(self, agency: str) -> domain.Policy:
+        """The agency's current policy. Each recorded version is a whole policy, so the last one is all
+        there is to read (one round trip)."""
+        subject = f"ev.{agency}.policy.{POLICY_ID}.{DisclosurePolicyRecorded.name}"
         try:
-            js = self.nc().jetstream()
-            msg = await js.get_last_msg(STREAM, aggregate_filter(agency, "policy", POLICY_ID), direct=True)
+            msg = await self.nc().jetstream().get_last_msg(STREAM, subject, direct=True)
         except NotFoundError:
-            return domain.Policy(), 0
-        assert msg.data is not None and msg.seq is not None
-        return domain.evolve_policy(domain.Policy(), Envelope.from_bytes(msg.data).payload()), msg.seq
+            return domain.Policy()
+        assert msg.data is not None
+        return domain.evolve_policy(domain.Policy(), Envelope.from_bytes(msg.data).payload())
+
+    async def involvement(self, agency: str, case_id: str) -> domain.Involvement:
+        history = await self.store().load(agency, "case", case_id)
+        inv = domain.Involvement()
+        for stored in history.events:
+            inv = domain.involve(inv, stored.envelope.payload())
+        return inv
 
     async def _append(
         self,
@@ -90,23 +97,36 @@ class Commands:
         ]
         await self.store().append(envs, expected=expected)
 
-    async def record_policy(self, agency: str, proposed: DisclosurePolicyRecorded) -> int:
-        """Record a new policy version (or none if unchanged); returns the current version."""
+    async def _policy_change(
+        self, agency: str, decide: Callable[[domain.Policy, DisclosurePolicyProposed | None], list[Event]]
+    ) -> list[Event]:
         for _ in range(ATTEMPTS):
-            current, version = await self.policy(agency)
-            events = domain.record_policy(current, proposed)
+            history = await self.store().load(agency, "policy", POLICY_ID)
+            current, pending = approval.fold([s.envelope.payload() for s in history.events])
+            events = decide(current, pending)
             if not events:
-                return current.version
+                return []
             try:
-                await self._append(agency, POLICY_ID, events, version)
-                return current.version + 1
+                await self._append(agency, POLICY_ID, events, history.version)
             except ConcurrencyConflict:
                 continue
+            return events
         raise Busy("policy")
+
+    async def propose_policy(self, agency: str, proposal: DisclosurePolicyProposed) -> bool:
+        """Record a proposed change (False: identical to the current policy, nothing proposed)."""
+        return bool(await self._policy_change(agency, lambda cur, _: approval.propose(cur, proposal)))
+
+    async def approve_policy(self, agency: str, proposal_id: str, *, by: str) -> domain.Policy:
+        """A second person approves the waiting proposal: it becomes the next policy version."""
+        await self._policy_change(
+            agency, lambda cur, pending: approval.approve(cur, pending, proposal_id, by=by)
+        )
+        return await self.policy(agency)
 
     async def seed_policy(self, agency: str, default: DisclosurePolicyRecorded) -> bool:
         """Record `default` as the agency's first policy unless one exists. True if it was recorded."""
-        current, _ = await self.policy(agency)
+        current = await self.policy(agency)
         if current.version:
             return False
         events = domain.record_policy(current, default)
@@ -127,7 +147,7 @@ class Commands:
         """Trigger an escalation (idempotent per escalation id). True if this call triggered it.
         A new id is the common case, so decide on an empty escalation and let the log's concurrency
         check (expected version 0) say whether it already exists."""
-        policy, _ = await self.policy(agency)
+        policy = await self.policy(agency)
         if not policy.version and fallback is not None:
             policy = fallback
         events = domain.raise_concern(domain.Escalation(), policy, cmd)

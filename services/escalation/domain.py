@@ -22,11 +22,15 @@ from shared.contracts.escalation import (
     IdentityRevealRefused,
     Tier,
 )
+from shared.contracts.matching import AssignmentAccepted, AssignmentDeclined, AssignmentExpired, PeerAssigned
+from shared.contracts.tracking import CaseClosed, ContactLogged
 
 Status = Literal["new", "open", "acknowledged", "resolved"]
 Outcome = Literal["member_safe", "referred_to_clinician", "emergency_services", "no_action", "other"]
 # Who answers a page for each tier role (the HTTP role of the person on duty).
 ANSWERS_FOR: dict[str, str] = {"clinician": "clinician", "coordinator": "coordinator", "command": "leader"}
+# Sane bounds of a policy: a tier must be answerable, and a deadline must come within a day.
+MIN_ACK_S, MAX_ACK_S, MAX_TIERS = 1, 24 * 3600, 5
 
 
 class Rejected(Exception):
@@ -62,8 +66,10 @@ def record_policy(current: Policy, proposed: DisclosurePolicyRecorded) -> list[E
     """A new version of the policy. Versions count up from 1; an identical policy is not recorded again."""
     if not proposed.chain:
         raise Rejected("chain: a policy needs at least one tier to page")
-    if any(t.ack_within_s <= 0 for t in proposed.chain):
-        raise Rejected("chain: every tier needs a positive acknowledgement deadline")
+    if len(proposed.chain) > MAX_TIERS:
+        raise Rejected(f"chain: at most {MAX_TIERS} tiers")
+    if any(not MIN_ACK_S <= t.ack_within_s <= MAX_ACK_S for t in proposed.chain):
+        raise Rejected(f"chain: every acknowledgement deadline is {MIN_ACK_S} to {MAX_ACK_S} seconds")
     if proposed.chain[0].role != "clinician":
         raise Rejected("chain: the first tier is the clinician")
     if not set(proposed.disclosable) <= set(proposed.categories):
@@ -99,6 +105,8 @@ class Escalation:
     chain: tuple[Tier, ...] = ()
     tier: int = 0
     acknowledged_by: str | None = None
+    acknowledged_as: str = ""
+    raised_by: str = ""
 
     def role(self, tier: int) -> str:
         return self.chain[tier - 1].role
@@ -118,11 +126,14 @@ def evolve(esc: Escalation, event: Event) -> Escalation:
                 policy_version=event.policy_version,
                 chain=event.chain,
                 tier=1,
+                raised_by=event.raised_by,
             )
         case EscalationTierAdvanced():
             return replace(esc, tier=event.tier)
         case EscalationAcknowledged():
-            return replace(esc, status="acknowledged", acknowledged_by=event.by)
+            # an acknowledgement recorded before roles were: taken as a clinician's (no take-over)
+            role = event.role or "clinician"
+            return replace(esc, status="acknowledged", acknowledged_by=event.by, acknowledged_as=role)
         case EscalationResolved():
             return replace(esc, status="resolved")
     return esc
@@ -141,9 +152,48 @@ class RaiseConcern:
     category: ConcernCategory
     raised_by_role: str
     intent_and_plan: bool = False
+    raised_by: str = ""
+
+
+@dataclass(frozen=True)
+class Involvement:
+    """Who is involved in a case, folded from the case's events: the peer holding it (offered or
+    accepted, not declined, expired or closed), and whether a contact report referred it to a clinician."""
+
+    holder: str | None = None
+    referred_to_clinician: bool = False
+    exists: bool = False
+
+
+def involve(inv: Involvement, event: Event) -> Involvement:
+    match event:
+        case PeerAssigned() | AssignmentAccepted():
+            return replace(inv, holder=event.peer_ref, exists=True)
+        case AssignmentDeclined() | AssignmentExpired() if inv.holder == event.peer_ref:
+            return replace(inv, holder=None)
+        case CaseClosed():
+            return replace(inv, holder=None)
+        case ContactLogged() if event.referral == "clinician":
+            return replace(inv, referred_to_clinician=True, exists=True)
+    return replace(inv, exists=True)
+
+
+def check_raiser(inv: Involvement, *, by: str, role: str) -> str | None:
+    """Why this person may not raise a concern on the case, or None: a peer must hold the case; a
+    clinician must have had it referred by a contact report."""
+    if not inv.exists:
+        return "case_id: no such case in this agency"
+    if role == "peer" and inv.holder != by:
+        return "only the peer holding the case may raise a concern on it"
+    if role == "clinician" and not inv.referred_to_clinician:
+        return "a clinician may raise a concern only on a case referred to a clinician"
+    if role not in ("peer", "clinician"):
+        return f"role {role} may not raise a concern"
+    return None
 
 
 def raise_concern(esc: Escalation, policy: Policy, cmd: RaiseConcern) -> list[Event]:
+    """The facts that decide disclosability (category, intent and plan) are the raiser's."""
     if esc.status != "new":
         return []  # already raised (a redelivered risk flag, a retried request): nothing new
     if not policy.chain:
@@ -159,6 +209,7 @@ def raise_concern(esc: Escalation, policy: Policy, cmd: RaiseConcern) -> list[Ev
             disclosable=permits_disclosure(policy, cmd.category, cmd.intent_and_plan),
             chain=policy.chain,
             intent_and_plan=cmd.intent_and_plan,
+            raised_by=cmd.raised_by,
         )
     ]
 
@@ -172,15 +223,19 @@ def deadline_passed(esc: Escalation, tier: int) -> list[Event]:
 
 
 def acknowledge(esc: Escalation, *, by: str, role: str) -> list[Event]:
-    """Anyone on a tier paged so far may answer (a clinician answering after the page moved on counts)."""
+    """Only a role a tier paged so far may answer (a clinician answering after the page moved on counts).
+    A clinician may take over an escalation another role acknowledged; whoever raised it may not answer it."""
     if esc.status == "new":
         raise Rejected("no such escalation")
-    if esc.status != "open":
+    if esc.raised_by and by == esc.raised_by:
+        raise Rejected("who raised the concern may not also acknowledge it")
+    taking_over = esc.status == "acknowledged" and role == "clinician" and esc.acknowledged_as != "clinician"
+    if esc.status != "open" and not taking_over:
         raise Rejected(f"the escalation is already {esc.status}")
     paged = {ANSWERS_FOR[esc.role(t)] for t in range(1, esc.tier + 1)}
     if role not in paged:
         raise Rejected(f"role {role} has not been paged for this escalation")
-    return [EscalationAcknowledged(tier=esc.tier, by=by)]
+    return [EscalationAcknowledged(tier=esc.tier, by=by, role=role)]
 
 
 def resolve(esc: Escalation, *, by: str, role: str, outcome: Outcome) -> list[Event]:

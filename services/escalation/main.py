@@ -30,7 +30,7 @@ from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
-from shared.timers import TimerLoop
+from shared.timers import Attempts, TimerLoop, dead_letters
 from shared.topology import Consumer, consumer
 
 
@@ -57,6 +57,7 @@ class Escalation:
             self.commands.fire,
             poll_s=settings.timer_poll_s,
             retry_after=timedelta(seconds=settings.timer_retry_s),
+            attempts=Attempts(give_up=dead_letters(lambda: self.store().js, "escalation-view")),
         )
         self.ready = False
 

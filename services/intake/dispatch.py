@@ -15,7 +15,7 @@ from services.intake.cad import Incident
 from services.intake.policy import Policies
 from services.intake.vault import Vault
 from shared.contracts.intake import Involved
-from shared.envelope import TOKEN, Envelope
+from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore
 
 SOURCE = "peerline/intake-cad"
@@ -33,32 +33,33 @@ class Dispatch:
     def __init__(self, store: EventStore, vault: Vault, policies: Policies) -> None:
         self.store, self.vault, self.policies = store, vault, policies
 
-    def _agency(self, publisher: str, cad_agency: str | None) -> str:
-        if cad_agency is None:
+    def _agency(self, publisher: str, cad_agency: str | None) -> str | None:
+        """The Peerline agency CAD names: the publisher's own, or one the region's configuration maps
+        for this publisher (`cad_agencies`). Any other agency is not this publisher's to name: None."""
+        if cad_agency is None or cad_agency.lower() == publisher:
             return publisher
-        mapped = self.policies.of(publisher).triggers.cad_agencies.get(cad_agency)
-        if mapped:
-            return mapped
-        lowered = cad_agency.lower()
-        return lowered if TOKEN.match(lowered) else publisher
+        return self.policies.of(publisher).triggers.cad_agencies.get(cad_agency)
 
     def _involved(self, agency: str, incident: Incident) -> tuple[tuple[Involved, ...], int]:
+        """People CAD names, looked up only in the rosters of agencies this publisher may name."""
         by_agency: dict[str, list[str]] = {}
         for p in incident.people:
-            by_agency.setdefault(self._agency(agency, p.cad_agency), []).append(p.cad_id)
+            if (a := self._agency(agency, p.cad_agency)) is not None:
+                by_agency.setdefault(a, []).append(p.cad_id)
         refs = {(a, c): m for a, ids in by_agency.items() for c, m in self.vault.lookup(a, ids).items()}
         out = []
         for p in incident.people:
             a = self._agency(agency, p.cad_agency)
-            ref = refs.get((a, p.cad_id))
-            if ref is not None:
+            ref = refs.get((a, p.cad_id)) if a is not None else None
+            if a is not None and ref is not None:
                 out.append(Involved(member_ref=ref, agency=a, role=p.role, unit=p.unit))
         return tuple(out), len(incident.people) - len(out)
 
     async def take(self, agency: str, incident: Incident, cause: Envelope | None = None) -> Outcome:
         triggers = self.policies.of(agency).triggers
         involved, unmapped = await asyncio.to_thread(self._involved, agency, incident)
-        agencies = tuple(dict.fromkeys([agency, *(self._agency(agency, a) for a in incident.cad_agencies)]))
+        named = (self._agency(agency, a) for a in incident.cad_agencies)
+        agencies = tuple(dict.fromkeys([agency, *(a for a in named if a is not None)]))
         incident_ref = rules.incident_id(agency, incident.tracking_id)
         for _ in range(10):
             history = await self.store.load(agency, "incident", incident_ref)

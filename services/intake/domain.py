@@ -129,6 +129,8 @@ def may_reveal(
         raise Rejected("the escalation is resolved")
     if not any(isinstance(e, EscalationAcknowledged) and e.by == requested_by for e in escalation):
         raise Rejected("only whoever acknowledged the escalation may ask")
+    if triggered.raised_by and triggered.raised_by == requested_by:
+        raise Rejected("whoever raised the concern may not also ask for the identity")
     opened = next((e for e in case if isinstance(e, SupportRequested)), None)
     if opened is None:
         raise Rejected("no such case")

@@ -14,7 +14,6 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
-from pydantic import ValidationError
 
 from services.intake import cad
 from services.intake.dispatch import Dispatch
@@ -73,7 +72,7 @@ class Inbox:
             if not TOKEN.match(agency):
                 raise ValueError("the subject's agency token is not a valid agency id")
             incident = cad.parse(msg.data)
-        except (ValidationError, ValueError) as exc:
+        except Exception as exc:  # whatever a document does to the parser (too deep, too odd): its fault
             await self._dead_letter(msg, describe(exc))
             return
         try:

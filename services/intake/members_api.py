@@ -27,6 +27,13 @@ class RegisterMember(BaseModel):
     identity: Identity
     discipline: str | None = Field(default=None, max_length=32)
     cad_ids: list[CadId] = Field(default=[], max_length=10, description="the member's ids in CAD")
+    subject: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="the member's sign-in subject: their own requests then carry this member_ref (kept "
+        "only as a keyed hash)",
+    )
 
 
 class Registered(BaseModel):
@@ -76,6 +83,8 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         if body.cad_ids:
             pairs = [(c, member_ref) for c in body.cad_ids]
             await asyncio.to_thread(ports.vault.map_cad, body.agency, pairs)
+        if body.subject:
+            await asyncio.to_thread(ports.vault.link, body.agency, body.subject, member_ref)
         return Registered(member_ref=member_ref)
 
     @api.put("/v1/agencies/{agency}/roster", response_model=Mapped, tags=["vault"])

@@ -55,7 +55,9 @@ class Triggers(BaseModel):
     child_under: int = 18
     mass_casualty_at: int = Field(default=5, description="injured or worse people of the public")
     cad_agencies: dict[str, str] = Field(
-        default={}, description="CAD agency identifier → Peerline agency id (else the id itself, if valid)"
+        default={},
+        description="CAD agency identifier → Peerline agency id this publisher may name (mutual aid, a "
+        "shared dispatch centre); people of any other agency are not looked up",
     )
 
 

@@ -91,6 +91,9 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         check_agency(who, body.agency)
         identity = body.identity.given() if body.identity else {}
         case_id, member_ref, token = new_id("c"), new_id("m"), secrets.token_urlsafe(32)
+        keeps = domain.requester_keeps_token(body.activation)
+        if keeps:  # the requester is the member: the same person, the same member_ref, every time
+            member_ref = await asyncio.to_thread(ports.vault.member_of, body.agency, who.sub, member_ref)
         cmd = domain.RequestSupport(
             activation=body.activation,
             discipline=body.discipline,
@@ -108,7 +111,7 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         except domain.Rejected as exc:
             raise HTTPException(422, str(exc)) from exc
         store = ports.store()
-        if identity:
+        if identity and not await asyncio.to_thread(ports.vault.registered, member_ref):
             registered = await asyncio.to_thread(
                 ports.vault.register, body.agency, member_ref, identity, body.discipline
             )
@@ -116,7 +119,6 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
             await store.append([env], expected=0)
         envs = [Envelope.wrap(e, agency=body.agency, subject=case_id, source=SOURCE) for e in events]
         await store.append(envs, expected=0)
-        keeps = domain.requester_keeps_token(body.activation)
         if not keeps:
             await asyncio.to_thread(
                 ports.vault.record_referral, case_id, body.agency, who.sub, who.role, ports.clock.now()
@@ -142,14 +144,21 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
             )
         return row
 
-    @api.get("/v1/requests/{case_id}", response_model=CaseView, tags=["requests"])
+    by_case_token = [auth.open("the requester, by the case token only they hold (no account needed)")]
+
+    @api.get("/v1/requests/{case_id}", response_model=CaseView, tags=["requests"], dependencies=by_case_token)
     def request_status(
         case_id: str, x_case_token: Annotated[str | None, Header()] = None
     ) -> dict[str, object]:
         """The requester's view, by case token (header `X-Case-Token`); no account needed."""
         return visible_case(case_id, x_case_token)
 
-    @api.post("/v1/requests/{case_id}/cancel", response_model=CaseView, tags=["requests"])
+    @api.post(
+        "/v1/requests/{case_id}/cancel",
+        response_model=CaseView,
+        tags=["requests"],
+        dependencies=by_case_token,
+    )
     async def cancel_request(
         case_id: str, x_case_token: Annotated[str | None, Header()] = None
     ) -> dict[str, object]:

@@ -13,6 +13,12 @@ here; the log is never rewritten.
 
 CAD ids (which may be employee or radio ids) are kept only as HMACs under a vault secret, and a
 referral's referrer only here — never in the log.
+
+A signed-in member is the same person across requests: the verified token subject, keyed with a vault
+secret (HMAC), finds their member_ref here (`member_of`); the log holds only the member_ref, random,
+so nobody without this table and the key can link it to a subject. A coordinator can tie a registered
+member to their sign-in (`link`), so a peer's or a supervisor's own request carries the member_ref the
+directory knows them by. Erasure deletes the link with the data key: the next request is a stranger's.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from shared.db import make_engine
 
 IDENTITY_FIELDS = ("name", "phone", "email", "employee_id")
 ROSTER_SECRET = "roster-hmac"  # noqa: S105 - the name of a vault row, not a secret
+PSEUDONYM_SECRET = "member-pseudonym"  # noqa: S105 - the name of a vault row, not a secret
 HELD_BY_VAULT = "vault-held"  # `kek_id` of events whose data key never leaves the vault
 
 metadata = MetaData()
@@ -75,6 +82,13 @@ roster = Table(
     metadata,
     Column("agency", String(64), primary_key=True),
     Column("cad_hash", String(64), primary_key=True),
+    Column("member_ref", String(64), nullable=False, index=True),
+)
+pseudonyms = Table(
+    "pseudonyms",
+    metadata,
+    Column("subject_hash", String(64), primary_key=True),  # HMAC(vault secret, agency/subject)
+    Column("agency", String(64), nullable=False),
     Column("member_ref", String(64), nullable=False, index=True),
 )
 referrals = Table(
@@ -144,6 +158,11 @@ class Vault:
             ).scalar()
             if live is not None:
                 return live, False
+            linked = conn.execute(
+                select(pseudonyms.c.agency).where(pseudonyms.c.member_ref == member_ref).limit(1)
+            ).scalar()
+            if linked is not None:
+                return linked, False
             gone = conn.execute(select(erased.c.agency).where(erased.c.member_ref == member_ref)).scalar()
         return (gone, True) if gone is not None else None
 
@@ -153,10 +172,17 @@ class Vault:
             agency = conn.execute(
                 select(data_keys.c.agency).where(data_keys.c.member_ref == member_ref)
             ).scalar()
-            if agency is not None:
+            if agency is None:
+                agency = conn.execute(
+                    select(pseudonyms.c.agency).where(pseudonyms.c.member_ref == member_ref).limit(1)
+                ).scalar()
+            else:
                 conn.execute(delete(data_keys).where(data_keys.c.member_ref == member_ref))
+            gone = conn.execute(select(erased.c.agency).where(erased.c.member_ref == member_ref)).scalar()
+            if agency is not None and gone is None:
                 conn.execute(insert(erased).values(member_ref=member_ref, agency=agency, erased_at=at))
             conn.execute(delete(roster).where(roster.c.member_ref == member_ref))
+            conn.execute(delete(pseudonyms).where(pseudonyms.c.member_ref == member_ref))
         self._flush()
 
     def _flush(self) -> None:
@@ -169,7 +195,7 @@ class Vault:
                 conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         elif dialect == "postgresql":
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM data_keys, roster, vault_secrets"))
+                conn.execute(text("VACUUM data_keys, roster, pseudonyms, vault_secrets"))
 
     def rotate(self) -> int:
         """Rewrap every key held under an older KEK with the current one. Returns how many were rewrapped."""
@@ -195,20 +221,60 @@ class Vault:
 
     # --- roster: CAD ids → member_refs ---------------------------------------------------------------
 
-    def _roster_key(self) -> bytes:
+    def _secret(self, name: str) -> bytes:
+        """A vault secret (made on first use), wrapped by the KEK like the data keys."""
         with self.engine.begin() as conn:
-            row = conn.execute(select(secrets_table).where(secrets_table.c.name == ROSTER_SECRET)).first()
+            row = conn.execute(select(secrets_table).where(secrets_table.c.name == name)).first()
             if row is not None:
-                return self.keyring.unwrap(row.wrapped, ROSTER_SECRET, row.kek_id)
+                return self.keyring.unwrap(row.wrapped, name, row.kek_id)
             key = new_data_key()
             conn.execute(
                 insert(secrets_table).values(
-                    name=ROSTER_SECRET,
-                    wrapped=self.keyring.wrap(key, ROSTER_SECRET),
-                    kek_id=self.keyring.current_id,
+                    name=name, wrapped=self.keyring.wrap(key, name), kek_id=self.keyring.current_id
                 )
             )
             return key
+
+    def _roster_key(self) -> bytes:
+        return self._secret(ROSTER_SECRET)
+
+    # --- pseudonyms: a signed-in member's subject → their member_ref ------------------------------
+
+    def _subject_hash(self, agency: str, subject: str) -> str:
+        key = self._secret(PSEUDONYM_SECRET)
+        return hmac.new(key, f"{agency}/{subject}".encode(), hashlib.sha256).hexdigest()
+
+    def member_of(self, agency: str, subject: str, fresh: str) -> str:
+        """The member_ref of this signed-in subject in `agency`; `fresh` becomes it on their first request.
+        An identity provider that already signs members in by their member_ref is taken at its word."""
+        if self.known_member(agency, subject):
+            return subject
+        h = self._subject_hash(agency, subject)
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == h)
+            ).scalar()
+            if found is not None:
+                return str(found)
+            conn.execute(insert(pseudonyms).values(subject_hash=h, agency=agency, member_ref=fresh))
+        return fresh
+
+    def link(self, agency: str, subject: str, member_ref: str) -> None:
+        """Tie a registered member to their sign-in (a coordinator's act, e.g. on enrolling a peer)."""
+        h = self._subject_hash(agency, subject)
+        with self.engine.begin() as conn:
+            conn.execute(delete(pseudonyms).where(pseudonyms.c.subject_hash == h))
+            conn.execute(insert(pseudonyms).values(subject_hash=h, agency=agency, member_ref=member_ref))
+
+    def registered(self, member_ref: str) -> bool:
+        """Whether the member's identity is sealed here already."""
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(data_keys.c.member_ref).where(data_keys.c.member_ref == member_ref)
+                ).first()
+                is not None
+            )
 
     def _hash(self, key: bytes, agency: str, cad_id: str) -> str:
         return hmac.new(key, f"{agency}/{cad_id.strip().lower()}".encode(), hashlib.sha256).hexdigest()

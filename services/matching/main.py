@@ -24,7 +24,7 @@ from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
-from shared.timers import Timer, TimerLoop
+from shared.timers import Attempts, Timer, TimerLoop, dead_letters
 from shared.topology import Consumer, consumer
 
 
@@ -42,7 +42,14 @@ class Matching:
             settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
         )
         self.api: FastAPI = build_api(self.directory, self.assigner, self.engine, self.auth)
-        self.timers = TimerLoop(self.engine, timers, self.clock, self.fire, poll_s=settings.timer_poll_s)
+        self.timers = TimerLoop(
+            self.engine,
+            timers,
+            self.clock,
+            self.fire,
+            poll_s=settings.timer_poll_s,
+            attempts=Attempts(give_up=dead_letters(lambda: self.assigner.js, settings.directory_consumer)),
+        )
         self.ready = False
 
     async def fire(self, timer: Timer) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.base import Event
 from shared.contracts.matching import (
@@ -39,14 +39,14 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    respond_within_minutes: float = 15.0
-    reconfirm_every_days: float = 90.0
-    remind_days_before: float = 14.0
-    recent_days: float = 7.0
-    weight_active: float = 10.0
-    weight_recent: float = 3.0
-    weight_discipline: float = 4.0
-    weight_language: float = 6.0
+    respond_within_minutes: float = Field(default=15.0, ge=1, le=24 * 60)
+    reconfirm_every_days: float = Field(default=90.0, ge=1, le=730)
+    remind_days_before: float = Field(default=14.0, ge=0, le=365)
+    recent_days: float = Field(default=7.0, gt=0, le=365)
+    weight_active: float = Field(default=10.0, ge=0, le=1000)
+    weight_recent: float = Field(default=3.0, ge=0, le=1000)
+    weight_discipline: float = Field(default=4.0, ge=0, le=1000)
+    weight_language: float = Field(default=6.0, ge=0, le=1000)
 
 
 class Rejected(Exception):
@@ -110,6 +110,20 @@ def available_at(peer: Peer, now: datetime) -> bool:
     return any(
         w.day == local.weekday() and _minutes(w.start) <= minute < _minutes(w.end) for w in peer.windows
     )
+
+
+def defect(peer: Peer) -> str | None:
+    """Why a stored peer record cannot be evaluated (a time without a zone, a zone that is not one), or
+    None. Matching skips such a record instead of failing every request that would consider the peer."""
+    for name in ("break_until", "confirmed_at"):
+        value = getattr(peer, name)
+        if value is not None and value.utcoffset() is None:
+            return f"{name} has no time zone"
+    try:
+        ZoneInfo(peer.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "tz is not a known time zone"
+    return None
 
 
 def _until(value: str | None) -> datetime:

@@ -101,7 +101,34 @@ class Reactor:
             good.append((msg, Delivered(env, msg.metadata.sequence.stream, dict(msg.headers or {}))))
         if not good:
             return None, good
-        return await self.assigner.prepare([d for _, d in good]), good
+        try:
+            return await self.assigner.prepare([d for _, d in good]), good
+        except Exception:
+            log.exception("matching reactor: deciding a batch failed; deciding its requests one by one")
+        return await self._prepare_alone(good)
+
+    async def _prepare_alone(
+        self, good: list[tuple[Msg, Delivered]]
+    ) -> tuple[Prepared | None, list[tuple[Msg, Delivered]]]:
+        """Decide each request of a failed batch on its own: the one that fails is retried with backoff
+        (then dead-lettered), the others go on."""
+        kept: list[tuple[Msg, Delivered]] = []
+        batch: list[Delivered] = []
+        decided = []
+        now = None
+        for msg, delivered in good:
+            try:
+                one = await self.assigner.prepare([delivered])
+            except Exception as exc:
+                await self._settle([(msg, delivered)], [exc])
+                continue
+            kept.append((msg, delivered))
+            batch.extend(one.batch)
+            decided.extend(one.decided)
+            now = one.now
+        if now is None:
+            return None, kept
+        return Prepared(batch, decided, now), kept
 
     async def _finish(self, prepared: Prepared, good: list[tuple[Msg, Delivered]]) -> None:
         try:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from prometheus_client import Counter as Metric
 from sqlalchemy import Connection, bindparam, func, select
 
 from services.matching.codec import peer_from_json
 from services.matching.domain import Case
-from services.matching.peers import Peer, with_load
+from services.matching.peers import Peer, defect, with_load
 from services.matching.projection import (
     assignments,
     decisions,
@@ -41,6 +43,11 @@ _WITNESSES = select(incident_people.c.member_ref).where(
 _DECIDED = select(decisions.c.case_id).where(decisions.c.case_id.in_(bindparam("b_cases", expanding=True)))
 _POSITION = select(positions.c.last_seq).where(positions.c.projection == bindparam("b_name"))
 _decoded: dict[str, Peer] = {}  # a peer's state as stored -> the Peer (it changes rarely; decoding is dear)
+_unusable: set[str] = set()  # stored states matching cannot evaluate (logged and counted once each)
+log = logging.getLogger("peerline.matching")
+SKIPPED = Metric(
+    "peerline_matching_peer_records_skipped", "stored peer records matching could not evaluate and skipped"
+)
 
 
 def decode(state: str) -> Peer:
@@ -50,6 +57,26 @@ def decode(state: str) -> Peer:
             _decoded.clear()
         found = _decoded[state] = peer_from_json(state)
     return found
+
+
+def usable(peer_ref: str, state: str) -> Peer | None:
+    """The stored peer, or None (logged and counted) if its record cannot be evaluated: one bad record
+    never fails the requests that would consider the peer."""
+    if state in _unusable:
+        return None
+    try:
+        peer: Peer | None = decode(state)
+        reason = defect(peer) if peer is not None else None
+    except (ValueError, TypeError, KeyError) as exc:
+        peer, reason = None, f"unreadable record ({type(exc).__name__})"
+    if reason is None:
+        return peer
+    if len(_unusable) >= 20_000:
+        _unusable.clear()
+    _unusable.add(state)
+    SKIPPED.inc()
+    log.error("peer %s skipped by matching: %s", peer_ref, reason)
+    return None
 
 
 def decided(conn: Connection, case_ids: list[str]) -> set[str]:
@@ -76,7 +103,8 @@ def candidates(conn: Connection, case: Case, now: datetime, recent_days: float) 
 
 def everyone(conn: Connection) -> list[tuple[Peer, str, int]]:
     """Every peer in the directory (by peer_ref) with its agency and active-case count."""
-    return [(decode(state), agency, active) for _, agency, state, active in conn.execute(_PEERS)]
+    found = ((usable(ref, state), agency, active) for ref, agency, state, active in conn.execute(_PEERS))
+    return [(p, agency, active) for p, agency, active in found if p is not None]
 
 
 def recent_offers(conn: Connection, now: datetime, recent_days: float) -> dict[str, int]:

@@ -18,7 +18,7 @@ from services.wellness import domain, queries
 from services.wellness.policy import Policies
 from services.wellness.work import fold_debrief, fold_followup, fold_peer
 from services.wellness.writer import Writer
-from shared.auth import Auth, Principal, check_agency
+from shared.auth import Auth, Principal, Role, check_agency
 from shared.clock import Clock
 from shared.eventstore import History
 
@@ -68,6 +68,9 @@ class ExposureView(BaseModel):
     checkins_offered: int
 
 
+OWN_PEER: dict[Role, str] = {"peer": "peer_ref"}  # a peer sees and changes only their own state
+
+
 def build_api(writer: Writer, engine: Engine, auth: Auth, policies: Policies, clock: Clock) -> FastAPI:
     api = FastAPI(
         title="Peerline wellness", version="1", description="Peer load, follow-ups, debrief offers."
@@ -86,21 +89,19 @@ def build_api(writer: Writer, engine: Engine, auth: Auth, policies: Policies, cl
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
     def own_peer(who: Principal, agency: str, peer_ref: str) -> dict[str, Any]:
-        check_agency(who, agency)
-        if who.role == "peer" and who.sub != peer_ref:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "a peer sees and changes only their own state")
+        check_agency(who, agency)  # and the route's guard: a peer sees and changes only their own state
         row = read(queries.peer, peer_ref)
         if row is None or row["agency"] != agency:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such peer in this agency")
         return row
 
-    @api.get("/healthz", tags=["ops"])
+    @api.get("/healthz", tags=["ops"], dependencies=[Auth.open("a liveness probe: says nothing")])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @api.get("/v1/agencies/{agency}/peers/{peer_ref}/load", response_model=LoadView, tags=["peers"])
     async def peer_load(
-        agency: str, peer_ref: str, who: Principal = auth.require("peer", "coordinator")
+        agency: str, peer_ref: str, who: Principal = auth.require("peer", "coordinator", owner=OWN_PEER)
     ) -> LoadView:
         """Why a peer is available, overloaded or on a break: counts, thresholds, cool-down."""
         own_peer(who, agency, peer_ref)
@@ -126,7 +127,7 @@ def build_api(writer: Writer, engine: Engine, auth: Auth, policies: Policies, cl
 
     @api.post("/v1/agencies/{agency}/peers/{peer_ref}/break", status_code=202, tags=["peers"])
     async def request_break(
-        agency: str, peer_ref: str, body: BreakRequest, who: Principal = auth.require("peer")
+        agency: str, peer_ref: str, body: BreakRequest, who: Principal = auth.require("peer", owner=OWN_PEER)
     ) -> dict[str, str]:
         """The peer takes a break, at any time, for as long as they need (or until `until`)."""
         own_peer(who, agency, peer_ref)
@@ -135,7 +136,9 @@ def build_api(writer: Writer, engine: Engine, auth: Auth, policies: Policies, cl
         return {"status": "on_break"}
 
     @api.post("/v1/agencies/{agency}/peers/{peer_ref}/break/end", status_code=202, tags=["peers"])
-    async def end_break(agency: str, peer_ref: str, who: Principal = auth.require("peer")) -> dict[str, str]:
+    async def end_break(
+        agency: str, peer_ref: str, who: Principal = auth.require("peer", owner=OWN_PEER)
+    ) -> dict[str, str]:
         own_peer(who, agency, peer_ref)
         await run(agency, "peer", peer_ref, lambda h: domain.end_break(fold_peer(h)))
         return {"status": "break_ended"}
@@ -203,17 +206,17 @@ def build_api(writer: Writer, engine: Engine, auth: Auth, policies: Policies, cl
         "/v1/agencies/{agency}/members/{member_ref}/exposure", response_model=ExposureView, tags=["exposure"]
     )
     async def exposure(
-        agency: str, member_ref: str, who: Principal = auth.require("member", "peer", "coordinator")
+        agency: str,
+        member_ref: str,
+        who: Principal = auth.require("member", "peer", "coordinator", owner={"member": "member_ref"}),
     ) -> ExposureView:
         """A responder's critical incidents in the agency's window: for them and the peer team only."""
         check_agency(who, agency)
-        if who.role == "member" and who.sub != member_ref:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "a member sees only their own exposure")
         policy = policies.of(agency)
         count = await asyncio.to_thread(
-            read, queries.exposure_count, member_ref, clock.now(), policy.exposure_window
+            read, queries.exposure_count, agency, member_ref, clock.now(), policy.exposure_window
         )
-        checkins = await asyncio.to_thread(read, queries.exposure_checkins, member_ref)
+        checkins = await asyncio.to_thread(read, queries.exposure_checkins, agency, member_ref)
         return ExposureView(
             member_ref=member_ref,
             incidents_in_window=count,

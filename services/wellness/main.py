@@ -30,6 +30,7 @@ from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging, configure_telemetry
+from shared.timers import Attempts, dead_letters
 from shared.topology import Consumer, consumer
 
 log = logging.getLogger("peerline.wellness")
@@ -67,6 +68,9 @@ class Wellness:
             self.worker.fire,
             retry_after=timedelta(seconds=settings.timer_retry_s),
             concurrency=settings.timer_concurrency,
+            attempts=Attempts(
+                settings.timer_attempts, dead_letters(lambda: self.store().js, "wellness-view")
+            ),
         )
         self.projection = WellnessProjection(self.policies)
         self.api: FastAPI = build_api(self.writer, self.engine, self.auth, self.policies, self.clock)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.wellness import DebriefType
 
+DAY, YEAR = timedelta(days=1), timedelta(days=366)  # sane bounds of every duration below
 FLAG_ORDER = (
     "line_of_duty_death",
     "colleague_suicide",
@@ -35,8 +37,8 @@ class OfferRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     offer_type: DebriefType
-    opens_after: timedelta = timedelta(0)
-    closes_after: timedelta
+    opens_after: timedelta = Field(default=timedelta(0), ge=timedelta(0), le=YEAR)
+    closes_after: timedelta = Field(gt=timedelta(0), le=YEAR)
 
     @model_validator(mode="after")
     def _ordered(self) -> OfferRule:
@@ -56,16 +58,21 @@ class AgencyPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # peer load: overloaded when any count reaches its threshold
-    max_active_cases: int = Field(default=5, ge=1)
-    max_contacts_7d: int = Field(default=12, ge=1)
-    max_personal_incidents: int = Field(default=2, ge=1)
-    personal_incident_window: timedelta = timedelta(days=30)
+    max_active_cases: int = Field(default=5, ge=1, le=100)
+    max_contacts_7d: int = Field(default=12, ge=1, le=1_000_000)
+    max_personal_incidents: int = Field(default=2, ge=1, le=100)
+    personal_incident_window: timedelta = Field(default=timedelta(days=30), ge=DAY, le=YEAR)
     cool_down: timedelta = Field(
-        default=timedelta(hours=72), description="an overloaded peer stays out at least this long"
+        default=timedelta(hours=72),
+        ge=timedelta(0),
+        le=timedelta(days=90),
+        description="an overloaded peer stays out at least this long",
     )
     # follow-ups after a case's initial contact
-    followup_after: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=30))
-    followup_grace: timedelta = timedelta(days=2)
+    followup_after: tuple[Annotated[timedelta, Field(gt=timedelta(0), le=YEAR)], ...] = Field(
+        default=(timedelta(days=3), timedelta(days=30)), max_length=10
+    )
+    followup_grace: timedelta = Field(default=timedelta(days=2), ge=timedelta(0), le=timedelta(days=90))
     # debrief offers: the first flag (in FLAG_ORDER) set on the incident picks the rule
     debrief_rules: dict[str, OfferRule] = Field(
         default_factory=lambda: {
@@ -80,8 +87,8 @@ class AgencyPolicy(BaseModel):
     )
     debrief_default: OfferRule = CHECK_IN
     # cumulative exposure
-    exposure_threshold: int = Field(default=3, ge=1)
-    exposure_window: timedelta = timedelta(days=180)
+    exposure_threshold: int = Field(default=3, ge=1, le=1000)
+    exposure_window: timedelta = Field(default=timedelta(days=180), ge=DAY, le=10 * YEAR)
 
     @model_validator(mode="after")
     def _known_flags(self) -> AgencyPolicy:

@@ -93,13 +93,23 @@ def exposure_counts(
     return counts
 
 
-def exposure_count(conn: Connection, member_ref: str, now: datetime, window: timedelta) -> int:
-    """Distinct critical incidents the responder was on within the window."""
-    return exposure_counts(conn, (member_ref,), now, window)[member_ref]
+def exposure_count(conn: Connection, agency: str, member_ref: str, now: datetime, window: timedelta) -> int:
+    """Distinct critical incidents the responder of `agency` was on within the window (another agency's
+    member_ref counts nothing here)."""
+    row = conn.execute(
+        q.EXPOSURE_COUNTS.where(involvements.c.agency == agency),
+        {"refs": [member_ref], "since": now - window},
+    ).first()
+    return int(row[1]) if row else 0
 
 
-def exposure_checkins(conn: Connection, member_ref: str) -> list[dict[str, Any]]:
-    q = select(checkins).where(checkins.c.member_ref == member_ref).order_by(checkins.c.seq)
+def exposure_checkins(conn: Connection, agency: str, member_ref: str) -> list[dict[str, Any]]:
+    q = (
+        select(checkins)
+        .where(checkins.c.member_ref == member_ref)
+        .where(checkins.c.agency == agency)
+        .order_by(checkins.c.seq)
+    )
     return [dict(r) for r in conn.execute(q).mappings()]
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, Table, bindparam
 
 from shared.clock import Clock
-from shared.timers import Fire, Timer, due
+from shared.timers import Attempts, Fire, Timer, due
 
 log = logging.getLogger("peerline.wellness.timers")
 
@@ -32,9 +32,11 @@ class Scheduler:
         retry_after: timedelta = timedelta(seconds=30),
         batch: int = 200,
         concurrency: int = 16,
+        attempts: Attempts | None = None,
     ) -> None:
         self.engine, self.table, self.clock, self.fire = engine, table, clock, fire
         self.retry_after, self.batch = retry_after, batch
+        self.attempts = attempts or Attempts()
         self.gate = asyncio.Semaphore(concurrency)
         # built once (see services.wellness.statements)
         t_ids = table.c.timer_id.in_(bindparam("t_ids", expanding=True))
@@ -53,12 +55,16 @@ class Scheduler:
         return sum(1 for left in results if left is not None)
 
     async def _one(self, timer: Timer) -> bool | None:
+        """True: fired, left for the view to settle; False: nothing left to do, or given up after too many
+        failures (deleted either way); None: failed, retried after `retry_after`."""
         async with self.gate:
             try:
-                return await self.fire(timer)
-            except Exception:
+                left = await self.fire(timer)
+            except Exception as exc:
                 log.exception("timer %s (%s) failed; it will be retried", timer.kind, timer.timer_id)
-                return None
+                return False if await self.attempts.failed(timer, exc) else None
+            self.attempts.succeeded(timer)
+            return left
 
     def warm_up(self) -> None:
         """Run the claim's statements once (claiming nothing) so the first due timer does not compile them."""

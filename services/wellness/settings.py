@@ -13,4 +13,5 @@ class WellnessSettings(ServiceSettings):
     timer_poll_s: float = 0.25
     timer_concurrency: int = 16  # timers fired at once
     timer_retry_s: float = 10.0  # a timer whose firing failed is tried again after this long
+    timer_attempts: int = 5  # ... this many times, then it goes to PEERLINE_DLQ with the reason
     load_sweep_s: float = 5.0  # how often every peer's load is re-evaluated (time moves counts)

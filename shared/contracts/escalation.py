@@ -52,6 +52,21 @@ class DisclosurePolicyRecorded(Event):
         default="any_threat",
         description="what makes imminent self-harm disclosable: any threat, or stated intent with a plan",
     )
+    proposed_by: str = Field(default="", description="subject id of who proposed this version")
+    approved_by: str = Field(default="", description="subject id of the second person who approved it")
+
+
+@event("disclosure_policy_proposed", aggregate="policy")
+class DisclosurePolicyProposed(Event):
+    """A change of the agency's disclosure policy, waiting for a second person to approve it."""
+
+    proposal_id: str
+    proposed_by: str = Field(description="subject id of who proposed it")
+    jurisdiction: str
+    disclosable: tuple[ConcernCategory, ...]
+    chain: tuple[Tier, ...]
+    categories: tuple[ConcernCategory, ...] = ALL_CATEGORIES
+    self_harm_requires: Literal["any_threat", "intent_and_plan"] = "any_threat"
 
 
 @event("escalation_triggered", aggregate="escalation")
@@ -67,6 +82,7 @@ class EscalationTriggered(Event):
     intent_and_plan: bool = Field(
         default=False, description="for self-harm: the raiser reported a stated intent with a plan"
     )
+    raised_by: str = Field(default="", description="subject id of who raised it (a peer, or a clinician)")
 
 
 @event("escalation_tier_advanced", aggregate="escalation")
@@ -79,6 +95,7 @@ class EscalationTierAdvanced(Event):
 class EscalationAcknowledged(Event):
     tier: int
     by: str  # subject id of who acknowledged
+    role: str = Field(default="", description="the role they answered as (a clinician may take over)")
 
 
 @event("escalation_resolved", aggregate="escalation")

@@ -27,6 +27,7 @@ from shared.contracts.intake import (
     RevealRequest,
     SupportRequested,
 )
+from shared.contracts.matching import AssignmentAccepted, PeerAssigned
 from shared.envelope import Envelope, new_id
 from shared.eventstore import ConcurrencyConflict, EventStore
 from shared.natsserver import NatsServer
@@ -128,6 +129,13 @@ class Harness:
         requested = SupportRequested(activation="self", member_ref=new_id("m"), token_hash="0" * 64)
         await self.store.append([Envelope.wrap(requested, agency=agency, subject=case_id, source="test")], 0)
         return case_id
+
+    async def hold(self, case_id: str, peer_ref: str, agency: str = AGENCY) -> None:
+        """`peer_ref` is offered the case and accepts it: the peer holding the case."""
+        await self.append(
+            agency, case_id, PeerAssigned(peer_ref=peer_ref, peer_agency=agency, assignment_id="a1")
+        )
+        await self.append(agency, case_id, AssignmentAccepted(peer_ref=peer_ref, assignment_id="a1"))
 
     async def append(self, agency: str, aggregate_id: str, event: Event) -> Envelope:
         env = Envelope.wrap(event, agency=agency, subject=aggregate_id, source="test")

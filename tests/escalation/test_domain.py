@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from services.escalation import domain
+from services.escalation import approval, domain
 from services.escalation.policies import BROAD, NARROW
 from shared.contracts.base import Event
 from shared.contracts.escalation import (
     ALL_CATEGORIES,
     ConcernCategory,
+    DisclosurePolicyProposed,
     DisclosurePolicyRecorded,
     EscalationAcknowledged,
     EscalationResolved,
@@ -19,6 +20,9 @@ from shared.contracts.escalation import (
     IdentityRevealRefused,
     Tier,
 )
+from shared.contracts.intake import SupportRequested
+from shared.contracts.matching import AssignmentDeclined, PeerAssigned
+from shared.contracts.tracking import ContactLogged
 
 pytestmark = pytest.mark.unit
 
@@ -118,16 +122,75 @@ def test_only_a_paged_role_may_acknowledge() -> None:
         domain.acknowledge(esc, by="u-p", role="peer")
     esc = domain.evolve(esc, EscalationTierAdvanced(tier=2, role="coordinator"))
     assert domain.acknowledge(esc, by="u-co", role="coordinator") == [
-        EscalationAcknowledged(tier=2, by="u-co")
+        EscalationAcknowledged(tier=2, by="u-co", role="coordinator")
     ]
-    assert domain.acknowledge(esc, by="u-cl", role="clinician") == [EscalationAcknowledged(tier=2, by="u-cl")]
+    assert domain.acknowledge(esc, by="u-cl", role="clinician") == [
+        EscalationAcknowledged(tier=2, by="u-cl", role="clinician")
+    ]
     with pytest.raises(domain.Rejected, match="leader has not been paged"):
         domain.acknowledge(esc, by="u-cmd", role="leader")
     esc = domain.evolve(esc, EscalationTierAdvanced(tier=3, role="command"))
-    assert domain.acknowledge(esc, by="u-cmd", role="leader") == [EscalationAcknowledged(tier=3, by="u-cmd")]
-    esc = domain.evolve(esc, EscalationAcknowledged(tier=3, by="u-cmd"))
+    assert domain.acknowledge(esc, by="u-cmd", role="leader") == [
+        EscalationAcknowledged(tier=3, by="u-cmd", role="leader")
+    ]
+
+
+def test_a_clinician_takes_over_what_another_role_acknowledged_but_not_what_a_clinician_did() -> None:
+    given = [
+        triggered(policy_of(BROAD), "admission_of_crime"),
+        EscalationTierAdvanced(tier=2, role="coordinator"),
+    ]
+    esc = domain.fold([*given, EscalationAcknowledged(tier=2, by="u-co", role="coordinator")])
     with pytest.raises(domain.Rejected, match="already acknowledged"):
+        domain.acknowledge(esc, by="u-co2", role="coordinator")
+    [taken] = domain.acknowledge(esc, by="u-cl", role="clinician")
+    esc = domain.evolve(esc, taken)
+    assert domain.check_reveal(esc, by="u-cl", role="clinician") is None
+    with pytest.raises(domain.Rejected, match="already acknowledged"):
+        domain.acknowledge(esc, by="u-cl2", role="clinician")
+    legacy = domain.fold([*given, EscalationAcknowledged(tier=2, by="u-cl")])  # recorded before roles were
+    with pytest.raises(domain.Rejected, match="already acknowledged"):
+        domain.acknowledge(legacy, by="u-cl2", role="clinician")
+
+
+def test_whoever_raised_a_concern_cannot_acknowledge_it() -> None:
+    cmd = domain.RaiseConcern(
+        "c-1", "imminent_self_harm", "clinician", intent_and_plan=True, raised_by="u-cl"
+    )
+    esc = domain.fold(domain.raise_concern(domain.Escalation(), policy_of(BROAD), cmd))
+    with pytest.raises(domain.Rejected, match="raised"):
         domain.acknowledge(esc, by="u-cl", role="clinician")
+    assert domain.acknowledge(esc, by="u-cl2", role="clinician")
+
+
+def test_a_peer_must_hold_the_case_and_a_clinician_must_have_it_referred() -> None:
+    def given(*events: Event) -> domain.Involvement:
+        inv = domain.Involvement()
+        for e in events:
+            inv = domain.involve(inv, e)
+        return inv
+
+    requested = SupportRequested(activation="self", member_ref="m-1", token_hash="0" * 64)
+    offered = PeerAssigned(peer_ref="p-1", peer_agency="a", assignment_id="a1")
+    assert domain.check_raiser(given(), by="p-1", role="peer") == "case_id: no such case in this agency"
+    assert "holding" in (domain.check_raiser(given(requested), by="p-1", role="peer") or "")
+    assert domain.check_raiser(given(requested, offered), by="p-1", role="peer") is None
+    assert "holding" in (domain.check_raiser(given(requested, offered), by="p-2", role="peer") or "")
+    declined = AssignmentDeclined(peer_ref="p-1", assignment_id="a1")
+    assert "holding" in (
+        domain.check_raiser(given(requested, offered, declined), by="p-1", role="peer") or ""
+    )
+    assert "referred" in (domain.check_raiser(given(requested, offered), by="u-cl", role="clinician") or "")
+    referral = ContactLogged(
+        peer_ref="p-1",
+        week="2026-W02",
+        mode="phone",
+        categories=("health",),
+        duration="15_30m",
+        referral="clinician",
+    )
+    assert domain.check_raiser(given(requested, offered, referral), by="u-cl", role="clinician") is None
+    assert domain.check_raiser(given(requested, offered), by="u-co", role="coordinator") is not None
 
 
 def test_resolution_follows_acknowledgement() -> None:
@@ -193,3 +256,29 @@ def test_the_fallback_for_an_agency_without_policy_pages_but_never_permits_discl
     )
     assert isinstance(event, EscalationTriggered)
     assert (event.policy_version, event.disclosable, len(event.chain)) == (0, False, 2)
+
+
+def test_a_policy_change_needs_a_second_person_and_bounded_deadlines() -> None:
+    proposal = DisclosurePolicyProposed(
+        proposal_id="pp-1",
+        proposed_by="u-co1",
+        jurisdiction="narrow-duty",
+        disclosable=("court_order",),
+        chain=(Tier(role="clinician", ack_within_s=300),),
+    )
+    current, pending = approval.fold([BROAD])
+    assert pending is None and current.version == 1
+    assert approval.propose(current, proposal) == [proposal]
+    current, pending = approval.fold([BROAD, proposal])
+    assert pending == proposal and current.version == 1  # not in force until approved
+    with pytest.raises(domain.Rejected, match="second person"):
+        approval.approve(current, pending, "pp-1", by="u-co1")
+    with pytest.raises(domain.Rejected, match="proposal_id"):
+        approval.approve(current, pending, "pp-2", by="u-co2")
+    [recorded] = approval.approve(current, pending, "pp-1", by="u-co2")
+    assert isinstance(recorded, DisclosurePolicyRecorded)
+    assert (recorded.policy_version, recorded.proposed_by, recorded.approved_by) == (2, "u-co1", "u-co2")
+    assert approval.fold([BROAD, proposal, recorded])[1] is None
+    endless = proposal.model_copy(update={"chain": (Tier(role="clinician", ack_within_s=10**30),)})
+    with pytest.raises(domain.Rejected, match="chain"):
+        approval.propose(current, endless)

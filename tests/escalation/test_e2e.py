@@ -23,6 +23,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from shared.auth import Role, generate_dev_keys, mint
 from shared.contracts.escalation import TierNotification
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest, SupportRequested
+from shared.contracts.matching import PeerAssigned
 from shared.contracts.tracking import ContactLogged
 from shared.envelope import Envelope, new_id
 from shared.eventstore import EventStore
@@ -111,8 +112,9 @@ async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]
 async def open_flagged_case(stack: Stack) -> tuple[str, Envelope]:
     case_id = new_id("c")
     requested = SupportRequested(activation="peer", member_ref=new_id("m"), token_hash="0" * 64)
+    offered = PeerAssigned(peer_ref="p-1", peer_agency=AGENCY, assignment_id="a1")
     version = await stack.store.append(
-        [Envelope.wrap(requested, agency=AGENCY, subject=case_id, source="t")], 0
+        [Envelope.wrap(e, agency=AGENCY, subject=case_id, source="t") for e in (requested, offered)], 0
     )
     flag = ContactLogged(
         peer_ref="p-1",
@@ -154,6 +156,12 @@ async def test_flag_pages_then_restart_mid_deadline_advances_once_and_reveal_is_
             f"/v1/agencies/{AGENCY}/disclosure-policy",
             json=policy,
             headers=stack.headers("regional_admin", "u-a"),
+        )
+        assert r.status_code == 202 and r.json()["status"] == "proposed", r.text
+        r = await c.post(
+            f"/v1/agencies/{AGENCY}/disclosure-policy/approval",
+            json={"proposal_id": r.json()["proposal_id"]},
+            headers=stack.headers("coordinator", "u-co"),
         )
         assert r.status_code == 200 and r.json()["policy_version"] == 2, r.text  # v1 = the seeded default
 
@@ -221,7 +229,7 @@ async def test_flag_pages_then_restart_mid_deadline_advances_once_and_reveal_is_
         raised = await c.post(
             f"/v1/agencies/{AGENCY}/escalations",
             json={"case_id": other_case, "category": "admission_of_crime"},
-            headers=stack.headers("peer", "u-p"),
+            headers=stack.headers("peer", "p-1"),  # the peer holding the case
         )
         y = raised.json()["escalation_id"]
         await c.post(

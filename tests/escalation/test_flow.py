@@ -84,6 +84,7 @@ async def test_a_risk_flag_pages_the_clinician_and_missed_deadlines_page_each_ne
 
 async def test_a_deadline_fired_twice_or_by_two_instances_advances_the_tier_once(h: Harness) -> None:
     case_id = await h.open_case()
+    await h.hold(case_id, "u-peer")
     async with h.client() as c:
         r = await c.post(
             f"/v1/agencies/{AGENCY}/escalations",
@@ -103,6 +104,8 @@ async def test_a_deadline_fired_twice_or_by_two_instances_advances_the_tier_once
 
 async def test_raise_acknowledge_resolve_over_http_and_the_open_list_holds_no_identity(h: Harness) -> None:
     case_id = await h.open_case()
+    await h.hold(case_id, "u-peer")
+    await h.append(AGENCY, case_id, contact(risk=False).model_copy(update={"referral": "clinician"}))
     async with h.client() as c:
         r = await c.post(
             f"/v1/agencies/{AGENCY}/escalations",
@@ -128,7 +131,7 @@ async def test_raise_acknowledge_resolve_over_http_and_the_open_list_holds_no_id
         )
         assert r.status_code == 409 and "acknowledge" in r.json()["detail"]
         ack = await c.post(
-            f"/v1/agencies/{AGENCY}/escalations/{x}/acknowledge", headers=h.token("clinician", "u-cl")
+            f"/v1/agencies/{AGENCY}/escalations/{x}/acknowledge", headers=h.token("clinician", "u-cl2")
         )
         assert ack.status_code == 200
         r = await c.post(
@@ -158,6 +161,7 @@ async def test_raise_acknowledge_resolve_over_http_and_the_open_list_holds_no_id
 
 async def raise_and_ack(h: Harness, agency: str, category: str, clinician: str) -> str:
     case_id = await h.open_case(agency)
+    await h.hold(case_id, "u-peer", agency)
     async with h.client() as c:
         r = await c.post(
             f"/v1/agencies/{agency}/escalations",
@@ -306,9 +310,15 @@ async def test_a_new_policy_version_governs_new_escalations_only(h: Harness) -> 
             "chain": [{"role": "clinician", "ack_within_s": 300}],
         }
         r = await c.put(f"/v1/agencies/{AGENCY}/disclosure-policy", json=body, headers=admin)
+        assert r.status_code == 202 and r.json()["status"] == "proposed"
+        r = await c.post(
+            f"/v1/agencies/{AGENCY}/disclosure-policy/approval",
+            json={"proposal_id": r.json()["proposal_id"]},
+            headers=h.token("coordinator", "u-co"),
+        )
         assert r.status_code == 200 and r.json()["policy_version"] == 2
         again = await c.put(f"/v1/agencies/{AGENCY}/disclosure-policy", json=body, headers=admin)
-        assert again.json()["policy_version"] == 2  # unchanged: no new version
+        assert again.json()["status"] == "unchanged"  # unchanged: nothing to approve
         bad = {**body, "chain": [{"role": "command", "ack_within_s": 300}]}
         r = await c.put(f"/v1/agencies/{AGENCY}/disclosure-policy", json=bad, headers=admin)
         assert r.status_code == 409 and r.json()["detail"].startswith("chain:")

@@ -8,6 +8,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from shared.auth import ROLES, RoleGuard
+from shared.contracts.tracking import ContactLogged
 from tests.escalation.conftest import AGENCY, Harness
 
 pytestmark = pytest.mark.integration
@@ -20,8 +21,9 @@ POLICY = {
 }
 SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/agencies/{agency}/disclosure-policy"): {"json": POLICY},
+    ("POST", "/v1/agencies/{agency}/disclosure-policy/approval"): {"json": {"proposal_id": "pp-1"}},
     ("GET", "/v1/agencies/{agency}/disclosure-policy"): {},
-    ("POST", "/v1/agencies/{agency}/escalations"): {"json": {"case_id": "c-1", "category": "court_order"}},
+    ("POST", "/v1/agencies/{agency}/escalations"): {"json": {"case_id": "c-held", "category": "court_order"}},
     ("GET", "/v1/agencies/{agency}/escalations"): {},
     ("POST", "/v1/agencies/{agency}/escalations/{escalation_id}/acknowledge"): {},
     ("POST", "/v1/agencies/{agency}/escalations/{escalation_id}/resolve"): {"json": {"outcome": "no_action"}},
@@ -29,6 +31,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
 }
 EXPECTED_ROLES = {
     ("PUT", "/v1/agencies/{agency}/disclosure-policy"): {"regional_admin", "coordinator"},
+    ("POST", "/v1/agencies/{agency}/disclosure-policy/approval"): {"regional_admin", "coordinator"},
     ("GET", "/v1/agencies/{agency}/disclosure-policy"): {
         "regional_admin",
         "coordinator",
@@ -64,6 +67,16 @@ async def test_every_route_admits_exactly_its_roles_and_only_in_their_agency(h: 
                 routes[(method, route.path)] = set(guards[0].roles)
     assert routes == EXPECTED_ROLES
     assert set(SAMPLES) == set(routes), "every guarded route needs a sample request in this test"
+    await h.hold("c-held", "u-1")  # the peer holding it; the clinician it was referred to
+    referral = ContactLogged(
+        peer_ref="u-1",
+        week="2026-W02",
+        mode="phone",
+        categories=("health",),
+        duration="15_30m",
+        referral="clinician",
+    )
+    await h.append(AGENCY, "c-held", referral)
     async with h.client() as c:
         for (method, path), allowed in routes.items():
             sample = SAMPLES[(method, path)]

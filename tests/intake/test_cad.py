@@ -138,3 +138,42 @@ async def test_a_malformed_document_is_422_over_http_and_dead_lettered_over_nats
     assert {h["Nats-TTL"] for _, h in dead} == {"604800s"}  # raw public data expires from the DLQ
     assert await incidents(world) == []
     assert (await world.js.stream_info(CAD_INBOX)).state.messages == 0
+
+
+async def test_a_document_that_breaks_the_parser_is_dead_lettered_and_the_next_one_is_taken(
+    world: World,
+) -> None:
+    await roster(world)
+    nested = b'{"incidentComponent": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    await world.js.publish(f"cad.{FIRE}.incident", nested, stream=CAD_INBOX)
+    await world.js.publish(f"cad.{FIRE}.incident", (FIXTURES / "lodd.json").read_bytes(), stream=CAD_INBOX)
+    while await world.inbox.step(timeout=0.5):
+        pass
+    [(data, headers)] = await stored(world.js, DLQ_STREAM, "dlq.intake-cad-inbox")
+    assert data == nested and headers["Peerline-Reason"].startswith("RecursionError")
+    [report] = await incidents(world)
+    assert isinstance(report, CriticalIncidentReported)
+    assert (await world.js.stream_info(CAD_INBOX)).state.messages == 0
+
+
+async def test_an_integration_names_no_one_of_an_agency_it_does_not_speak_for(world: World) -> None:
+    r = await world.client.post(
+        "/v1/members",
+        json={"agency": "riverton-police", "identity": {"name": "Officer Hale"}, "cad_ids": ["RPD-77"]},
+        headers=world.auth("coordinator", "riverton-police"),
+    )
+    police_ref = r.json()["member_ref"]
+    doc = json.loads((FIXTURES / "lodd.json").read_text())
+    doc["agentComponent"].append(
+        {
+            "agentIdentifier": "RPD-77",
+            "agentRoleRegistryText": "Responder",
+            "agencyReference": "riverton-police",
+        }
+    )
+    r = await world.client.post("/v1/cad/incidents", json=doc, headers=world.auth("integration", FIRE))
+    assert r.status_code == 200, r.text
+    assert (
+        r.json()["involved"] == 0
+    )  # riverton-fire's crew is not on the roster here; the officer is not looked up
+    assert police_ref not in str([e.data for e in await world.events("ev.*.incident.>")])

@@ -104,6 +104,7 @@ def test_reveal_is_allowed_under_an_open_acknowledged_disclosable_escalation() -
         ([TRIGGERED, ACKED], None, "u-someone-else", "c-1", "acknowledged"),
         ([TRIGGERED, ACKED, EscalationResolved(outcome="member_safe")], None, "u-clin", "c-1", "resolved"),
         ([TRIGGERED, ACKED], [], "u-clin", "c-1", "no identity"),
+        ([TRIGGERED.model_copy(update={"raised_by": "u-clin"}), ACKED], None, "u-clin", "c-1", "raised"),
         (
             [TRIGGERED, ACKED],
             [REGISTERED, MemberIdentityErased(by_role="regional_admin")],

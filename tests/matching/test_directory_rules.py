@@ -16,6 +16,7 @@ from shared.contracts.matching import (
     PeerApplied,
     PeerAvailabilityChanged,
     PeerAvailabilityConfirmed,
+    PeerAvailabilityWindowsSet,
     PeerDeselected,
     PeerEnrolled,
     PeerReconfirmationRequested,
@@ -112,3 +113,44 @@ def test_unconfirmed_peers_drop_out_after_the_agencys_period_with_a_reminder_fir
     confirmed = rules.evolve(peer, PeerAvailabilityConfirmed(), T0 + timedelta(days=29))
     assert not confirmed.unconfirmed(T0 + timedelta(days=31), policy)
     assert rules.reminder_due(given(APPLIED), policy) is None
+
+
+@pytest.mark.parametrize(
+    ("events", "reason"),
+    [
+        ([PeerAvailabilityChanged(available=False, reason="break", until="2026-02-01T00:00")], "break_until"),
+        ([PeerAvailabilityWindowsSet(tz="/etc/passwd")], "tz"),
+        ([PeerAvailabilityWindowsSet(tz="Nowhere/Special")], "tz"),
+    ],
+)
+def test_a_record_matching_cannot_evaluate_is_named_a_defect(events: list[Event], reason: str) -> None:
+    peer = Peer("p-1", "riverton-fire")
+    for e in [PeerEnrolled(discipline="ems"), *events]:
+        peer = rules.evolve(peer, e, T0)
+    found = rules.defect(peer)
+    assert found is not None and found.startswith(reason)
+
+
+def test_a_sound_record_has_no_defect() -> None:
+    peer = Peer("p-1", "riverton-fire")
+    for e in [
+        PeerEnrolled(discipline="ems"),
+        PeerAvailabilityChanged(available=False, reason="break", until="2026-02-01T00:00+01:00"),
+        PeerAvailabilityWindowsSet(tz="America/Chicago"),
+    ]:
+        peer = rules.evolve(peer, e, T0)
+    assert rules.defect(peer) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"respond_within_minutes": 10**30},
+        {"respond_within_minutes": 0},
+        {"recent_days": 0},
+        {"weight_active": -1},
+    ],
+)
+def test_every_duration_and_weight_of_the_matching_policy_is_bounded(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        Policy(**bad)

@@ -152,3 +152,12 @@ async def test_exposure_is_for_the_responder_and_the_peer_team_never_leadership(
             assert (await http.get(url, headers=bearer(rig, role))).status_code == 403
             assert (await http.get(url, headers=bearer(rig, role, agency=B))).status_code == 403
         assert (await http.get(url, headers=bearer(rig, "member", sub="m-2"))).status_code == 403
+
+
+async def test_no_one_reads_the_exposure_of_another_agency_s_member(rig: Rig) -> None:
+    await populate(rig)  # m-1 is a responder of riverton-fire (A)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=rig.app.api), base_url="http://w") as http:
+        for role in ("peer", "coordinator"):
+            r = await http.get(f"/v1/agencies/{B}/members/m-1/exposure", headers=bearer(rig, role, agency=B))
+            assert r.status_code == 200, (role, r.text)
+            assert (r.json()["incidents_in_window"], r.json()["checkins_offered"]) == (0, 0)

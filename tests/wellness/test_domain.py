@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -176,4 +177,22 @@ def test_policy_file_is_per_agency_with_a_default(tmp_path) -> None:  # type: ig
         '{"default": {"debrief_rules": {"ufo_sighting": {"offer_type": "debrief", "closes_after": 60}}}}'
     )
     with pytest.raises(ValueError, match="ufo_sighting"):
+        Policies.load(path)
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"exposure_threshold": 10**30}, "exposure_threshold"),
+        ({"max_active_cases": 0}, "max_active_cases"),
+        ({"exposure_window": "P100000D"}, "exposure_window"),
+        ({"followup_after": ["P9999D"]}, "followup_after"),
+        ({"cool_down": -60}, "cool_down"),
+        ({"debrief_default": {"offer_type": "check_in", "closes_after": 10**12}}, "closes_after"),
+    ],
+)
+def test_every_count_and_duration_of_the_policy_is_bounded(tmp_path, entry, field) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps({"agencies": {"cfd": entry}}))
+    with pytest.raises(ValueError, match=field):
         Policies.load(path)

@@ -4,15 +4,19 @@ grace period, completed by the peer — across restarts, with time from a fake c
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from services.wellness.domain import followup_id
+from services.wellness.tables import timers
 from shared.contracts.tracking import ContactLogged
 from shared.contracts.wellness import FollowupScheduled
-from shared.envelope import Envelope
+from shared.envelope import STREAM, Envelope
+from shared.topology import DLQ_STREAM
 
 from .conftest import Rig
 
@@ -116,3 +120,38 @@ async def test_a_thousand_followups_fall_due_exactly_once_across_a_crash(rig: Ri
     await again.settle()
     due = await again.events(f"ev.{A}.followup.*.followup_due")
     assert len(due) == 1000 and len({e.subject for e in due}) == 1000
+
+
+async def test_a_timer_that_keeps_failing_is_dead_lettered_and_the_others_still_fire(rig: Rig) -> None:
+    await rig.publish(contact(), A, "c-1")
+    await rig.publish(contact(), A, "c-2")
+    await rig.settle()
+    poisoned, healthy = followup_id("c-1", 1), followup_id("c-2", 1)
+    odd = {
+        "specversion": "1.0",
+        "id": "e-odd",
+        "source": "peerline/wellness",
+        "type": "peerline.followup_completed.v9",
+        "subject": poisoned,
+        "time": rig.clock.now().isoformat(),
+        "agency": A,
+        "data": {},
+    }
+    subject = f"ev.{A}.followup.{poisoned}.followup_completed"
+    await rig.js.publish(subject, json.dumps(odd).encode(), stream=STREAM)
+    rig.clock.advance(days=3)
+    for _ in range(8):  # each retry comes after the retry interval
+        await rig.view.catch_up()
+        await rig.app.timers.tick()
+        rig.clock.advance(seconds=11)
+    assert (await names(rig, f"ev.{A}.followup.{healthy}.>"))["followup_due"] == 1
+    dead = await rig.js.subscribe("dlq.wellness-view", stream=DLQ_STREAM, ordered_consumer=True)
+    msg = await dead.next_msg(timeout=5)
+    while msg.headers is None or not msg.headers["Peerline-Original-Subject"].startswith("timer."):
+        msg = await dead.next_msg(timeout=5)  # the view dead-lettered the odd event itself first
+    assert f"timer.{A}.followup_due" == msg.headers["Peerline-Original-Subject"]
+    assert "followup_completed.v9" in msg.headers["Peerline-Reason"]
+    assert json.loads(msg.data)["aggregate_id"] == poisoned
+    with rig.app.engine.connect() as conn:
+        left = {r.timer_id for r in conn.execute(select(timers.c.timer_id))}
+    assert f"due:{poisoned}" not in left  # given up on: no longer retried for ever
