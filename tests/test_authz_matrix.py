@@ -7,7 +7,9 @@ caller gets through); this matrix checks what the declarations promise before an
 
 from __future__ import annotations
 
+import importlib
 import re
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,34 +19,27 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from services.escalation.main import create_app as escalation
-from services.escalation.settings import EscalationSettings
-from services.intake.main import create_app as intake
-from services.intake.settings import IntakeSettings
-from services.matching.main import create_app as matching
-from services.matching.settings import MatchingSettings
-from services.tracking.main import create_app as tracking
-from services.tracking.settings import TrackingSettings
-from services.wellness.main import create_app as wellness
-from services.wellness.settings import WellnessSettings
 from shared.auth import ROLES, OpenRoute, Role, RoleGuard, generate_dev_keys, mint
+from shared.runtime import SERVICES
 
 pytestmark = pytest.mark.integration
 OWN, OTHER, SUB = "riverton-fire", "riverton-police", "u-1"
 PARAM = re.compile(r"{(\w+)}")
 
 
-def services(tmp: Path, public: Path) -> dict[str, FastAPI]:
-    def common(name: str) -> dict[str, Any]:
-        return {"var_dir": tmp / name, "jwt_public_key_file": public, "nats_url": "nats://127.0.0.1:1"}
+LOAD = {"intake": {"rate_per_minute": 10**6, "rate_burst": 10**6}}  # the matrix is not abuse
 
-    return {
-        "intake": intake(IntakeSettings(**common("intake"), rate_per_minute=10**6, rate_burst=10**6)).api,
-        "matching": matching(MatchingSettings(**common("matching"))).api,
-        "escalation": escalation(EscalationSettings(**common("escalation"))).api,
-        "tracking": tracking(TrackingSettings(**common("tracking"))).api,
-        "wellness": wellness(WellnessSettings(**common("wellness"))).api,
-    }
+
+def services(tmp: Path, public: Path) -> dict[str, FastAPI]:
+    """Every service the runtime starts (a new one is in the matrix the day it exists), built with the
+    settings class its composition root declares."""
+    apps = {}
+    for name in SERVICES:
+        main = importlib.import_module(f"services.{name}.main")
+        settings = typing.get_type_hints(main.create_app)["settings"].__args__[0]  # X | None
+        common = {"var_dir": tmp / name, "jwt_public_key_file": public, "nats_url": "nats://127.0.0.1:1"}
+        apps[name] = main.create_app(settings(**common, **LOAD.get(name, {}))).api
+    return apps
 
 
 def declarations(route: APIRoute) -> list[Any]:

@@ -106,7 +106,11 @@ def build_api(
         await write(lambda conn: people.save_person(conn, who.agency, who.sub, who.role, **body.columns()))
         return body
 
-    @api.get("/v1/push/key", tags=["push"])
+    @api.get(
+        "/v1/push/key",
+        tags=["push"],
+        dependencies=[auth.open("the Web Push application server key is public by design")],
+    )
     def push_key_route() -> dict[str, str]:
         """The VAPID application server key the console subscribes with."""
         return {"application_server_key": push_key()}

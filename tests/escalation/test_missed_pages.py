@@ -27,6 +27,7 @@ async def settled(h: Harness, durable: str) -> None:
 
 async def test_a_missed_page_pages_the_next_tier_before_the_deadline_and_only_once(h: Harness) -> None:
     case_id = await h.open_case()
+    await h.hold(case_id, "u-peer")
     async with h.client() as c:
         r = await c.post(
             f"/v1/agencies/{AGENCY}/escalations",
