@@ -30,8 +30,10 @@ LABEL org.opencontainers.image.title="peerline" \
 RUN groupadd --system --gid 10001 peerline \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
       --shell /usr/sbin/nologin peerline \
- && mkdir -p /app \
- && chown 10001:10001 /app
+ && mkdir -p /app /var/lib/peerline/bus \
+ && chown 10001:10001 /app /var/lib/peerline/bus
+# /var/lib/peerline/bus: where `peerline bus credentials` writes in docker-compose. A new named
+# volume mounted there takes this directory's owner, so the unprivileged user can write to it.
 
 COPY --from=build /opt/peerline /opt/peerline
 

