@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Query
-from pydantic import BaseModel, Field
+from fastapi import Body, FastAPI, HTTPException, Query
+from pydantic import BaseModel, Field, ValidationError
 
-from services.intake import cad
+from services.intake import reader
+from services.intake.eido import EidoInvalid
 from services.intake.ports import Ports
 from shared.auth import Principal, check_agency
 from shared.envelope import TOKEN
@@ -16,14 +17,32 @@ from shared.envelope import TOKEN
 class Taken(BaseModel):
     incident_ref: str = Field(description="Peerline's id of the incident (the same for every update)")
     events: list[str] = Field(description="events this update produced; empty = nothing new or no trigger")
+    outcome: str = Field(description="what happened, in words (e.g. that no trigger was met)")
     involved: int = Field(description="people named by CAD who are on the roster")
     unmapped: int = Field(description="people named by CAD who are not on the roster (not kept)")
+    not_served: int = Field(
+        default=0, description="agents of agencies this credential does not serve (ignored, not kept)"
+    )
 
 
 Document = Annotated[
-    cad.EidoDocument | cad.WebhookIncident,
-    Body(description="a NENA EIDO incident document (subset: docs/cad.md) or a `peerline-webhook/1` JSON"),
+    dict[str, Any],
+    Body(
+        description=(
+            "a NENA EIDO document (what is read: docs/cad.md, schema `EidoDocument` in docs/asyncapi.json)"
+            " or a `peerline-webhook/1` JSON"
+        )
+    ),
 ]
+
+
+def _unprocessable(exc: ValidationError | EidoInvalid) -> HTTPException:
+    """422 naming each bad path, never the value (it may be someone's identity)."""
+    if isinstance(exc, EidoInvalid):
+        detail = exc.errors()
+    else:
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return HTTPException(422, detail=detail)
 
 
 def add_routes(api: FastAPI, ports: Ports) -> None:
@@ -34,13 +53,19 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         agency: Annotated[str | None, Query(pattern=TOKEN.pattern)] = None,
     ) -> Taken:
         """One CAD update. The first update meeting the agency's triggers reports a critical incident;
-        later updates of the same incident only add people. People of the public are never stored."""
+        later updates add people and flags. People of the public are never stored."""
         agency = agency or who.agency
         check_agency(who, agency)
-        outcome = await ports.dispatch().take(agency, cad.normalize(body))
+        try:
+            incident = reader.read(body)
+        except (ValidationError, EidoInvalid) as exc:
+            raise _unprocessable(exc) from None
+        outcome = await ports.dispatch().take(agency, incident)
         return Taken(
             incident_ref=outcome.incident_ref,
             events=list(outcome.events),
+            outcome=outcome.summary,
             involved=outcome.involved,
             unmapped=outcome.unmapped,
+            not_served=outcome.not_served,
         )

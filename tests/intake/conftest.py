@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -30,6 +29,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
 from shared.runner import ProjectionRunner
 from shared.topology import consumer, provision
+from tests.support import bus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -72,7 +72,7 @@ def write_kek(path: Path) -> Path:
 
 @pytest.fixture
 async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]:
-    nc = await nats.connect(nats_server.url)
+    nc = await bus.connect(nats_server.url)
     js = nc.jetstream()
     await provision(js)
     await provision_streams(js)

@@ -131,8 +131,8 @@ async def test_a_malformed_document_is_422_over_http_and_dead_lettered_over_nats
     dead = await stored(world.js, DLQ_STREAM, "dlq.intake-cad-inbox")
     assert len(dead) == 2
     reasons = [h["Peerline-Reason"] for _, h in dead]
-    assert "incidentComponent.incidentTypeCommonRegistryText" in reasons[0]
-    assert "incidentComponent.incidentCommonPriorityNumber" in reasons[0]
+    assert "incidentComponent.0.incidentTypeCommonRegistryText" in reasons[0]
+    assert "incidentComponent.0.incidentCommonPriorityNumber" in reasons[0]
     assert "Ferrante" not in reasons[0] and reasons[1].startswith("JSONDecodeError")
     assert dead[0][0] == raw  # the original, for a coordinator to inspect
     assert {h["Nats-TTL"] for _, h in dead} == {"604800s"}  # raw public data expires from the DLQ
