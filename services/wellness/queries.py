@@ -81,6 +81,12 @@ def waiting_offers(conn: Connection, incident_agency: str, incident_id: str) -> 
     return [dict(r) for r in rows]
 
 
+def deceased(conn: Connection, incident_agency: str, incident_id: str) -> dict[str, int]:
+    """Per agency: how many people on the incident CAD marks deceased."""
+    rows = conn.execute(q.DECEASED, {"i_agency": incident_agency, "i_id": incident_id})
+    return {agency: int(n) for agency, n in rows}
+
+
 def exposure_counts(
     conn: Connection, member_refs: Iterable[str], now: datetime, window: timedelta
 ) -> dict[str, int]:

@@ -45,6 +45,9 @@ involvements = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("flags", String(500), nullable=False),
     Column("offered", Boolean, nullable=False, default=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),  # offer windows count from here
+    Column("incident_type", String(256), nullable=False, default=""),
+    Column("deceased", Boolean, nullable=False, default=False),  # CAD marks them deceased: no offer
 )
 offers = Table(
     "offers",
