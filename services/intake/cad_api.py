@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, Field, ValidationError
+from pydantic.json_schema import models_json_schema
 
 from services.intake import reader
-from services.intake.eido import EidoInvalid
+from services.intake.cad import WebhookIncident
+from services.intake.eido import EidoDocument, EidoInvalid
 from services.intake.ports import Ports
 from shared.auth import Principal, check_agency
 from shared.envelope import TOKEN
@@ -25,15 +27,32 @@ class Taken(BaseModel):
     )
 
 
-Document = Annotated[
-    dict[str, Any],
-    Body(
-        description=(
-            "a NENA EIDO document (what is read: docs/cad.md, schema `EidoDocument` in docs/asyncapi.json)"
-            " or a `peerline-webhook/1` JSON"
-        )
-    ),
-]
+REF = "#/components/schemas/{model}"
+BODY = {
+    "required": True,
+    "description": "a NENA EIDO document (what is read: docs/cad.md) or a `peerline-webhook/1` JSON",
+    "content": {
+        "application/json": {
+            "schema": {"anyOf": [{"$ref": REF.format(model=m.__name__)} for m in (EidoDocument, WebhookIncident)]}
+        }
+    },
+}
+
+
+def _document_schemas(api: FastAPI) -> None:
+    """The body is read by `reader` (the same code as the NATS inbox), so FastAPI does not see its
+    models: add them to the OpenAPI document by hand."""
+    generate = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            doc = generate()
+            pairs = [(m, "validation") for m in (EidoDocument, WebhookIncident)]
+            _, defs = models_json_schema(pairs, ref_template=REF)  # type: ignore[arg-type]
+            doc.setdefault("components", {}).setdefault("schemas", {}).update(defs["$defs"])
+        return api.openapi_schema or generate()
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 def _unprocessable(exc: ValidationError | EidoInvalid) -> HTTPException:
@@ -46,9 +65,11 @@ def _unprocessable(exc: ValidationError | EidoInvalid) -> HTTPException:
 
 
 def add_routes(api: FastAPI, ports: Ports) -> None:
-    @api.post("/v1/cad/incidents", response_model=Taken, tags=["cad"])
+    _document_schemas(api)
+
+    @api.post("/v1/cad/incidents", response_model=Taken, tags=["cad"], openapi_extra={"requestBody": BODY})
     async def cad_incident(
-        body: Document,
+        request: Request,
         who: Principal = ports.auth.require("integration"),
         agency: Annotated[str | None, Query(pattern=TOKEN.pattern)] = None,
     ) -> Taken:
@@ -57,9 +78,12 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         agency = agency or who.agency
         check_agency(who, agency)
         try:
-            incident = reader.read(body)
+            incident = reader.parse(await request.body())
         except (ValidationError, EidoInvalid) as exc:
             raise _unprocessable(exc) from None
+        except ValueError as exc:  # not JSON (nor UTF-8)
+            detail = [{"loc": ["body"], "msg": f"not a JSON document ({type(exc).__name__})", "type": "json"}]
+            raise HTTPException(422, detail=detail) from None
         outcome = await ports.dispatch().take(agency, incident)
         return Taken(
             incident_ref=outcome.incident_ref,
