@@ -33,7 +33,9 @@ BODY = {
     "description": "a NENA EIDO document (what is read: docs/cad.md) or a `peerline-webhook/1` JSON",
     "content": {
         "application/json": {
-            "schema": {"anyOf": [{"$ref": REF.format(model=m.__name__)} for m in (EidoDocument, WebhookIncident)]}
+            "schema": {
+                "anyOf": [{"$ref": REF.format(model=m.__name__)} for m in (EidoDocument, WebhookIncident)]
+            }
         }
     },
 }

@@ -56,7 +56,7 @@ class Dispatch:
         out = []
         for p, a in served:
             ref = refs.get((a, p.cad_id)) if a is not None else None
-            if ref is not None:
+            if ref is not None and a is not None:
                 out.append(Involved(member_ref=ref, agency=a, role=p.role, unit=p.unit, deceased=p.deceased))
         not_served = sum(1 for _, a in served if a is None)
         return tuple(out), len(served) - len(out) - not_served, not_served

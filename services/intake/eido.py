@@ -84,8 +84,9 @@ class EidoResource(Component):
 class EidoPerson(Component):
     personIncidentRoleRegistryText: Texts = Field(default=[], max_length=20)
     ncPersonComponent: dict[str, Any] = Field(
-        default={}, description="NIEM person: only ageMeasure, birthDate, isLiving, deathDate, injury, "
-        "medicalCondition are read (in memory, for trigger flags)"
+        default={},
+        description="NIEM person: only ageMeasure, birthDate, isLiving, deathDate, injury, "
+        "medicalCondition are read (in memory, for trigger flags)",
     )
 
 

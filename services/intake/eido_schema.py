@@ -57,7 +57,9 @@ def relax(node: Any, in_properties: bool = False) -> Any:
 def validator() -> jsonschema.Draft202012Validator:
     published = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
     schemas = relax(published["components"]["schemas"])
-    return jsonschema.Draft202012Validator({"$ref": f"#/components/schemas/{ROOT}", "components": {"schemas": schemas}})
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"#/components/schemas/{ROOT}", "components": {"schemas": schemas}}
+    )
 
 
 def _reason(error: jsonschema.ValidationError) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from services.intake import niem
 from services.intake.cad import Incident, Person, WebhookIncident, from_webhook
-from services.intake.eido import EidoAgency, EidoAgent, EidoDocument, EidoInvalid, Index
+from services.intake.eido import Component, EidoAgency, EidoDocument, EidoInvalid, Index
 from services.intake.eido_schema import check_structure
 from shared.contracts.intake import CadRole
 
@@ -42,8 +42,9 @@ def tracking_id(doc: EidoDocument) -> str:
     raise EidoInvalid(("incidentTrackingIdentifier",), "required (or an incident component's, or `$id`)")
 
 
-def _organization(agency: EidoAgency) -> str | None:
-    return agency.organizationIdentification or agency.id
+def _organization(agency: EidoAgency | Component) -> str | None:
+    named = agency.organizationIdentification if isinstance(agency, EidoAgency) else None
+    return named or agency.id
 
 
 def _people(doc: EidoDocument, index: Index) -> tuple[Person, ...]:
@@ -54,18 +55,15 @@ def _people(doc: EidoDocument, index: Index) -> tuple[Person, ...]:
             continue  # an agent nobody could be on the roster as
         org = None
         if agent.agencyReference is not None:
-            loc = ("agentComponent", i, "agencyReference")
-            agency = index.follow(agent.agencyReference, "agencyComponent", loc)
-            org = _organization(agency)  # type: ignore[arg-type]
+            loc: tuple[str | int, ...] = ("agentComponent", i, "agencyReference")
+            org = _organization(index.follow(agent.agencyReference, "agencyComponent", loc))
         dead = niem.condition_of(agent.agentConditionRegistryText) == "deceased"
         person = Person(cad_id, role(agent.agentRoleRegistryText), None, org, dead)
         people.setdefault(agent.id or cad_id, person)
     for r, resource in enumerate(doc.emergencyResourceComponent):
         for k, ref in enumerate(resource.agentReference):
             loc = ("emergencyResourceComponent", r, "agentReference", k)
-            agent = index.follow(ref, "agentComponent", loc)
-            assert isinstance(agent, EidoAgent)
-            key = agent.id or ""
+            key = index.follow(ref, "agentComponent", loc).id or ""
             if key in people and people[key].unit is None:
                 people[key] = replace(people[key], unit=resource.emergencyResourceName)
     return tuple(people.values())

@@ -190,7 +190,9 @@ class WellnessProjection:
             data = {"peer_ref": env.data["peer_ref"], "contact_at": env.time.isoformat()}
             schedule(conn, timers, Timer(f"plan:{env.subject}", "plan", env.agency, env.subject, NOW, data))
 
-    def _involve(self, conn: Connection, env: Envelope, incident: Incident, people: tuple[Involved, ...]) -> None:
+    def _involve(
+        self, conn: Connection, env: Envelope, incident: Incident, people: tuple[Involved, ...]
+    ) -> None:
         """Each person not yet on record for the incident is recorded (the first mention wins), with
         the time dispatch reported them; the offer timer is (re)scheduled if any of them waits for one."""
         incident_id = env.subject

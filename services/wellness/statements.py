@@ -43,9 +43,9 @@ PLANNED_INSERT = planned.insert()
 _INCIDENT = (involvements.c.incident_agency == bindparam("i_agency")) & (
     involvements.c.incident_id == bindparam("i_id")
 )
-INCIDENT_FIRST = select(
-    involvements.c.occurred_at, involvements.c.flags, involvements.c.incident_type
-).where(_INCIDENT)
+INCIDENT_FIRST = select(involvements.c.occurred_at, involvements.c.flags, involvements.c.incident_type).where(
+    _INCIDENT
+)
 INCIDENT_FLAGS = involvements.update().where(_INCIDENT).values(flags=bindparam("i_flags"))
 INVOLVED_DECEASED = (
     involvements.update()
@@ -53,9 +53,12 @@ INVOLVED_DECEASED = (
     .where(involvements.c.member_ref.in_(bindparam("refs", expanding=True)))
     .values(deceased=True)
 )
-DECEASED = select(involvements.c.agency, func.count()).where(_INCIDENT).where(
-    involvements.c.deceased.is_(True)
-).group_by(involvements.c.agency)
+DECEASED = (
+    select(involvements.c.agency, func.count())
+    .where(_INCIDENT)
+    .where(involvements.c.deceased.is_(True))
+    .group_by(involvements.c.agency)
+)
 INVOLVED_KNOWN = select(involvements.c.offer_id).where(
     involvements.c.offer_id.in_(bindparam("ids", expanding=True))
 )

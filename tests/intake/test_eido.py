@@ -76,10 +76,15 @@ def test_references_resolve_to_agencies_and_units() -> None:
     ("where", "path"),
     [
         (("agentComponent", 1, "agencyReference"), "agentComponent.1.agencyReference"),
-        (("emergencyResourceComponent", 0, "agentReference", 1), "emergencyResourceComponent.0.agentReference.1"),
+        (
+            ("emergencyResourceComponent", 0, "agentReference", 1),
+            "emergencyResourceComponent.0.agentReference.1",
+        ),
     ],
 )
-def test_a_dangling_reference_is_rejected_naming_its_path_not_its_value(where: tuple[Any, ...], path: str) -> None:
+def test_a_dangling_reference_is_rejected_naming_its_path_not_its_value(
+    where: tuple[Any, ...], path: str
+) -> None:
     doc = fixture("structure_fire_1.json")
     node: Any = doc
     for part in where[:-1]:
@@ -93,7 +98,7 @@ def test_a_dangling_reference_is_rejected_naming_its_path_not_its_value(where: t
 def test_a_reference_to_the_wrong_kind_of_component_is_dangling() -> None:
     doc = fixture("structure_fire_1.json")
     doc["agentComponent"][0]["agencyReference"] = {"$ref": "agent-ECC-204"}  # an agent, not an agency
-    with pytest.raises(EidoInvalid, match="agentComponent.0.agencyReference"):
+    with pytest.raises(EidoInvalid, match=r"^agentComponent\.0\.agencyReference: "):
         reader.read(doc)
 
 
@@ -115,7 +120,9 @@ def test_a_field_peerline_reads_in_the_wrong_shape_names_its_path() -> None:
     doc["incidentComponent"][0]["incidentCommonPriorityNumber"] = "urgent"
     with pytest.raises(ValidationError) as err:
         reader.read(doc)
-    assert [e["loc"] for e in err.value.errors()] == [("incidentComponent", 0, "incidentCommonPriorityNumber")]
+    assert [e["loc"] for e in err.value.errors()] == [
+        ("incidentComponent", 0, "incidentCommonPriorityNumber")
+    ]
 
 
 def test_niem_person_details_give_the_child_victim_flag() -> None:

@@ -34,7 +34,9 @@ def serve(world: World) -> None:
     """The dispatch centre's credential serves fire and EMS, not police; each agency names its own."""
     world.intake.policies.by_agency.update(
         {
-            ECC: AgencyPolicy(organizations=("ecc.riverton.example.gov",), serves=("riverton-fire", "county-ems")),
+            ECC: AgencyPolicy(
+                organizations=("ecc.riverton.example.gov",), serves=("riverton-fire", "county-ems")
+            ),
             "riverton-fire": AgencyPolicy(organizations=("fire.riverton.example.gov",)),
             "county-ems": AgencyPolicy(organizations=("ems.county.example.gov",)),
             "riverton-police": AgencyPolicy(organizations=("police.riverton.example.gov",)),
@@ -92,7 +94,9 @@ async def test_a_structure_fire_whose_mayday_comes_second_is_reported_once_for_t
     caplog.set_level(logging.DEBUG)
     serve(world)
     refs = await roster(world)
-    answers = [await send(world, door, (EIDO / f"structure_fire_{n}.json").read_bytes()) for n in (1, 2, 3, 3)]
+    answers = [
+        await send(world, door, (EIDO / f"structure_fire_{n}.json").read_bytes()) for n in (1, 2, 3, 3)
+    ]
     report, raised = await incident_events(world)
 
     assert isinstance(report, CriticalIncidentReported) and report.flags.mayday

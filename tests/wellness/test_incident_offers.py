@@ -51,7 +51,9 @@ async def alerts(rig: Rig) -> list[tuple[str, str, LineOfDutyDeathAlerted]]:
     return [(e.agency, e.subject, e.payload()) for e in found]  # type: ignore[misc]
 
 
-async def test_the_firefighter_cad_marks_deceased_gets_no_offer_and_the_coordinator_an_alert(rig: Rig) -> None:
+async def test_the_firefighter_cad_marks_deceased_gets_no_offer_and_the_coordinator_an_alert(
+    rig: Rig,
+) -> None:
     crew = (person("m-1"), person("m-2"), person("m-dead", deceased=True))
     await rig.publish(report(*crew, line_of_duty_death=True), A, "i-lodd")
     await rig.settle()
@@ -67,7 +69,9 @@ async def test_a_death_that_cad_records_later_alerts_once_and_never_offers_to_th
     await rig.settle()
     # a later update: a medic of another agency named, already deceased; then the first responder's death
     await rig.publish(IncidentRespondersAdded(involved=(person("m-ems", B, deceased=True),)), A, "i-may")
-    await rig.publish(IncidentFlagsRaised(flags=IncidentFlags(line_of_duty_death=True), deceased=("m-1",)), A, "i-may")
+    await rig.publish(
+        IncidentFlagsRaised(flags=IncidentFlags(line_of_duty_death=True), deceased=("m-1",)), A, "i-may"
+    )
     await rig.publish(IncidentFlagsRaised(flags=IncidentFlags(), deceased=("m-1",)), A, "i-may")  # a repeat
     await rig.settle()
     assert [o.member_ref for o in await offers(rig)] == ["m-1"]  # offered before the death: not withdrawn
