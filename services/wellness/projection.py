@@ -3,30 +3,25 @@
 Timers are scheduled here, in the same transaction as the view, and cancelled only when the event
 that settles them arrives; so a rebuilt view holds exactly the timers the live one does:
 - `followup_due` / `followup_overdue` at the follow-up's due time (+ grace);
-- `offer` (due at once) per incident with people not yet offered a debrief, settled when every one is
-  (a responder CAD marks deceased is never offered one);
-- `lodd_alert` (due at once) per incident with a line-of-duty death, settled once the alerts are in;
+- `offer` and `lodd_alert` per critical incident (`incidents.py`);
 - `plan` (due at once) per case's first initial contact, settled by its first `followup_scheduled`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
 from services.wellness import statements as q
-from services.wellness.domain import debrief_id
+from services.wellness.incidents import NOW, IncidentView
 from services.wellness.policy import Policies
 from services.wellness.tables import metadata, timers
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,
-    IncidentFlags,
     IncidentFlagsRaised,
     IncidentRespondersAdded,
-    Involved,
     RequestCancelled,
 )
 from shared.contracts.matching import (
@@ -41,7 +36,6 @@ from shared.contracts.tracking import CaseClosed, ContactLogged
 from shared.contracts.wellness import (
     DebriefAccepted,
     DebriefDeclined,
-    DebriefOffered,
     ExposureCheckinOffered,
     FollowupCompleted,
     FollowupDue,
@@ -54,21 +48,6 @@ from shared.contracts.wellness import (
 )
 from shared.envelope import Envelope
 from shared.timers import Timer, cancel, schedule
-
-NOW = datetime(2000, 1, 1, tzinfo=UTC)  # "due at once", whatever any clock says
-
-
-@dataclass(frozen=True)
-class Incident:
-    """What the view keeps of a reported incident for its offers: no people of the public, no text."""
-
-    occurred_at: datetime
-    flags: str  # IncidentFlags as JSON
-    incident_type: str
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _time(value: str | None, fallback: datetime) -> datetime:
@@ -106,8 +85,11 @@ class WellnessProjection:
 
     def __init__(self, policies: Policies | None = None) -> None:
         self.policies = policies or Policies()
+        self.incidents = IncidentView()
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        if self.incidents.apply(conn, env, event):
+            return
         match event:
             case PeerEnrolled() | PeerApplied():  # enrolled at once, or applied → selected → activated
                 known = {"p_ref": env.subject, "p_agency": env.agency, "p_member": event.member_ref}
@@ -139,23 +121,6 @@ class WellnessProjection:
                 conn.execute(q.CONTACT_INSERT, {"seq": seq, "peer_ref": event.peer_ref, "at": env.time})
                 if event.initial:
                     self._plan(conn, env)
-            case CriticalIncidentReported():
-                at = _time(event.occurred_at, env.time)
-                incident = Incident(at, event.flags.model_dump_json(), event.incident_type)
-                self._involve(conn, env, incident, event.involved)
-                if event.flags.line_of_duty_death or any(p.deceased for p in event.involved):
-                    self._alert(conn, env, incident)
-            case IncidentRespondersAdded():
-                first = conn.execute(q.INCIDENT_FIRST, {"i_agency": env.agency, "i_id": env.subject}).first()
-                if first is not None:
-                    incident = Incident(_aware(first[0]), first[1], first[2])
-                    self._involve(conn, env, incident, event.involved)
-                    if any(p.deceased for p in event.involved):
-                        self._alert(conn, env, incident)
-            case IncidentFlagsRaised():
-                self._raised(conn, env, event)
-            case DebriefOffered():
-                self._offered(conn, env, event)
             case DebriefAccepted() | DebriefDeclined():
                 answer = "accepted" if isinstance(event, DebriefAccepted) else "declined"
                 conn.execute(q.OFFER_ANSWER, {"o_id": env.subject, "o_status": answer})
@@ -189,93 +154,6 @@ class WellnessProjection:
         if self.policies.of(env.agency).followup_after:
             data = {"peer_ref": env.data["peer_ref"], "contact_at": env.time.isoformat()}
             schedule(conn, timers, Timer(f"plan:{env.subject}", "plan", env.agency, env.subject, NOW, data))
-
-    def _involve(
-        self, conn: Connection, env: Envelope, incident: Incident, people: tuple[Involved, ...]
-    ) -> None:
-        """Each person not yet on record for the incident is recorded (the first mention wins), with
-        the time dispatch reported them; the offer timer is (re)scheduled if any of them waits for one."""
-        incident_id = env.subject
-        named: dict[str, Involved] = {}
-        for person in people:
-            named.setdefault(debrief_id(env.agency, incident_id, person.member_ref), person)
-        if not named:
-            return
-        ids = {"ids": list(named)}
-        on_record = set(conn.execute(q.INVOLVED_KNOWN, ids).scalars())
-        offered = set(conn.execute(q.OFFERS_KNOWN, ids).scalars())
-        rows = [
-            {
-                "offer_id": offer_id,
-                "incident_agency": env.agency,
-                "incident_id": incident_id,
-                "member_ref": person.member_ref,
-                "agency": person.agency,
-                "role": person.role,
-                "occurred_at": incident.occurred_at,
-                "flags": incident.flags,
-                "offered": offer_id in offered,
-                "reported_at": env.time,
-                "incident_type": incident.incident_type,
-                "deceased": person.deceased,
-            }
-            for offer_id, person in named.items()
-            if offer_id not in on_record
-        ]
-        if rows:
-            conn.execute(q.INVOLVEMENT_INSERT, rows)
-        if any(not row["offered"] and not row["deceased"] for row in rows):
-            key = f"offer:{env.agency}:{incident_id}"
-            cause = {"cause": env.id, "correlation": env.correlationid or env.id}  # what the offers follow
-            schedule(conn, timers, Timer(key, "offer", env.agency, incident_id, NOW, cause))
-
-    def _raised(self, conn: Connection, env: Envelope, event: IncidentFlagsRaised) -> None:
-        """Later flags join the incident's (for offers not made yet); people now marked deceased are
-        not offered (an offer already made stays: nothing is withdrawn)."""
-        key = {"i_agency": env.agency, "i_id": env.subject}
-        first = conn.execute(q.INCIDENT_FIRST, key).first()
-        if first is None:
-            return  # nobody of the incident is on a roster: nothing to offer, nobody to alert about
-        was = IncidentFlags.model_validate_json(first[1]).model_dump()
-        now = {k: on or was[k] for k, on in event.flags.model_dump().items()}
-        flags = IncidentFlags(**now).model_dump_json()
-        conn.execute(q.INCIDENT_FLAGS, {**key, "i_flags": flags})
-        if event.deceased:
-            conn.execute(q.INVOLVED_DECEASED, {**key, "refs": list(event.deceased)})
-        if event.deceased or event.flags.line_of_duty_death:
-            self._alert(conn, env, Incident(_aware(first[0]), flags, first[2]))
-
-    def _alert(self, conn: Connection, env: Envelope, incident: Incident) -> None:
-        """The coordinator alert for a line-of-duty death: a timer the worker settles (one alert per
-        incident and agency, however often it fires)."""
-        lodd = IncidentFlags.model_validate_json(incident.flags).line_of_duty_death
-        data = {
-            "cause": env.id,
-            "correlation": env.correlationid or env.id,
-            "incident_type": incident.incident_type,
-            "incident_date": incident.occurred_at.date().isoformat(),
-            "lodd": lodd,
-        }
-        key = f"lodd:{env.agency}:{env.subject}"
-        schedule(conn, timers, Timer(key, "lodd_alert", env.agency, env.subject, NOW, data))
-
-    def _offered(self, conn: Connection, env: Envelope, event: DebriefOffered) -> None:
-        row: dict[str, object] = {
-            "offer_id": env.subject,
-            "agency": env.agency,
-            "member_ref": event.member_ref,
-            "incident_id": event.incident_id,
-            "role": event.role,
-            "offer_type": event.offer_type,
-            "window_opens": event.window_opens,
-            "window_closes": event.window_closes,
-            "status": "offered",
-        }
-        conn.execute(q.OFFER_INSERT, row)
-        conn.execute(q.INVOLVEMENT_OFFERED, {"o_id": env.subject})
-        incident = {"i_agency": event.incident_agency, "i_id": event.incident_id}
-        if conn.execute(q.WAITING_ANY, incident).first() is None:
-            cancel(conn, timers, f"offer:{event.incident_agency}:{event.incident_id}")
 
     def _scheduled(self, conn: Connection, env: Envelope, event: FollowupScheduled) -> None:
         due_at = _time(event.due_at, env.time)
