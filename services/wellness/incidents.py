@@ -122,8 +122,10 @@ class IncidentView:
         not offered (an offer already made stays: nothing is withdrawn)."""
         key = {"i_agency": env.agency, "i_id": env.subject}
         first = conn.execute(q.INCIDENT_FIRST, key).first()
-        if first is None:
-            return  # nobody of the incident is on a roster: nothing to offer, nobody to alert about
+        if first is None:  # nobody of the incident is on a roster: nothing to offer
+            if event.flags.line_of_duty_death:  # but the agency's coordinator still hears of the death
+                self._alert(conn, env, Incident(env.time, event.flags.model_dump_json(), ""))
+            return
         was = IncidentFlags.model_validate_json(first[1]).model_dump()
         now = {k: on or was[k] for k, on in event.flags.model_dump().items()}
         flags = IncidentFlags(**now).model_dump_json()

@@ -79,6 +79,17 @@ async def test_a_death_that_cad_records_later_alerts_once_and_never_offers_to_th
     assert found == [(B, 1), (A, 1)]  # one alert per agency with a member CAD marks deceased
 
 
+async def test_a_line_of_duty_death_with_nobody_on_a_roster_still_alerts_the_incident_agency(
+    rig: Rig,
+) -> None:
+    await rig.publish(report(mayday=True), A, "i-unknown")
+    await rig.publish(IncidentFlagsRaised(flags=IncidentFlags(line_of_duty_death=True)), A, "i-unknown")
+    await rig.settle()
+    [(agency, _, alert)] = await alerts(rig)
+    assert agency == A and alert.incident_id == "i-unknown" and alert.deceased == 0
+    assert await offers(rig) == []
+
+
 async def test_the_offer_window_counts_from_the_report_not_from_an_old_incident_date(rig: Rig) -> None:
     now = rig.clock.now()
     old = (now - timedelta(days=30)).isoformat()  # CAD sends the report a month after the incident
