@@ -3,7 +3,7 @@ when, and the timers that make the offers and the line-of-duty-death alerts.
 
 - `offer` (due at once) per incident with people not yet offered a debrief, settled when every one is
   (a responder CAD marks deceased is never offered one);
-- `lodd_alert` (due at once) per incident with a line-of-duty death, settled once the alerts are in.
+- the line-of-duty-death alerts owed (`alerts.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
+from services.wellness import alerts
 from services.wellness import statements as q
 from services.wellness.domain import debrief_id
 from services.wellness.tables import timers
@@ -24,7 +25,7 @@ from shared.contracts.intake import (
     IncidentRespondersAdded,
     Involved,
 )
-from shared.contracts.wellness import DebriefOffered
+from shared.contracts.wellness import DebriefOffered, LineOfDutyDeathAlerted
 from shared.envelope import Envelope
 from shared.timers import Timer, cancel, schedule
 
@@ -61,19 +62,19 @@ class IncidentView:
                 at = _time(event.occurred_at, env.time)
                 incident = Incident(at, event.flags.model_dump_json(), event.incident_type)
                 self._involve(conn, env, incident, event.involved)
-                if event.flags.line_of_duty_death or any(p.deceased for p in event.involved):
-                    self._alert(conn, env, incident)
+                self._alert(conn, env, incident, event.flags.line_of_duty_death)
             case IncidentRespondersAdded():
                 first = conn.execute(q.INCIDENT_FIRST, {"i_agency": env.agency, "i_id": env.subject}).first()
                 if first is not None:
                     incident = Incident(_aware(first[0]), first[1], first[2])
                     self._involve(conn, env, incident, event.involved)
-                    if any(p.deceased for p in event.involved):
-                        self._alert(conn, env, incident)
+                    self._alert(conn, env, incident, False)
             case IncidentFlagsRaised():
                 self._raised(conn, env, event)
             case DebriefOffered():
                 self._offered(conn, env, event)
+            case LineOfDutyDeathAlerted():
+                alerts.alerted(conn, env, event)
             case _:
                 return False
         return True
@@ -123,31 +124,18 @@ class IncidentView:
         key = {"i_agency": env.agency, "i_id": env.subject}
         first = conn.execute(q.INCIDENT_FIRST, key).first()
         if first is None:  # nobody of the incident is on a roster: nothing to offer
-            if event.flags.line_of_duty_death:  # but the agency's coordinator still hears of the death
-                self._alert(conn, env, Incident(env.time, event.flags.model_dump_json(), ""))
-            return
+            self._alert(conn, env, Incident(env.time, "{}", ""), event.flags.line_of_duty_death)
+            return  # (but the agency's coordinator still hears of a death)
         was = IncidentFlags.model_validate_json(first[1]).model_dump()
         now = {k: on or was[k] for k, on in event.flags.model_dump().items()}
         flags = IncidentFlags(**now).model_dump_json()
         conn.execute(q.INCIDENT_FLAGS, {**key, "i_flags": flags})
         if event.deceased:
             conn.execute(q.INVOLVED_DECEASED, {**key, "refs": list(event.deceased)})
-        if event.deceased or event.flags.line_of_duty_death:
-            self._alert(conn, env, Incident(_aware(first[0]), flags, first[2]))
+        self._alert(conn, env, Incident(_aware(first[0]), flags, first[2]), event.flags.line_of_duty_death)
 
-    def _alert(self, conn: Connection, env: Envelope, incident: Incident) -> None:
-        """The coordinator alert for a line-of-duty death: a timer the worker settles (one alert per
-        incident and agency, however often it fires)."""
-        lodd = IncidentFlags.model_validate_json(incident.flags).line_of_duty_death
-        data = {
-            "cause": env.id,
-            "correlation": env.correlationid or env.id,
-            "incident_type": incident.incident_type,
-            "incident_date": incident.occurred_at.date().isoformat(),
-            "lodd": lodd,
-        }
-        key = f"lodd:{env.agency}:{env.subject}"
-        schedule(conn, timers, Timer(key, "lodd_alert", env.agency, env.subject, NOW, data))
+    def _alert(self, conn: Connection, env: Envelope, incident: Incident, lodd: bool) -> None:
+        alerts.owe(conn, env, alerts.Named(incident.incident_type, incident.occurred_at), lodd, NOW)
 
     def _offered(self, conn: Connection, env: Envelope, event: DebriefOffered) -> None:
         row: dict[str, object] = {

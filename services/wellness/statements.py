@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, func, select
 
 from services.wellness.tables import (
+    alerts,
     assignments,
     checkins,
     contacts,
@@ -71,6 +72,15 @@ _WAITS = involvements.c.offered.is_(False) & involvements.c.deceased.is_(False)
 WAITING_ANY = select(involvements.c.offer_id).where(_INCIDENT).where(_WAITS).limit(1)
 WAITING = select(involvements).where(_INCIDENT).where(_WAITS)
 OFFER_INSERT = offers.insert()
+_ALERT_INCIDENT = (alerts.c.incident_agency == bindparam("i_agency")) & (
+    alerts.c.incident_id == bindparam("i_id")
+)
+ALERTS_KNOWN = select(alerts.c.alert_id).where(alerts.c.alert_id.in_(bindparam("ids", expanding=True)))
+ALERT_INSERT = alerts.insert()
+ALERT_DONE = alerts.update().where(alerts.c.alert_id == bindparam("a_id")).values(alerted=True)
+ALERTS_WAITING = (
+    select(alerts.c.alert_id, alerts.c.agency).where(_ALERT_INCIDENT).where(alerts.c.alerted.is_(False))
+)
 OFFER_ANSWER = (
     offers.update().where(offers.c.offer_id == bindparam("o_id")).values(status=bindparam("o_status"))
 )

@@ -49,6 +49,15 @@ involvements = Table(
     Column("incident_type", String(256), nullable=False, default=""),
     Column("deceased", Boolean, nullable=False, default=False),  # CAD marks them deceased: no offer
 )
+alerts = Table(
+    "lodd_alerts",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("incident_agency", String(64), nullable=False),
+    Column("incident_id", String(96), nullable=False, index=True),
+    Column("agency", String(64), nullable=False),
+    Column("alerted", Boolean, nullable=False, default=False),
+)
 offers = Table(
     "offers",
     metadata,

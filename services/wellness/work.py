@@ -127,24 +127,26 @@ class Worker:
             await self.writer.create(row["agency"], row["offer_id"], events, cause)
 
     async def alert(self, timer: Timer) -> bool:
-        """A line-of-duty death: one coordinator alert per agency with a member CAD marks deceased (the
-        incident's own agency when CAD reports the death without naming them). Settled at once."""
+        """The line-of-duty-death alerts the incident still owes, one per agency; the view settles the
+        timer when it has seen them (like the offers)."""
+        waiting = await asyncio.to_thread(
+            self._read, queries.waiting_alerts, timer.agency, timer.aggregate_id
+        )
+        if not waiting:
+            return False
         deceased = await asyncio.to_thread(self._read, queries.deceased, timer.agency, timer.aggregate_id)
-        if not deceased and timer.data.get("lodd"):
-            deceased = {timer.agency: 0}
         cause = Cause(timer.data["cause"], timer.data["correlation"])
         day = timer.data.get("incident_date")
-        for agency, count in deceased.items():
+        for alert_id, agency in waiting:
             events = domain.alert_line_of_duty_death(
                 incident_agency=timer.agency,
                 incident_id=timer.aggregate_id,
                 incident_type=timer.data.get("incident_type", ""),
                 incident_date=date.fromisoformat(day) if day else None,
-                deceased=count,
+                deceased=deceased.get(agency, 0),
             )
-            aid = domain.lodd_alert_id(timer.agency, timer.aggregate_id, agency)
-            await self.writer.create(agency, aid, events, cause)
-        return False
+            await self.writer.create(agency, alert_id, events, cause)
+        return True
 
     async def _exposure(self, row: dict[str, Any], count: int, now: datetime, cause: Any) -> None:
         policy = self.policies.of(row["agency"])
