@@ -1,4 +1,5 @@
-"""A NENA EIDO (STA-021) JSON document as CADs send it, read into one `Incident`. Pure: no I/O.
+"""The parts of a NENA EIDO (STA-021) JSON document Peerline reads, as CADs send them (`reader.py`
+turns them into one `Incident`). Pure: no I/O.
 
 Components are arrays (a single object is taken as an array of one) that point at each other with
 `{"$ref": "<$id>"}`; registry values are arrays of strings (one string is taken as one value). Only
@@ -47,10 +48,10 @@ Refs = Annotated[list[Ref], _one_or_many(Ref)]
 
 class Component(_Tolerant):
     id: Id | None = Field(default=None, alias="$id", description="the component's id, as others refer to it")
-    lastUpdateTimeStamp: datetime | None = None
 
 
 class EidoIncident(Component):
+    lastUpdateTimeStamp: datetime | None = None
     incidentTrackingIdentifier: Id | None = None
     incidentTypeCommonRegistryText: Texts = Field(description="required by the standard")
     incidentTypeInternalCode: Text | None = None
