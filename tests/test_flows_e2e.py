@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 
 from bench.chaos.cluster import Cluster
 from shared.auth import Role
 from shared.envelope import STREAM, Envelope
 from shared.runtime import SERVICES
+from tests.support.bus import connect
 
 pytestmark = pytest.mark.e2e
 FIRE = "riverton-fire"
@@ -43,7 +43,7 @@ def auth(c: Cluster, role: Role, sub: str | None = None) -> dict[str, str]:
 
 
 async def _events(url: str, subject: str) -> list[Envelope]:
-    nc = await nats.connect(url)
+    nc = await connect(url)
     js = nc.jetstream()
     out, seq = [], 1
     while True:
@@ -114,7 +114,7 @@ def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(clus
     esc_api = f"{cluster.url('escalation')}/v1/agencies/{FIRE}/escalations"
 
     async def page_for(escalation_role: str) -> dict[str, object]:
-        nc = await nats.connect(cluster.server.url)
+        nc = await connect(cluster.server.url)
         sub = await nc.subscribe(f"notify.{FIRE}.{escalation_role}")
         raised = await asyncio.to_thread(
             httpx.post,
@@ -167,7 +167,7 @@ def test_a_risk_flag_in_a_contact_report_pages_the_clinician(cluster: Cluster) -
     async def report_and_wait_for_page() -> dict[str, object]:
         import json
 
-        nc = await nats.connect(cluster.server.url)
+        nc = await connect(cluster.server.url)
         sub = await nc.subscribe(f"notify.{FIRE}.clinician")
         other = await asyncio.to_thread(  # only the assigned peer may report on the case
             httpx.post,

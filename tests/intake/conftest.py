@@ -29,7 +29,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
 from shared.runner import ProjectionRunner
 from shared.topology import consumer, provision
-from tests.support import bus
+from tests.support.bus import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -72,7 +72,7 @@ def write_kek(path: Path) -> Path:
 
 @pytest.fixture
 async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]:
-    nc = await bus.connect(nats_server.url)
+    nc = await connect(nats_server.url)
     js = nc.jetstream()
     await provision(js)
     await provision_streams(js)

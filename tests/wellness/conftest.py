@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from services.wellness.main import Wellness
 from services.wellness.policy import AgencyPolicy, Policies
@@ -23,7 +23,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
 from shared.runner import ProjectionRunner
 from shared.topology import provision
-from tests.support import bus
+from tests.support.bus import connect
 
 POLICY = AgencyPolicy(
     max_active_cases=2,
@@ -70,7 +70,7 @@ class Rig:
         while True:
             try:
                 msg = await self.js.get_msg(STREAM, seq=seq, subject=subject, next=True)
-            except NotFoundError:
+            except nats.js.errors.NotFoundError:
                 return out
             out.append(Envelope.from_bytes(msg.data or b""))
             seq = (msg.seq or 0) + 1
@@ -91,7 +91,7 @@ def build(settings: WellnessSettings, clock: FakeClock, auth: Auth, policies: Po
 
 @pytest.fixture
 async def private_nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await bus.connect(nats_server.url)
+    client = await connect(nats_server.url)
     await provision(client.jetstream())
     yield client
     await client.close()
