@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 FIRE = "riverton-fire"
 LODD = Path(__file__).parent / "intake" / "fixtures" / "lodd.json"
 AGENTS = ("RFD-4471", "RFD-5180", "RFD-3302", "RFD-2290", "RFD-6013", "ECC-118", "ECC-204")
+DECEASED = "RFD-6013"  # CAD marks this firefighter deceased: no offer, their coordinator is alerted
 
 
 @pytest.fixture(scope="module")
@@ -87,14 +88,18 @@ def test_line_of_duty_death_from_cad_offers_a_debrief_to_every_crew_member_and_d
         assert r.status_code == 200, r.text
     [report] = events(cluster, f"ev.{FIRE}.incident.>", 1)
     assert report.event_name == "critical_incident_reported"
-    offers = events(cluster, "ev.*.debrief.*.debrief_offered", len(AGENTS))
-    assert sorted(o.data["member_ref"] for o in offers) == sorted(refs.values())
+    offers = events(cluster, "ev.*.debrief.*.debrief_offered", len(AGENTS) - 1)
+    living = [ref for cad_id, ref in refs.items() if cad_id != DECEASED]
+    assert sorted(o.data["member_ref"] for o in offers) == sorted(living)
+    [alert] = events(cluster, f"ev.{FIRE}.lodd_alert.>", 1)
+    assert alert.data["deceased"] == 1 and alert.data["incident_type"] == "fire - structure"
     roles = {o.data["member_ref"]: o.data["role"] for o in offers}
     assert roles[refs["ECC-204"]] == "dispatcher" and roles[refs["ECC-118"]] == "call_taker"
     last_offer = max(o.time for o in offers)
     print(f"CAD report → last offer: {(last_offer - report.time).total_seconds() * 1000:.0f} ms")
     time.sleep(1.0)
-    assert len(events(cluster, "ev.*.debrief.*.debrief_offered", 0)) == len(AGENTS)
+    assert len(events(cluster, "ev.*.debrief.*.debrief_offered", 0)) == len(AGENTS) - 1
+    assert len(events(cluster, "ev.*.lodd_alert.>", 0)) == 1
 
 
 def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(cluster: Cluster) -> None:

@@ -11,13 +11,18 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.intake.cad import EidoDocument, WebhookIncident
+from services.intake.cad import WebhookIncident
+from services.intake.eido import EidoDocument
 from shared.consumers.intake import CAD_INBOX, CAD_MAX_AGE_S
 from shared.contracts.base import Event
-from shared.contracts.intake import CriticalIncidentReported, IncidentRespondersAdded
+from shared.contracts.intake import (
+    CriticalIncidentReported,
+    IncidentFlagsRaised,
+    IncidentRespondersAdded,
+)
 
 REF = "#/components/schemas/{model}"
-EVENTS: tuple[type[Event], ...] = (CriticalIncidentReported, IncidentRespondersAdded)
+EVENTS: tuple[type[Event], ...] = (CriticalIncidentReported, IncidentRespondersAdded, IncidentFlagsRaised)
 
 
 def _envelope(event: type[Event]) -> dict[str, Any]:
@@ -51,14 +56,22 @@ def document() -> dict[str, Any]:
             "title": "CAD incident documents",
             "description": (
                 f"Publish one JSON document per incident update (JetStream stream `{CAD_INBOX}`: a work "
-                f"queue kept at most {hours} h). Either a NENA EIDO incident document (subset: "
-                "`EidoDocument`; other fields are ignored) or Peerline's webhook (`WebhookIncident`, "
+                f"queue kept at most {hours} h). Either a NENA EIDO document (`EidoDocument` lists what is "
+                "read; the rest is checked only against NENA's published schema, then ignored) or "
+                "Peerline's webhook (`WebhookIncident`, "
                 '`"format": "peerline-webhook/1"`). Publish with JetStream to get an ack; a document '
                 "that does not validate goes to `PEERLINE_DLQ` (subject `dlq.intake-cad-inbox`) with "
                 "the reason in header `Peerline-Reason`. The same document over HTTP: "
                 "`POST /v1/cad/incidents` with an integration token (OpenAPI at /docs)."
             ),
-            "parameters": {"agency": {"description": "Peerline agency id of the publishing agency"}},
+            "parameters": {
+                "agency": {
+                    "description": (
+                        "Peerline agency id of the publishing agency (a dispatch centre publishes once "
+                        "for every agency it serves)"
+                    )
+                }
+            },
             "messages": {
                 "eido": {"$ref": "#/components/messages/EidoIncident"},
                 "webhook": {"$ref": "#/components/messages/WebhookIncident"},
@@ -69,7 +82,7 @@ def document() -> dict[str, Any]:
         "EidoIncident": {
             "name": "EidoIncident",
             "contentType": "application/json",
-            "summary": "NENA EIDO (STA-021) incident document, the subset Peerline reads",
+            "summary": "NENA EIDO (STA-021) document; the schema lists the fields Peerline reads",
             "payload": {"$ref": REF.format(model="EidoDocument")},
         },
         "WebhookIncident": {
@@ -109,7 +122,8 @@ def document() -> dict[str, Any]:
                 "How dispatch systems hand incidents to Peerline, and the events that result. One CAD "
                 "incident (agency + incidentTrackingIdentifier) yields at most one "
                 "critical_incident_reported, when it first meets the agency's triggers; later updates "
-                "only add people (incident_responders_added). Crew and dispatchers appear only as "
+                "only add people (incident_responders_added) and flags or deceased responders "
+                "(incident_flags_raised), never take anything back. Crew and dispatchers appear only as "
                 "member_refs (through the roster); people of the public are never stored, only flags."
             ),
         },

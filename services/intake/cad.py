@@ -1,15 +1,14 @@
-"""What dispatch sends: a NENA EIDO (STA-021) JSON subset, or Peerline's small webhook JSON.
+"""One CAD update as intake decides on it (`Incident`), and Peerline's webhook for CADs without EIDO.
 
-Both parse to one `Incident`. Fields outside the subset are ignored, so full EIDO documents are fine.
-People of the public (`personComponent`, webhook `victims`) are read for age and condition only, to
-derive trigger flags in memory; no identifier, name or note of theirs is kept. Pure: no I/O.
+Both formats (the EIDO reader is `eido.py` / `reader.py`) become one `Incident`. People of the public
+are read for age and condition only, to derive trigger flags in memory; no identifier, name or note of
+theirs is kept. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,54 +22,6 @@ Text = Annotated[str, Field(max_length=256)]
 
 class _Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class EidoIncident(_Tolerant):
-    incidentTrackingIdentifier: Id
-    incidentTypeCommonRegistryText: Text | list[Text]
-    incidentTypeInternalCode: Text | None = None
-    incidentTypeInternalText: Text | None = None
-    incidentCommonPriorityNumber: int | None = Field(default=None, ge=0, le=99)
-    incidentCreationTimestamp: datetime | None = None
-    lastUpdateTimestamp: datetime | None = None
-
-
-class EidoAgency(_Tolerant):
-    agencyIdentifier: Id
-    agencyTypeCommonRegistryText: Text | None = None
-
-
-class EidoResource(_Tolerant):
-    emergencyResourceIdentifier: Id | None = None
-    emergencyResourceName: Text | None = None
-    agencyReference: Id | None = None
-    agentReference: list[Id] = Field(default=[], max_length=200)
-
-
-class EidoAgent(_Tolerant):
-    agentIdentifier: Id
-    agentRoleRegistryText: Text | None = None
-    agencyReference: Id | None = None
-    agentConditionRegistryText: Text | None = Field(
-        default=None, description="the responder's own condition, when CAD records it (e.g. Deceased)"
-    )
-
-
-class EidoPerson(_Tolerant):
-    personRoleRegistryText: Text | None = None
-    personAgeNumber: int | None = Field(default=None, ge=0, le=130)
-    personBirthDate: date | None = None
-    personConditionRegistryText: Text | None = None
-
-
-class EidoDocument(_Tolerant):
-    """The EIDO subset Peerline reads (see docs/cad.md)."""
-
-    incidentComponent: EidoIncident
-    agencyComponent: list[EidoAgency] = Field(default=[], max_length=50)
-    emergencyResourceComponent: list[EidoResource] = Field(default=[], max_length=200)
-    agentComponent: list[EidoAgent] = Field(default=[], max_length=1000)
-    personComponent: list[EidoPerson] = Field(default=[], max_length=1000)
 
 
 Condition = Literal["uninjured", "injured", "serious", "critical", "deceased", "resuscitation_failed"]
@@ -99,105 +50,33 @@ class WebhookIncident(_Tolerant):
     dispatchers: list[Id] = Field(default=[], max_length=50)
     flags: list[Flag] = Field(default=[], description="flags CAD already knows, e.g. mayday")
     responder_conditions: list[Condition] = Field(default=[], description="conditions of responders")
+    deceased: list[Id] = Field(default=[], max_length=50, description="crew CAD marks deceased")
     victims: list[WebhookVictim] = Field(default=[], max_length=1000)
 
 
 @dataclass(frozen=True)
 class Person:
-    """Someone of the agency on the incident, by CAD id (mapped to a member_ref by the roster)."""
+    """Someone of an agency on the incident, by CAD id (mapped to a member_ref by the roster)."""
 
     cad_id: str
     role: CadRole
     unit: str | None = None
-    cad_agency: str | None = None
+    organization: str | None = None  # the EIDO organization of their agency; None = the publisher's
+    deceased: bool = False
 
 
 @dataclass(frozen=True)
 class Incident:
     tracking_id: str
-    types: tuple[str, ...]
+    types: tuple[str, ...]  # lower-case: registry text(s) first (the coded type), internal code, text
     priority: int | None
     occurred_at: datetime | None
-    cad_agencies: tuple[str, ...]
+    organizations: tuple[str, ...]  # agencies the document names (EIDO organization ids)
     people: tuple[Person, ...]
     stated_flags: frozenset[str]
     responder_conditions: tuple[str, ...]
     victims: tuple[tuple[int | None, str], ...]  # (age, condition); kept in memory only
-
-
-def _role(text: str | None) -> CadRole:
-    t = (text or "").lower().replace("-", " ").replace("_", " ")
-    if "call taker" in t or "calltaker" in t or "telecommunicator" in t:
-        return "call_taker"
-    if "dispatch" in t:
-        return "dispatcher"
-    return "responder"
-
-
-def _condition(text: str | None) -> str:
-    t = (text or "").lower()
-    for word, cond in (
-        ("resusc", "resuscitation_failed"),
-        ("deceased", "deceased"),
-        ("dead", "deceased"),
-        ("critical", "critical"),
-        ("serious", "serious"),
-        ("uninjured", "uninjured"),
-        ("injur", "injured"),
-    ):
-        if word in t:
-            return cond
-    return "uninjured"
-
-
-def _age(p: EidoPerson, when: datetime | None) -> int | None:
-    if p.personAgeNumber is not None:
-        return p.personAgeNumber
-    if p.personBirthDate is not None and when is not None:
-        d = when.date()
-        b = p.personBirthDate
-        return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
-    return None
-
-
-def from_eido(doc: EidoDocument) -> Incident:
-    inc = doc.incidentComponent
-    registry = inc.incidentTypeCommonRegistryText
-    types = [*(registry if isinstance(registry, list) else [registry])]
-    types += [t for t in (inc.incidentTypeInternalCode, inc.incidentTypeInternalText) if t]
-    agents = {a.agentIdentifier: a for a in doc.agentComponent}
-    people: dict[str, Person] = {}
-    for res in doc.emergencyResourceComponent:
-        for ref in res.agentReference:
-            agent = agents.get(ref)
-            agency = (agent.agencyReference if agent else None) or res.agencyReference
-            people[ref] = Person(ref, "responder", res.emergencyResourceName, agency)
-    for a in doc.agentComponent:
-        if a.agentIdentifier not in people or _role(a.agentRoleRegistryText) != "responder":
-            unit = people[a.agentIdentifier].unit if a.agentIdentifier in people else None
-            people[a.agentIdentifier] = Person(
-                a.agentIdentifier, _role(a.agentRoleRegistryText), unit, a.agencyReference
-            )
-    when = inc.incidentCreationTimestamp or inc.lastUpdateTimestamp
-    return Incident(
-        tracking_id=inc.incidentTrackingIdentifier,
-        types=tuple(t.strip().lower() for t in types),
-        priority=inc.incidentCommonPriorityNumber,
-        occurred_at=inc.incidentCreationTimestamp,
-        cad_agencies=tuple(a.agencyIdentifier for a in doc.agencyComponent),
-        people=tuple(people.values()),
-        stated_flags=frozenset(),
-        responder_conditions=tuple(
-            _condition(a.agentConditionRegistryText)
-            for a in doc.agentComponent
-            if a.agentConditionRegistryText
-        ),
-        victims=tuple(
-            (_age(p, when), _condition(p.personConditionRegistryText))
-            for p in doc.personComponent
-            if (p.personRoleRegistryText or "victim").lower() in {"victim", "patient", "decedent"}
-        ),
-    )
+    statuses: tuple[str, ...] = ()  # lower-case status values (internal text and registry text)
 
 
 def from_webhook(hook: WebhookIncident) -> Incident:
@@ -209,26 +88,16 @@ def from_webhook(hook: WebhookIncident) -> Incident:
         people[c] = Person(c, "call_taker")
     for c in hook.dispatchers:
         people[c] = Person(c, "dispatcher")
+    dead = set(hook.deceased)
+    people = {c: replace(p, deceased=c in dead) for c, p in people.items()}
     return Incident(
         tracking_id=hook.incident_id,
         types=(hook.type.strip().lower(),),
         priority=hook.priority,
         occurred_at=hook.occurred_at,
-        cad_agencies=(),
+        organizations=(),
         people=tuple(people.values()),
         stated_flags=frozenset(hook.flags),
-        responder_conditions=tuple(hook.responder_conditions),
+        responder_conditions=(*hook.responder_conditions, *(["deceased"] if dead else [])),
         victims=tuple((v.age, v.condition) for v in hook.victims),
     )
-
-
-def parse(raw: bytes) -> Incident:
-    """Either format, told apart by the webhook's `format` field. Raises ValueError (incl. pydantic's)."""
-    data = json.loads(raw)
-    if isinstance(data, dict) and "format" in data and "incidentComponent" not in data:
-        return from_webhook(WebhookIncident.model_validate(data))
-    return from_eido(EidoDocument.model_validate(data))
-
-
-def normalize(doc: EidoDocument | WebhookIncident) -> Incident:
-    return from_webhook(doc) if isinstance(doc, WebhookIncident) else from_eido(doc)

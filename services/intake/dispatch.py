@@ -27,38 +27,44 @@ class Outcome:
     events: tuple[str, ...]  # names of the events appended (empty: nothing new, or no trigger)
     involved: int
     unmapped: int  # people CAD named who are not on the roster
+    not_served: int = 0  # agents of agencies this credential does not serve (ignored)
+    reported: bool = False  # the incident is (now or already) reported
+
+    @property
+    def summary(self) -> str:
+        if "critical_incident_reported" in self.events:
+            return "reported: the incident meets the agency's critical-incident triggers"
+        if self.events:
+            return "updated: the reported incident gained " + ", ".join(self.events)
+        if self.reported:
+            return "nothing new: the reported incident already holds everything in this update"
+        return "no report: the incident meets none of the agency's critical-incident triggers (yet)"
 
 
 class Dispatch:
     def __init__(self, store: EventStore, vault: Vault, policies: Policies) -> None:
         self.store, self.vault, self.policies = store, vault, policies
 
-    def _agency(self, publisher: str, cad_agency: str | None) -> str | None:
-        """The Peerline agency CAD names: the publisher's own, or one the region's configuration maps
-        for this publisher (`cad_agencies`). Any other agency is not this publisher's to name: None."""
-        if cad_agency is None or cad_agency.lower() == publisher:
-            return publisher
-        return self.policies.of(publisher).triggers.cad_agencies.get(cad_agency)
-
-    def _involved(self, agency: str, incident: Incident) -> tuple[tuple[Involved, ...], int]:
-        """People CAD names, looked up only in the rosters of agencies this publisher may name."""
+    def _involved(self, publisher: str, incident: Incident) -> tuple[tuple[Involved, ...], int, int]:
+        """People of served agencies on the roster; and how many were not on it, or not served."""
         by_agency: dict[str, list[str]] = {}
-        for p in incident.people:
-            if (a := self._agency(agency, p.cad_agency)) is not None:
+        served = [(p, self.policies.agency_of(publisher, p.organization)) for p in incident.people]
+        for p, a in served:
+            if a is not None:
                 by_agency.setdefault(a, []).append(p.cad_id)
         refs = {(a, c): m for a, ids in by_agency.items() for c, m in self.vault.lookup(a, ids).items()}
         out = []
-        for p in incident.people:
-            a = self._agency(agency, p.cad_agency)
+        for p, a in served:
             ref = refs.get((a, p.cad_id)) if a is not None else None
-            if a is not None and ref is not None:
-                out.append(Involved(member_ref=ref, agency=a, role=p.role, unit=p.unit))
-        return tuple(out), len(incident.people) - len(out)
+            if ref is not None and a is not None:
+                out.append(Involved(member_ref=ref, agency=a, role=p.role, unit=p.unit, deceased=p.deceased))
+        not_served = sum(1 for _, a in served if a is None)
+        return tuple(out), len(served) - len(out) - not_served, not_served
 
     async def take(self, agency: str, incident: Incident, cause: Envelope | None = None) -> Outcome:
         triggers = self.policies.of(agency).triggers
-        involved, unmapped = await asyncio.to_thread(self._involved, agency, incident)
-        named = (self._agency(agency, a) for a in incident.cad_agencies)
+        involved, unmapped, not_served = await asyncio.to_thread(self._involved, agency, incident)
+        named = (self.policies.agency_of(agency, org) for org in incident.organizations)
         agencies = tuple(dict.fromkeys([agency, *(a for a in named if a is not None)]))
         incident_ref = rules.incident_id(agency, incident.tracking_id)
         for _ in range(10):
@@ -66,7 +72,7 @@ class Dispatch:
             state = rules.fold([s.envelope.payload() for s in history.events])
             events = rules.decide(state, incident, involved, agencies, triggers)
             if not events:
-                return Outcome(incident_ref, (), len(involved), unmapped)
+                return Outcome(incident_ref, (), len(involved), unmapped, not_served, state.reported)
             envs = [
                 Envelope.wrap(e, agency=agency, subject=incident_ref, source=SOURCE, cause=cause)
                 for e in events
@@ -75,5 +81,6 @@ class Dispatch:
                 await self.store.append(envs, expected=history.version)
             except ConcurrencyConflict:
                 continue
-            return Outcome(incident_ref, tuple(e.name for e in events), len(involved), unmapped)
+            names = tuple(e.name for e in events)
+            return Outcome(incident_ref, names, len(involved), unmapped, not_served, True)
         raise ConcurrencyConflict(incident_ref, 0)

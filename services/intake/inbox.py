@@ -15,7 +15,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
 
-from services.intake import cad
+from services.intake import reader
 from services.intake.dispatch import Dispatch
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
 from shared.dlq import dead_letter
@@ -71,7 +71,7 @@ class Inbox:
         try:
             if not TOKEN.match(agency):
                 raise ValueError("the subject's agency token is not a valid agency id")
-            incident = cad.parse(msg.data)
+            incident = reader.parse(msg.data)
         except Exception as exc:  # whatever a document does to the parser (too deep, too odd): its fault
             await self._dead_letter(msg, describe(exc))
             return
@@ -85,7 +85,7 @@ class Inbox:
                 return
             await self._dead_letter(msg, f"failed {delivered} times: {describe(exc)}")
             return
-        log.info("CAD update for %s: %s", outcome.incident_ref, ",".join(outcome.events) or "nothing new")
+        log.info("CAD update for %s: %s", outcome.incident_ref, outcome.summary)
         await msg.ack()
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:

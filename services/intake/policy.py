@@ -1,4 +1,5 @@
-"""Per-agency configuration intake needs: critical-incident triggers and the up-front advisement.
+"""Per-agency configuration intake needs: critical-incident triggers, how dispatch names the agency,
+and the up-front advisement.
 
 Loaded from a JSON file (`PEERLINE_AGENCY_POLICY_FILE`): `{"<agency>": {...AgencyPolicy...}}`, with
 `"*"` as the default for agencies not listed. Everything here is configuration, not code.
@@ -42,23 +43,36 @@ DEFAULT_TYPE_FLAGS: dict[str, tuple[Flag, ...]] = {
 
 
 class Triggers(BaseModel):
+    """What makes an incident critical for this agency, on what CADs really send. Codes and texts are
+    compared case-insensitively, whole values (no substring guessing)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     flags: tuple[Flag, ...] = ALL_FLAGS
     incident_types: tuple[str, ...] = Field(
-        default=(), description="incident-type codes that trigger on their own (case-insensitive)"
+        default=(),
+        description="incident types that trigger on their own: registry text, internal code or text",
+    )
+    statuses: tuple[str, ...] = Field(
+        default=(), description="incident status values (internal text or registry text) that trigger"
     )
     priority_at_most: int | None = Field(
-        default=None, description="trigger any incident this urgent or more (1 = most urgent); off if unset"
+        default=None, description="trigger any priority number this low or lower (CADs where 1 = most urgent)"
+    )
+    priority_at_least: int | None = Field(
+        default=None, description="trigger any priority number this high or higher (CADs where high = urgent)"
     )
     type_flags: dict[str, tuple[Flag, ...]] = Field(default_factory=lambda: dict(DEFAULT_TYPE_FLAGS))
+    status_flags: dict[str, tuple[Flag, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_TYPE_FLAGS),
+        description="incident status value → flags it means (e.g. a CAD's own MAYDAY status code)",
+    )
     child_under: int = 18
     mass_casualty_at: int = Field(default=5, description="injured or worse people of the public")
-    cad_agencies: dict[str, str] = Field(
-        default={},
-        description="CAD agency identifier → Peerline agency id this publisher may name (mutual aid, a "
-        "shared dispatch centre); people of any other agency are not looked up",
-    )
+
+    def flags_of(self, mapping: dict[str, tuple[Flag, ...]], values: tuple[str, ...]) -> set[str]:
+        lowered = {k.lower(): v for k, v in mapping.items()}
+        return {flag for value in values for flag in lowered.get(value, ())}
 
 
 class Advisement(BaseModel):
@@ -92,6 +106,20 @@ class AgencyPolicy(BaseModel):
 
     triggers: Triggers = Triggers()
     advisement: Advisement = Advisement()
+    organizations: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "EIDO `organizationIdentification` values (or agency `$id`s) that are this agency's own,"
+            " e.g. `fire.riverton.example.gov`; the agency's Peerline id always counts too"
+        ),
+    )
+    serves: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "for a dispatch centre: the Peerline agencies its CAD credential dispatches for (its agents"
+            " are resolved among these and the centre itself; agents of any other agency are ignored)"
+        ),
+    )
 
 
 class Policies:
@@ -100,6 +128,19 @@ class Policies:
 
     def of(self, agency: str) -> AgencyPolicy:
         return self.by_agency.get(agency) or self.by_agency.get("*") or AgencyPolicy()
+
+    def agency_of(self, publisher: str, organization: str | None) -> str | None:
+        """The Peerline agency an EIDO organization identifier names, among those the publisher's
+        credential serves (itself and its `serves`); None when it names none of them. No organization
+        (an agent without agency) means the publisher itself."""
+        if organization is None:
+            return publisher
+        org = organization.strip().lower()
+        for agency in (publisher, *self.of(publisher).serves):
+            own = self.by_agency.get(agency)
+            if org == agency or (own is not None and org in {o.lower() for o in own.organizations}):
+                return agency
+        return None
 
     @classmethod
     def load(cls, path: Path | None) -> Policies:

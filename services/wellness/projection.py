@@ -3,7 +3,7 @@
 Timers are scheduled here, in the same transaction as the view, and cancelled only when the event
 that settles them arrives; so a rebuilt view holds exactly the timers the live one does:
 - `followup_due` / `followup_overdue` at the follow-up's due time (+ grace);
-- `offer` (due at once) per incident with people not yet offered a debrief, settled when every one is;
+- `offer` and `lodd_alert` per critical incident (`incidents.py`);
 - `plan` (due at once) per case's first initial contact, settled by its first `followup_scheduled`.
 """
 
@@ -14,22 +14,28 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection
 
 from services.wellness import statements as q
-from services.wellness.domain import debrief_id
+from services.wellness.incidents import NOW, IncidentView
 from services.wellness.policy import Policies
 from services.wellness.tables import metadata, timers
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,
+    IncidentFlagsRaised,
     IncidentRespondersAdded,
-    Involved,
     RequestCancelled,
 )
-from shared.contracts.matching import AssignmentDeclined, AssignmentExpired, PeerAssigned, PeerEnrolled
+from shared.contracts.matching import (
+    AssignmentDeclined,
+    AssignmentExpired,
+    PeerActivated,
+    PeerApplied,
+    PeerAssigned,
+    PeerEnrolled,
+)
 from shared.contracts.tracking import CaseClosed, ContactLogged
 from shared.contracts.wellness import (
     DebriefAccepted,
     DebriefDeclined,
-    DebriefOffered,
     ExposureCheckinOffered,
     FollowupCompleted,
     FollowupDue,
@@ -42,8 +48,6 @@ from shared.contracts.wellness import (
 )
 from shared.envelope import Envelope
 from shared.timers import Timer, cancel, schedule
-
-NOW = datetime(2000, 1, 1, tzinfo=UTC)  # "due at once", whatever any clock says
 
 
 def _time(value: str | None, fallback: datetime) -> datetime:
@@ -65,7 +69,13 @@ LOAD_INPUTS = (
     IncidentRespondersAdded,
 )
 
-SCHEDULES = (CriticalIncidentReported, IncidentRespondersAdded, ContactLogged, FollowupScheduled)
+SCHEDULES = (
+    CriticalIncidentReported,
+    IncidentRespondersAdded,
+    IncidentFlagsRaised,
+    ContactLogged,
+    FollowupScheduled,
+)
 """Events whose applying may schedule a timer (the work loop is woken when a batch holds one)."""
 
 
@@ -75,13 +85,20 @@ class WellnessProjection:
 
     def __init__(self, policies: Policies | None = None) -> None:
         self.policies = policies or Policies()
+        self.incidents = IncidentView()
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        if self.incidents.apply(conn, env, event):
+            return
         match event:
-            case PeerEnrolled():
+            case PeerEnrolled() | PeerApplied():  # enrolled at once, or applied → selected → activated
                 known = {"p_ref": env.subject, "p_agency": env.agency, "p_member": event.member_ref}
                 if not conn.execute(q.PEER_ENROLL, known).rowcount:
                     row = {"peer_ref": env.subject, "agency": env.agency, "member_ref": event.member_ref}
+                    conn.execute(q.PEER_INSERT, row)
+            case PeerActivated():
+                if conn.execute(q.PEER_KNOWN, {"p_ref": env.subject}).first() is None:
+                    row = {"peer_ref": env.subject, "agency": env.agency, "member_ref": None}
                     conn.execute(q.PEER_INSERT, row)
             case PeerOverloaded():
                 reasons = ";".join(event.reasons)
@@ -104,15 +121,6 @@ class WellnessProjection:
                 conn.execute(q.CONTACT_INSERT, {"seq": seq, "peer_ref": event.peer_ref, "at": env.time})
                 if event.initial:
                     self._plan(conn, env)
-            case CriticalIncidentReported():
-                at = _time(event.occurred_at, env.time)
-                self._involve(conn, env, env.subject, at, event.flags.model_dump_json(), event.involved)
-            case IncidentRespondersAdded():
-                first = conn.execute(q.INCIDENT_FIRST, {"i_agency": env.agency, "i_id": env.subject}).first()
-                if first is not None:
-                    self._involve(conn, env, env.subject, first[0], first[1], event.involved)
-            case DebriefOffered():
-                self._offered(conn, env, event)
             case DebriefAccepted() | DebriefDeclined():
                 answer = "accepted" if isinstance(event, DebriefAccepted) else "declined"
                 conn.execute(q.OFFER_ANSWER, {"o_id": env.subject, "o_status": answer})
@@ -146,65 +154,6 @@ class WellnessProjection:
         if self.policies.of(env.agency).followup_after:
             data = {"peer_ref": env.data["peer_ref"], "contact_at": env.time.isoformat()}
             schedule(conn, timers, Timer(f"plan:{env.subject}", "plan", env.agency, env.subject, NOW, data))
-
-    def _involve(
-        self,
-        conn: Connection,
-        env: Envelope,
-        incident_id: str,
-        occurred_at: datetime,
-        flags: str,
-        people: tuple[Involved, ...],
-    ) -> None:
-        """Each person not yet on record for the incident is recorded (the first mention wins); the
-        offer timer is (re)scheduled if any of them has no offer yet."""
-        named: dict[str, Involved] = {}
-        for person in people:
-            named.setdefault(debrief_id(env.agency, incident_id, person.member_ref), person)
-        if not named:
-            return
-        ids = {"ids": list(named)}
-        on_record = set(conn.execute(q.INVOLVED_KNOWN, ids).scalars())
-        offered = set(conn.execute(q.OFFERS_KNOWN, ids).scalars())
-        rows = [
-            {
-                "offer_id": offer_id,
-                "incident_agency": env.agency,
-                "incident_id": incident_id,
-                "member_ref": person.member_ref,
-                "agency": person.agency,
-                "role": person.role,
-                "occurred_at": occurred_at,
-                "flags": flags,
-                "offered": offer_id in offered,
-            }
-            for offer_id, person in named.items()
-            if offer_id not in on_record
-        ]
-        if rows:
-            conn.execute(q.INVOLVEMENT_INSERT, rows)
-        if any(not row["offered"] for row in rows):
-            key = f"offer:{env.agency}:{incident_id}"
-            cause = {"cause": env.id, "correlation": env.correlationid or env.id}  # what the offers follow
-            schedule(conn, timers, Timer(key, "offer", env.agency, incident_id, NOW, cause))
-
-    def _offered(self, conn: Connection, env: Envelope, event: DebriefOffered) -> None:
-        row: dict[str, object] = {
-            "offer_id": env.subject,
-            "agency": env.agency,
-            "member_ref": event.member_ref,
-            "incident_id": event.incident_id,
-            "role": event.role,
-            "offer_type": event.offer_type,
-            "window_opens": event.window_opens,
-            "window_closes": event.window_closes,
-            "status": "offered",
-        }
-        conn.execute(q.OFFER_INSERT, row)
-        conn.execute(q.INVOLVEMENT_OFFERED, {"o_id": env.subject})
-        incident = {"i_agency": event.incident_agency, "i_id": event.incident_id}
-        if conn.execute(q.WAITING_ANY, incident).first() is None:
-            cancel(conn, timers, f"offer:{event.incident_agency}:{event.incident_id}")
 
     def _scheduled(self, conn: Connection, env: Envelope, event: FollowupScheduled) -> None:
         due_at = _time(event.due_at, env.time)

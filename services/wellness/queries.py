@@ -81,6 +81,18 @@ def waiting_offers(conn: Connection, incident_agency: str, incident_id: str) -> 
     return [dict(r) for r in rows]
 
 
+def deceased(conn: Connection, incident_agency: str, incident_id: str) -> dict[str, int]:
+    """Per agency: how many people on the incident CAD marks deceased."""
+    rows = conn.execute(q.DECEASED, {"i_agency": incident_agency, "i_id": incident_id})
+    return {agency: int(n) for agency, n in rows}
+
+
+def waiting_alerts(conn: Connection, incident_agency: str, incident_id: str) -> list[tuple[str, str]]:
+    """(alert id, agency) of the alerts an incident still owes."""
+    rows = conn.execute(q.ALERTS_WAITING, {"i_agency": incident_agency, "i_id": incident_id})
+    return [(alert_id, agency) for alert_id, agency in rows]
+
+
 def exposure_counts(
     conn: Connection, member_refs: Iterable[str], now: datetime, window: timedelta
 ) -> dict[str, int]:

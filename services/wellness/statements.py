@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, func, select
 
 from services.wellness.tables import (
+    alerts,
     assignments,
     checkins,
     contacts,
@@ -18,6 +19,7 @@ from services.wellness.tables import (
 
 # --- peers -----------------------------------------------------------------------------------------
 _PEER = peers.c.peer_ref == bindparam("p_ref")
+PEER_KNOWN = select(peers.c.peer_ref).where(_PEER)
 PEER_ENROLL = (
     peers.update().where(_PEER).values(agency=bindparam("p_agency"), member_ref=bindparam("p_member"))
 )
@@ -42,7 +44,22 @@ PLANNED_INSERT = planned.insert()
 _INCIDENT = (involvements.c.incident_agency == bindparam("i_agency")) & (
     involvements.c.incident_id == bindparam("i_id")
 )
-INCIDENT_FIRST = select(involvements.c.occurred_at, involvements.c.flags).where(_INCIDENT)
+INCIDENT_FIRST = select(involvements.c.occurred_at, involvements.c.flags, involvements.c.incident_type).where(
+    _INCIDENT
+)
+INCIDENT_FLAGS = involvements.update().where(_INCIDENT).values(flags=bindparam("i_flags"))
+INVOLVED_DECEASED = (
+    involvements.update()
+    .where(_INCIDENT)
+    .where(involvements.c.member_ref.in_(bindparam("refs", expanding=True)))
+    .values(deceased=True)
+)
+DECEASED = (
+    select(involvements.c.agency, func.count())
+    .where(_INCIDENT)
+    .where(involvements.c.deceased.is_(True))
+    .group_by(involvements.c.agency)
+)
 INVOLVED_KNOWN = select(involvements.c.offer_id).where(
     involvements.c.offer_id.in_(bindparam("ids", expanding=True))
 )
@@ -51,11 +68,19 @@ INVOLVEMENT_INSERT = involvements.insert()
 INVOLVEMENT_OFFERED = (
     involvements.update().where(involvements.c.offer_id == bindparam("o_id")).values(offered=True)
 )
-WAITING_ANY = (
-    select(involvements.c.offer_id).where(_INCIDENT).where(involvements.c.offered.is_(False)).limit(1)
-)
-WAITING = select(involvements).where(_INCIDENT).where(involvements.c.offered.is_(False))
+_WAITS = involvements.c.offered.is_(False) & involvements.c.deceased.is_(False)
+WAITING_ANY = select(involvements.c.offer_id).where(_INCIDENT).where(_WAITS).limit(1)
+WAITING = select(involvements).where(_INCIDENT).where(_WAITS)
 OFFER_INSERT = offers.insert()
+_ALERT_INCIDENT = (alerts.c.incident_agency == bindparam("i_agency")) & (
+    alerts.c.incident_id == bindparam("i_id")
+)
+ALERTS_KNOWN = select(alerts.c.alert_id).where(alerts.c.alert_id.in_(bindparam("ids", expanding=True)))
+ALERT_INSERT = alerts.insert()
+ALERT_DONE = alerts.update().where(alerts.c.alert_id == bindparam("a_id")).values(alerted=True)
+ALERTS_WAITING = (
+    select(alerts.c.alert_id, alerts.c.agency).where(_ALERT_INCIDENT).where(alerts.c.alerted.is_(False))
+)
 OFFER_ANSWER = (
     offers.update().where(offers.c.offer_id == bindparam("o_id")).values(status=bindparam("o_status"))
 )

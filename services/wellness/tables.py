@@ -45,6 +45,18 @@ involvements = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("flags", String(500), nullable=False),
     Column("offered", Boolean, nullable=False, default=False),
+    Column("reported_at", DateTime(timezone=True), nullable=False),  # offer windows count from here
+    Column("incident_type", String(256), nullable=False, default=""),
+    Column("deceased", Boolean, nullable=False, default=False),  # CAD marks them deceased: no offer
+)
+alerts = Table(
+    "lodd_alerts",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("incident_agency", String(64), nullable=False),
+    Column("incident_id", String(96), nullable=False, index=True),
+    Column("agency", String(64), nullable=False),
+    Column("alerted", Boolean, nullable=False, default=False),
 )
 offers = Table(
     "offers",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -57,6 +57,8 @@ class Worker:
         """The TimerLoop's handler: True while the timer's work is not settled in the log yet."""
         if timer.kind == "offer":
             return await self.offer(timer)
+        if timer.kind == "lodd_alert":
+            return await self.alert(timer)
         if timer.kind == "plan":
             return await self.plan(timer)
         if timer.kind in ("followup_due", "followup_overdue"):
@@ -107,17 +109,44 @@ class Worker:
 
     async def _offer_one(self, row: dict[str, Any], cause: Any) -> None:
         """A new debrief aggregate per (incident, person): if it exists, the person was offered already."""
-        person = Involved(member_ref=row["member_ref"], agency=row["agency"], role=row["role"])
+        person = Involved(
+            member_ref=row["member_ref"], agency=row["agency"], role=row["role"], deceased=row["deceased"]
+        )
         events = domain.offer_debrief(
             domain.Debrief(),
             incident_agency=row["incident_agency"],
             incident_id=row["incident_id"],
-            occurred_at=_aware(row["occurred_at"]),
+            reported_at=_aware(row["reported_at"]),
             flags=IncidentFlags.model_validate_json(row["flags"]),
             person=person,
             policy=self.policies.of(row["agency"]),
+            incident_type=row["incident_type"],
+            incident_date=_aware(row["occurred_at"]).date(),
         )
-        await self.writer.create(row["agency"], row["offer_id"], events, cause)
+        if events:
+            await self.writer.create(row["agency"], row["offer_id"], events, cause)
+
+    async def alert(self, timer: Timer) -> bool:
+        """The line-of-duty-death alerts the incident still owes, one per agency; the view settles the
+        timer when it has seen them (like the offers)."""
+        waiting = await asyncio.to_thread(
+            self._read, queries.waiting_alerts, timer.agency, timer.aggregate_id
+        )
+        if not waiting:
+            return False
+        deceased = await asyncio.to_thread(self._read, queries.deceased, timer.agency, timer.aggregate_id)
+        cause = Cause(timer.data["cause"], timer.data["correlation"])
+        day = timer.data.get("incident_date")
+        for alert_id, agency in waiting:
+            events = domain.alert_line_of_duty_death(
+                incident_agency=timer.agency,
+                incident_id=timer.aggregate_id,
+                incident_type=timer.data.get("incident_type", ""),
+                incident_date=date.fromisoformat(day) if day else None,
+                deceased=deceased.get(agency, 0),
+            )
+            await self.writer.create(agency, alert_id, events, cause)
+        return True
 
     async def _exposure(self, row: dict[str, Any], count: int, now: datetime, cause: Any) -> None:
         policy = self.policies.of(row["agency"])

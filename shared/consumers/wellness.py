@@ -9,6 +9,7 @@ CONSUMERS = (
             "ev.*.followup.>",
             "ev.*.debrief.>",
             "ev.*.exposure.>",
+            "ev.*.lodd_alert.>",
             "ev.*.case.*.peer_assigned",
             "ev.*.case.*.assignment_declined",
             "ev.*.case.*.assignment_expired",
@@ -17,6 +18,6 @@ CONSUMERS = (
             "ev.*.case.*.case_closed",
         ),
         description="wellness's view: peer load inputs, follow-ups, offers, exposure, and its timers",
-        read_all=True,  # wants much of the log: skipping in the client beats eleven server-side filters
+        read_all=True,  # wants much of the log: skipping in the client beats twelve server-side filters
     ),
 )

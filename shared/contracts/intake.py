@@ -126,6 +126,9 @@ class Involved(BaseModel):
     agency: str
     role: CadRole
     unit: str | None = None
+    deceased: bool = Field(
+        default=False, description="CAD marks this responder deceased (never offered a debrief)"
+    )
 
 
 @event("critical_incident_reported", aggregate="incident")
@@ -145,6 +148,17 @@ class IncidentRespondersAdded(Event):
     """A later CAD update named more people on an incident already reported (never a second report)."""
 
     involved: tuple[Involved, ...]
+
+
+@event("incident_flags_raised", aggregate="incident")
+class IncidentFlagsRaised(Event):
+    """A later CAD update of an incident already reported raised flags it did not have (a mayday, a
+    line-of-duty death, a child victim…), or marked people already named deceased. Flags only grow."""
+
+    flags: IncidentFlags = Field(description="the flags this update raised (those already raised are off)")
+    deceased: tuple[str, ...] = Field(
+        default=(), description="member_refs already on the incident whom CAD now marks deceased"
+    )
 
 
 # --- NATS request/reply with intake's vault (not events) ---------------------------------------------

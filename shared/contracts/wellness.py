@@ -67,8 +67,23 @@ class DebriefOffered(Event):
     member_ref: str
     role: str
     offer_type: DebriefType
-    window_opens: str
+    window_opens: str = Field(description="ISO time, counted from when dispatch reported the person")
     window_closes: str
+    incident_type: str = Field(default="", description="the incident's coded type (CAD registry value)")
+    incident_date: str | None = Field(default=None, description="the incident's date (YYYY-MM-DD)")
+
+
+@event("line_of_duty_death_alerted", aggregate="lodd_alert")
+class LineOfDutyDeathAlerted(Event):
+    """CAD marks a responder of this agency deceased on a critical incident (or reports a line-of-duty
+    death): the agency's coordinator is alerted instead of the deceased being offered a debrief. One per
+    incident and agency."""
+
+    incident_id: str
+    incident_agency: str
+    incident_type: str = ""
+    incident_date: str | None = None
+    deceased: int = Field(default=0, description="how many people of this agency CAD marks deceased")
 
 
 @event("debrief_accepted", aggregate="debrief")

@@ -30,6 +30,8 @@ def test_its_schemas_accept_the_fixtures_and_reject_the_malformed_one() -> None:
     eido = validator("EidoDocument")
     for name in ("lodd", "paediatric_death", "ois", "ordinary", "mayday_update_1"):
         eido.validate(json.loads((FIXTURES / f"{name}.json").read_text()))
+    for path in (*(FIXTURES / "eido").glob("*.json"), *(FIXTURES / "eido" / "nena").glob("*.json")):
+        eido.validate(json.loads(path.read_text()))  # NENA's own samples, and updates as the standard writes
     validator("WebhookIncident").validate(json.loads((FIXTURES / "webhook_ois.json").read_text()))
     assert not eido.is_valid(json.loads((FIXTURES / "malformed.json").read_text()))
 

@@ -131,8 +131,8 @@ async def test_a_malformed_document_is_422_over_http_and_dead_lettered_over_nats
     dead = await stored(world.js, DLQ_STREAM, "dlq.intake-cad-inbox")
     assert len(dead) == 2
     reasons = [h["Peerline-Reason"] for _, h in dead]
-    assert "incidentComponent.incidentTypeCommonRegistryText" in reasons[0]
-    assert "incidentComponent.incidentCommonPriorityNumber" in reasons[0]
+    assert "incidentComponent.0.incidentTypeCommonRegistryText" in reasons[0]
+    assert "incidentComponent.0.incidentCommonPriorityNumber" in reasons[0]
     assert "Ferrante" not in reasons[0] and reasons[1].startswith("JSONDecodeError")
     assert dead[0][0] == raw  # the original, for a coordinator to inspect
     assert {h["Nats-TTL"] for _, h in dead} == {"604800s"}  # raw public data expires from the DLQ
@@ -164,16 +164,17 @@ async def test_an_integration_names_no_one_of_an_agency_it_does_not_speak_for(wo
     )
     police_ref = r.json()["member_ref"]
     doc = json.loads((FIXTURES / "lodd.json").read_text())
+    doc["agencyComponent"].append({"$id": "agency-rpd", "organizationIdentification": "riverton-police"})
     doc["agentComponent"].append(
         {
-            "agentIdentifier": "RPD-77",
-            "agentRoleRegistryText": "Responder",
-            "agencyReference": "riverton-police",
+            "$id": "agent-RPD-77",
+            "agentIdentification": "RPD-77",
+            "agentRoleRegistryText": ["Responding"],
+            "agencyReference": {"$ref": "agency-rpd"},
         }
     )
     r = await world.client.post("/v1/cad/incidents", json=doc, headers=world.auth("integration", FIRE))
     assert r.status_code == 200, r.text
-    assert (
-        r.json()["involved"] == 0
-    )  # riverton-fire's crew is not on the roster here; the officer is not looked up
+    # riverton-fire's crew is not on the roster here; the officer is not looked up, only counted
+    assert r.json()["involved"] == 0 and r.json()["not_served"] == 1
     assert police_ref not in str([e.data for e in await world.events("ev.*.incident.>")])

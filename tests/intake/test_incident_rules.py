@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.intake import cad, incident
+from services.intake import cad, incident, reader
 from services.intake.policy import Triggers
 from shared.contracts.intake import CriticalIncidentReported, IncidentRespondersAdded, Involved
 
@@ -17,7 +17,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def load(name: str) -> cad.Incident:
-    return cad.parse((FIXTURES / name).read_bytes())
+    return reader.parse((FIXTURES / name).read_bytes())
 
 
 def everyone(inc: cad.Incident, agency: str = "riverton-fire") -> tuple[Involved, ...]:
@@ -98,18 +98,18 @@ def test_a_malformed_document_names_the_bad_fields() -> None:
     with pytest.raises(ValidationError) as err:
         load("malformed.json")
     fields = {".".join(str(p) for p in e["loc"]) for e in err.value.errors()}
-    assert "incidentComponent.incidentTypeCommonRegistryText" in fields
-    assert "incidentComponent.incidentCommonPriorityNumber" in fields
+    assert "incidentComponent.0.incidentTypeCommonRegistryText" in fields
+    assert "incidentComponent.0.incidentCommonPriorityNumber" in fields
     with pytest.raises(ValueError):
-        cad.parse(b"{not json")
+        reader.parse(b"{not json")
 
 
 def test_a_document_is_read_as_eido_unless_it_is_a_webhook() -> None:
     eido = json.loads((FIXTURES / "ois.json").read_text())
     eido["format"] = "something a vendor added"
-    assert cad.parse(json.dumps(eido).encode()).types[0] == "law - shots fired"
+    assert reader.parse(json.dumps(eido).encode()).types[0] == "law - shots fired"
     hook = json.loads((FIXTURES / "webhook_ois.json").read_text())
-    assert cad.parse(json.dumps(hook).encode()).tracking_id == "RPD-2026-7731"
+    assert reader.parse(json.dumps(hook).encode()).tracking_id == "RPD-2026-7731"
     hook["format"] = "peerline-webhook/9"
     with pytest.raises(ValidationError):
-        cad.parse(json.dumps(hook).encode())
+        reader.parse(json.dumps(hook).encode())

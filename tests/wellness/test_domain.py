@@ -115,7 +115,7 @@ def _offer(flags: IncidentFlags, state: domain.Debrief = domain.Debrief()) -> li
         state,
         incident_agency="cfd",
         incident_id="i-1",
-        occurred_at=T0,
+        reported_at=T0,
         flags=flags,
         person=Involved(member_ref="m-1", agency="cfd", role="dispatcher"),
         policy=AgencyPolicy(),

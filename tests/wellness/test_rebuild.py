@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.wellness.projection import WellnessProjection
-from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, Involved
+from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, IncidentFlagsRaised, Involved
 from shared.contracts.matching import PeerAssigned, PeerEnrolled
 from shared.contracts.tracking import ContactLogged
 from shared.db import make_engine
@@ -36,6 +36,17 @@ async def test_rebuilt_view_and_timers_equal_the_live_ones(rig: Rig) -> None:
             incident_type="mci", agencies=(A,), flags=IncidentFlags(mass_casualty=True), involved=people
         )
         await rig.publish(cad, A, f"i-{n}")
+    dead = Involved(member_ref="m-dead", agency="riverton-fire", role="responder", deceased=True)
+    lodd = CriticalIncidentReported(
+        incident_type="fire - structure",
+        agencies=(A,),
+        flags=IncidentFlags(line_of_duty_death=True),
+        involved=(dead,),
+    )
+    await rig.publish(lodd, A, "i-lodd")  # an alert instead of an offer: settled in the replay too
+    await rig.publish(
+        IncidentFlagsRaised(flags=IncidentFlags(line_of_duty_death=True), deceased=("m-dead",)), A, "i-lodd"
+    )
     await rig.settle()
     rig.clock.advance(days=3)
     await rig.settle()

@@ -6,7 +6,13 @@ responder's cumulative exposure (`exposure`). Their ids are derived deterministi
 decision for the same thing meets an existing aggregate and produces nothing.
 """
 
-from services.wellness.domain.common import Rejected, debrief_id, exposure_id, followup_id
+from services.wellness.domain.common import (
+    Rejected,
+    debrief_id,
+    exposure_id,
+    followup_id,
+    lodd_alert_id,
+)
 from services.wellness.domain.followups import (
     Followup,
     complete_followup,
@@ -31,6 +37,7 @@ from services.wellness.domain.load import (
 from services.wellness.domain.offers import (
     Debrief,
     Exposure,
+    alert_line_of_duty_death,
     answer_debrief,
     decide_exposure,
     evolve_debrief,
@@ -49,6 +56,7 @@ __all__ = [
     "Load",
     "PeerState",
     "Rejected",
+    "alert_line_of_duty_death",
     "answer_debrief",
     "break_expired",
     "complete_followup",
@@ -65,6 +73,7 @@ __all__ = [
     "explain",
     "exposure_id",
     "followup_id",
+    "lodd_alert_id",
     "offer_debrief",
     "over_threshold",
     "plan_followups",

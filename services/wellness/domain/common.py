@@ -23,3 +23,7 @@ def debrief_id(incident_agency: str, incident_id: str, member_ref: str) -> str:
 
 def exposure_id(member_ref: str) -> str:
     return _key("x", member_ref)
+
+
+def lodd_alert_id(incident_agency: str, incident_id: str, agency: str) -> str:
+    return _key("l", incident_agency, incident_id, agency)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from services.wellness.domain.common import Rejected
@@ -15,6 +15,7 @@ from shared.contracts.wellness import (
     DebriefDeclined,
     DebriefOffered,
     ExposureCheckinOffered,
+    LineOfDutyDeathAlerted,
 )
 
 # --- debrief offers ------------------------------------------------------------------------------
@@ -52,13 +53,18 @@ def offer_debrief(
     *,
     incident_agency: str,
     incident_id: str,
-    occurred_at: datetime,
+    reported_at: datetime,
     flags: IncidentFlags,
     person: Involved,
     policy: AgencyPolicy,
+    incident_type: str = "",
+    incident_date: date | None = None,
 ) -> list[Event]:
-    """One voluntary offer per person per incident: an existing offer means nothing more to do."""
-    if state.status != "none":
+    """One voluntary offer per person per incident: an existing offer means nothing more to do; none to
+    a responder CAD marks deceased. The window counts from when dispatch reported the person (an old
+    incident date must not hand out an offer whose window has already closed). The offer names the
+    incident by its coded type and date, nothing more."""
+    if state.status != "none" or person.deceased:
         return []
     rule = rule_for(flags, policy)
     return [
@@ -68,8 +74,26 @@ def offer_debrief(
             member_ref=person.member_ref,
             role=person.role,
             offer_type=rule.offer_type,
-            window_opens=(occurred_at + rule.opens_after).isoformat(),
-            window_closes=(occurred_at + rule.closes_after).isoformat(),
+            window_opens=(reported_at + rule.opens_after).isoformat(),
+            window_closes=(reported_at + rule.closes_after).isoformat(),
+            incident_type=incident_type,
+            incident_date=incident_date.isoformat() if incident_date else None,
+        )
+    ]
+
+
+def alert_line_of_duty_death(
+    *, incident_agency: str, incident_id: str, incident_type: str, incident_date: date | None, deceased: int
+) -> list[Event]:
+    """The coordinator's alert, instead of an offer to the dead (one per incident and agency: the
+    aggregate id says so)."""
+    return [
+        LineOfDutyDeathAlerted(
+            incident_id=incident_id,
+            incident_agency=incident_agency,
+            incident_type=incident_type,
+            incident_date=incident_date.isoformat() if incident_date else None,
+            deceased=deceased,
         )
     ]
 
