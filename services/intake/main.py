@@ -17,7 +17,6 @@ from nats.js.errors import NotFoundError
 from services.intake.api import build_api
 from services.intake.dispatch import Dispatch
 from services.intake.inbox import Inbox
-from services.intake.limits import RateLimiter
 from services.intake.policy import Policies
 from services.intake.projection import CaseProjection
 from services.intake.reveal import Revealer
@@ -57,8 +56,7 @@ class Intake:
             self.vault,
             self.policies,
             clock=clock or SystemClock(),
-            max_body=settings.max_body_bytes,
-            limiter=RateLimiter(settings.rate_per_minute, settings.rate_burst),
+            limits=settings.http_limits(),
             max_inflight=settings.max_inflight,
         )
         self.ready = False

@@ -33,6 +33,8 @@ from shared.contracts.matching import (
     PeerTrainingRecorded,
 )
 from shared.envelope import TOKEN, new_id
+from shared.httpapi import service_api
+from shared.limits import HttpLimits
 
 Ref = Annotated[str, Path(pattern=TOKEN.pattern)]
 Code = Annotated[str, Field(pattern=TOKEN.pattern)]
@@ -89,8 +91,10 @@ def _check_peer(who: Principal, agency: str, peer_ref: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a peer acts only for themselves")
 
 
-def build_api(directory: Directory, assigner: Assigner, engine: Engine, auth: Auth) -> FastAPI:
-    api = FastAPI(title="Peerline matching", version="1", description="Peer directory and assignments.")
+def build_api(
+    directory: Directory, assigner: Assigner, engine: Engine, auth: Auth, limits: HttpLimits | None = None
+) -> FastAPI:
+    api = service_api("Peerline matching", "Peer directory and assignments.", auth, limits)
     coordinator = auth.require("coordinator", "regional_admin")
     peer_or_coordinator = auth.require("peer", "coordinator", "regional_admin")
 

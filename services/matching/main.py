@@ -41,7 +41,9 @@ class Matching:
         self.auth = auth or Auth.from_settings(
             settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
         )
-        self.api: FastAPI = build_api(self.directory, self.assigner, self.engine, self.auth)
+        self.api: FastAPI = build_api(
+            self.directory, self.assigner, self.engine, self.auth, settings.http_limits()
+        )
         self.timers = TimerLoop(self.engine, timers, self.clock, self.fire, poll_s=settings.timer_poll_s)
         self.ready = False
 

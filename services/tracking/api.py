@@ -25,6 +25,7 @@ from shared.clock import Clock
 from shared.contracts.tracking import Category, ContactMode, DurationBucket, Referral
 from shared.envelope import TOKEN, Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.httpapi import service_api
 
 SOURCE = "peerline/tracking"
 Week = Annotated[str, Field(pattern=domain.WEEK.pattern, description="ISO week, e.g. 2026-W48")]
@@ -86,7 +87,7 @@ def _fail(exc: domain.Rejected) -> HTTPException:
 def build_api(
     store: Callable[[], EventStore], engine: Engine, auth: Auth, settings: TrackingSettings, clock: Clock
 ) -> FastAPI:
-    api = FastAPI(title="Peerline tracking", version="1", description="Coded contacts and trends.")
+    api = service_api("Peerline tracking", "Coded contacts and trends.", auth, settings.http_limits())
 
     @api.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -21,6 +21,8 @@ from services.wellness.writer import Writer
 from shared.auth import Auth, Principal, check_agency
 from shared.clock import Clock
 from shared.eventstore import History
+from shared.httpapi import service_api
+from shared.limits import HttpLimits
 
 
 class BreakRequest(BaseModel):
@@ -68,10 +70,15 @@ class ExposureView(BaseModel):
     checkins_offered: int
 
 
-def build_api(writer: Writer, engine: Engine, auth: Auth, policies: Policies, clock: Clock) -> FastAPI:
-    api = FastAPI(
-        title="Peerline wellness", version="1", description="Peer load, follow-ups, debrief offers."
-    )
+def build_api(
+    writer: Writer,
+    engine: Engine,
+    auth: Auth,
+    policies: Policies,
+    clock: Clock,
+    limits: HttpLimits | None = None,
+) -> FastAPI:
+    api = service_api("Peerline wellness", "Peer load, follow-ups, debrief offers.", auth, limits)
 
     def read(fn: Callable[..., Any], *args: Any) -> Any:
         with engine.connect() as conn:
