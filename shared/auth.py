@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from shared.envelope import TOKEN
+from shared.files import private_dir
 
 Role = Literal["member", "peer", "coordinator", "clinician", "leader", "regional_admin", "integration"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -35,7 +36,7 @@ class Principal(BaseModel):
 
 def generate_dev_keys(directory: Path) -> tuple[Path, Path]:
     """An Ed25519 key pair for development (kept if it exists). Returns (private, public) paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     private, public = directory / "jwt-signing.pem", directory / "jwt-public.pem"
     if not private.exists():
         key = Ed25519PrivateKey.generate()

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.auth import ROLES, Role, generate_dev_keys, mint
+from shared.files import private_dir
 from shared.natsserver import NatsServer
 from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
 from shared.seed import seed as seed_demo
@@ -62,7 +63,8 @@ def up(
 ) -> None:
     """Start everything on this machine: nats-server, every service, the demo region. Ctrl-C stops it all."""
     var_dir = var_dir.resolve()
-    (var_dir / "logs").mkdir(parents=True, exist_ok=True)
+    private_dir(var_dir).chmod(0o700)  # this machine's data, keys and logs: its owner's alone
+    private_dir(var_dir / "logs")
     _, public_key = generate_dev_keys(var_dir / "keys")
     server = NatsServer(
         var_dir / "nats", port=nats_port, monitor_port=8222, log_file=var_dir / "logs" / "nats.log"

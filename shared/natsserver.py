@@ -11,6 +11,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.files import private_dir
+
 
 def binary() -> str:
     beside_python = Path(sys.executable).parent / "nats-server"
@@ -62,7 +64,7 @@ class NatsServer:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     raise RuntimeError(f"port {port} is already in use (is another Peerline running?)")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         conf = self.data_dir / "nats.conf"
         conf.write_text(
             config_text(
