@@ -33,11 +33,12 @@ from shared.contracts.matching import (
     PeerTrainingRecorded,
 )
 from shared.envelope import TOKEN, new_id
+from shared.fields import Id, Language, TimeZone, UtcTime
 from shared.httpapi import service_api
 from shared.limits import HttpLimits
 
-Ref = Annotated[str, Path(pattern=TOKEN.pattern)]
-Code = Annotated[str, Field(pattern=TOKEN.pattern)]
+Ref = Annotated[str, Path(pattern=TOKEN.pattern, max_length=64)]
+Code = Id
 
 
 class Strict(BaseModel):
@@ -47,9 +48,11 @@ class Strict(BaseModel):
 class NewPeer(Strict):
     discipline: Discipline
     unit: Code | None = None
-    languages: tuple[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")], ...] = ("en",)
+    languages: tuple[Language, ...] = Field(default=("en",), min_length=1, max_length=8)
     member_ref: Code | None = Field(default=None, description="the peer's own member pseudonym")
-    supervisor_refs: tuple[Code, ...] = Field(default=(), description="member_refs of their chain of command")
+    supervisor_refs: tuple[Code, ...] = Field(
+        default=(), max_length=32, description="member_refs of their chain of command"
+    )
     enrolled: bool = Field(default=False, description="already selected and trained: joins as active")
 
 
@@ -73,12 +76,12 @@ class Acknowledgement(Strict):
 class Availability(Strict):
     available: bool
     reason: Literal["duty", "break"] = "duty"
-    until: Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT")] | None = None
+    until: UtcTime | None = Field(default=None, description="ISO time with its offset (stored in UTC)")
 
 
 class Windows(Strict):
-    windows: tuple[AvailabilityWindow, ...] = ()
-    tz: Annotated[str, Field(max_length=64)] = "UTC"
+    windows: tuple[AvailabilityWindow, ...] = Field(default=(), max_length=64)
+    tz: TimeZone = Field(default="UTC", description="a zoneinfo name, e.g. America/Chicago")
 
 
 class Answer(Strict):
@@ -200,7 +203,9 @@ def build_api(
     ) -> dict[str, Any]:
         """On/off duty, or a self-declared break (`reason: break`, optionally `until`)."""
         _check_peer(who, agency, peer_ref)
-        return await run(agency, peer_ref, step(PeerAvailabilityChanged(**body.model_dump())))
+        until = body.until.isoformat() if body.until else None
+        event = PeerAvailabilityChanged(available=body.available, reason=body.reason, until=until)
+        return await run(agency, peer_ref, step(event))
 
     @api.put(base + "/{peer_ref}/windows", tags=["peer"])
     async def windows(
