@@ -27,6 +27,7 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 64 * 1024  # a larger HTTP body is refused with 413 before it is parsed
     rate_per_minute: int = 1200  # HTTP requests per client (a verified principal, else an address)
     rate_burst: int = 100
+    codes_file: Path | None = None  # per-agency code lists (units, disciplines): see shared/codes.py
 
     def http_limits(self) -> HttpLimits:
         return HttpLimits(self.max_body_bytes, self.rate_per_minute, self.rate_burst)

@@ -14,6 +14,7 @@ from services.intake.ports import Ports
 from services.intake.vault import Vault
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
+from shared.codes import CodeLists
 from shared.eventstore import EventStore
 from shared.httpapi import service_api
 from shared.limits import HttpLimits
@@ -29,6 +30,7 @@ def build_api(
     clock: Clock | None = None,
     limits: HttpLimits | None = None,
     max_inflight: int = 256,
+    codes: CodeLists | None = None,
 ) -> FastAPI:
     api = service_api(
         "Peerline intake",
@@ -38,7 +40,9 @@ def build_api(
         limits,
     )
     api.add_middleware(InFlight, limit=max_inflight)  # outermost: shed before any other work
-    ports = Ports(store, engine, vault, policies or Policies(), auth, clock or SystemClock())
+    ports = Ports(
+        store, engine, vault, policies or Policies(), auth, clock or SystemClock(), codes or CodeLists()
+    )
 
     @api.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

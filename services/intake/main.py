@@ -24,6 +24,7 @@ from services.intake.settings import IntakeSettings
 from services.intake.vault import Vault, vault_engine
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
+from shared.codes import CodeLists
 from shared.consumers.intake import CAD_INBOX
 from shared.db import make_engine
 from shared.eventstore import EventStore
@@ -57,6 +58,7 @@ class Intake:
             self.policies,
             clock=clock or SystemClock(),
             limits=settings.http_limits(),
+            codes=CodeLists.load(settings.codes_file),
             max_inflight=settings.max_inflight,
         )
         self.ready = False

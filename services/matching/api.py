@@ -17,6 +17,7 @@ from services.matching.assigner import Assigner
 from services.matching.directory import Directory
 from services.matching.peers import Peer
 from shared.auth import Auth, Principal, check_agency
+from shared.codes import CodeLists
 from shared.contracts.base import Event
 from shared.contracts.intake import Discipline
 from shared.contracts.matching import (
@@ -47,7 +48,9 @@ class Strict(BaseModel):
 
 class NewPeer(Strict):
     discipline: Discipline
-    unit: Code | None = None
+    unit: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="a unit code of the agency's list; others → `other`"
+    )
     languages: tuple[Language, ...] = Field(default=("en",), min_length=1, max_length=8)
     member_ref: Code | None = Field(default=None, description="the peer's own member pseudonym")
     supervisor_refs: tuple[Code, ...] = Field(
@@ -95,8 +98,14 @@ def _check_peer(who: Principal, agency: str, peer_ref: str) -> None:
 
 
 def build_api(
-    directory: Directory, assigner: Assigner, engine: Engine, auth: Auth, limits: HttpLimits | None = None
+    directory: Directory,
+    assigner: Assigner,
+    engine: Engine,
+    auth: Auth,
+    limits: HttpLimits | None = None,
+    codes: CodeLists | None = None,
 ) -> FastAPI:
+    codes = codes or CodeLists()
     api = service_api("Peerline matching", "Peer directory and assignments.", auth, limits)
     coordinator = auth.require("coordinator", "regional_admin")
     peer_or_coordinator = auth.require("peer", "coordinator", "regional_admin")
@@ -129,6 +138,7 @@ def build_api(
         """An application to the peer team (or, with `enrolled`, a trained peer joining as active)."""
         check_agency(who, agency)
         fields = body.model_dump(exclude={"enrolled"})
+        fields["unit"] = codes.unit(agency, body.unit)
         event = PeerEnrolled(**fields) if body.enrolled else PeerApplied(**fields)
         return await run(agency, new_id("p"), step(event), creating=True)
 

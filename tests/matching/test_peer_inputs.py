@@ -74,3 +74,12 @@ async def test_languages_are_bcp47_tags_and_ids_follow_the_id_pattern(client: Cl
         assert r.json()["detail"][0]["loc"][:2] == ["body", field]
     r = await client.call("POST", base, json={"discipline": "fire", "languages": ["es-419", "zh-Hant"]})
     assert r.status_code == 201 and r.json()["languages"] == ["es-419", "zh-Hant"], r.text
+
+
+async def test_a_typed_unit_is_recorded_as_other(client: Client, log: Any) -> None:
+    body = {"discipline": "fire", "unit": "Capt Miller's crew (B shift)"}
+    r = await client.call("POST", f"/v1/agencies/{A}/peers", json=body)
+    assert r.status_code == 201, r.text
+    ref = r.json()["peer_ref"]
+    (applied,) = await peer_events(log, ref)
+    assert applied.data["unit"] == "other"
