@@ -139,7 +139,12 @@ def build_api(
         current = domain.iso_week(clock.now())
         event_id = f"e-contact-{case_id}-{body.report_id}" if body.report_id else None
         env = await decide_and_append(
-            agency, case_id, lambda case: domain.log_contact(case, by, cmd, current_week=current), event_id
+            agency,
+            case_id,
+            lambda case: domain.log_contact(
+                case, by, cmd, current_week=current, window_weeks=settings.contact_window_weeks
+            ),
+            event_id,
         )
         return Logged(event_id=env.id, week=str(env.data["week"]), initial=bool(env.data["initial"]))
 
