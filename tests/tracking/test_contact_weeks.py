@@ -11,10 +11,10 @@ from tests.tracking.test_api import CONTACT, Env, env  # noqa: F401  (the fixtur
 pytestmark = pytest.mark.integration
 
 
-async def report(env: Env, week: str) -> tuple[int, str]:
-    case_id = await env.open_case("p-one")
-    url = f"/v1/agencies/{env.agency}/cases/{case_id}/contacts"
-    r = await env.client.post(url, json={**CONTACT, "week": week}, headers=env.auth("peer", sub="p-one"))
+async def report(on: Env, week: str) -> tuple[int, str]:
+    case_id = await on.open_case("p-one")
+    url = f"/v1/agencies/{on.agency}/cases/{case_id}/contacts"
+    r = await on.client.post(url, json={**CONTACT, "week": week}, headers=on.auth("peer", sub="p-one"))
     return r.status_code, r.text
 
 
