@@ -7,9 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from shared.files import private_dir
 
@@ -79,13 +80,12 @@ class NatsServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"nats-server exited with {self.proc.returncode}; see {out.name}")
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true", timeout=1
-                ) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
+                r = httpx.get(f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true", timeout=1)
+                if r.status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
         raise TimeoutError("nats-server did not become healthy")
 
     def stop(self, kill: bool = False) -> None:
