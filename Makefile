@@ -43,7 +43,8 @@ fuzz: $(STAMP)  ## schemathesis over every service's OpenAPI, in-process on a te
 	PEERLINE_FUZZ_EXAMPLES=$${PEERLINE_FUZZ_EXAMPLES:-400} $(BIN)/pytest tests/fuzz -p no:cacheprovider -q -s --timeout 3000
 
 lock: $(STAMP)  ## write requirements.lock from the test environment (exact versions)
-	$(BIN)/pip freeze --exclude-editable --all | grep -v '^pip==' > requirements.lock
+	{ echo "# Exact versions of every dependency (make lock). make installs with --constraint requirements.lock"; \
+	  $(BIN)/pip freeze --exclude-editable --all | grep -v '^pip=='; } > requirements.lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
