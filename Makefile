@@ -40,7 +40,7 @@ audit: $(STAMP)  ## supply chain: known vulnerabilities of every installed depen
 	$(BIN)/bandit -q -c pyproject.toml -r shared services bench --severity-level medium
 
 fuzz: $(STAMP)  ## schemathesis over every service's OpenAPI, in-process on a test nats-server: 0 answers >= 500
-	PEERLINE_FUZZ_EXAMPLES=$${PEERLINE_FUZZ_EXAMPLES:-400} $(BIN)/pytest tests/fuzz -p no:cacheprovider -q -s --timeout 3000
+	PEERLINE_FUZZ_EXAMPLES=$${PEERLINE_FUZZ_EXAMPLES:-220} $(BIN)/pytest tests/fuzz -p no:cacheprovider -q -s --timeout 3000
 
 lock: $(STAMP)  ## write requirements.lock from the test environment (exact versions)
 	{ echo "# Exact versions of every dependency (make lock). make installs with --constraint requirements.lock"; \

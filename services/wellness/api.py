@@ -21,6 +21,7 @@ from services.wellness.writer import Writer
 from shared.auth import Auth, Principal, check_agency
 from shared.clock import Clock
 from shared.eventstore import History
+from shared.fields import UtcTime
 from shared.httpapi import service_api
 from shared.limits import HttpLimits
 
@@ -28,7 +29,9 @@ from shared.limits import HttpLimits
 class BreakRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    until: datetime | None = Field(default=None, description="when the break ends by itself (optional)")
+    until: UtcTime | None = Field(
+        default=None, description="when the break ends by itself (optional; ISO time with its offset)"
+    )
 
 
 class LoadView(BaseModel):

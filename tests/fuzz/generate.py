@@ -5,6 +5,7 @@ for one of the route's roles (or none, or a garbage one): every answer is counte
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,56 +41,108 @@ def roles_of(api: FastAPI) -> dict[tuple[str, str], tuple[str, ...]]:
 
 
 def strategies(operation: Any) -> st.SearchStrategy[Any]:
+    """Valid requests, valid ones aimed at the test agency (so they reach the routes' logic), and
+    invalid ones (when the operation has anything to get wrong)."""
     parts = [operation.as_strategy(GenerationMode.POSITIVE)]
     names = {p.name for p in operation.path_parameters}
     if "agency" in names:
         pinned = {"agency": AGENCY, **({"peer_ref": "p-1"} if "peer_ref" in names else {})}
         parts.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=pinned))
-    try:
+    if list(operation.iter_parameters()) or list(operation.body):
         parts.append(operation.as_strategy(GenerationMode.NEGATIVE))
-    except Exception:  # an operation with nothing to negate (no parameters, no body)
-        pass
     return st.one_of(parts)
 
 
-def fuzz(
-    api: FastAPI, key: bytes, loop: asyncio.AbstractEventLoop, examples: int, tally: Tally
-) -> None:
+def _spoil(value: Any, text: str) -> Any:
+    """The value with `text` added to its first string (or as a new key of its first object)."""
+    if isinstance(value, str):
+        return value + text
+    if isinstance(value, list) and value:
+        return [_spoil(value[0], text), *value[1:]]
+    if isinstance(value, dict):
+        if value:
+            first = next(iter(value))
+            return {**value, first: _spoil(value[first], text)}
+        return {text: 1}
+    return text
+
+
+def damaged(kwargs: dict[str, Any], damage: int) -> dict[str, Any]:
+    """What a careless or hostile client sends beyond the schema: a lone surrogate in the JSON (5), bytes
+    that are not UTF-8 (6), a body past every limit (7); 0-4 leave the generated request as it is."""
+    kwargs.pop("cookies", None)
+    if "data" in kwargs:
+        kwargs["content"] = kwargs.pop("data")
+    if damage < 5:
+        return kwargs
+    body = kwargs.pop("json", None)
+    kwargs.pop("content", None)
+    kwargs.setdefault("headers", {})["Content-Type"] = "application/json"
+    if damage == 5:
+        kwargs["content"] = json.dumps(_spoil(body, "\ud800")).encode()
+    elif damage == 6:
+        kwargs["content"] = json.dumps(_spoil(body, "~")).encode().replace(b"~", b"\xff\xfe", 1)
+    else:
+        kwargs["content"] = json.dumps(_spoil(body, "x" * 70_000)).encode()
+    return kwargs
+
+
+@dataclass
+class Sender:
+    api: FastAPI
+    key: bytes
+    loop: asyncio.AbstractEventLoop
+    tally: Tally
+
+    def __post_init__(self) -> None:
+        transport = httpx.ASGITransport(app=self.api, raise_app_exceptions=False)
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://svc", timeout=30)
+
+    async def _send(self, kwargs: dict[str, Any]) -> int:
+        return (await self.client.request(**kwargs)).status_code
+
+    def send(self, case: Any, label: str, allowed: tuple[str, ...], who: int, damage: int) -> None:
+        """A token for one of the route's roles (who < 4), a garbage one (4), or none (5)."""
+        kwargs = damaged(case.as_transport_kwargs(base_url="http://svc"), damage)
+        headers = {k: v for k, v in kwargs.pop("headers", {}).items() if k.lower() != "authorization"}
+        if allowed and who < 4:
+            role = allowed[who % len(allowed)]
+            sub = "p-1" if role == "peer" else f"u-{who}"
+            token = mint(self.key, role=role, agency=AGENCY, sub=sub)  # type: ignore[arg-type]
+            headers["Authorization"] = f"Bearer {token}"
+        elif who == 4:
+            headers["Authorization"] = "Bearer not-a-token"
+        future = asyncio.run_coroutine_threadsafe(self._send({**kwargs, "headers": headers}), self.loop)
+        status = future.result(60)
+        self.tally.requests += 1
+        self.tally.statuses[status] += 1
+        if status >= 500:
+            self.tally.errors.append(f"{status} {label}: {case.as_curl_command()}"[:2000])
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.client.aclose(), self.loop).result(30)
+
+
+def fuzz_operation(sender: Sender, operation: Any, allowed: tuple[str, ...], examples: int) -> None:
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategies(operation), who=st.integers(0, 5), damage=st.integers(0, 7))
+    def run(case: Any, who: int, damage: int) -> None:
+        sender.send(case, operation.label, allowed, who, damage)
+
+    run()
+
+
+def fuzz(api: FastAPI, key: bytes, loop: asyncio.AbstractEventLoop, examples: int, tally: Tally) -> None:
     """Runs in a worker thread; each request is sent on `loop`, where the services run."""
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=api), base_url="http://svc", timeout=30)
+    sender = Sender(api, key, loop, tally)
     roles = roles_of(api)
-    schema = schemathesis.openapi.from_dict(api.openapi())
-
-    async def send(kwargs: dict[str, Any]) -> int:
-        return (await client.request(**kwargs)).status_code
-
-    for result in schema.get_all_operations():
+    for result in schemathesis.openapi.from_dict(api.openapi()).get_all_operations():
         operation = result.ok()
-        allowed = roles.get((operation.method.upper(), operation.path), ())
-
-        @settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=strategies(operation), who=st.integers(0, 5))
-        def run(case: Any, who: int) -> None:
-            kwargs = case.as_transport_kwargs(base_url="http://svc")
-            kwargs.pop("cookies", None)
-            headers = {k: v for k, v in kwargs.pop("headers", {}).items() if k.lower() != "authorization"}
-            if allowed and who < 4:
-                role = allowed[who % len(allowed)]
-                sub = "p-1" if role == "peer" else f"u-{who}"
-                headers["Authorization"] = f"Bearer {mint(key, role=role, agency=AGENCY, sub=sub)}"  # type: ignore[arg-type]
-            elif who == 4:
-                headers["Authorization"] = "Bearer not-a-token"
-            status = asyncio.run_coroutine_threadsafe(send({**kwargs, "headers": headers}), loop).result(60)
-            tally.requests += 1
-            tally.statuses[status] += 1
-            if status >= 500:
-                tally.errors.append(f"{status} {operation.label}: {case.as_curl_command()}"[:2000])
-
-        run()
-    asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(30)
+        fuzz_operation(sender, operation, roles.get((operation.method.upper(), operation.path), ()), examples)
+    sender.close()
