@@ -7,6 +7,7 @@ public key) at the region's identity provider. Each route declares its roles wit
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 import uuid
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -91,11 +92,23 @@ class Verifier:
     ) -> None:
         if not public_key_pem and not jwks_url:
             raise ValueError("configure a JWT public key file or a JWKS URL")
-        self._key = public_key_pem
+        self._key = serialization.load_pem_public_key(public_key_pem) if public_key_pem else None
         self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
         self.issuer, self.audience, self.max_lifetime_s = issuer, audience, max_lifetime_s
+        # Tokens verified lately, until they expire: the rate limiter and the route check the same one.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def __call__(self, token: str) -> Principal:
+        seen = self._verified.get(token)
+        if seen is not None and time.time() < seen[1]:
+            return seen[0]
+        principal, exp = self._verify(token)
+        self._verified[token] = (principal, exp)
+        while len(self._verified) > 10_000:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         key: Any = self._key
         if self._jwks is not None:
             key = self._jwks.get_signing_key_from_jwt(token).key
@@ -110,7 +123,7 @@ class Verifier:
         exp, iat = claims["exp"], claims["iat"]
         if not isinstance(iat, int | float) or exp - iat > self.max_lifetime_s:
             raise jwt.InvalidTokenError("lifetime too long")
-        return Principal.model_validate(claims)
+        return Principal.model_validate(claims), float(exp)
 
     def client_name(self, token: str) -> str | None:
         """Who holds this token, if it is valid (the rate limiter's key); None otherwise."""
