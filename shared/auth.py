@@ -7,8 +7,8 @@ public key) at the region's identity provider. Each route declares its roles wit
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
