@@ -45,6 +45,7 @@ fuzz: $(STAMP)  ## schemathesis over every service's OpenAPI, in-process on a te
 lock: $(STAMP)  ## write requirements.lock from the test environment (exact versions)
 	{ echo "# Exact versions of every dependency (make lock). make installs with --constraint requirements.lock"; \
 	  $(BIN)/pip freeze --exclude-editable --all | grep -v '^pip=='; } > requirements.lock
+	touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
