@@ -21,6 +21,7 @@ from shared.auth import ROLES, Role, generate_dev_keys, mint
 from shared.files import private_dir
 from shared.natsserver import NatsServer
 from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
+from shared.seed import demo_codes
 from shared.seed import seed as seed_demo
 from shared.topology import provision
 
@@ -66,6 +67,7 @@ def up(
     private_dir(var_dir).chmod(0o700)  # this machine's data, keys and logs: its owner's alone
     private_dir(var_dir / "logs")
     _, public_key = generate_dev_keys(var_dir / "keys")
+    codes = demo_codes(var_dir / "codes.json")
     server = NatsServer(
         var_dir / "nats", port=nats_port, monitor_port=8222, log_file=var_dir / "logs" / "nats.log"
     )
@@ -75,6 +77,7 @@ def up(
         added = asyncio.run(_bootstrap(server.url, 1, demo=True))
         for name in SERVICES:
             env = service_env(name, nats_url=server.url, var_dir=var_dir, public_key=public_key)
+            env.setdefault("PEERLINE_CODES_FILE", str(codes))
             if name == "intake":
                 env["PEERLINE_HTTP_PORT"] = str(http_port)
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
