@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit bench chaos clean
+.PHONY: up test lint unit bench chaos audit fuzz lock clean
 
-$(STAMP): pyproject.toml
+# Every dependency at the exact version of requirements.lock (`make lock` refreshes it after a change
+# to pyproject.toml's dependencies).
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test]" --constraint requirements.lock
 	touch $(STAMP)
 
 up: $(STAMP)  ## start nats-server, every service and the demo region on this machine
@@ -32,6 +34,18 @@ bench: $(STAMP)  ## raw JetStream, the projection runner, then every service's b
 
 chaos: $(STAMP)  ## 10,000 requests + 1,000 CAD incidents while services are killed (-9) 20 times and nats-server restarts 3 times
 	$(BIN)/python -m bench.chaos
+
+audit: $(STAMP)  ## supply chain: known vulnerabilities of every installed dependency (PyPI advisories), bandit at medium and above
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
+	$(BIN)/bandit -q -c pyproject.toml -r shared services bench --severity-level medium
+
+fuzz: $(STAMP)  ## schemathesis over every service's OpenAPI, in-process on a test nats-server: 0 answers >= 500
+	PEERLINE_FUZZ_EXAMPLES=$${PEERLINE_FUZZ_EXAMPLES:-220} $(BIN)/pytest tests/fuzz -p no:cacheprovider -q -s --timeout 3000
+
+lock: $(STAMP)  ## write requirements.lock from the test environment (exact versions)
+	{ echo "# Exact versions of every dependency (make lock). make installs with --constraint requirements.lock"; \
+	  $(BIN)/pip freeze --exclude-editable --all | grep -v '^pip=='; } > requirements.lock
+	touch $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

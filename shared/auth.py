@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -20,22 +21,27 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field
+
+from shared.envelope import TOKEN
+from shared.files import private_dir
 
 Role = Literal["member", "peer", "coordinator", "clinician", "leader", "regional_admin", "integration"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ALGORITHMS = ["EdDSA", "RS256", "ES256"]
+MAX_LIFETIME_S = 24 * 3600  # a token lives at most a day (exp - iat)
+INVALID = (jwt.PyJWTError, ValueError, TypeError)  # what a token that cannot be trusted raises
 
 
 class Principal(BaseModel):
-    sub: str
+    sub: str = Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")
     role: Role
-    agency: str
+    agency: str = Field(pattern=TOKEN.pattern)
 
 
 def generate_dev_keys(directory: Path) -> tuple[Path, Path]:
     """An Ed25519 key pair for development (kept if it exists). Returns (private, public) paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     private, public = directory / "jwt-signing.pem", directory / "jwt-public.pem"
     if not private.exists():
         key = Ed25519PrivateKey.generate()
@@ -77,18 +83,36 @@ def mint(
 
 
 class Verifier:
-    """Checks signature, expiry, issuer and audience; yields the principal."""
+    """Checks signature, issuer, audience, issue and expiry times (bounded lifetime); yields the principal."""
 
     def __init__(
-        self, *, issuer: str, audience: str, public_key_pem: bytes | None = None, jwks_url: str | None = None
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        public_key_pem: bytes | None = None,
+        jwks_url: str | None = None,
+        max_lifetime_s: int = MAX_LIFETIME_S,
     ) -> None:
         if not public_key_pem and not jwks_url:
             raise ValueError("configure a JWT public key file or a JWKS URL")
-        self._key = public_key_pem
+        self._key = serialization.load_pem_public_key(public_key_pem) if public_key_pem else None
         self._jwks = jwt.PyJWKClient(jwks_url) if jwks_url else None
-        self.issuer, self.audience = issuer, audience
+        self.issuer, self.audience, self.max_lifetime_s = issuer, audience, max_lifetime_s
+        # Tokens verified lately, until they expire: the rate limiter and the route check the same one.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     def __call__(self, token: str) -> Principal:
+        seen = self._verified.get(token)
+        if seen is not None and time.time() < seen[1]:
+            return seen[0]
+        principal, exp = self._verify(token)
+        self._verified[token] = (principal, exp)
+        while len(self._verified) > 10_000:
+            self._verified.popitem(last=False)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         key: Any = self._key
         if self._jwks is not None:
             key = self._jwks.get_signing_key_from_jwt(token).key
@@ -98,9 +122,20 @@ class Verifier:
             algorithms=ALGORITHMS,
             issuer=self.issuer,
             audience=self.audience,
-            options={"require": ["exp", "sub", "iss", "aud"]},
+            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
         )
-        return Principal.model_validate(claims)
+        exp, iat = claims["exp"], claims["iat"]
+        if not isinstance(iat, int | float) or exp - iat > self.max_lifetime_s:
+            raise jwt.InvalidTokenError("lifetime too long")
+        return Principal.model_validate(claims), float(exp)
+
+    def client_name(self, token: str) -> str | None:
+        """Who holds this token, if it is valid (the rate limiter's key); None otherwise."""
+        try:
+            p = self(token)
+        except INVALID:
+            return None
+        return f"{p.role}:{p.agency}:{p.sub}"
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -128,8 +163,8 @@ class RoleGuard:
             raise unauthorized("a bearer token is required")
         try:
             principal = self.verifier(creds.credentials)
-        except (jwt.PyJWTError, ValidationError) as exc:
-            raise unauthorized(f"invalid token: {type(exc).__name__}") from exc
+        except INVALID as exc:
+            raise unauthorized("the token is invalid or expired") from exc
         if principal.role not in self.roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {principal.role} may not do this")
         agency = request.path_params.get("agency")

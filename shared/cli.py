@@ -19,8 +19,10 @@ from rich.table import Table
 from shared import busclient, buspolicy
 from shared.auth import ROLES, Role, generate_dev_keys, mint
 from shared.buscreds import authorization_from_seeds, seed_path
+from shared.files import private_dir
 from shared.natsserver import NatsServer
 from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
+from shared.seed import demo_codes
 from shared.seed import seed as seed_demo
 from shared.topology import provision
 
@@ -74,8 +76,10 @@ def up(
 ) -> None:
     """Start everything on this machine: nats-server, every service, the demo region. Ctrl-C stops it all."""
     var_dir = var_dir.resolve()
-    (var_dir / "logs").mkdir(parents=True, exist_ok=True)
+    private_dir(var_dir).chmod(0o700)  # this machine's data, keys and logs: its owner's alone
+    private_dir(var_dir / "logs")
     _, public_key = generate_dev_keys(var_dir / "keys")
+    codes = demo_codes(var_dir / "codes.json")
     server = NatsServer(
         var_dir / "nats",
         port=nats_port,
@@ -92,6 +96,7 @@ def up(
             env = service_env(
                 name, nats_url=server.url, var_dir=var_dir, public_key=public_key, seeds=server.seeds
             )
+            env.setdefault("PEERLINE_CODES_FILE", str(codes))
             if name == "intake":
                 env["PEERLINE_HTTP_PORT"] = str(http_port)
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))

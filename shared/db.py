@@ -7,13 +7,15 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+from shared.files import private_file
+
 
 def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_file(Path(path))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     # hide_parameters: a failed statement's error (which may reach a log) never carries the row's values
     engine = create_engine(url, hide_parameters=True, **kwargs)

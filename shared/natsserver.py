@@ -8,12 +8,14 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from shared.buscreds import authorization_from_seeds, seed_path
 from shared.buspolicy import region
+from shared.files import private_dir
 
 DEMO_AGENCIES = ("riverton-fire", "riverton-police", "county-ems")
 
@@ -122,6 +124,7 @@ class NatsServer:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     raise RuntimeError(f"port {port} is already in use (is another Peerline running?)")
+        private_dir(self.data_dir)
         conf = self._write_config()
         out = open(self.log_file or self.data_dir / "nats.log", "ab")
         self.proc = subprocess.Popen([binary(), "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
@@ -131,13 +134,12 @@ class NatsServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"nats-server exited with {self.proc.returncode}; see {out.name}")
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true", timeout=1
-                ) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
+                r = httpx.get(f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true", timeout=1)
+                if r.status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
         raise TimeoutError("nats-server did not become healthy")
 
     def stop(self, kill: bool = False) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 
 from nats.js import JetStreamContext
 
@@ -31,13 +33,23 @@ AGENCIES: dict[str, tuple[str, ...]] = {
 LANGUAGES = (("en",), ("en", "es"), ("en",), ("en", "fr"), ("en",))
 
 
+UNITS = ("unit-1", "unit-2", "unit-3", "unit-4")
+
+
+def demo_codes(path: Path) -> Path:
+    """The demo region's code list (every agency: units 1-4), written once; an edited file is kept."""
+    if not path.exists():
+        path.write_text(json.dumps({"*": {"units": list(UNITS)}}, indent=2) + "\n")
+    return path
+
+
 def demo_peers() -> list[tuple[str, str, list[Event]]]:
     """(agency, peer_ref, events). Every tenth peer is off duty, so matching has someone to skip."""
     out = []
     for agency, disciplines in AGENCIES.items():
         for n, discipline in enumerate(disciplines, start=1):
             events: list[Event] = [
-                PeerEnrolled(discipline=discipline, unit=f"unit-{1 + n % 4}", languages=LANGUAGES[n % 5]),
+                PeerEnrolled(discipline=discipline, unit=UNITS[n % 4], languages=LANGUAGES[n % 5]),
                 ConfidentialityAcknowledged(policy_version="2026-1"),
                 PeerAvailabilityChanged(available=n != 7),
             ]

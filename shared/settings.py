@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.limits import HttpLimits
+
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PEERLINE_", extra="ignore")
@@ -25,6 +27,13 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "peerline-dev"
     jwt_audience: str = "peerline"
+    max_body_bytes: int = 64 * 1024  # a larger HTTP body is refused with 413 before it is parsed
+    rate_per_minute: int = 1200  # HTTP requests per client (a verified principal, else an address)
+    rate_burst: int = 100
+    codes_file: Path | None = None  # per-agency code lists (units, disciplines): see shared/codes.py
+
+    def http_limits(self) -> HttpLimits:
+        return HttpLimits(self.max_body_bytes, self.rate_per_minute, self.rate_burst)
 
     def bus_identity(self) -> str:
         return self.nats_user or self.service

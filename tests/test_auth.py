@@ -40,6 +40,7 @@ def test_verifier_rejects_expired_foreign_and_tampered_tokens(
             "agency": A,
             "iss": "peerline-dev",
             "aud": "peerline",
+            "iat": int(time.time()),
             "exp": int(time.time()) + 60,
         },
         keys[0],

@@ -19,6 +19,8 @@ from services.escalation.commands import Busy, Commands
 from shared.auth import Auth, Principal, check_agency
 from shared.contracts.escalation import ALL_CATEGORIES, ConcernCategory, DisclosurePolicyProposed, Tier
 from shared.envelope import TOKEN, new_id
+from shared.httpapi import service_api
+from shared.limits import HttpLimits
 
 AgencyId = Annotated[str, Path(pattern=TOKEN.pattern, description="agency id, e.g. `riverton-fire`")]
 EscalationId = Annotated[str, Path(pattern=TOKEN.pattern)]
@@ -125,8 +127,10 @@ async def handled(call: Coroutine[Any, Any, Any]) -> Any:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the escalation is busy; try again") from exc
 
 
-def build_api(commands: Callable[[], Commands], engine: Engine, auth: Auth) -> FastAPI:
-    api = FastAPI(title="Peerline escalation", version="1", description="Necessary disclosure, audited.")
+def build_api(
+    commands: Callable[[], Commands], engine: Engine, auth: Auth, limits: HttpLimits | None = None
+) -> FastAPI:
+    api = service_api("Peerline escalation", "Necessary disclosure, audited.", auth, limits)
 
     @api.get("/healthz", tags=["ops"], dependencies=[Auth.open("a liveness probe: says nothing")])
     def healthz() -> dict[str, str]:

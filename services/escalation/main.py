@@ -49,7 +49,7 @@ class Escalation:
         self.commands = Commands(self.store, self.nc, self.clock, settings.reveal_timeout_s)
         self.reactors = Reactors(self.commands, settings.risk_flag_category)
         self.broker = build_broker(settings, self.reactors)
-        self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth)
+        self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth, settings.http_limits())
         self.timers = TimerLoop(
             self.engine,
             timers,

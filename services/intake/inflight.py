@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
-from services.intake.limits import ASGIApp, Receive, Scope, Send
+from shared.limits import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("peerline.intake")
 

@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared.contracts.intake import SealedField
+from shared.files import private_dir
 
 log = logging.getLogger("peerline.intake.keys")
 NONCE_BYTES = 12
@@ -50,7 +51,7 @@ def read_kek(path: Path) -> bytes:
 
 def dev_kek(directory: Path) -> Path:
     """A development KEK under var/keys, made once (like the dev JWT keys). Production mounts its own."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     path = directory / "kek"
     if not path.exists():
         path.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")

@@ -17,7 +17,6 @@ from nats.js.errors import NotFoundError
 from services.intake.api import build_api
 from services.intake.dispatch import Dispatch
 from services.intake.inbox import Inbox
-from services.intake.limits import RateLimiter
 from services.intake.policy import Policies
 from services.intake.projection import CaseProjection
 from services.intake.reveal import Revealer
@@ -25,6 +24,7 @@ from services.intake.settings import IntakeSettings
 from services.intake.vault import Vault, vault_engine
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
+from shared.codes import CodeLists
 from shared.consumers.intake import CAD_INBOX
 from shared.db import make_engine
 from shared.eventstore import EventStore
@@ -57,8 +57,8 @@ class Intake:
             self.vault,
             self.policies,
             clock=clock or SystemClock(),
-            max_body=settings.max_body_bytes,
-            limiter=RateLimiter(settings.rate_per_minute, settings.rate_burst),
+            limits=settings.http_limits(),
+            codes=CodeLists.load(settings.codes_file),
             max_inflight=settings.max_inflight,
         )
         self.ready = False

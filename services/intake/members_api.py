@@ -25,7 +25,7 @@ class RegisterMember(BaseModel):
 
     agency: AgencyId
     identity: Identity
-    discipline: str | None = Field(default=None, max_length=32)
+    discipline: str | None = Field(default=None, max_length=64, description="a code; others → `other`")
     cad_ids: list[CadId] = Field(default=[], max_length=10, description="the member's ids in CAD")
     subject: str | None = Field(
         default=None,
@@ -76,7 +76,11 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
             raise HTTPException(422, "identity: give at least one field")
         member_ref = new_id("m")
         event = await asyncio.to_thread(
-            ports.vault.register, body.agency, member_ref, identity, body.discipline
+            ports.vault.register,
+            body.agency,
+            member_ref,
+            identity,
+            ports.codes.discipline(body.agency, body.discipline),
         )
         env = Envelope.wrap(event, agency=body.agency, subject=member_ref, source=SOURCE)
         await ports.store().append([env], expected=0)

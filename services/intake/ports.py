@@ -12,6 +12,7 @@ from services.intake.policy import Policies
 from services.intake.vault import Vault
 from shared.auth import Auth
 from shared.clock import Clock
+from shared.codes import CodeLists
 from shared.eventstore import EventStore
 
 
@@ -25,6 +26,7 @@ class Ports:
     policies: Policies
     auth: Auth
     clock: Clock
+    codes: CodeLists
 
     def dispatch(self) -> Dispatch:
         return Dispatch(self.store(), self.vault, self.policies)

@@ -16,9 +16,10 @@ from services.intake import domain, projection
 from services.intake.policy import Advisement
 from services.intake.ports import Ports
 from shared.auth import ROLES, Principal, check_agency
-from shared.contracts.intake import Activation, Preferences
+from shared.contracts.intake import Activation, AgencyScope, Preferences
 from shared.envelope import TOKEN, Envelope, new_id
 from shared.eventstore import ConcurrencyConflict
+from shared.fields import Id, Language
 
 SOURCE = "peerline/intake"
 AgencyId = Annotated[str, Field(pattern=TOKEN.pattern, description="agency id, e.g. `cfd`")]
@@ -39,14 +40,28 @@ class Identity(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v}
 
 
+Coded = Annotated[str, Field(max_length=64, description="a code of the agency's list; others → `other`")]
+
+
+class AskedPreferences(BaseModel):
+    """What the requester asks for in a peer: codes and ids only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agency_scope: AgencyScope = "own"
+    peer_ref: Id | None = Field(default=None, description="a specific peer")
+    language: Language | None = Field(default=None, description="a BCP 47 tag, e.g. `es` or `es-419`")
+    peer_discipline: Coded | None = None
+
+
 class CreateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agency: AgencyId
     activation: Activation
-    discipline: str | None = Field(default=None, max_length=32)
-    unit: str | None = Field(default=None, max_length=32, description="coded unit/station")
-    preferences: Preferences = Preferences()
+    discipline: Coded | None = None
+    unit: Coded | None = Field(default=None, description="coded unit/station")
+    preferences: AskedPreferences = AskedPreferences()
     contact_preference: domain.ContactPreference = "any"
     identity: Identity | None = Field(default=None, description="omit to stay anonymous (self-referral)")
     incident_ref: Ref | None = Field(default=None, description="the critical incident, for post_incident")
@@ -94,11 +109,18 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         keeps = domain.requester_keeps_token(body.activation)
         if keeps:  # the requester is the member: the same person, the same member_ref, every time
             member_ref = await asyncio.to_thread(ports.vault.member_of, body.agency, who.sub, member_ref)
+        codes, asked = ports.codes, body.preferences
+        discipline = codes.discipline(body.agency, body.discipline)
         cmd = domain.RequestSupport(
             activation=body.activation,
-            discipline=body.discipline,
-            preferences=body.preferences,
-            unit=body.unit,
+            discipline=discipline,
+            preferences=Preferences(
+                agency_scope=asked.agency_scope,
+                peer_ref=asked.peer_ref,
+                language=asked.language,
+                peer_discipline=codes.discipline(body.agency, asked.peer_discipline),
+            ),
+            unit=codes.unit(body.agency, body.unit),
             contact_preference=body.contact_preference,
             identity_fields=frozenset(identity),
             incident_ref=body.incident_ref,
@@ -111,13 +133,17 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         except domain.Rejected as exc:
             raise HTTPException(422, str(exc)) from exc
         store = ports.store()
+        # Everything is checked and encoded before the first write: a failure below is the log's, never
+        # the input's (no identity sealed for a request that is then refused).
+        envs = [Envelope.wrap(e, agency=body.agency, subject=case_id, source=SOURCE) for e in events]
+        for env in envs:
+            env.to_bytes()
         if identity and not await asyncio.to_thread(ports.vault.registered, member_ref):
             registered = await asyncio.to_thread(
-                ports.vault.register, body.agency, member_ref, identity, body.discipline
+                ports.vault.register, body.agency, member_ref, identity, discipline
             )
             env = Envelope.wrap(registered, agency=body.agency, subject=member_ref, source=SOURCE)
             await store.append([env], expected=0)
-        envs = [Envelope.wrap(e, agency=body.agency, subject=case_id, source=SOURCE) for e in events]
         await store.append(envs, expected=0)
         if not keeps:
             await asyncio.to_thread(

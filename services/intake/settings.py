@@ -18,9 +18,6 @@ class IntakeSettings(ServiceSettings):
     # KEKs being rotated away: still unwrap until `python -m services.intake rotate-kek` rewraps.
     previous_kek_files: list[Path] = []
     agency_policy_file: Path | None = None
-    max_body_bytes: int = 64 * 1024
-    rate_per_minute: int = 1200  # per client (a bearer token, else an address)
-    rate_burst: int = 100
     cad_max_deliveries: int = 5
     # Writes (POST) in flight at once; beyond it intake answers 503 + Retry-After instead of queueing.
     max_inflight: int = 256

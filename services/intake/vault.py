@@ -44,6 +44,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from services.intake.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
 from shared.contracts.intake import MemberRegistered
@@ -222,18 +223,26 @@ class Vault:
     # --- roster: CAD ids → member_refs ---------------------------------------------------------------
 
     def _secret(self, name: str) -> bytes:
-        """A vault secret (made on first use), wrapped by the KEK like the data keys."""
-        with self.engine.begin() as conn:
-            row = conn.execute(select(secrets_table).where(secrets_table.c.name == name)).first()
-            if row is not None:
-                return self.keyring.unwrap(row.wrapped, name, row.kek_id)
+        """A vault secret (made on first use), wrapped by the KEK like the data keys. Two first uses at
+        once: one insert wins, and the other reads the winner's secret."""
+        for _ in range(2):
+            with self.engine.begin() as conn:
+                row = conn.execute(select(secrets_table).where(secrets_table.c.name == name)).first()
+                if row is not None:
+                    return self.keyring.unwrap(row.wrapped, name, row.kek_id)
             key = new_data_key()
-            conn.execute(
-                insert(secrets_table).values(
-                    name=name, wrapped=self.keyring.wrap(key, name), kek_id=self.keyring.current_id
-                )
-            )
-            return key
+            try:
+                with self.engine.begin() as conn:
+                    wrapped = self.keyring.wrap(key, name)
+                    conn.execute(
+                        insert(secrets_table).values(
+                            name=name, wrapped=wrapped, kek_id=self.keyring.current_id
+                        )
+                    )
+                return key
+            except IntegrityError:
+                continue  # made by a concurrent first use: read it
+        raise RuntimeError(f"vault secret {name} could not be read or made")
 
     def _roster_key(self) -> bytes:
         return self._secret(ROSTER_SECRET)

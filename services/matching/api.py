@@ -17,6 +17,7 @@ from services.matching.assigner import Assigner
 from services.matching.directory import Directory
 from services.matching.peers import Peer
 from shared.auth import Auth, Principal, check_agency
+from shared.codes import CodeLists
 from shared.contracts.base import Event
 from shared.contracts.intake import Discipline
 from shared.contracts.matching import (
@@ -33,9 +34,12 @@ from shared.contracts.matching import (
     PeerTrainingRecorded,
 )
 from shared.envelope import TOKEN, new_id
+from shared.fields import Id, Language, TimeZone, UtcTime
+from shared.httpapi import service_api
+from shared.limits import HttpLimits
 
-Ref = Annotated[str, Path(pattern=TOKEN.pattern)]
-Code = Annotated[str, Field(pattern=TOKEN.pattern)]
+Ref = Annotated[str, Path(pattern=TOKEN.pattern, max_length=64)]
+Code = Id
 
 
 class Strict(BaseModel):
@@ -44,10 +48,14 @@ class Strict(BaseModel):
 
 class NewPeer(Strict):
     discipline: Discipline
-    unit: Code | None = None
-    languages: tuple[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")], ...] = ("en",)
+    unit: Annotated[str, Field(max_length=64)] | None = Field(
+        default=None, description="a unit code of the agency's list; others → `other`"
+    )
+    languages: tuple[Language, ...] = Field(default=("en",), min_length=1, max_length=8)
     member_ref: Code | None = Field(default=None, description="the peer's own member pseudonym")
-    supervisor_refs: tuple[Code, ...] = Field(default=(), description="member_refs of their chain of command")
+    supervisor_refs: tuple[Code, ...] = Field(
+        default=(), max_length=32, description="member_refs of their chain of command"
+    )
     enrolled: bool = Field(default=False, description="already selected and trained: joins as active")
 
 
@@ -71,20 +79,28 @@ class Acknowledgement(Strict):
 class Availability(Strict):
     available: bool
     reason: Literal["duty", "break"] = "duty"
-    until: Annotated[str, Field(pattern=r"^\d{4}-\d\d-\d\dT")] | None = None
+    until: UtcTime | None = Field(default=None, description="ISO time with its offset (stored in UTC)")
 
 
 class Windows(Strict):
-    windows: tuple[AvailabilityWindow, ...] = ()
-    tz: Annotated[str, Field(max_length=64)] = "UTC"
+    windows: tuple[AvailabilityWindow, ...] = Field(default=(), max_length=64)
+    tz: TimeZone = Field(default="UTC", description="a zoneinfo name, e.g. America/Chicago")
 
 
 class Answer(Strict):
     case_agency: Code
 
 
-def build_api(directory: Directory, assigner: Assigner, engine: Engine, auth: Auth) -> FastAPI:
-    api = FastAPI(title="Peerline matching", version="1", description="Peer directory and assignments.")
+def build_api(
+    directory: Directory,
+    assigner: Assigner,
+    engine: Engine,
+    auth: Auth,
+    limits: HttpLimits | None = None,
+    codes: CodeLists | None = None,
+) -> FastAPI:
+    codes = codes or CodeLists()
+    api = service_api("Peerline matching", "Peer directory and assignments.", auth, limits)
     coordinator = auth.require("coordinator", "regional_admin")
     # a peer acts only for themselves: the guard checks the path's peer_ref is their own
     peer_or_coordinator = auth.require("peer", "coordinator", "regional_admin", owner={"peer": "peer_ref"})
@@ -117,6 +133,7 @@ def build_api(directory: Directory, assigner: Assigner, engine: Engine, auth: Au
         """An application to the peer team (or, with `enrolled`, a trained peer joining as active)."""
         check_agency(who, agency)
         fields = body.model_dump(exclude={"enrolled"})
+        fields["unit"] = codes.unit(agency, body.unit)
         event = PeerEnrolled(**fields) if body.enrolled else PeerApplied(**fields)
         return await run(agency, new_id("p"), step(event), creating=True)
 
@@ -191,7 +208,9 @@ def build_api(directory: Directory, assigner: Assigner, engine: Engine, auth: Au
     ) -> dict[str, Any]:
         """On/off duty, or a self-declared break (`reason: break`, optionally `until`)."""
         check_agency(who, agency)
-        return await run(agency, peer_ref, step(PeerAvailabilityChanged(**body.model_dump())))
+        until = body.until.isoformat() if body.until else None
+        event = PeerAvailabilityChanged(available=body.available, reason=body.reason, until=until)
+        return await run(agency, peer_ref, step(event))
 
     @api.put(base + "/{peer_ref}/windows", tags=["peer"])
     async def windows(

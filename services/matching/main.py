@@ -17,6 +17,7 @@ from services.matching.reactor import Reactor
 from services.matching.settings import MatchingSettings
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
+from shared.codes import CodeLists
 from shared.consumers.matching import directory_replica
 from shared.db import make_engine
 from shared.projection import Projection, ensure_schema
@@ -41,7 +42,14 @@ class Matching:
         self.auth = auth or Auth.from_settings(
             settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
         )
-        self.api: FastAPI = build_api(self.directory, self.assigner, self.engine, self.auth)
+        self.api: FastAPI = build_api(
+            self.directory,
+            self.assigner,
+            self.engine,
+            self.auth,
+            settings.http_limits(),
+            CodeLists.load(settings.codes_file),
+        )
         self.timers = TimerLoop(
             self.engine,
             timers,

@@ -13,9 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, HTTPException, Query, Request, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Query, status
 from sqlalchemy import Connection, Engine
 
 from services.notify import people
@@ -24,15 +22,10 @@ from services.notify.sealing import Sealer
 from shared.auth import Auth, Principal, check_agency
 from shared.clock import Clock
 from shared.envelope import TOKEN
+from shared.httpapi import service_api
+from shared.limits import HttpLimits
 
 T = TypeVar("T")
-
-
-async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
-    """422 naming each bad field, without echoing the values (they are someone's addresses)."""
-    assert isinstance(exc, RequestValidationError)
-    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def build_api(
@@ -43,9 +36,11 @@ def build_api(
     channels: tuple[str, ...],
     push_key: Callable[[], str],
     changed: Callable[[], None],
+    limits: HttpLimits | None = None,
 ) -> FastAPI:
-    api = FastAPI(title="Peerline notify", version="1")
-    api.add_exception_handler(RequestValidationError, _invalid)
+    api = service_api(
+        "Peerline notify", "Notifications: contact points, on call, Web Push key.", auth, limits
+    )
     anyone = auth.require("member", "peer", "coordinator", "clinician", "leader", "regional_admin")
     coordinator = auth.require("coordinator", "regional_admin")
 

@@ -83,6 +83,7 @@ class Notify:
             channels,
             lambda: application_server_key(self.vapid),
             self.dispatcher.wake.set,
+            settings.http_limits(),
         )
         self._js: JetStreamContext | None = None
         self.ready = False

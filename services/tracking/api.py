@@ -25,6 +25,7 @@ from shared.clock import Clock
 from shared.contracts.tracking import Category, ContactMode, DurationBucket, Referral
 from shared.envelope import TOKEN, Envelope
 from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.httpapi import service_api
 
 SOURCE = "peerline/tracking"
 Week = Annotated[str, Field(pattern=domain.WEEK.pattern, description="ISO week, e.g. 2026-W48")]
@@ -86,7 +87,7 @@ def _fail(exc: domain.Rejected) -> HTTPException:
 def build_api(
     store: Callable[[], EventStore], engine: Engine, auth: Auth, settings: TrackingSettings, clock: Clock
 ) -> FastAPI:
-    api = FastAPI(title="Peerline tracking", version="1", description="Coded contacts and trends.")
+    api = service_api("Peerline tracking", "Coded contacts and trends.", auth, settings.http_limits())
 
     @api.get("/healthz", tags=["ops"], dependencies=[Auth.open("a liveness probe: says nothing")])
     def healthz() -> dict[str, str]:
@@ -138,7 +139,12 @@ def build_api(
         current = domain.iso_week(clock.now())
         event_id = f"e-contact-{case_id}-{body.report_id}" if body.report_id else None
         env = await decide_and_append(
-            agency, case_id, lambda case: domain.log_contact(case, by, cmd, current_week=current), event_id
+            agency,
+            case_id,
+            lambda case: domain.log_contact(
+                case, by, cmd, current_week=current, window_weeks=settings.contact_window_weeks
+            ),
+            event_id,
         )
         return Logged(event_id=env.id, week=str(env.data["week"]), initial=bool(env.data["initial"]))
 

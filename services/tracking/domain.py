@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from shared.contracts.base import Event
@@ -105,7 +105,38 @@ class LogContact:
     week: str | None = None  # ISO week; defaults to the current one
 
 
-def log_contact(case: Case, by: Reporter, cmd: LogContact, *, current_week: str) -> list[Event]:
+def quarter_of(week: str) -> str:
+    """ISO weeks 1-13 are Q1, 14-26 Q2, 27-39 Q3, 40-53 Q4: aligned, disjoint periods."""
+    return f"{week[:4]}-Q{min(4, (int(week[6:]) - 1) // 13 + 1)}"
+
+
+def monday_of(week: str) -> date | None:
+    """The Monday of an ISO week, None if there is no such week (e.g. 2025-W53)."""
+    if not WEEK.match(week):
+        return None
+    try:
+        return date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
+    except ValueError:
+        return None
+
+
+def check_week(week: str, current_week: str, window_weeks: int) -> None:
+    """A contact is reported for this week or one of the `window_weeks` before it, and never into a
+    quarter that has ended: an ended quarter is published and its counts are final."""
+    monday, now = monday_of(week), monday_of(current_week)
+    if monday is None or now is None:
+        raise Rejected("week: expected an ISO week such as 2026-W48")
+    if monday > now:
+        raise Rejected("week: a contact cannot be reported for a future week")
+    if (now - monday).days > 7 * window_weeks:
+        raise Rejected(f"week: a contact is reported within {window_weeks} weeks")
+    if quarter_of(week) != quarter_of(current_week):
+        raise Rejected(f"week: {quarter_of(week)} is published; its counts are final")
+
+
+def log_contact(
+    case: Case, by: Reporter, cmd: LogContact, *, current_week: str, window_weeks: int = 2
+) -> list[Event]:
     if case.status == "new":
         raise NoSuchCase("no such case")
     if case.status != "open":
@@ -113,10 +144,7 @@ def log_contact(case: Case, by: Reporter, cmd: LogContact, *, current_week: str)
     if case.peer_ref is None or (case.peer_ref, case.peer_agency) != (by.peer_ref, by.agency):
         raise NotAssigned("only the peer assigned to this case may report on it")
     week = cmd.week or current_week
-    if not WEEK.match(week):
-        raise Rejected("week: expected an ISO week such as 2026-W48")
-    if week > current_week:
-        raise Rejected("week: a contact cannot be reported for a future week")
+    check_week(week, current_week, window_weeks)
     if not cmd.categories:
         raise Rejected("categories: at least one category")
     return [

@@ -13,6 +13,7 @@ from services.tracking.settings import TrackingSettings
 from services.tracking.trends import TrendsProjection
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
+from shared.codes import CodeLists
 from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.projection import Projection
@@ -46,7 +47,7 @@ class Tracking:
         nc = await connect_nats(self.settings)
         js = nc.jetstream()
         self._store = EventStore(js)
-        runners = [ProjectionRunner(js, self.engine, p, c) for p, c in projections()]
+        runners = [ProjectionRunner(js, self.engine, p, c) for p, c in projections(self.settings)]
         for runner in runners:
             await runner.start()
         self.ready = True
@@ -65,9 +66,10 @@ def create_app(settings: TrackingSettings | None = None, **overrides: object) ->
     return Tracking(settings or TrackingSettings(), **overrides)  # type: ignore[arg-type]
 
 
-def projections() -> list[tuple[Projection, Consumer]]:
+def projections(settings: TrackingSettings | None = None) -> list[tuple[Projection, Consumer]]:
+    codes = CodeLists.load((settings or TrackingSettings()).codes_file)
     return [
-        (TrendsProjection(), consumer("tracking-trends")),
+        (TrendsProjection(codes), consumer("tracking-trends")),
         (AuditProjection(), consumer("tracking-audit")),
     ]
 
@@ -76,7 +78,7 @@ def main() -> None:
     settings = TrackingSettings()
     configure_logging(settings.log_level)
     if sys.argv[1:] == ["replay"]:
-        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections()))
+        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections(settings)))
         return
     configure_telemetry("tracking", settings.otlp_endpoint)
     asyncio.run(create_app(settings).run(asyncio.Event()))

@@ -15,17 +15,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
+from services.tracking.domain import quarter_of as quarter_of
 from services.tracking.reports import REPORTS, VOCABULARY, BadQuery, Report, publish, table
 from services.tracking.suppression import suppress
 from services.tracking.trends import trend_counts
 from shared.projection import position
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-
-
-def quarter_of(week: str) -> str:
-    """ISO weeks 1-13 are Q1, 14-26 Q2, 27-39 Q3, 40-53 Q4: aligned, disjoint periods."""
-    return f"{week[:4]}-Q{min(4, (int(week[6:]) - 1) // 13 + 1)}"
 
 
 def quarter_weeks(quarter: str) -> tuple[str, str]:

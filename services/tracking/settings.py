@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from services.tracking.suppression import MINIMUM_THRESHOLD
 from shared.settings import ServiceSettings
@@ -13,6 +13,9 @@ class TrackingSettings(ServiceSettings):
     # Per agency, the smallest count a report may show, as JSON:
     # PEERLINE_SUPPRESSION_THRESHOLDS='{"cfd": 20}'. Raise-only: nothing below 11 is accepted.
     suppression_thresholds: dict[str, int] = {}
+    # A contact may be reported for the current ISO week or this many before it (never into an ended,
+    # published quarter).
+    contact_window_weeks: int = Field(default=2, ge=0, le=12)
 
     @field_validator("suppression_thresholds")
     @classmethod

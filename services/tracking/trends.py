@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.tracking.domain import iso_week
+from shared.codes import CodeLists
 from shared.contracts.base import Event
 from shared.contracts.intake import CriticalIncidentReported, RequestCancelled, SupportRequested
 from shared.contracts.matching import PeerAssigned
@@ -152,8 +153,14 @@ PENDING = {
 
 
 class TrendsProjection:
+    """Counts by coded facts only: a unit or discipline not on the agency's code list counts as `other`,
+    so a report's column labels are configured codes, never what someone typed."""
+
     name = "tracking-trends"
     metadata = metadata
+
+    def __init__(self, codes: CodeLists | None = None) -> None:
+        self.codes = codes or CodeLists()
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         match event:
@@ -187,7 +194,8 @@ class TrendsProjection:
                 _upsert(conn, rows)
 
     def _requested(self, conn: Connection, env: Envelope, event: SupportRequested) -> None:
-        unit, discipline = event.unit or UNKNOWN, event.discipline or UNKNOWN
+        unit = self.codes.unit(env.agency, event.unit) or UNKNOWN
+        discipline = self.codes.discipline(env.agency, event.discipline) or UNKNOWN
         facts = {
             "case_id": env.subject,
             "agency": env.agency,

@@ -21,12 +21,17 @@ from services.wellness.writer import Writer
 from shared.auth import Auth, Principal, Role, check_agency
 from shared.clock import Clock
 from shared.eventstore import History
+from shared.fields import UtcTime
+from shared.httpapi import service_api
+from shared.limits import HttpLimits
 
 
 class BreakRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    until: datetime | None = Field(default=None, description="when the break ends by itself (optional)")
+    until: UtcTime | None = Field(
+        default=None, description="when the break ends by itself (optional; ISO time with its offset)"
+    )
 
 
 class LoadView(BaseModel):
@@ -71,10 +76,15 @@ class ExposureView(BaseModel):
 OWN_PEER: dict[Role, str] = {"peer": "peer_ref"}  # a peer sees and changes only their own state
 
 
-def build_api(writer: Writer, engine: Engine, auth: Auth, policies: Policies, clock: Clock) -> FastAPI:
-    api = FastAPI(
-        title="Peerline wellness", version="1", description="Peer load, follow-ups, debrief offers."
-    )
+def build_api(
+    writer: Writer,
+    engine: Engine,
+    auth: Auth,
+    policies: Policies,
+    clock: Clock,
+    limits: HttpLimits | None = None,
+) -> FastAPI:
+    api = service_api("Peerline wellness", "Peer load, follow-ups, debrief offers.", auth, limits)
 
     def read(fn: Callable[..., Any], *args: Any) -> Any:
         with engine.connect() as conn:

@@ -73,7 +73,9 @@ class Wellness:
             ),
         )
         self.projection = WellnessProjection(self.policies)
-        self.api: FastAPI = build_api(self.writer, self.engine, self.auth, self.policies, self.clock)
+        self.api: FastAPI = build_api(
+            self.writer, self.engine, self.auth, self.policies, self.clock, settings.http_limits()
+        )
         self.wake = asyncio.Event()
         self.load_changed = asyncio.Event()
         self.ready = False

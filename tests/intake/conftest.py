@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -70,6 +71,12 @@ def write_kek(path: Path) -> Path:
     return path
 
 
+def write_codes(path: Path) -> Path:
+    """Every agency's units: two stations (any other unit is recorded as `other`)."""
+    path.write_text(json.dumps({"*": {"units": ["station-4", "station-7"]}}))
+    return path
+
+
 @pytest.fixture
 async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]:
     nc = await connect(nats_server.url)
@@ -81,6 +88,7 @@ async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]
         var_dir=tmp_path,
         jwt_public_key_file=public,
         kek_file=write_kek(tmp_path / "kek"),
+        codes_file=write_codes(tmp_path / "codes.json"),
         rate_per_minute=100_000,
         rate_burst=10_000,
     )

@@ -10,11 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from services.intake.limits import Limits, RateLimiter
 from services.intake.main import Intake
 from services.intake.policy import Policies
 from services.intake.settings import IntakeSettings
 from shared.auth import generate_dev_keys, mint
+from shared.limits import Limits, RateLimiter
 from tests.support.bus import connect
 
 pytestmark = pytest.mark.unit
@@ -30,7 +30,7 @@ class Ticks:
 
 def app(limiter: RateLimiter, max_body: int = 100) -> FastAPI:
     api = FastAPI()
-    api.add_middleware(Limits, max_body=max_body, limiter=limiter)
+    api.add_middleware(Limits, max_body=max_body, limiter=limiter, identify={"a": "A", "b": "B"}.get)
 
     @api.post("/echo")
     async def echo(request: Request) -> dict[str, int]:

@@ -3,6 +3,7 @@ reads the timeline, leaders read suppressed reports; every route × every role; 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from services.tracking.settings import TrackingSettings
 from services.tracking.trends import TrendsProjection
 from shared.auth import ROLES, RoleGuard, generate_dev_keys, mint
 from shared.clock import FakeClock
+from shared.codes import CodeLists
 from shared.contracts.intake import SupportRequested
 from shared.contracts.matching import PeerAssigned
 from shared.db import make_engine
@@ -49,11 +51,11 @@ class Env:
         token = mint(self.key, role=role, agency=agency or self.agency, sub=sub)  # type: ignore[arg-type]
         return {"Authorization": f"Bearer {token}"}
 
-    async def open_case(self, peer: str = "p-one", agency: str | None = None) -> str:
+    async def open_case(self, peer: str = "p-one", agency: str | None = None, unit: str = "st-9") -> str:
         agency = agency or self.agency
         case_id = new_id("c")
         requested = Envelope.wrap(
-            SupportRequested(activation="self", member_ref=new_id("m"), token_hash="0" * 64, unit="st-9"),
+            SupportRequested(activation="self", member_ref=new_id("m"), token_hash="0" * 64, unit=unit),
             agency=agency,
             subject=case_id,
             source="test",
@@ -77,7 +79,9 @@ def token_agency() -> str:
 @pytest.fixture
 async def env(js: JetStreamContext, tmp_path: Path) -> AsyncIterator[Env]:
     private, public = generate_dev_keys(tmp_path / "keys")
-    settings = TrackingSettings(var_dir=tmp_path, jwt_public_key_file=public)
+    codes = tmp_path / "codes.json"
+    codes.write_text(json.dumps({"*": {"units": ["st-9"]}}))
+    settings = TrackingSettings(var_dir=tmp_path, jwt_public_key_file=public, codes_file=codes)
     app = Tracking(settings, clock=FakeClock())
     app._store = EventStore(js)
     agency, other = token_agency(), token_agency()
@@ -86,7 +90,9 @@ async def env(js: JetStreamContext, tmp_path: Path) -> AsyncIterator[Env]:
         Consumer(f"test-audit-{agency}", (f"ev.{agency}.case.>", f"ev.{agency}.escalation.>")),
     ]
     runners = []
-    for projection, c in zip((TrendsProjection(), AuditProjection()), consumers, strict=True):
+    for projection, c in zip(
+        (TrendsProjection(CodeLists.load(codes)), AuditProjection()), consumers, strict=True
+    ):
         await js.add_consumer(STREAM, c.config())
         runner = ProjectionRunner(js, app.engine, projection, c)
         await runner.start()

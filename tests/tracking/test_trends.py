@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, inspect, select
 from services.tracking import publication, reports
 from services.tracking.domain import iso_week
 from services.tracking.trends import LEADERSHIP, WORKING, TrendsProjection, response_bucket
+from shared.codes import AgencyCodes, CodeLists
 from shared.contracts.base import Event
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, SupportRequested
 from shared.contracts.matching import PeerAssigned
@@ -125,7 +126,7 @@ def history(seed: int, n_cases: int) -> list[Envelope]:
 
 def project(envs: list[Envelope]) -> Engine:
     engine = create_engine("sqlite://")
-    projection = TrendsProjection()
+    projection = TrendsProjection(CodeLists({"*": AgencyCodes(units=frozenset(UNITS))}))
     ensure_schema(engine, projection)
 
     items = [item_of(env, seq) for seq, env in enumerate(envs, start=1)]

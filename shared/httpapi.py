@@ -1,0 +1,68 @@
+"""Every service's FastAPI app starts here: the same guards (rate, body size, text) and the same error
+answers everywhere. A 422 names each bad field and the problem, never the value sent (it may be
+someone's identity, or 8 MB); the event log being unreachable is a 503 that says nothing was recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from nats.errors import Error as NatsError
+from pydantic import ValidationError
+
+from shared.auth import Auth
+from shared.limits import HttpLimits, Limits, RateLimiter
+
+log = logging.getLogger("peerline.http")
+MAX_LOC = 64  # a key of the body is part of a loc: bounded, so a loc cannot carry a whole input
+
+
+def _loc(loc: tuple[int | str, ...]) -> list[int | str]:
+    return [part if isinstance(part, int) else part[:MAX_LOC] for part in loc]
+
+
+def problems(errors: list[Any], prefix: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Pydantic errors without their `input` and `ctx`: where, what kind, and the message only."""
+    return [{"loc": _loc((*prefix, *e["loc"])), "msg": e["msg"], "type": e["type"]} for e in errors]
+
+
+async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": problems(list(exc.errors()))}, status_code=422)
+
+
+async def invalid_value(_request: Request, exc: Exception) -> JSONResponse:
+    """A value that passed the request schema but not a contract it is written into: still bad input."""
+    assert isinstance(exc, ValidationError)
+    return JSONResponse({"detail": problems(exc.errors(), ("body",))}, status_code=422)
+
+
+async def log_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """The log could not take the write (NATS restarting, unreachable): nothing was accepted, say so."""
+    log.warning("event log unavailable: %s", type(exc).__name__)
+    return JSONResponse(
+        {"detail": "the event log is unavailable; nothing was recorded — try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
+
+
+def service_api(title: str, description: str, auth: Auth, limits: HttpLimits | None = None) -> FastAPI:
+    """A FastAPI app with Peerline's guards and error answers; the service adds its routes."""
+    limits = limits or HttpLimits()
+    api = FastAPI(title=title, version="1", description=description)
+    api.add_exception_handler(RequestValidationError, invalid_request)
+    api.add_exception_handler(ValidationError, invalid_value)
+    api.add_exception_handler(NatsError, log_unavailable)
+    api.add_exception_handler(TimeoutError, log_unavailable)
+    api.add_middleware(
+        Limits,
+        max_body=limits.max_body,
+        limiter=RateLimiter(limits.per_minute, limits.burst),
+        identify=auth.verifier.client_name,
+    )
+    return api
