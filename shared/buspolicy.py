@@ -120,45 +120,53 @@ def service_identity(service: str) -> Identity:
     )
 
 
+STREAMS = (STREAM, DLQ_STREAM, CAD_INBOX)  # every stream Peerline has; no one creates another
 _NEVER = (
     f"{JS}.STREAM.DELETE.>",
     f"{JS}.STREAM.PURGE.>",
     f"{JS}.STREAM.MSG.DELETE.>",
-    f"{JS}.STREAM.UPDATE.{STREAM}",  # seal, shrink (max_msgs), retention: only the break-glass log admin
+    f"{JS}.STREAM.UPDATE.>",  # seal, shrink (max_msgs), new subjects: only the break-glass log admin
 )
 
 
+def provisioned_durables() -> tuple[tuple[str, str], ...]:
+    """(stream, durable) of every durable anyone reads: the declared ones, the CAD inbox's, replicas'."""
+    declared = [(STREAM, d) for ds in durables().values() for d in ds]
+    extra = [pair for pairs in EXTRA_DURABLES.values() for pair in pairs]
+    return tuple(dict.fromkeys(declared + extra))
+
+
 def provisioner() -> Identity:
-    """`peerline bootstrap`: creates streams and durables; cannot delete, purge, seal or shrink the log."""
+    """`peerline bootstrap`: creates Peerline's streams by name and its declared durables, nothing else.
+    It cannot update a stream (so it cannot seal, shrink or widen one to capture other subjects), nor
+    delete, purge or create any other stream or consumer."""
+    creates: list[str] = []
+    for stream, durable in provisioned_durables():
+        base = f"{JS}.CONSUMER.CREATE.{stream}.{durable}"
+        durable_api = f"{JS}.CONSUMER.DURABLE.CREATE.{stream}.{durable}"  # nats-py's form for durables
+        creates += [base, f"{base}.>", durable_api, f"{JS}.CONSUMER.DELETE.{stream}.{durable}"]
     return Identity(
         "provisioner",
         publish=(
             f"{JS}.INFO",
             f"{JS}.STREAM.NAMES",
-            f"{JS}.STREAM.LIST",
             f"{JS}.STREAM.INFO.*",
-            f"{JS}.STREAM.CREATE.*",
-            f"{JS}.STREAM.UPDATE.{DLQ_STREAM}",
-            f"{JS}.STREAM.UPDATE.{CAD_INBOX}",
-            f"{JS}.CONSUMER.CREATE.*",
-            f"{JS}.CONSUMER.CREATE.*.>",
-            f"{JS}.CONSUMER.DURABLE.CREATE.*.*",
+            *(f"{JS}.STREAM.CREATE.{s}" for s in STREAMS),
+            *creates,
             f"{JS}.CONSUMER.INFO.*.*",
-            f"{JS}.CONSUMER.DELETE.*.*",
             f"{JS}.CONSUMER.NAMES.*",
-            f"{JS}.CONSUMER.LIST.*",
         ),
         subscribe=(f"{inbox_prefix('provisioner')}.>",),
         deny_publish=_NEVER,
-        description="creates streams and durable consumers (peerline bootstrap)",
+        description="creates Peerline's streams and declared durables (peerline bootstrap)",
     )
 
 
 def log_admin() -> Identity:
-    """Break-glass: may change the log's settings (replicas, limits). Made on demand, revoked after use."""
+    """Break-glass: may change the streams' settings (replicas, limits). Made on demand, revoked after."""
     return Identity(
         "log-admin",
-        publish=(f"{JS}.STREAM.INFO.{STREAM}", f"{JS}.STREAM.UPDATE.{STREAM}"),
+        publish=(*(f"{JS}.STREAM.INFO.{s}" for s in STREAMS), *(f"{JS}.STREAM.UPDATE.{s}" for s in STREAMS)),
         subscribe=(f"{inbox_prefix('log-admin')}.>",),
         deny_publish=_NEVER[:3],
         description="changes the log's stream settings; never deletes or purges",

@@ -21,7 +21,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError
 
 from shared.envelope import STREAM
 
@@ -136,29 +136,20 @@ def consumer(durable: str) -> Consumer:
     raise KeyError(durable)
 
 
-async def _ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
-    try:
-        await js.stream_info(cfg.name or "")
-    except NotFoundError:
-        await js.add_stream(cfg)
-        return
-    await js.update_stream(cfg)
+class StreamSettingsDiffer(RuntimeError):
+    """A stream exists with other settings than this release's; the provisioner may not change them."""
 
 
-class LogSettingsDiffer(RuntimeError):
-    """The log exists with other settings than this release's; the provisioner may not change them."""
-
-
-async def _ensure_log(js: JetStreamContext, cfg: StreamConfig) -> None:
-    """Create the log, or confirm it has these settings. Never updates it: an update can seal or shrink
-    the log, so the provisioner's identity is not allowed one; a deliberate change of the log's settings
-    is made with the break-glass `log-admin` identity (docs/bus.md)."""
+async def ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
+    """Create a stream, or confirm it has these settings. Never updates one: an update can seal or shrink
+    the log, or widen a stream to capture other subjects, so the provisioner's identity is not allowed
+    one; a deliberate change is made with the break-glass `log-admin` identity (docs/bus.md)."""
     try:
         await js.add_stream(cfg)  # answered OK when the log exists with exactly these settings
     except BadRequestError as exc:
         if exc.err_code != 10058:  # stream name already in use with a different configuration
             raise
-        raise LogSettingsDiffer(
+        raise StreamSettingsDiffer(
             f"{cfg.name} exists with other settings than this release asks for; change them with the "
             "log-admin identity (docs/bus.md), the provisioner cannot"
         ) from exc
@@ -166,8 +157,8 @@ async def _ensure_log(js: JetStreamContext, cfg: StreamConfig) -> None:
 
 async def provision(js: JetStreamContext, replicas: int = 1) -> None:
     """Create the streams (updating all but the log) and every durable consumer. Safe to run again."""
-    await _ensure_log(js, events_stream(replicas))
-    await _ensure_stream(js, dlq_stream(replicas))
+    await ensure_stream(js, events_stream(replicas))
+    await ensure_stream(js, dlq_stream(replicas))
     for c in all_consumers():
         await js.add_consumer(STREAM, c.config())
     from shared.consumers.intake import provision_streams as intake_streams  # the CAD inbox

@@ -226,15 +226,22 @@ async def test_the_provisioner_cannot_delete_purge_seal_or_shrink_the_log(log: s
         await p.denied(api(p.nc, f"$JS.API.STREAM.DELETE.{STREAM}"), "deleting the log")
         await p.denied(api(p.nc, f"$JS.API.STREAM.MSG.DELETE.{STREAM}", {"seq": 1}), "deleting an event")
         await p.denied(lambda: p.nc.publish("ev.a1.case.c-9.support_requested", b"{}"), "appending")
+        capture = {"name": "EVIL", "subjects": ["_INBOX.>", "notify.>"]}
+        await p.denied(api(p.nc, "$JS.API.STREAM.CREATE.EVIL", capture), "a stream capturing replies")
+        widen = {"name": DLQ_STREAM, "subjects": ["dlq.>", "_INBOX.>"]}
+        await p.denied(api(p.nc, f"$JS.API.STREAM.UPDATE.{DLQ_STREAM}", widen), "widening a stream")
+        await p.denied(api(p.nc, f"$JS.API.CONSUMER.CREATE.{STREAM}.evil"), "an undeclared consumer")
+        theirs = others_durable("provisioner")
+        await p.denied(api(p.nc, f"$JS.API.CONSUMER.MSG.NEXT.{STREAM}.{theirs}"), "reading a durable")
     assert await log_state(log) == before
 
 
 async def test_provisioning_refuses_to_change_the_log_quietly(log: str) -> None:
-    from shared.topology import LogSettingsDiffer, _ensure_log
+    from shared.topology import StreamSettingsDiffer, ensure_stream
 
     async with probe(log, "provisioner") as p:
-        with pytest.raises(LogSettingsDiffer):
-            await _ensure_log(p.nc.jetstream(), events_stream(replicas=1).evolve(max_msgs=5))
+        with pytest.raises(StreamSettingsDiffer):
+            await ensure_stream(p.nc.jetstream(), events_stream(replicas=1).evolve(max_msgs=5))
     assert (await log_state(log))[1] == -1
 
 

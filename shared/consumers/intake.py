@@ -17,7 +17,6 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import NotFoundError
 
 from shared.topology import DUPLICATE_WINDOW_S, Consumer
 
@@ -62,10 +61,7 @@ def cad_inbox_consumer() -> ConsumerConfig:
 
 async def provision_streams(js: JetStreamContext, replicas: int = 1) -> None:
     """Create or update the CAD inbox and its consumer (idempotent)."""
-    cfg = cad_inbox_stream(replicas)
-    try:
-        await js.stream_info(CAD_INBOX)
-        await js.update_stream(cfg)
-    except NotFoundError:
-        await js.add_stream(cfg)
+    from shared.topology import ensure_stream
+
+    await ensure_stream(js, cad_inbox_stream(replicas))
     await js.add_consumer(CAD_INBOX, cad_inbox_consumer())
