@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from shared import runtime
 from tests.support.deploy import (
     AUTH_SECRET,
     CLIENT_LABEL,
@@ -45,15 +46,9 @@ from tests.support.natsconf import inline_users, jetstream_block, without_commen
 
 K8S_VERSION = "1.32.0"
 
-# The deployment contract: every service, its metrics/health port. intake alone serves HTTP.
-METRICS_PORTS = {
-    "intake": 9101,
-    "matching": 9102,
-    "escalation": 9103,
-    "tracking": 9104,
-    "wellness": 9105,
-    "notify": 9106,
-}
+# The deployment contract: every service, its metrics/health port (as `peerline up` runs them). intake
+# alone serves HTTP.
+METRICS_PORTS = dict(runtime.METRICS_PORTS)
 HTTP_SERVICE, HTTP_PORT = "intake", 8081
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - containers must listen on their pod address
 # Secrets the base references by name; production expects them to exist, dev generates them.
