@@ -80,6 +80,7 @@ async def test_intake_applies_its_configured_limits(tmp_path: Path) -> None:
         jwt_public_key_file=public,
         kek_file=tmp_path / "kek",
         rate_burst=2,
+        rate_per_minute=1,  # no token comes back between these requests, however slow the machine
         max_body_bytes=500,
     )
     intake = Intake(settings)
