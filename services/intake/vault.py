@@ -259,14 +259,20 @@ class Vault:
         if self.known_member(agency, subject):
             return subject
         h = self._subject_hash(agency, subject)
-        with self.engine.begin() as conn:
-            found = conn.execute(
-                select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == h)
-            ).scalar()
+        for _ in range(2):  # two first requests at once: one insert wins, the other reads the winner's
+            with self.engine.begin() as conn:
+                found = conn.execute(
+                    select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == h)
+                ).scalar()
             if found is not None:
                 return str(found)
-            conn.execute(insert(pseudonyms).values(subject_hash=h, agency=agency, member_ref=fresh))
-        return fresh
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(pseudonyms).values(subject_hash=h, agency=agency, member_ref=fresh))
+                return fresh
+            except IntegrityError:
+                continue
+        raise RuntimeError("a member's pseudonym could not be read or made")
 
     def link(self, agency: str, subject: str, member_ref: str) -> None:
         """Tie a registered member to their sign-in (a coordinator's act, e.g. on enrolling a peer)."""

@@ -4,6 +4,7 @@ member the directory knows (a peer, a captain), and erased with their identity."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -68,3 +69,9 @@ async def test_a_member_signed_in_by_their_member_ref_keeps_it(world: World) -> 
     ref = r.json()["member_ref"]
     assert await request(world, ref) == ref  # the identity provider maps the account to its member_ref
     assert await request(world, ref, agency=B) != ref  # not a member of riverton-police
+
+
+async def test_a_members_first_requests_at_once_get_one_member_ref_and_no_error(world: World) -> None:
+    """Found by the chaos run: two first requests of one person raced to create the pseudonym (500)."""
+    refs = await asyncio.gather(*(request(world, "u-first-time") for _ in range(12)))
+    assert len(set(refs)) == 1
