@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse
 from nats.errors import Error as NatsError
 from sqlalchemy import Engine
 
-from services.intake import cad_api, members_api, requests_api
+from services.intake import cad_api, meet_api, members_api, requests_api
 from services.intake.inflight import InFlight
 from services.intake.limits import Limits, RateLimiter
+from services.intake.peercards import PeerCards
 from services.intake.policy import Policies
 from services.intake.ports import Ports
 from services.intake.vault import Vault
@@ -52,6 +53,7 @@ def build_api(
     max_body: int = 64 * 1024,
     limiter: RateLimiter | None = None,
     max_inflight: int = 256,
+    cards: PeerCards | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="Peerline intake",
@@ -66,13 +68,16 @@ def build_api(
     api.add_exception_handler(TimeoutError, _log_unavailable)
     api.add_middleware(Limits, max_body=max_body, limiter=limiter or RateLimiter(1200, 100))
     api.add_middleware(InFlight, limit=max_inflight)  # outermost: shed before any other work
-    ports = Ports(store, engine, vault, policies or Policies(), auth, clock or SystemClock())
+    ports = Ports(
+        store, engine, vault, policies or Policies(), auth, clock or SystemClock(), cards or PeerCards()
+    )
 
     @api.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     requests_api.add_routes(api, ports)
+    meet_api.add_routes(api, ports)
     members_api.add_routes(api, ports)
     cad_api.add_routes(api, ports)
     return api

@@ -39,6 +39,7 @@ from sqlalchemy import (
     update,
 )
 
+from services.intake.callbacks import Callbacks, callback_keys
 from services.intake.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
 from shared.contracts.intake import MemberRegistered
 from shared.db import make_engine
@@ -105,6 +106,7 @@ def vault_engine(url: str) -> Engine:
 class Vault:
     def __init__(self, engine: Engine, keyring: Keyring) -> None:
         self.engine, self.keyring = engine, keyring
+        self.callbacks = Callbacks(engine, keyring)  # members' callback channels, one key per case
 
     # --- identities ---------------------------------------------------------------------------------
 
@@ -179,6 +181,7 @@ class Vault:
             for table, key_col in (
                 (data_keys, data_keys.c.member_ref),
                 (secrets_table, secrets_table.c.name),
+                (callback_keys, callback_keys.c.case_id),
             ):
                 for row in conn.execute(select(key_col, table.c.wrapped, table.c.kek_id)).all():
                     if row.kek_id == current:

@@ -9,9 +9,12 @@ import sys
 
 from fastapi import FastAPI
 
+from services.matching import peer_api
 from services.matching.api import build_api
 from services.matching.assigner import Assigner
+from services.matching.cards import Cards
 from services.matching.directory import Directory
+from services.matching.profiles import Profiles, profile_key
 from services.matching.projection import DirectoryProjection, timers
 from services.matching.reactor import Reactor
 from services.matching.settings import MatchingSettings
@@ -42,6 +45,9 @@ class Matching:
             settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
         )
         self.api: FastAPI = build_api(self.directory, self.assigner, self.engine, self.auth)
+        profiles = Profiles(self.engine, profile_key(settings.profile_key_file, settings.var_dir))
+        peer_api.add_routes(self.api, self.engine, self.auth, profiles)
+        self.cards = Cards(self.engine, profiles)
         self.timers = TimerLoop(self.engine, timers, self.clock, self.fire, poll_s=settings.timer_poll_s)
         self.ready = False
 
@@ -91,6 +97,7 @@ class Matching:
         if stop.is_set():
             await nc.close()
             return
+        cards = await self.cards.serve(nc)
         self.ready = True
         tasks: list[Task] = [runner.run, self.timers.run, *(r.run for r in reactors)]
         if self.settings.http_port:
@@ -101,6 +108,7 @@ class Matching:
         try:
             await run_until_stopped(tasks, stop)
         finally:
+            await cards.unsubscribe()
             await nc.close()
 
 
