@@ -22,7 +22,7 @@ from services.intake.keys import KeyUnavailable
 from services.intake.policy import CrisisLine
 from services.intake.ports import Ports
 from services.intake.requests_api import SOURCE, CaseView, token_hash
-from shared.auth import Principal
+from shared.auth import Principal, check_agency
 from shared.contracts.matching import PeerCard
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyConflict
@@ -122,10 +122,13 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
             return {"case_id": case_id, "callback": "left"}
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the case is busy; try again")
 
-    @api.get("/v1/requests/{case_id}/callback", response_model=Released, tags=["peer"])
-    async def release_callback(case_id: str, who: Principal = ports.auth.require("peer")) -> Released:
-        """The member's callback, for the peer who accepted the case (token `sub` = their peer_ref)
-        and no one else. Recorded (`callback_released`) before it is shown."""
+    @api.get("/v1/agencies/{agency}/cases/{case_id}/callback", response_model=Released, tags=["peer"])
+    async def release_callback(
+        agency: str, case_id: str, who: Principal = ports.auth.require("peer")
+    ) -> Released:
+        """The member's callback, for the peer who accepted the case (token `sub` = their peer_ref,
+        `{agency}` = their own) and no one else. Recorded (`callback_released`) before it is shown."""
+        check_agency(who, agency)
         with ports.engine.connect() as conn:
             row = projection.find(conn, case_id)
             meeting = projection.meeting(conn, case_id)
@@ -139,8 +142,8 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
             channel, number = await asyncio.to_thread(ports.vault.callbacks.open, case_id)
         except KeyUnavailable as exc:
             raise HTTPException(status.HTTP_410_GONE, "the callback was shredded") from exc
-        agency = str(row["agency"])
+        case_agency = str(row["agency"])
         once = str(uuid.uuid5(uuid.NAMESPACE_URL, f"peerline/callback/{case_id}/{meeting.assignment_id}"))
-        envs = [Envelope.wrap(e, agency=agency, subject=case_id, source=SOURCE, id=once) for e in events]
+        envs = [Envelope.wrap(e, agency=case_agency, subject=case_id, source=SOURCE, id=once) for e in events]
         await ports.store().append(envs, expected=None)
         return Released(case_id=case_id, channel=channel, number=number)
