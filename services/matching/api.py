@@ -7,7 +7,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Path, Query, status
+from fastapi import FastAPI, HTTPException, Path, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
@@ -89,8 +91,16 @@ def _check_peer(who: Principal, agency: str, peer_ref: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "a peer acts only for themselves")
 
 
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each bad field, without echoing the values (a peer's work phone is personal data)."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 def build_api(directory: Directory, assigner: Assigner, engine: Engine, auth: Auth) -> FastAPI:
     api = FastAPI(title="Peerline matching", version="1", description="Peer directory and assignments.")
+    api.add_exception_handler(RequestValidationError, _invalid)
     coordinator = auth.require("coordinator", "regional_admin")
     peer_or_coordinator = auth.require("peer", "coordinator", "regional_admin")
 
