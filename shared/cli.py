@@ -19,6 +19,7 @@ from rich.table import Table
 from shared import busclient, buspolicy
 from shared.auth import ROLES, Role, generate_dev_keys, mint
 from shared.buscreds import authorization_from_seeds, seed_path
+from shared.demo_people import seed_people, wait_ready
 from shared.natsserver import NatsServer
 from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
 from shared.seed import seed as seed_demo
@@ -75,7 +76,7 @@ def up(
     """Start everything on this machine: nats-server, every service, the demo region. Ctrl-C stops it all."""
     var_dir = var_dir.resolve()
     (var_dir / "logs").mkdir(parents=True, exist_ok=True)
-    _, public_key = generate_dev_keys(var_dir / "keys")
+    private_key, public_key = generate_dev_keys(var_dir / "keys")
     server = NatsServer(
         var_dir / "nats",
         port=nats_port,
@@ -94,9 +95,19 @@ def up(
             )
             if name == "intake":
                 env["PEERLINE_HTTP_PORT"] = str(http_port)
+            if name == "notify":  # texts to the demo's fictional numbers are logged, never sent
+                env.setdefault("PEERLINE_SMS_ADAPTER", "log")
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
         supervisor.start()
+        urls = {name: f"http://127.0.0.1:{HTTP_PORTS[name]}" for name in ("notify", "matching")}
+        for name in urls:
+            wait_ready(f"http://127.0.0.1:{METRICS_PORTS[name]}")  # the ops port: connected and serving
+        people = seed_people(private_key.read_bytes(), urls["notify"], urls["matching"])
         _print_endpoints(server, http_port, var_dir, added)
+        if people:
+            console.print(
+                f"demo peers' contact points (.invalid e-mail, 555-01xx texts) and profiles: {people}"
+            )
         signal_stop = _stop_on_signals()
         while not signal_stop():
             for line in supervisor.watch_once():
