@@ -5,7 +5,8 @@ A service's NATS identity may publish exactly the event subjects its contracts m
 from the durables its consumers module declares (`shared/consumers/<service>.py`), dead-letter them, and
 subscribe to its own inbox prefix. Nobody but the provisioner creates streams or consumers, and nobody
 deletes, purges, seals or shrinks the log. The few core-NATS subjects a service uses besides (the vault's
-request/reply, live notices) are listed here by hand in EXTRA_PUBLISH.
+request/reply, live notices) are listed here by hand in EXTRA_PUBLISH, and the requests a service answers
+in ANSWERS.
 
 Pure: no I/O. `shared.buscreds` turns these identities into nats-server configuration and credentials.
 """
@@ -22,16 +23,24 @@ from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
 from shared.consumers.matching import REPLICA_DURABLES
 from shared.contracts import event_types
 from shared.contracts.intake import REVEAL_SUBJECT
+from shared.contracts.matching import PEER_CARD_SUBJECT
 from shared.envelope import STREAM
 from shared.topology import DLQ_STREAM
 
 REVEAL_QUEUE = "intake-vault"  # the vault's queue group: only intake may join it
+PEER_CARD_QUEUE = "matching-cards"  # matching answers who accepted a case: only matching may join it
 JS = "$JS.API"
 
 # Core-NATS subjects a service publishes besides its events (live notices, the vault request).
 EXTRA_PUBLISH: dict[str, tuple[str, ...]] = {
     "escalation": (REVEAL_SUBJECT, "notify.*.clinician", "notify.*.coordinator", "notify.*.command"),
+    "intake": (PEER_CARD_SUBJECT,),
     "matching": ("notify.*.peer", "notify.*.coordinator"),
+}
+# Requests a service answers (subject, its queue group), one reply each: nobody else may listen in.
+ANSWERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "intake": ((REVEAL_SUBJECT, REVEAL_QUEUE),),
+    "matching": ((PEER_CARD_SUBJECT, PEER_CARD_QUEUE),),
 }
 # Durables a service reads outside the log (stream, durable).
 EXTRA_DURABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -109,13 +118,12 @@ def service_identity(service: str) -> Identity:
         publish += _durable_rights(stream, durable)
     publish += EXTRA_PUBLISH.get(service, ())
     subscribe = [f"{inbox_prefix(service)}.>"]
-    if service == "intake":
-        subscribe.append(f"{REVEAL_SUBJECT} {REVEAL_QUEUE}")  # queue-pinned: no one listens in
+    subscribe += [f"{subject} {queue}" for subject, queue in ANSWERS.get(service, ())]  # queue-pinned
     return Identity(
         service,
         publish=_unique(publish),
         subscribe=tuple(subscribe),
-        responses=1 if service == "intake" else 0,
+        responses=1 if service in ANSWERS else 0,
         description=f"the {service} service",
     )
 

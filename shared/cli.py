@@ -19,6 +19,7 @@ from rich.table import Table
 from shared import busclient, buspolicy
 from shared.auth import ROLES, Role, generate_dev_keys, mint
 from shared.buscreds import authorization_from_seeds, seed_path
+from shared.demo_people import seed_people, wait_ready
 from shared.files import private_dir
 from shared.natsserver import NatsServer
 from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
@@ -78,7 +79,7 @@ def up(
     var_dir = var_dir.resolve()
     private_dir(var_dir).chmod(0o700)  # this machine's data, keys and logs: its owner's alone
     private_dir(var_dir / "logs")
-    _, public_key = generate_dev_keys(var_dir / "keys")
+    private_key, public_key = generate_dev_keys(var_dir / "keys")
     codes = demo_codes(var_dir / "codes.json")
     server = NatsServer(
         var_dir / "nats",
@@ -99,9 +100,19 @@ def up(
             env.setdefault("PEERLINE_CODES_FILE", str(codes))
             if name == "intake":
                 env["PEERLINE_HTTP_PORT"] = str(http_port)
+            if name == "notify":  # texts to the demo's fictional numbers are logged, never sent
+                env.setdefault("PEERLINE_SMS_ADAPTER", "log")
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
         supervisor.start()
+        urls = {name: f"http://127.0.0.1:{HTTP_PORTS[name]}" for name in ("notify", "matching")}
+        for name in urls:
+            wait_ready(f"http://127.0.0.1:{METRICS_PORTS[name]}")  # the ops port: connected and serving
+        people = seed_people(private_key.read_bytes(), urls["notify"], urls["matching"])
         _print_endpoints(server, http_port, var_dir, added)
+        if people:
+            console.print(
+                f"demo peers' contact points (.invalid e-mail, 555-01xx texts) and profiles: {people}"
+            )
         signal_stop = _stop_on_signals()
         while not signal_stop():
             for line in supervisor.watch_once():

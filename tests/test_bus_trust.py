@@ -24,6 +24,7 @@ from shared import buspolicy
 from shared.buscreds import ensure_seeds
 from shared.consumers.intake import CAD_INBOX
 from shared.contracts.intake import REVEAL_SUBJECT
+from shared.contracts.matching import PEER_CARD_SUBJECT
 from shared.envelope import STREAM
 from shared.natsserver import NatsServer
 from shared.topology import DLQ_STREAM, events_stream, provision
@@ -134,6 +135,11 @@ async def test_a_service_identity_may_do_nothing_it_does_not_need(log: str, serv
         await p.denied(lambda: nc.subscribe("ev.>"), "the log's subjects")
         if service != "intake":
             await p.denied(lambda: nc.subscribe(REVEAL_SUBJECT, queue="intake-vault"), "answering the vault")
+            await p.denied(
+                lambda: nc.request(PEER_CARD_SUBJECT, b"{}", timeout=0.5), "asking for a peer card"
+            )
+        if service != "matching":
+            await p.denied(lambda: nc.subscribe(PEER_CARD_SUBJECT, queue="matching-cards"), "answering it")
         shrink = {"name": STREAM, "subjects": ["ev.>"], "max_msgs": 1}
         await p.denied(api(nc, f"$JS.API.STREAM.UPDATE.{STREAM}", shrink), "shrinking the log")
         await p.denied(api(nc, f"$JS.API.STREAM.UPDATE.{STREAM}", {"sealed": True}), "sealing the log")
@@ -192,6 +198,20 @@ async def test_only_escalation_asks_the_vault_and_only_intake_answers_it(log: st
         async with probe(log, "escalation") as esc:
             reply = await esc.nc.request(REVEAL_SUBJECT, b"ask", timeout=2)
             assert reply.data == b"ok" and answered == [b"ask"]
+
+
+async def test_only_intake_asks_who_accepted_a_case_and_only_matching_answers(log: str) -> None:
+    async with probe(log, "matching") as matching:
+
+        async def answer(msg: nats.aio.msg.Msg) -> None:
+            await msg.respond(b"card")
+
+        await matching.nc.subscribe(PEER_CARD_SUBJECT, queue="matching-cards", cb=answer)
+        await matching.denied(lambda: matching.nc.subscribe(PEER_CARD_SUBJECT), "listening outside its queue")
+        await matching.nc.flush()
+        async with probe(log, "intake") as intake:
+            assert (await intake.nc.request(PEER_CARD_SUBJECT, b"ask", timeout=2)).data == b"card"
+            assert not intake.violations
 
 
 async def test_a_cad_identity_speaks_only_for_its_own_agency(log: str) -> None:

@@ -101,7 +101,7 @@ def test_request_is_assigned_across_processes_in_one_trace(stack: Stack) -> None
     )
     assert r.status_code == 201, r.text
     body = r.json()
-    took = wait_for_status(stack, body["case_id"], body["case_token"], "assigned")
+    took = wait_for_status(stack, body["case_id"], body["case_token"], "offered")
     assert took < 5.0
 
     headers = asyncio.run(_case_messages(stack.server.url, agency, body["case_id"]))
@@ -133,7 +133,7 @@ def test_requester_cancels_with_the_case_token(stack: Stack) -> None:
         json={"agency": agency, "activation": "post_incident"},
         headers={"Authorization": f"Bearer {stack.token('member', agency)}"},
     ).json()
-    wait_for_status(stack, body["case_id"], body["case_token"], "assigned")
+    wait_for_status(stack, body["case_id"], body["case_token"], "offered")
     wrong = httpx.post(
         f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": "guess"}
     )

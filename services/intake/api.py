@@ -7,8 +7,9 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from services.intake import cad_api, members_api, requests_api
+from services.intake import cad_api, meet_api, members_api, requests_api
 from services.intake.inflight import InFlight
+from services.intake.peercards import PeerCards
 from services.intake.policy import Policies
 from services.intake.ports import Ports
 from services.intake.vault import Vault
@@ -31,6 +32,7 @@ def build_api(
     limits: HttpLimits | None = None,
     max_inflight: int = 256,
     codes: CodeLists | None = None,
+    cards: PeerCards | None = None,
 ) -> FastAPI:
     api = service_api(
         "Peerline intake",
@@ -41,7 +43,14 @@ def build_api(
     )
     api.add_middleware(InFlight, limit=max_inflight)  # outermost: shed before any other work
     ports = Ports(
-        store, engine, vault, policies or Policies(), auth, clock or SystemClock(), codes or CodeLists()
+        store,
+        engine,
+        vault,
+        policies or Policies(),
+        auth,
+        clock or SystemClock(),
+        codes or CodeLists(),
+        cards or PeerCards(),
     )
 
     @api.get("/healthz", tags=["ops"], dependencies=[Auth.open("a liveness probe: says nothing")])
@@ -49,6 +58,7 @@ def build_api(
         return {"status": "ok"}
 
     requests_api.add_routes(api, ports)
+    meet_api.add_routes(api, ports)
     members_api.add_routes(api, ports)
     cad_api.add_routes(api, ports)
     return api

@@ -9,18 +9,29 @@ from shared.contracts.base import Event
 from shared.contracts.escalation import EscalationAcknowledged, EscalationResolved, EscalationTriggered
 from shared.contracts.intake import (
     Activation,
+    CallbackLeft,
+    CallbackReleased,
     MemberIdentityErased,
     MemberRegistered,
     Preferences,
     RequestCancelled,
     SupportRequested,
 )
-from shared.contracts.matching import PeerAssigned, RequestUnmatched
+from shared.contracts.matching import (
+    AssignmentAccepted,
+    AssignmentDeclined,
+    AssignmentExpired,
+    PeerAssigned,
+    RequestUnmatched,
+)
+from shared.contracts.tracking import CaseClosed
 
 ContactPreference = Literal["phone", "text", "in_person", "video", "any"]
 REFERRALS: frozenset[str] = frozenset({"supervisor", "peer"})
 
-Status = Literal["new", "requested", "assigned", "unmatched", "cancelled"]
+# What the member sees: requested → offered (a peer is asked) → accepted (who contacts whom) → closed.
+Status = Literal["new", "requested", "offered", "accepted", "unmatched", "cancelled", "closed"]
+OPEN: frozenset[str] = frozenset({"requested", "offered", "accepted", "unmatched"})
 
 
 class Rejected(Exception):
@@ -49,11 +60,17 @@ def evolve(case: Case, event: Event) -> Case:
         case SupportRequested():
             return replace(case, status="requested")
         case PeerAssigned():
-            return replace(case, status="assigned")
+            return replace(case, status="offered")
+        case AssignmentAccepted():
+            return replace(case, status="accepted")
+        case AssignmentDeclined() | AssignmentExpired():
+            return replace(case, status="requested")  # the next peer is being asked
         case RequestUnmatched():
             return replace(case, status="unmatched")
         case RequestCancelled():
             return replace(case, status="cancelled")
+        case CaseClosed():
+            return replace(case, status="closed")
     return case
 
 
@@ -96,7 +113,44 @@ def cancel(case: Case) -> list[Event]:
         raise Rejected("no such case")
     if case.status == "cancelled":
         raise Rejected("the request is already cancelled")
+    if case.status == "closed":
+        raise Rejected("the case is closed")
     return [RequestCancelled(by="requester")]
+
+
+def leave_callback(case: Case, channel: Literal["phone", "text"]) -> list[Event]:
+    """The member leaves a callback channel for this case only (its value goes to the vault)."""
+    if case.status not in OPEN:
+        raise Rejected("the case is no longer open")
+    return [CallbackLeft(channel=channel)]
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """Who the member meets on a case: the peer who accepted it, and what became of a callback."""
+
+    status: str
+    member_ref: str = ""
+    peer_ref: str | None = None
+    assignment_id: str = ""
+    callback: str | None = None  # left | released | shredded
+
+
+def may_release_callback(meeting: Meeting, peer_ref: str) -> list[Event]:
+    """The callback goes to the peer who accepted the case, and to no one else."""
+    if meeting.status != "accepted" or meeting.peer_ref != peer_ref:
+        raise Rejected("only the peer who accepted this case may have its callback")
+    if meeting.callback not in ("left", "released"):
+        raise Rejected("no callback was left on this case, or it was shredded")
+    return [CallbackReleased(peer_ref=peer_ref, assignment_id=meeting.assignment_id)]
+
+
+def who_contacts(meeting: Meeting) -> str | None:
+    """Once accepted: the peer calls back when the member left a callback, else the member reaches out
+    on the channels the peer publishes."""
+    if meeting.status != "accepted":
+        return None
+    return "peer_contacts_member" if meeting.callback in ("left", "released") else "member_contacts_peer"
 
 
 # --- the vault's reveal rule -------------------------------------------------------------------------

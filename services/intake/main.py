@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 from services.intake.api import build_api
 from services.intake.dispatch import Dispatch
 from services.intake.inbox import Inbox
+from services.intake.peercards import PeerCards
 from services.intake.policy import Policies
 from services.intake.projection import CaseProjection
 from services.intake.reveal import Revealer
@@ -50,6 +51,7 @@ class Intake:
             settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
         )
         self._store: EventStore | None = None
+        self.cards = PeerCards()
         self.api: FastAPI = build_api(
             self.store,
             self.engine,
@@ -60,6 +62,7 @@ class Intake:
             limits=settings.http_limits(),
             codes=CodeLists.load(settings.codes_file),
             max_inflight=settings.max_inflight,
+            cards=self.cards,
         )
         self.ready = False
 
@@ -75,8 +78,10 @@ class Intake:
         nc = await connect_nats(self.settings)
         js = nc.jetstream()
         self._store = EventStore(js)
+        self.cards.connect(nc)
         await asyncio.to_thread(ensure_schema, self.engine, CaseProjection())  # readable before it runs
-        cases = ProjectionRunner(js, self.engine, CaseProjection(), consumer("intake-cases"))
+        shred = self.vault.callbacks.shred
+        cases = ProjectionRunner(js, self.engine, CaseProjection(shred), consumer("intake-cases"))
         reveal = await Revealer(self._store, self.vault).serve(nc)
         tasks: list[Task] = [cases.run, http_task(self.api, self.settings.http_host, self.settings.http_port)]
         try:

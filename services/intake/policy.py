@@ -1,5 +1,5 @@
 """Per-agency configuration intake needs: critical-incident triggers, how dispatch names the agency,
-and the up-front advisement.
+the up-front advisement and the crisis lines shown to members.
 
 Loaded from a JSON file (`PEERLINE_AGENCY_POLICY_FILE`): `{"<agency>": {...AgencyPolicy...}}`, with
 `"*"` as the default for agencies not listed. Everything here is configuration, not code.
@@ -101,6 +101,25 @@ class Advisement(BaseModel):
     )
 
 
+class CrisisLine(BaseModel):
+    """A line a member can call or text at any hour, shown at every step of their case."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(max_length=80)
+    call: str | None = Field(default=None, max_length=32)
+    text: str | None = Field(default=None, max_length=32)
+    hours: str = Field(default="24/7", max_length=40)
+
+
+# US lines every agency may rely on; an agency lists its own (EAP, chaplain, clinician on call) first.
+DEFAULT_CRISIS_LINES: tuple[CrisisLine, ...] = (
+    CrisisLine(name="988 Suicide & Crisis Lifeline", call="988", text="988"),
+    CrisisLine(name="Safe Call Now (first responders)", call="+1-206-459-3020"),
+    CrisisLine(name="Crisis Text Line", text="741741"),
+)
+
+
 class AgencyPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -120,6 +139,7 @@ class AgencyPolicy(BaseModel):
             " are resolved among these and the centre itself; agents of any other agency are ignored)"
         ),
     )
+    crisis_lines: tuple[CrisisLine, ...] = DEFAULT_CRISIS_LINES
 
 
 class Policies:

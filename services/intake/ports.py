@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from services.intake.dispatch import Dispatch
+from services.intake.peercards import PeerCards
 from services.intake.policy import Policies
 from services.intake.vault import Vault
 from shared.auth import Auth
@@ -27,6 +28,7 @@ class Ports:
     auth: Auth
     clock: Clock
     codes: CodeLists
+    cards: PeerCards = field(default_factory=PeerCards)
 
     def dispatch(self) -> Dispatch:
         return Dispatch(self.store(), self.vault, self.policies)

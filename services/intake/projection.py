@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, select
 
-from services.intake.domain import Case, evolve
+from services.intake.domain import Case, Meeting, evolve
 from shared.contracts.base import Event
-from shared.contracts.intake import SupportRequested
+from shared.contracts.intake import CallbackLeft, CallbackReleased, RequestCancelled, SupportRequested
+from shared.contracts.matching import AssignmentAccepted, PeerAssigned
+from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
 
 metadata = MetaData()
@@ -23,6 +28,18 @@ cases = Table(
     Column("last_seq", Integer, nullable=False),
 )
 
+# Who the member meets: whose case it is, the peer who accepted it, what became of a callback.
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("member_ref", String(64), nullable=False, index=True),
+    Column("peer_ref", String(64)),
+    Column("assignment_id", String(96), nullable=False, default=""),
+    Column("callback", String(16)),  # left | released | shredded
+)
+Shred = Callable[[str, datetime], None]
+
 
 # Built once: constructing statements per event costs several times what SQLite spends running them.
 _INSERT = cases.insert()
@@ -35,8 +52,14 @@ _UPDATE = (
 
 
 class CaseProjection:
+    """`shred(case_id, at)` destroys a case's callback key when the case closes, is cancelled or is
+    given to another peer after one accepted (idempotent: a replay shreds nothing twice)."""
+
     name = "intake-cases"
     metadata = metadata
+
+    def __init__(self, shred: Shred | None = None) -> None:
+        self.shred = shred
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         if isinstance(event, SupportRequested):
@@ -51,17 +74,53 @@ class CaseProjection:
                 "last_seq": seq,
             }
             conn.execute(_INSERT, row)
+            conn.execute(meetings.insert(), {"case_id": env.subject, "member_ref": event.member_ref})
             return
         status = conn.execute(_STATUS, {"cid": env.subject}).scalar()
         if status is None:
             return  # an event for a case opened elsewhere (none today): nothing for the requester to see
         new = evolve(Case(status=status), event).status
         conn.execute(_UPDATE, {"cid": env.subject, "new_status": new, "at": env.time, "seq": seq})
+        self._meeting(conn, env, event)
+
+    def _meeting(self, conn: Connection, env: Envelope, event: Event) -> None:
+        found = meeting(conn, env.subject)
+        if found is None:
+            return
+        changes: dict[str, object] = {}
+        match event:
+            case AssignmentAccepted():
+                changes = {"peer_ref": event.peer_ref, "assignment_id": event.assignment_id}
+            case CallbackLeft():
+                changes = {"callback": "left"}
+            case CallbackReleased() if found.callback == "left":
+                changes = {"callback": "released"}
+            case PeerAssigned() if found.peer_ref is not None:  # given to another after one accepted
+                changes = {"peer_ref": None, "assignment_id": ""}
+        reassigned = isinstance(event, PeerAssigned) and found.peer_ref is not None
+        settled = reassigned or isinstance(event, CaseClosed | RequestCancelled)
+        if settled and found.callback in ("left", "released"):
+            changes["callback"] = "shredded"
+            if self.shred is not None:
+                self.shred(env.subject, env.time)
+        if changes:
+            conn.execute(meetings.update().where(meetings.c.case_id == env.subject).values(**changes))
 
 
 def find(conn: Connection, case_id: str) -> dict[str, object] | None:
     row = conn.execute(select(cases).where(cases.c.case_id == case_id)).mappings().first()
     return dict(row) if row else None
+
+
+def meeting(conn: Connection, case_id: str) -> Meeting | None:
+    row = conn.execute(
+        select(meetings, cases.c.status)
+        .join(cases, cases.c.case_id == meetings.c.case_id)
+        .where(meetings.c.case_id == case_id)
+    ).first()
+    if row is None:
+        return None
+    return Meeting(row.status, row.member_ref, row.peer_ref, row.assignment_id, row.callback)
 
 
 def list_cases(conn: Connection, agency: str, status: str | None, limit: int) -> list[dict[str, object]]:

@@ -172,13 +172,6 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
 
     by_case_token = [auth.open("the requester, by the case token only they hold (no account needed)")]
 
-    @api.get("/v1/requests/{case_id}", response_model=CaseView, tags=["requests"], dependencies=by_case_token)
-    def request_status(
-        case_id: str, x_case_token: Annotated[str | None, Header()] = None
-    ) -> dict[str, object]:
-        """The requester's view, by case token (header `X-Case-Token`); no account needed."""
-        return visible_case(case_id, x_case_token)
-
     @api.post(
         "/v1/requests/{case_id}/cancel",
         response_model=CaseView,
@@ -211,7 +204,8 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         agency: str,
         who: Principal = auth.require("coordinator", "regional_admin"),
         status_is: Annotated[
-            Literal["requested", "assigned", "unmatched", "cancelled"] | None, Query(alias="status")
+            Literal["requested", "offered", "accepted", "unmatched", "cancelled", "closed"] | None,
+            Query(alias="status"),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[dict[str, object]]:

@@ -46,6 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from services.intake.callbacks import Callbacks, callback_keys
 from services.intake.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
 from shared.contracts.intake import MemberRegistered
 from shared.db import make_engine
@@ -120,6 +121,7 @@ def vault_engine(url: str) -> Engine:
 class Vault:
     def __init__(self, engine: Engine, keyring: Keyring) -> None:
         self.engine, self.keyring = engine, keyring
+        self.callbacks = Callbacks(engine, keyring)  # members' callback channels, one key per case
 
     # --- identities ---------------------------------------------------------------------------------
 
@@ -206,6 +208,7 @@ class Vault:
             for table, key_col in (
                 (data_keys, data_keys.c.member_ref),
                 (secrets_table, secrets_table.c.name),
+                (callback_keys, callback_keys.c.case_id),
             ):
                 for row in conn.execute(select(key_col, table.c.wrapped, table.c.kek_id)).all():
                     if row.kek_id == current:
@@ -252,6 +255,17 @@ class Vault:
     def _subject_hash(self, agency: str, subject: str) -> str:
         key = self._secret(PSEUDONYM_SECRET)
         return hmac.new(key, f"{agency}/{subject}".encode(), hashlib.sha256).hexdigest()
+
+    def member_ref_of(self, agency: str, subject: str) -> str | None:
+        """The member_ref a signed-in subject has in `agency`, if they have one (reads only)."""
+        if self.known_member(agency, subject):
+            return subject
+        h = self._subject_hash(agency, subject)
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == h)
+            ).scalar()
+        return None if found is None else str(found)
 
     def member_of(self, agency: str, subject: str, fresh: str) -> str:
         """The member_ref of this signed-in subject in `agency`; `fresh` becomes it on their first request.

@@ -129,6 +129,8 @@ def why_not(peer: Peer, case: Case, ctx: Context) -> str | None:
         return "agency_scope"
     if peer.peer_ref in case.tried:
         return "declined_or_expired"
+    if peer.reachable is False or (peer.reachable is None and ctx.policy.require_reachable):
+        return "unreachable"  # an offer nobody can tell the peer about only expires
     if peer.overloaded:
         return "overloaded"
     if peer.on_break(ctx.now):

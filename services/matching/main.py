@@ -9,9 +9,12 @@ import sys
 
 from fastapi import FastAPI
 
+from services.matching import peer_api
 from services.matching.api import build_api
 from services.matching.assigner import Assigner
+from services.matching.cards import Cards
 from services.matching.directory import Directory
+from services.matching.profiles import Profiles, profile_key
 from services.matching.projection import DirectoryProjection, timers
 from services.matching.reactor import Reactor
 from services.matching.settings import MatchingSettings
@@ -50,6 +53,9 @@ class Matching:
             settings.http_limits(),
             CodeLists.load(settings.codes_file),
         )
+        profiles = Profiles(self.engine, profile_key(settings.profile_key_file, settings.var_dir))
+        peer_api.add_routes(self.api, self.engine, self.auth, profiles)
+        self.cards = Cards(self.engine, profiles)
         self.timers = TimerLoop(
             self.engine,
             timers,
@@ -106,6 +112,7 @@ class Matching:
         if stop.is_set():
             await nc.close()
             return
+        cards = await self.cards.serve(nc)
         self.ready = True
         tasks: list[Task] = [runner.run, self.timers.run, *(r.run for r in reactors)]
         if self.settings.http_port:
@@ -116,6 +123,7 @@ class Matching:
         try:
             await run_until_stopped(tasks, stop)
         finally:
+            await cards.unsubscribe()
             await nc.close()
 
 

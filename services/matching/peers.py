@@ -29,6 +29,7 @@ from shared.contracts.matching import (
     PeerSelected,
     PeerTrainingRecorded,
 )
+from shared.contracts.notify import PeerReachabilityChanged
 from shared.contracts.wellness import PeerBreakEnded, PeerBreakRequested, PeerOverloaded, PeerRecovered
 
 FOREVER = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
@@ -47,6 +48,9 @@ class Policy(BaseModel):
     weight_recent: float = Field(default=3.0, ge=0, le=1000)
     weight_discipline: float = Field(default=4.0, ge=0, le=1000)
     weight_language: float = Field(default=6.0, ge=0, le=1000)
+    # Offer only to peers notify can reach, even before notify has reported on anyone in the agency
+    # (once it has, unreachable peers are left out whatever this says).
+    require_reachable: bool = False
 
 
 class Rejected(Exception):
@@ -75,6 +79,7 @@ class Peer:
     reminded_due_by: str | None = None
     active_cases: int = 0
     recent_assignments: int = 0
+    reachable: bool | None = None  # None: notify has said nothing about this peer's agency yet
 
     def on_break(self, now: datetime) -> bool:
         return self.break_until is not None and now < self.break_until
@@ -178,7 +183,14 @@ def evolve(peer: Peer, event: Event, at: datetime) -> Peer:
             return replace(peer, break_until=_until(event.until))
         case PeerBreakEnded():
             return replace(peer, break_until=None)
+        case PeerReachabilityChanged():
+            return replace(peer, reachable=event.reachable)
     return peer
+
+
+def reach_reported(peer: Peer) -> Peer:
+    """Notify reports on the peer's agency: a peer it has not named as reachable has no working channel."""
+    return peer if peer.reachable is not None else replace(peer, reachable=False)
 
 
 def decide(peer: Peer, command: Event) -> list[Event]:

@@ -97,6 +97,19 @@ decisions = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False),
     Column("explanation", Text, nullable=False),
 )
+# Agencies notify has reported reachability for: from then on a peer it never named is unreachable.
+reach_agencies = Table("reach_agencies", metadata, Column("agency", String(64), primary_key=True))
+# Offers waiting for the peer's answer, for the peer's own list (`respond_by` as the event gave it).
+open_offers = Table(
+    "open_offers",
+    metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("case_agency", String(64), nullable=False),
+    Column("assignment_id", String(96), nullable=False),
+    Column("peer_ref", String(64), nullable=False, index=True),
+    Column("offered_at", DateTime(timezone=True), nullable=False),
+    Column("respond_by", String(40)),
+)
 timers = timers_table(metadata)
 
 # Built once, executed with parameters: building and cache-keying a statement per event costs several
@@ -122,6 +135,9 @@ _OFFER_DAY_ADD = (
 )
 _OFFER_DAY_INSERT = offer_days.insert()
 _DECISION_INSERT = decisions.insert()
+_OPEN_OFFER_INSERT = open_offers.insert()
+_OPEN_OFFER_DELETE = open_offers.delete().where(open_offers.c.case_id == bindparam("b_case"))
+_REACH_KNOWN = select(reach_agencies.c.agency).where(reach_agencies.c.agency == bindparam("b_agency"))
 _PEER_STATE = select(peers.c.state).where(peers.c.peer_ref == bindparam("b_peer"))
 _PEER_INSERT = peers.insert()
 _PEER_UPDATE = (
@@ -147,7 +163,9 @@ class DirectoryProjection:
         self.name = name
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
-        if env.aggregate == "peer":
+        if env.aggregate == "reach":
+            self._reach_reported(conn, env.agency)
+        if env.aggregate in ("peer", "reach"):  # a reach event's subject is the peer_ref
             self._peer(conn, env, event)
             return
         match event:
@@ -175,6 +193,17 @@ class DirectoryProjection:
                         "offered_at": env.time,
                     },
                 )
+                conn.execute(
+                    _OPEN_OFFER_INSERT,
+                    {
+                        "case_id": env.subject,
+                        "case_agency": env.agency,
+                        "assignment_id": event.assignment_id,
+                        "peer_ref": event.peer_ref,
+                        "offered_at": env.time,
+                        "respond_by": event.respond_by,
+                    },
+                )
                 self._offer_day(conn, event.peer_ref, env.time)
                 self._count(conn, event.peer_ref, +1)
                 self._decision(conn, env, seq, "assigned", event.peer_ref, event.explanation)
@@ -188,6 +217,7 @@ class DirectoryProjection:
                     schedule(conn, timers, timer)
             case AssignmentAccepted():
                 conn.execute(_ASSIGNMENT_ACCEPT, {"b_case": env.subject})
+                conn.execute(_OPEN_OFFER_DELETE, {"b_case": env.subject})
                 cancel(conn, timers, f"expire:{event.assignment_id}")
             case AssignmentDeclined() | AssignmentExpired():
                 self._release(conn, env.subject)
@@ -205,6 +235,8 @@ class DirectoryProjection:
         before = peer_from_json(row) if row else Peer(env.subject, env.agency)
         after = rules.evolve(before, event, env.time)
         if row is None:
+            if conn.execute(_REACH_KNOWN, {"b_agency": env.agency}).first() is not None:
+                after = rules.reach_reported(after)
             conn.execute(
                 _PEER_INSERT,
                 {
@@ -232,6 +264,17 @@ class DirectoryProjection:
                 }
                 schedule(conn, timers, Timer(timer_id, "remind", env.agency, env.subject, due[0], data))
 
+    def _reach_reported(self, conn: Connection, agency: str) -> None:
+        """The first word from notify on an agency: its peers not (yet) named reachable are not."""
+        if conn.execute(_REACH_KNOWN, {"b_agency": agency}).first() is not None:
+            return
+        conn.execute(reach_agencies.insert(), {"agency": agency})
+        for ref, state in conn.execute(
+            select(peers.c.peer_ref, peers.c.state).where(peers.c.agency == agency)
+        ):
+            peer = rules.reach_reported(peer_from_json(state))
+            conn.execute(_PEER_UPDATE, {"b_peer": ref, "b_stage": peer.stage, "b_state": peer_to_json(peer)})
+
     def _offer_day(self, conn: Connection, peer_ref: str, at: datetime) -> None:
         day = utc_day(at)
         if conn.execute(_OFFER_DAY_ADD, {"b_peer": peer_ref, "b_day": day}).rowcount == 0:
@@ -245,6 +288,7 @@ class DirectoryProjection:
         if row is None:
             return
         conn.execute(_ASSIGNMENT_DELETE, {"b_case": case_id})
+        conn.execute(_OPEN_OFFER_DELETE, {"b_case": case_id})
         cancel(conn, timers, f"expire:{row.assignment_id}")
         self._count(conn, row.peer_ref, -1)
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from services.matching.peers import Policy
 from shared.settings import ServiceSettings
 
@@ -15,6 +17,8 @@ class MatchingSettings(ServiceSettings):
     # A second replica runs its own directory consumer (each replica needs the whole directory).
     directory_consumer: str = "matching-directory"
     timer_poll_s: float = 0.25
+    # base64 of 32 bytes sealing peers' published profiles. Unset: a development key under <var_dir>/keys.
+    profile_key_file: Path | None = None
     # Concurrent fetch → decide → append loops on the shared durable (decisions see each other's
     # in-flight picks through the assigner's ledger, so fairness holds across them).
     reactor_loops: int = 2

@@ -178,6 +178,7 @@ def card(p: Peer) -> dict[str, Any]:
         "overloaded": p.overloaded,
         "confirmed_at": p.confirmed_at,
         "active_cases": p.active_cases,
+        "reachable": p.reachable,  # None: notify has not reported on the agency yet
     }
 
 

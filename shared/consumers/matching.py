@@ -2,6 +2,7 @@ from shared.topology import Consumer
 
 _DIRECTORY = (
     "ev.*.peer.>",
+    "ev.*.reach.>",
     "ev.*.incident.>",
     "ev.*.case.*.peer_assigned",
     "ev.*.case.*.assignment_accepted",

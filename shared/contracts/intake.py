@@ -54,6 +54,22 @@ class RequestCancelled(Event):
     by: Literal["requester", "coordinator"] = "requester"
 
 
+@event("callback_left", aggregate="case")
+class CallbackLeft(Event):
+    """The member left a callback channel for this case only. Its value is sealed in intake's vault,
+    never here."""
+
+    channel: Literal["phone", "text"]
+
+
+@event("callback_released", aggregate="case")
+class CallbackReleased(Event):
+    """The member's callback was opened for the peer who accepted the case (the value stays out)."""
+
+    peer_ref: str
+    assignment_id: str = ""
+
+
 class SealedField(BaseModel):
     """AES-GCM ciphertext of one identity field under the member's data key (base64url)."""
 

@@ -170,3 +170,38 @@ class CoordinatorAlerted(Event):
 
     reason: str
     case_agency: str = ""
+
+
+# --- NATS request/reply: the member meets the peer who accepted (not events) --------------------------
+
+PEER_CARD_SUBJECT = "cmd.matching.peer_card"
+
+
+class PeerCardRequest(BaseModel):
+    """Intake asks, for the member of a case, who accepted it and how to reach them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agency: str = Field(description="the case's agency")
+    case_id: str
+
+
+class PeerCard(BaseModel):
+    """What the member sees of the peer who accepted: their chosen name and published WORK channels.
+    Travels only on the reply inbox; never in an event."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    display_name: str | None = None
+    discipline: str
+    agency: str
+    phone: str | None = None
+    text: str | None = None
+
+
+class PeerCardReply(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    ok: bool
+    card: PeerCard | None = None
+    refused: str | None = None

@@ -94,7 +94,8 @@ async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]
     )
     intake = Intake(settings)
     intake._store = store = EventStore(js)
-    cases = ProjectionRunner(js, intake.engine, CaseProjection(), consumer("intake-cases"))
+    shred = intake.vault.callbacks.shred
+    cases = ProjectionRunner(js, intake.engine, CaseProjection(shred), consumer("intake-cases"))
     stop = asyncio.Event()
     running = asyncio.create_task(cases.run(stop))
     inbox = Inbox(js, Dispatch(store, intake.vault, intake.policies), max_deliveries=2)

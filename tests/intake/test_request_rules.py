@@ -7,13 +7,16 @@ import pytest
 from services.intake import domain
 from shared.contracts.escalation import EscalationAcknowledged, EscalationResolved, EscalationTriggered
 from shared.contracts.intake import (
+    CallbackLeft,
+    CallbackReleased,
     MemberIdentityErased,
     MemberRegistered,
     RequestCancelled,
     SealedField,
     SupportRequested,
 )
-from shared.contracts.matching import PeerAssigned
+from shared.contracts.matching import AssignmentAccepted, AssignmentDeclined, PeerAssigned
+from shared.contracts.tracking import CaseClosed
 
 pytestmark = pytest.mark.unit
 
@@ -62,10 +65,51 @@ def test_cancel_rules() -> None:
     with pytest.raises(domain.Rejected):
         domain.cancel(domain.Case())
     case = domain.fold([opened(), PeerAssigned(peer_ref="p", peer_agency="a")])
-    assert case.status == "assigned"
+    assert case.status == "offered"
     assert domain.cancel(case) == [RequestCancelled(by="requester")]
     with pytest.raises(domain.Rejected, match="already"):
         domain.cancel(domain.fold([opened(), RequestCancelled()]))
+    with pytest.raises(domain.Rejected, match="closed"):
+        domain.cancel(domain.fold([opened(), CaseClosed()]))
+
+
+def test_the_member_sees_requested_offered_accepted_closed() -> None:
+    offer = PeerAssigned(peer_ref="p", peer_agency="a", assignment_id="x")
+    steps = [
+        opened(),
+        offer,
+        AssignmentDeclined(peer_ref="p"),
+        offer,
+        AssignmentAccepted(peer_ref="p"),
+        CaseClosed(),
+    ]
+    seen = [domain.fold(steps[: i + 1]).status for i in range(len(steps))]
+    assert seen == ["requested", "offered", "requested", "offered", "accepted", "closed"]
+
+
+def test_a_callback_is_left_on_an_open_case_only() -> None:
+    assert domain.leave_callback(domain.fold([opened()]), "text") == [CallbackLeft(channel="text")]
+    for closed in (RequestCancelled(), CaseClosed()):
+        with pytest.raises(domain.Rejected, match="no longer open"):
+            domain.leave_callback(domain.fold([opened(), closed]), "phone")
+
+
+def test_a_callback_is_released_to_the_accepting_peer_alone() -> None:
+    meeting = domain.Meeting("accepted", "m-1", "p-1", "a-1", "left")
+    released = [CallbackReleased(peer_ref="p-1", assignment_id="a-1")]
+    assert domain.may_release_callback(meeting, "p-1") == released
+    assert domain.who_contacts(meeting) == "peer_contacts_member"
+    refused = [
+        (meeting, "p-2"),  # another peer
+        (domain.Meeting("offered", "m-1", None, "", "left"), "p-1"),  # not accepted yet
+        (domain.Meeting("accepted", "m-1", "p-1", "a-1", "shredded"), "p-1"),
+        (domain.Meeting("accepted", "m-1", "p-1", "a-1", None), "p-1"),  # none left
+    ]
+    for state, peer in refused:
+        with pytest.raises(domain.Rejected):
+            domain.may_release_callback(state, peer)
+    assert domain.who_contacts(domain.Meeting("accepted", "m-1", "p-1")) == "member_contacts_peer"
+    assert domain.who_contacts(domain.Meeting("offered", "m-1")) is None
 
 
 # --- reveal -----------------------------------------------------------------------------------------

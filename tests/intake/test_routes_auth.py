@@ -11,10 +11,16 @@ from fastapi.routing import APIRoute
 from shared.auth import ROLES, RoleGuard
 
 from .conftest import World
+from .test_meet import accepted_with_callback
 
 pytestmark = pytest.mark.integration
 A, B = "riverton-fire", "riverton-police"
-OPEN_ROUTES = {"/healthz", "/v1/requests/{case_id}", "/v1/requests/{case_id}/cancel"}
+OPEN_ROUTES = {
+    "/healthz",
+    "/v1/requests/{case_id}",
+    "/v1/requests/{case_id}/cancel",
+    "/v1/requests/{case_id}/callback",
+}  # the member, by case token (or their own login)
 WEBHOOK = {"format": "peerline-webhook/1", "incident_id": "W-1", "type": "LODD", "units": []}
 
 
@@ -50,6 +56,10 @@ async def test_every_route_admits_exactly_its_roles_and_only_in_their_agency(wor
         },
         ("DELETE", "/v1/members/{member_ref}/identity"): {"url": f"/v1/members/{erased}/identity"},
         ("POST", "/v1/cad/incidents"): {"url": f"/v1/cad/incidents?agency={A}", "json": WEBHOOK},
+        ("GET", "/v1/agencies/{agency}/cases/{case_id}/callback"): {
+            "url": f"/v1/agencies/{A}/cases/{await accepted_with_callback(world, 'p-walk')}/callback",
+            "sub": "p-walk",  # only the peer who accepted the case
+        },
     }
     app: FastAPI = world.intake.api
     routes = guarded(app)
@@ -63,14 +73,14 @@ async def test_every_route_admits_exactly_its_roles_and_only_in_their_agency(wor
         assert r.status_code == 401, (method, path, "no token")
         for role in ROLES:
             r = await client.request(
-                method, sample["url"], json=sample.get("json"), headers=world.auth(role, A)
+                method, sample["url"], json=sample.get("json"), headers=world.auth(role, A, sample.get("sub"))
             )
             if role not in allowed:
                 assert r.status_code == 403, (method, path, role, r.text)
                 continue
             assert r.status_code < 300, (method, path, role, r.text)
             r = await client.request(
-                method, sample["url"], json=sample.get("json"), headers=world.auth(role, B)
+                method, sample["url"], json=sample.get("json"), headers=world.auth(role, B, sample.get("sub"))
             )
             if role == "regional_admin":
                 assert r.status_code < 300, (method, path, role, "B", r.text)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from services.intake.callbacks import callback_keys
 from services.intake.keys import Keyring, KeyUnavailable, dev_kek, open_sealed, read_kek
 from services.intake.vault import Vault, data_keys, vault_engine
 from tests.pg import fresh_database
@@ -76,17 +77,34 @@ def test_erasure_destroys_the_key_and_the_bytes(url: str, tmp_path: Path) -> Non
     assert wrapped not in on_disk(vault.engine, tmp_path)
 
 
+def test_shredding_a_callback_destroys_its_key_and_the_bytes(url: str, tmp_path: Path) -> None:
+    vault = make(url)
+    vault.callbacks.leave("c-1", "riverton-fire", "phone", WHO["phone"])
+    assert vault.callbacks.open("c-1") == ("phone", WHO["phone"])
+    with vault.engine.connect() as conn:
+        wrapped = conn.execute(callback_keys.select()).first().wrapped  # type: ignore[union-attr]
+    vault.callbacks.shred("c-1", NOW)
+    vault.callbacks.shred("c-1", NOW)  # idempotent
+    with pytest.raises(KeyUnavailable):
+        vault.callbacks.open("c-1")
+    assert vault.callbacks.sealed("c-1") is not None  # what is left cannot be opened by anyone
+    assert wrapped not in on_disk(vault.engine, tmp_path)
+    assert WHO["phone"].encode() not in on_disk(vault.engine, tmp_path)
+
+
 def test_kek_rotation_rewraps_in_the_vault_only(url: str) -> None:
     old, new = os.urandom(32), os.urandom(32)
     vault = make(url, Keyring(old))
     event = vault.register("county-ems", "m-7", WHO, None)
     vault.map_cad("county-ems", [("CEMS-1", "m-7")])
+    vault.callbacks.leave("c-7", "county-ems", "text", WHO["phone"])
     rotating = make(url, Keyring(new, (old,)))
-    assert rotating.rotate() == 2  # the member's key and the roster secret
+    assert rotating.rotate() == 3  # the member's key, the roster secret and a case's callback key
     assert rotating.rotate() == 0
     retired = make(url, Keyring(new))  # the old KEK is gone for good
     assert retired.open("m-7", event) == WHO  # the same event from the log still opens
     assert retired.lookup("county-ems", ["CEMS-1"]) == {"CEMS-1": "m-7"}
+    assert retired.callbacks.open("c-7") == ("text", WHO["phone"])
     with pytest.raises(KeyUnavailable):
         make(url, Keyring(old)).open("m-7", event)
 

@@ -180,6 +180,9 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/agencies/{agency}/peers/{peer_ref}/assignments/{case_id}/decline"): {
         "json": {"case_agency": A}
     },
+    ("GET", "/v1/agencies/{agency}/peers/{peer_ref}/offers"): {},
+    ("GET", "/v1/agencies/{agency}/peers/{peer_ref}/profile"): {},
+    ("PUT", "/v1/agencies/{agency}/peers/{peer_ref}/profile"): {"json": {"display_name": "Sam"}},
     ("GET", "/v1/agencies/{agency}/cases/{case_id}/explanation"): {},
     ("POST", "/v1/agencies/{agency}/cases/{case_id}/rematch"): {},
 }
