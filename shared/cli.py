@@ -128,8 +128,9 @@ def _print_endpoints(server: NatsServer, http_port: int, var_dir: Path, added: i
     table.add_row(
         "NATS (JetStream, domain 'region')", f"{server.url}  monitor http://127.0.0.1:{server.monitor_port}"
     )
+    table.add_row("console (open this on a phone-sized window)", f"http://127.0.0.1:{HTTP_PORTS['console']}")
     for name in SERVICES:
-        if name != "intake":
+        if name not in ("intake", "console"):
             table.add_row(f"{name} API (OpenAPI at /docs)", f"http://127.0.0.1:{HTTP_PORTS[name]}")
     for name in SERVICES:
         table.add_row(f"{name} health + metrics", f"http://127.0.0.1:{METRICS_PORTS[name]}/healthz  /metrics")
@@ -138,6 +139,11 @@ def _print_endpoints(server: NatsServer, http_port: int, var_dir: Path, added: i
     console.print(table)
     if added:
         console.print(f"seeded the demo region: {added} peers in riverton-fire, riverton-police, county-ems")
+    console.print(
+        f"sign in at http://127.0.0.1:{HTTP_PORTS['console']}/signin: a member (m-demo-riverton-fire asks for a"
+        " peer; also a responder's debriefs) or a peer (p-riverton-fire-01 … -10, p-riverton-police-…,"
+        " p-county-ems-…: the one offered the case opens it from its notification, /peer/offers/<case_id>)"
+    )
     console.print("try:  TOKEN=$(.venv/bin/peerline token --role member --agency riverton-fire)")
     console.print(
         f'      curl -s -XPOST 127.0.0.1:{http_port}/v1/requests -H "Authorization: Bearer $TOKEN" '

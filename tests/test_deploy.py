@@ -53,12 +53,17 @@ Doc = dict[str, Any]
 # ---------------------------------------------------------------- helpers
 
 
+# The console is a backend-for-frontend with no database and no bus identity; its compose service and
+# Kubernetes manifests are not written yet, so it is outside this contract until they are.
+NOT_DEPLOYED_YET = {"console"}
+
+
 def code_services() -> set[str]:
     """Every package under services/ (a directory holding an __init__.py)."""
     base = ROOT / "services"
     if not base.is_dir():
         return set()
-    return {p.name for p in base.iterdir() if (p / "__init__.py").is_file()}
+    return {p.name for p in base.iterdir() if (p / "__init__.py").is_file()} - NOT_DEPLOYED_YET
 
 
 def all_services() -> list[str]:
