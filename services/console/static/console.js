@@ -9,7 +9,8 @@
     if (navigator.serviceWorker && navigator.serviceWorker.controller) {
       navigator.serviceWorker.controller.postMessage({ type: "exit" });
     }
-    location.replace(document.body.dataset.exit || "/bye");
+    var app = document.getElementById("app");
+    location.replace((app && app.dataset.exit) || "/bye");
   }
   document.addEventListener("submit", function (e) {
     if (e.target && e.target.id === "quick-exit") { e.preventDefault(); quickExit(); }
@@ -49,7 +50,7 @@
       navigator.serviceWorker.ready.then(function (reg) {
         return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64ToBytes(button.dataset.key) });
       }).then(function (sub) {
-        var token = JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"];
+        var token = JSON.parse(document.getElementById("app").getAttribute("hx-headers"))["X-CSRF-Token"];
         return fetch("/me/notifications/push", {
           method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
           body: JSON.stringify(sub.toJSON()),
