@@ -22,7 +22,9 @@ class Refused(Exception):
 
 
 class Backend:
-    def __init__(self, urls: dict[str, str], timeout_s: float, transport: httpx.AsyncBaseTransport | None) -> None:
+    def __init__(
+        self, urls: dict[str, str], timeout_s: float, transport: httpx.AsyncBaseTransport | None
+    ) -> None:
         self._clients = {
             name: httpx.AsyncClient(base_url=url, timeout=timeout_s, transport=transport)
             for name, url in urls.items()

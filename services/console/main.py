@@ -20,7 +20,9 @@ from shared.service import http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging
 
 
-def create_app(settings: ConsoleSettings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(
+    settings: ConsoleSettings | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
     """`transport` routes the calls to the services elsewhere (tests mount the services' own apps)."""
     settings = settings or ConsoleSettings()
     app = FastAPI(title="Peerline console", docs_url=None, redoc_url=None, openapi_url=None)
@@ -43,5 +45,7 @@ def main() -> None:
     app = create_app(settings)
     tasks = [http_task(app, settings.http_host, settings.http_port)]
     if settings.metrics_port:
-        tasks.append(http_task(ops_app("console", lambda: True), settings.metrics_host, settings.metrics_port))
+        tasks.append(
+            http_task(ops_app("console", lambda: True), settings.metrics_host, settings.metrics_port)
+        )
     asyncio.run(run_until_stopped(tasks))

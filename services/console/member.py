@@ -26,7 +26,8 @@ FINAL = {"cancelled", "closed"}
 
 
 def backend(request: Request) -> Backend:
-    return request.app.state.backend  # type: ignore[no-any-return]
+    backend: Backend = request.app.state.backend
+    return backend
 
 
 @router.get("")
@@ -75,8 +76,10 @@ def own_case(me: Session, case_id: str) -> str:
 
 async def case_status(request: Request, me: Session, case_id: str) -> dict[str, Any]:
     token = own_case(me, case_id)
-    found = await backend(request).call("intake", "GET", f"/v1/requests/{case_id}", headers={"X-Case-Token": token})
-    return found  # type: ignore[no-any-return]
+    found = await backend(request).call(
+        "intake", "GET", f"/v1/requests/{case_id}", headers={"X-Case-Token": token}
+    )
+    return dict(found)
 
 
 @router.get("/cases/{case_id}")

@@ -66,7 +66,9 @@ def cases(request: Request, me: Peer) -> Response:
 
 
 @router.get("/cases/{case_id}")
-def case(request: Request, case_id: str, me: Peer, logged: str | None = None, raised: str | None = None) -> Response:
+def case(
+    request: Request, case_id: str, me: Peer, logged: str | None = None, raised: str | None = None
+) -> Response:
     return page(
         request,
         "peer/case.html",
@@ -105,7 +107,9 @@ async def log_contact(
         "report_id": report_id,
     }
     agency = me.cases.get(case_id, me.agency)
-    await backend(request).call("tracking", "POST", f"/v1/agencies/{agency}/cases/{case_id}/contacts", me, report)
+    await backend(request).call(
+        "tracking", "POST", f"/v1/agencies/{agency}/cases/{case_id}/contacts", me, report
+    )
     return RedirectResponse(f"/peer/cases/{case_id}?logged=1", status_code=303)
 
 
@@ -118,7 +122,9 @@ async def raise_concern(
     intent_and_plan: Annotated[bool, Form()] = False,
 ) -> Response:
     body = {"case_id": case_id, "category": category, "intent_and_plan": intent_and_plan}
-    raised = await backend(request).call("escalation", "POST", f"/v1/agencies/{me.agency}/escalations", me, body)
+    raised = await backend(request).call(
+        "escalation", "POST", f"/v1/agencies/{me.agency}/escalations", me, body
+    )
     return RedirectResponse(f"/peer/cases/{case_id}?raised={raised['escalation_id']}", status_code=303)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, status
@@ -22,7 +23,9 @@ class DemoPerson:
 def demo_people() -> list[DemoPerson]:
     """One member per agency (also the responder who gets debrief offers) and every seeded peer."""
     people = [DemoPerson("member", agency, f"m-demo-{agency}", f"member · {agency}") for agency in AGENCIES]
-    people += [DemoPerson("peer", agency, ref, f"peer {ref[-2:]} · {agency}") for agency, ref, _ in demo_peers()]
+    people += [
+        DemoPerson("peer", agency, ref, f"peer {ref[-2:]} · {agency}") for agency, ref, _ in demo_peers()
+    ]
     return people
 
 
@@ -30,7 +33,7 @@ class SignInFirst(Exception):
     """Raised by a page for signed-in people only: the visitor is sent to the sign-in page."""
 
 
-def signed_in(*roles: str):  # type: ignore[no-untyped-def]
+def signed_in(*roles: str) -> Callable[[Request], Session]:
     def dependency(request: Request) -> Session:
         session = session_of(request)
         if not session.signed_in:

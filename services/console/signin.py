@@ -54,7 +54,9 @@ def dev_sign_in(
     try:
         private = settings.dev_key_file().read_bytes()
     except OSError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no development key: run peerline up") from exc
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "no development key: run peerline up"
+        ) from exc
     token = mint(private, role=cast(Role, person.role), agency=person.agency, sub=person.sub)
     return signed_in_as(request, token, person.role, person.agency, person.sub, person.label)
 

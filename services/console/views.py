@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from services.console.backend import Refused, Unavailable
 from services.console.people import SignInFirst
 from services.console.rendering import page
-from starlette.exceptions import HTTPException
 
 
 def add_error_pages(app: FastAPI) -> None:

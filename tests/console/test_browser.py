@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -115,7 +114,13 @@ def test_every_page_passes_axe(stack: tuple[Cluster, str], browser: Browser, sch
     pages = {
         None: ["/", "/resources", "/signin"],
         MEMBER: ["/member", "/me/debriefs", "/me/checkins", "/me/notifications"],
-        "p-riverton-fire-03": ["/peer", "/peer/cases", "/peer/followups", "/peer/offers/c-x", "/peer/cases/c-x"],
+        "p-riverton-fire-03": [
+            "/peer",
+            "/peer/cases",
+            "/peer/followups",
+            "/peer/offers/c-x",
+            "/peer/cases/c-x",
+        ],
     }
     for person, paths in pages.items():
         if person:

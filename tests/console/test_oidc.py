@@ -40,11 +40,15 @@ class Provider:
         if request.url.path.endswith("/token"):
             form = parse_qs(request.content.decode())
             verifier = form["code_verifier"][0]
-            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            digest = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            )
             if digest != self.challenge or form["code"] != ["the-code"]:
                 return httpx.Response(400, json={"error": "invalid_grant"})
             token = mint(self.private_key, role="peer", agency="riverton-fire", sub="p-riverton-fire-02")
-            return httpx.Response(200, json={"access_token": token, "token_type": "Bearer", "expires_in": 300})
+            return httpx.Response(
+                200, json={"access_token": token, "token_type": "Bearer", "expires_in": 300}
+            )
         return httpx.Response(404)
 
 
