@@ -94,6 +94,8 @@ def up(
             )
             if name == "intake":
                 env["PEERLINE_HTTP_PORT"] = str(http_port)
+            if name == "console":
+                env["PEERLINE_INTAKE_URL"] = f"http://127.0.0.1:{http_port}"
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
         supervisor.start()
         _print_endpoints(server, http_port, var_dir, added)

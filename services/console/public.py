@@ -44,7 +44,10 @@ def quick_exit(request: Request) -> Response:
     """Ends the session at once and tells the browser to forget this site's cookies, cache and storage."""
     request.app.state.sessions.end(session_of(request))
     request.state.new_session = None
-    response = RedirectResponse(request.app.state.settings.exit_url, status_code=303)
+    if request.headers.get("sec-fetch-mode", "navigate") == "navigate":  # the form, without script
+        response: Response = RedirectResponse(request.app.state.settings.exit_url, status_code=303)
+    else:  # the page's script already leaves with `location.replace`
+        response = Response(status_code=204)
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     response.delete_cookie(COOKIE_NAME, path="/", secure=True, httponly=True, samesite="strict")
     return response
@@ -78,4 +81,11 @@ def service_worker() -> Response:
 @router.get("/bye")
 def bye() -> Response:
     """The quick exit's default landing: an empty page that says nothing about where the person was."""
-    return Response("<!doctype html><html lang=en><title>New page</title></html>", media_type="text/html")
+    blank = '<!doctype html><html lang=en><title>New page</title><link rel=icon href="data:,"></html>'
+    return Response(blank, media_type="text/html")
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it on their own; answering it keeps that request from starting a session."""
+    return FileResponse(STATIC / "icon.svg", media_type="image/svg+xml")

@@ -3,26 +3,17 @@ services' URLs pointing at a closed port unless a test brings real services."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from bench.chaos.cluster import Cluster
 from services.console.main import create_app
-from services.console.settings import ConsoleSettings
-from shared.auth import generate_dev_keys
-
-NOWHERE = "http://127.0.0.1:9"  # the discard port: nothing answers
-
-
-def console_settings(var_dir: Path, urls: dict[str, str] | None = None) -> ConsoleSettings:
-    generate_dev_keys(var_dir / "keys")
-    names = ("intake", "matching", "escalation", "tracking", "wellness", "notify")
-    given = {f"{n}_url": (urls or {}).get(n, NOWHERE) for n in names}
-    return ConsoleSettings(var_dir=var_dir, live_poll_s=0.2, http_timeout_s=2.0, **given)
+from tests.console.stack import console_server, services
+from tests.console.support import console_settings
 
 
 @pytest.fixture
@@ -37,13 +28,19 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, str]]:
+    """Every service in its own process, and the console serving them over HTTP: (cluster, console URL)."""
+    with services(tmp_path_factory.mktemp("console")) as cluster, console_server(cluster) as url:
+        yield cluster, url
 
 
-async def sign_in(client: httpx.AsyncClient, role: str, agency: str, sub: str) -> httpx.Response:
-    page = await client.get("/signin")
-    form = {"csrf_token": csrf_of(page.text), "role": role, "agency": agency, "sub": sub}
-    return await client.post("/signin/dev", data=form, headers={"Sec-Fetch-Site": "same-origin"})
+@pytest.fixture
+async def live(stack: tuple[Cluster, str], tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A console in process (through ASGI) whose calls reach the real services."""
+    cluster, _ = stack
+    urls = {name: cluster.url(name) for name in cluster.services}
+    settings = console_settings(cluster.workdir, urls)
+    transport = httpx.ASGITransport(create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+        yield c

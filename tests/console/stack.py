@@ -18,7 +18,7 @@ from services.console.main import create_app
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import free_port
 from shared.runtime import SERVICES
-from tests.console.conftest import console_settings
+from tests.console.support import console_settings
 from tests.support.bus import connect
 
 BACKENDS = tuple(s for s in SERVICES if s != "console")

@@ -12,7 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bench.chaos.cluster import Cluster
-from tests.console.stack import console_server, services, wait_for_event
+from tests.console.stack import wait_for_event
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
@@ -20,12 +20,6 @@ PHONE = {"width": 390, "height": 844}
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 FIRE = "riverton-fire"
 MEMBER = "m-demo-riverton-fire"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, str]]:
-    with services(tmp_path_factory.mktemp("console")) as cluster, console_server(cluster) as url:
-        yield cluster, url
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 from services.console.main import create_app
 from services.console.sessions import COOKIE
 from shared.auth import mint
-from tests.console.conftest import console_settings
+from tests.console.support import console_settings
 
 pytestmark = pytest.mark.unit
 ISSUER = "https://idp.example.org/realms/riverton"

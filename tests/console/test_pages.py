@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from services.console.sessions import COOKIE
-from tests.console.conftest import csrf_of, sign_in
+from tests.console.support import csrf_of, sign_in
 
 pytestmark = pytest.mark.unit
 SAME = {"Sec-Fetch-Site": "same-origin"}

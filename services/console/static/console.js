@@ -2,15 +2,24 @@
 // service worker for Web Push. No inline script: the page's CSP allows only these files.
 (function () {
   "use strict";
+  var leaving = false;
   function quickExit() {
+    if (leaving) return;
+    leaving = true;
+    var app = document.getElementById("app");
     var form = document.getElementById("quick-exit");
-    if (form) navigator.sendBeacon("/exit", new FormData(form));
     try { sessionStorage.clear(); localStorage.clear(); } catch (e) { /* storage may be off */ }
     if (navigator.serviceWorker && navigator.serviceWorker.controller) {
       navigator.serviceWorker.controller.postMessage({ type: "exit" });
     }
-    var app = document.getElementById("app");
-    location.replace((app && app.dataset.exit) || "/bye");
+    // End the session (its answer clears the site's cookies), but never wait more than a moment.
+    var ended = form
+      ? fetch("/exit", { method: "POST", body: new FormData(form), keepalive: true })
+      : Promise.resolve();
+    var moment = new Promise(function (resolve) { setTimeout(resolve, 400); });
+    Promise.race([ended, moment]).catch(function () {}).then(function () {
+      location.replace((app && app.dataset.exit) || "/bye");
+    });
   }
   document.addEventListener("submit", function (e) {
     if (e.target && e.target.id === "quick-exit") { e.preventDefault(); quickExit(); }
