@@ -18,6 +18,13 @@ pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
+REFLOW = {"width": 320, "height": 640}  # WCAG reflow: a 1280-pixel window at 400 % (640 at 200 %)
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+SMALL_TARGETS = """[...document.querySelectorAll('a, button, select, summary, input:not([type=hidden])')]
+  .filter(e => e.offsetParent !== null)
+  .map(e => [e, e.closest('label') || e])
+  .filter(([e, box]) => box.getBoundingClientRect().height < 44)
+  .map(([e]) => e.outerHTML.slice(0, 80))"""
 FIRE = "riverton-fire"
 MEMBER = "m-demo-riverton-fire"
 
@@ -101,9 +108,9 @@ def test_escape_three_times_leaves_at_once_and_nothing_in_history(
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_passes_axe(stack: tuple[Cluster, str], browser: Browser, scheme: str) -> None:
+def test_every_page_passes_axe_reflows_and_has_44_pixel_targets(stack: tuple[Cluster, str], browser: Browser, scheme: str) -> None:
     _, url = stack
-    page = new_page(browser, scheme)
+    page = browser.new_context(viewport=REFLOW, color_scheme=scheme).new_page()  # type: ignore[arg-type]
     axe = Axe()
     pages = {
         None: ["/", "/resources", "/signin"],
@@ -123,5 +130,7 @@ def test_every_page_passes_axe(stack: tuple[Cluster, str], browser: Browser, sch
             page.goto(url + path)
             page.wait_for_load_state("networkidle")
             assert "Something went wrong" not in page.title(), f"{path} rendered the error page"
+            assert page.evaluate(NO_SIDEWAYS_SCROLL), f"{path} scrolls sideways at 320 CSS pixels"
+            assert page.evaluate(SMALL_TARGETS) == [], f"{path}: targets under 44 px"
             result = axe.run(page, options=WCAG)
             assert result.violations_count == 0, f"{path} ({scheme}): {result.generate_report()}"
