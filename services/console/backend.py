@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from fastapi import Request
 
 from services.console.sessions import Session
 
@@ -65,3 +66,9 @@ def _detail(r: httpx.Response) -> str:
     if isinstance(detail, list):  # FastAPI validation: name the fields, never the values
         return "invalid: " + ", ".join(".".join(str(p) for p in d.get("loc", ())[1:]) for d in detail)
     return str(detail)
+
+
+def backend(request: Request) -> Backend:
+    """The app's one Backend (made by `create_app`)."""
+    found: Backend = request.app.state.backend
+    return found

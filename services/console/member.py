@@ -11,7 +11,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from services.console.backend import Backend
+from services.console import i18n
+from services.console.backend import Refused, Unavailable, backend
 from services.console.people import signed_in
 from services.console.rendering import page, templates
 from services.console.security import state_change
@@ -23,11 +24,6 @@ Member = Annotated[Session, Depends(member)]
 LANGUAGES = ("en", "fr", "es")
 DISCIPLINES = ("fire", "police", "ems", "dispatch", "corrections")
 FINAL = {"cancelled", "closed"}
-
-
-def backend(request: Request) -> Backend:
-    backend: Backend = request.app.state.backend
-    return backend
 
 
 @router.get("")
@@ -87,7 +83,7 @@ async def case_page(request: Request, case_id: str, me: Member) -> Response:
     own_case(me, case_id)
     try:
         case = await case_status(request, me, case_id)
-    except Exception:  # just created: intake's read model may not have it for a moment
+    except Refused:  # just created: intake's read model may not have it for a moment
         case = {"case_id": case_id, "status": "requested"}
     return page(request, "member/case.html", case=case)
 
@@ -98,12 +94,12 @@ async def case_live(request: Request, case_id: str, me: Member) -> AsyncIterator
     own_case(me, case_id)
     last = None
     fragment = templates.get_template("member/_status.html")
-    tr = request.app.state.translations[me.lang or "en"]
+    tr = request.app.state.translations[i18n.choose(me.lang, request.headers.get("accept-language", ""))]
     while not await request.is_disconnected():
         try:
             case = await case_status(request, me, case_id)
-        except Exception:
-            case = None
+        except (Refused, Unavailable):
+            case = None  # not there yet, or intake restarting: try again at the next tick
         if case is not None and case["status"] != last:
             last = case["status"]
             yield ServerSentEvent(event="status", raw_data=fragment.render(case=case, _=tr.gettext))

@@ -9,7 +9,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.console.member import backend
+from services.console.backend import backend
 from services.console.people import signed_in
 from services.console.rendering import page
 from services.console.security import state_change
