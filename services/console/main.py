@@ -16,8 +16,10 @@ from services.console.security import headers
 from services.console.sessions import Sessions
 from services.console.settings import ConsoleSettings
 from services.console.views import add_error_pages
+from shared.projection import Projection
 from shared.service import http_task, ops_app, run_until_stopped
 from shared.telemetry import configure_logging
+from shared.topology import Consumer
 
 
 def create_app(
@@ -37,6 +39,11 @@ def create_app(
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app
+
+
+def projections() -> list[tuple[Projection, Consumer]]:
+    """None: the console reads nothing from the log (it asks the services), so nothing is rebuilt."""
+    return []
 
 
 def main() -> None:
