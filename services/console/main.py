@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import httpx
@@ -49,6 +50,8 @@ def projections() -> list[tuple[Projection, Consumer]]:
 def main() -> None:
     settings = ConsoleSettings()
     configure_logging(settings.log_level)
+    if sys.argv[1:]:
+        sys.exit("usage: python -m services.console   (the console keeps nothing from the log: no replay)")
     app = create_app(settings)
     tasks = [http_task(app, settings.http_host, settings.http_port)]
     if settings.metrics_port:
