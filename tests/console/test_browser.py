@@ -108,7 +108,9 @@ def test_escape_three_times_leaves_at_once_and_nothing_in_history(
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_passes_axe_reflows_and_has_44_pixel_targets(stack: tuple[Cluster, str], browser: Browser, scheme: str) -> None:
+def test_every_page_passes_axe_reflows_and_has_44_pixel_targets(
+    stack: tuple[Cluster, str], browser: Browser, scheme: str
+) -> None:
     _, url = stack
     page = browser.new_context(viewport=REFLOW, color_scheme=scheme).new_page()  # type: ignore[arg-type]
     axe = Axe()
