@@ -102,6 +102,8 @@ def up(
                 env["PEERLINE_HTTP_PORT"] = str(http_port)
             if name == "notify":  # texts to the demo's fictional numbers are logged, never sent
                 env.setdefault("PEERLINE_SMS_ADAPTER", "log")
+            if name == "console":
+                env["PEERLINE_INTAKE_URL"] = f"http://127.0.0.1:{http_port}"
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
         supervisor.start()
         urls = {name: f"http://127.0.0.1:{HTTP_PORTS[name]}" for name in ("notify", "matching")}
@@ -144,8 +146,9 @@ def _print_endpoints(server: NatsServer, http_port: int, var_dir: Path, added: i
     table.add_row(
         "NATS (JetStream, domain 'region')", f"{server.url}  monitor http://127.0.0.1:{server.monitor_port}"
     )
+    table.add_row("console: the web app for people", f"http://localhost:{HTTP_PORTS['console']}")
     for name in SERVICES:
-        if name != "intake":
+        if name not in ("intake", "console"):
             table.add_row(f"{name} API (OpenAPI at /docs)", f"http://127.0.0.1:{HTTP_PORTS[name]}")
     for name in SERVICES:
         table.add_row(f"{name} health + metrics", f"http://127.0.0.1:{METRICS_PORTS[name]}/healthz  /metrics")
@@ -154,6 +157,11 @@ def _print_endpoints(server: NatsServer, http_port: int, var_dir: Path, added: i
     console.print(table)
     if added:
         console.print(f"seeded the demo region: {added} peers in riverton-fire, riverton-police, county-ems")
+    web = f"http://localhost:{HTTP_PORTS['console']}"
+    console.print(f"open {web} (a phone-sized window is fine) and sign in at {web}/signin as:")
+    console.print("  a member: m-demo-riverton-fire (asks for a peer; also sees a responder's debriefs)")
+    console.print("  a peer: p-riverton-fire-01 … -10 (or riverton-police, county-ems); the offered one")
+    console.print(f"    opens {web}/peer/offers/<case_id>, the link its notification carries")
     console.print("try:  TOKEN=$(.venv/bin/peerline token --role member --agency riverton-fire)")
     console.print(
         f'      curl -s -XPOST 127.0.0.1:{http_port}/v1/requests -H "Authorization: Bearer $TOKEN" '

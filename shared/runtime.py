@@ -20,6 +20,7 @@ def _services() -> tuple[str, ...]:
 
 SERVICES = _services()
 HTTP_PORTS = {
+    "console": 8080,
     "intake": 8081,
     "matching": 8082,
     "escalation": 8083,
@@ -28,6 +29,7 @@ HTTP_PORTS = {
     "notify": 8086,
 }
 METRICS_PORTS = {
+    "console": 9100,
     "intake": 9101,
     "matching": 9102,
     "escalation": 9103,

@@ -28,13 +28,16 @@ PARAM = re.compile(r"{(\w+)}")
 
 
 LOAD = {"intake": {"rate_per_minute": 10**6, "rate_burst": 10**6}}  # the matrix is not abuse
+# The console is the people's browser app: signed-in sessions, not bearer tokens, guard its pages, and
+# tests/console checks them (it calls these APIs with the person's own token, so they still decide).
+BROWSER_APPS = {"console"}
 
 
 def services(tmp: Path, public: Path) -> dict[str, FastAPI]:
     """Every service the runtime starts (a new one is in the matrix the day it exists), built with the
     settings class its composition root declares."""
     apps = {}
-    for name in SERVICES:
+    for name in sorted(set(SERVICES) - BROWSER_APPS):
         main = importlib.import_module(f"services.{name}.main")
         settings = typing.get_type_hints(main.create_app)["settings"].__args__[0]  # X | None
         common = {"var_dir": tmp / name, "jwt_public_key_file": public, "nats_url": "nats://127.0.0.1:1"}

@@ -25,6 +25,8 @@ def composition_roots() -> dict[str, tuple[Any, Any]]:
     """Every service the runtime starts: its composition root and the settings class it declares."""
     out = {}
     for name in SERVICES:
+        if name == "console":  # a browser app of pages, not an OpenAPI service (tests/console)
+            continue
         main = importlib.import_module(f"services.{name}.main")
         out[name] = (main.create_app, typing.get_type_hints(main.create_app)["settings"].__args__[0])
     return out

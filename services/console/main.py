@@ -1,0 +1,61 @@
+"""The console's composition root: one web app for people, calling the services' HTTP APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from services.console import i18n, me, member, peer, public, signin
+from services.console.backend import Backend
+from services.console.oidc import Oidc
+from services.console.security import headers
+from services.console.sessions import Sessions
+from services.console.settings import ConsoleSettings
+from services.console.views import add_error_pages
+from shared.projection import Projection
+from shared.service import http_task, ops_app, run_until_stopped
+from shared.telemetry import configure_logging
+from shared.topology import Consumer
+
+
+def create_app(
+    settings: ConsoleSettings | None = None, transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """`transport` routes the calls to the services elsewhere (tests mount the services' own apps)."""
+    settings = settings or ConsoleSettings()
+    app = FastAPI(title="Peerline console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.sessions = Sessions(settings.session_ttl_s)
+    app.state.backend = Backend(settings.service_urls(), settings.http_timeout_s, transport)
+    app.state.oidc = Oidc(settings, transport)
+    app.state.translations = i18n.load()
+    app.middleware("http")(headers)
+    add_error_pages(app)
+    for module in (public, signin, member, peer, me):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    return app
+
+
+def projections() -> list[tuple[Projection, Consumer]]:
+    """None: the console reads nothing from the log (it asks the services), so nothing is rebuilt."""
+    return []
+
+
+def main() -> None:
+    settings = ConsoleSettings()
+    configure_logging(settings.log_level)
+    if sys.argv[1:]:
+        sys.exit("usage: python -m services.console   (the console keeps nothing from the log: no replay)")
+    app = create_app(settings)
+    tasks = [http_task(app, settings.http_host, settings.http_port)]
+    if settings.metrics_port:
+        tasks.append(
+            http_task(ops_app("console", lambda: True), settings.metrics_host, settings.metrics_port)
+        )
+    asyncio.run(run_until_stopped(tasks))

@@ -1,0 +1,95 @@
+"""The console's pages against every real service, through rendered HTML: a member's request from the
+advisement to cancelling, a peer's day, a responder's own pages, and each person's notification channels."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from bench.chaos.cluster import Cluster
+from tests.console.stack import wait_for_event
+from tests.console.support import csrf_of, sign_in
+
+pytestmark = pytest.mark.e2e
+SAME = {"Sec-Fetch-Site": "same-origin"}
+FIRE = "riverton-fire"
+MEMBER = ("member", FIRE, "m-demo-riverton-fire")
+
+
+async def post(client: httpx.AsyncClient, path: str, form: dict[str, str] | None = None) -> httpx.Response:
+    token = csrf_of((await client.get("/resources")).text)
+    return await client.post(path, data={"csrf_token": token, **(form or {})}, headers=SAME)
+
+
+async def test_a_member_reads_the_advisement_asks_follows_and_cancels(
+    live: httpx.AsyncClient, stack: tuple[Cluster, str]
+) -> None:
+    await sign_in(live, *MEMBER)
+    ask = (await live.get("/member")).text
+    assert ask.index('class="advisement"') < ask.index('id="ask-now"'), "the advisement comes before asking"
+    assert "When confidentiality ends" in ask and "court order" in ask
+
+    asked = await post(live, "/member/requests", {"agency_scope": "own", "language": "fr"})
+    assert asked.status_code == 303
+    case_id = asked.headers["location"].rsplit("/", 1)[1]
+    requested = wait_for_event(stack[0], f"ev.{FIRE}.case.{case_id}.support_requested")
+    assert requested.data["preferences"]["language"] == "fr"
+
+    page = await live.get(f"/member/cases/{case_id}")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert f'data-live="/member/cases/{case_id}/live"' in page.text
+
+    cancelled = await post(live, f"/member/cases/{case_id}/cancel")
+    assert cancelled.status_code == 303
+    wait_for_event(stack[0], f"ev.{FIRE}.case.{case_id}.request_cancelled")
+    stream = await live.get(f"/member/cases/{case_id}/live")  # ends with the case
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    assert "event: status" in stream.text  # the fragment as HTML, not JSON-quoted:
+    assert re.search(r'data-status="cancelled"', stream.text)
+
+
+async def test_a_member_sees_only_their_own_requests(live: httpx.AsyncClient) -> None:
+    await sign_in(live, *MEMBER)
+    assert (await live.get("/member/cases/c-not-mine")).status_code == 404
+
+
+async def test_a_peer_sees_their_load_and_why_and_takes_a_break(
+    live: httpx.AsyncClient, stack: tuple[Cluster, str]
+) -> None:
+    await sign_in(live, "peer", FIRE, "p-riverton-fire-04")
+    home = await live.get("/peer")
+    assert home.status_code == 200
+    assert 'data-load="available"' in home.text and "Active cases" in home.text
+    assert (await post(live, "/peer/break")).status_code == 303
+    wait_for_event(stack[0], f"ev.{FIRE}.peer.p-riverton-fire-04.peer_break_requested")
+
+
+async def test_a_contact_on_a_case_the_peer_does_not_hold_is_refused_plainly(live: httpx.AsyncClient) -> None:
+    await sign_in(live, "peer", FIRE, "p-riverton-fire-05")
+    form = {"mode": "phone", "categories": "grief", "duration": "under_15m", "report_id": "r-1"}
+    r = await post(live, "/peer/cases/c-nobody/contacts", form)
+    assert r.status_code in (403, 404) and "That did not work" in r.text
+
+
+async def test_a_responder_sees_their_debriefs_and_check_in_and_command_is_not_named(
+    live: httpx.AsyncClient,
+) -> None:
+    await sign_in(live, *MEMBER)
+    debriefs = await live.get("/me/debriefs")
+    assert debriefs.status_code == 200 and "Your command does not" in debriefs.text
+    checkin = await live.get("/me/checkins")
+    assert checkin.status_code == 200 and "Critical incidents in the last days" in checkin.text
+
+
+async def test_each_person_manages_their_own_channels_and_quiet_hours(live: httpx.AsyncClient) -> None:
+    await sign_in(live, "peer", FIRE, "p-riverton-fire-06")
+    assert (await post(live, "/me/notifications/email", {"email": "peer6@example.org"})).status_code == 303
+    quiet = {"tz": "America/Toronto", "start": "22:00", "end": "06:30"}
+    assert (await post(live, "/me/notifications/quiet", quiet)).status_code == 303
+    page = (await live.get("/me/notifications")).text
+    assert "peer6@example.org" in page and 'value="22:00"' in page and 'value="America/Toronto"' in page
+    assert 'id="push-on"' in page and 'data-key="' in page
+    bad = await post(live, "/me/notifications/email", {"email": "not-an-address"})
+    assert bad.status_code == 422 and "not-an-address" not in bad.text.split("<main", 1)[1]
