@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from shared import busclient, buspolicy
+from shared import busclient, buspolicy, mailcatcher
 from shared.auth import ROLES, Role, generate_dev_keys, mint
 from shared.buscreds import authorization_from_seeds, seed_path
 from shared.demo_people import seed_people, wait_ready
@@ -89,6 +89,7 @@ def up(
         creds_dir=var_dir / "bus",
     )
     server.start()
+    mail = mailcatcher.start(var_dir / "mail")
     supervisor = Supervisor()
     try:
         asyncio.run(_provision(server.url, server.seed("provisioner"), None, 1))
@@ -100,8 +101,10 @@ def up(
             env.setdefault("PEERLINE_CODES_FILE", str(codes))
             if name == "intake":
                 env["PEERLINE_HTTP_PORT"] = str(http_port)
-            if name == "notify":  # texts to the demo's fictional numbers are logged, never sent
-                env.setdefault("PEERLINE_SMS_ADAPTER", "log")
+            if name == "notify":  # texts to the demo's fictional numbers are logged, never sent; e-mail
+                env.setdefault("PEERLINE_SMS_ADAPTER", "log")  # goes to the local catcher (var/mail)
+                env.setdefault("PEERLINE_SMTP_HOST", "127.0.0.1")
+                env.setdefault("PEERLINE_SMTP_PORT", str(mailcatcher.PORT))
             if name == "console":
                 env["PEERLINE_INTAKE_URL"] = f"http://127.0.0.1:{http_port}"
             supervisor.children.append(Child(name, env, var_dir / "logs" / f"{name}.log"))
@@ -115,6 +118,10 @@ def up(
             console.print(
                 f"demo peers' contact points (.invalid e-mail, 555-01xx texts) and profiles: {people}"
             )
+        console.print(
+            f"e-mail to people (offers to peers, pages to the clinician on call) lands in {var_dir / 'mail'}"
+            f" (a local mail catcher on 127.0.0.1:{mailcatcher.PORT}); texts are logged in notify's log"
+        )
         signal_stop = _stop_on_signals()
         while not signal_stop():
             for line in supervisor.watch_once():
@@ -123,6 +130,7 @@ def up(
     finally:
         console.print("stopping…")
         supervisor.stop()
+        mail.stop()
         server.stop()
         console.print("stopped.")
 
