@@ -35,6 +35,7 @@ class Findings:
     dead: Counter[str] = field(default_factory=Counter)  # durable → fuzzed inputs it dead-lettered
     applied: Counter[str] = field(default_factory=Counter)  # durable → fuzzed inputs it took
     unreadable: int = 0  # accepted events no consumer can read
+    failed: Counter[str] = field(default_factory=Counter)  # why readable events were dead-lettered
 
 
 async def drained(js: JetStreamContext, within: float) -> dict[str, tuple[int, int]]:
@@ -52,7 +53,8 @@ async def drained(js: JetStreamContext, within: float) -> dict[str, tuple[int, i
 
 
 async def read_all(js: JetStreamContext, stream: str, subject: str) -> list[RawStreamMsg]:
-    out, seq = [], 1
+    out: list[RawStreamMsg] = []
+    seq = 1
     while True:
         try:
             msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
@@ -64,29 +66,32 @@ async def read_all(js: JetStreamContext, stream: str, subject: str) -> list[RawS
 
 async def audit(js: JetStreamContext, sent: list[Sent], within: float) -> Findings:
     found = Findings(stalled=await drained(js, within))
-    letters: dict[str, set[int]] = {}
+    letters: dict[str, dict[int, str]] = {}
     for letter in await read_all(js, DLQ_STREAM, "dlq.>"):
         headers = letter.headers or {}
         if not headers.get("Peerline-Reason"):
             found.no_reason.append(f"{letter.subject} #{letter.seq}")
         if "Peerline-Original-Seq" in headers:
             durable = headers.get("Peerline-Consumer", "")
-            letters.setdefault(durable, set()).add(int(headers["Peerline-Original-Seq"]))
+            reason = headers.get("Peerline-Reason", "")
+            letters.setdefault(durable, {})[int(headers["Peerline-Original-Seq"])] = reason
     for s in sent:
         if s.seq is None:
             continue
         if s.subject.startswith("cad."):
-            dead = s.seq in letters.get(CAD_DURABLE, set())
+            dead = s.seq in letters.get(CAD_DURABLE, {})
             found.dead[CAD_DURABLE] += dead
             found.applied[CAD_DURABLE] += not dead
             continue
-        await _check_event(js, s, letters, found)
+        await _check_event(js, s, s.seq, letters, found)
     return found
 
 
-async def _check_event(js: JetStreamContext, s: Sent, letters: dict[str, set[int]], found: Findings) -> None:
+async def _check_event(
+    js: JetStreamContext, s: Sent, seq: int, letters: dict[str, dict[int, str]], found: Findings
+) -> None:
     try:
-        raw = await js.get_msg(STREAM, seq=s.seq, direct=True)
+        raw = await js.get_msg(STREAM, seq=seq, direct=True)
     except NotFoundError:
         raw = RawStreamMsg()
     msg_id = (raw.headers or {}).get("Nats-Msg-Id")
@@ -95,15 +100,17 @@ async def _check_event(js: JetStreamContext, s: Sent, letters: dict[str, set[int
         or msg_id != s.msg_id
         or hashlib.sha256(raw.data or b"").hexdigest() != s.digest
     ):
-        found.missing.append(f"#{s.seq} {s.kind} {s.subject}")
+        found.missing.append(f"#{seq} {s.kind} {s.subject}")
         return
     unreadable = parse_raw(raw).problem is not None
     found.unreadable += unreadable
     for _, durable in RUNNING[:-1]:
         if not consumer(durable).wants(s.subject):
             continue
-        dead = s.seq in letters.get(durable, set())
-        found.dead[durable] += dead
-        found.applied[durable] += not dead
-        if unreadable and not dead:
-            found.undead.append(f"{durable}: #{s.seq} {s.kind} {s.subject}")
+        reason = letters.get(durable, {}).get(seq)
+        found.dead[durable] += reason is not None
+        found.applied[durable] += reason is None
+        if unreadable and reason is None:
+            found.undead.append(f"{durable}: #{seq} {s.kind} {s.subject}")
+        elif not unreadable and reason is not None:
+            found.failed[f"{durable}: {reason[:160]}"] += 1

@@ -25,11 +25,11 @@ INPUTS = int(os.environ.get("PEERLINE_NATS_FUZZ_INPUTS", "300"))
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("natsfuzz"))
+    c = Cluster(tmp_path_factory.mktemp("natsfuzz"), start_within=120)  # a busy machine starts slowly
     try:
         c.start()
         for name in SERVICES:
-            c.wait_healthy(name)
+            c.wait_healthy(name, c.start_within)
         yield c
     finally:
         c.stop()
@@ -66,6 +66,8 @@ def test_no_published_input_crashes_stalls_or_is_lost(cluster: Cluster) -> None:
     print(f"nats fuzz: {dict(counts)}; accepted events no consumer can read: {found.unreadable}")
     for durable in sorted(found.applied):
         print(f"  {durable}: applied {found.applied[durable]}, dead-lettered {found.dead[durable]}")
+    for reason, n in found.failed.most_common(30):
+        print(f"  readable, dead-lettered {n}x by {reason}")
     exited = {c.name: c.proc.poll() if c.proc else "never started" for c in cluster.supervisor.children}
     assert all(code is None for code in exited.values()), exited
     assert all(c.restarts == 0 for c in cluster.supervisor.children)

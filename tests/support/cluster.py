@@ -46,6 +46,7 @@ class Cluster:
     nats_restarts: int = 0
     services: tuple[str, ...] = SERVICES
     env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
+    start_within: float = 30.0  # how long a service may take to become healthy
 
     def start(self) -> None:
         self.server = start_server(self.workdir / "nats")
@@ -66,7 +67,7 @@ class Cluster:
             env.update(self.env)
             self.supervisor.children.append(Child(name, env, self.workdir / f"{name}.log"))
         self.supervisor.start()
-        self.wait_healthy("intake")
+        self.wait_healthy("intake", self.start_within)
 
     async def _bootstrap(self) -> None:
         nc = await connect(self.server.url)
