@@ -43,7 +43,7 @@ async def fuzz(cluster: Cluster) -> tuple[Publisher, Findings]:
         await publisher.close()
     nc = await connect(cluster.server.url)
     try:
-        return publisher, await audit(nc.jetstream(), publisher.sent, within=60 + INPUTS / 50)
+        return publisher, await audit(nc.jetstream(), publisher.sent, within=120 + INPUTS / 20)
     finally:
         await nc.close()
 
