@@ -26,6 +26,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
+from shared.contracts.base import UnknownEventType
 from shared.envelope import STREAM, Envelope, aggregate_filter, read_event
 from shared.items import describe
 
@@ -227,9 +228,10 @@ class EventStore:
         return None
 
     async def load(self, agency: str, aggregate: str, aggregate_id: str) -> History:
-        """Every event of one aggregate, in order. Whatever its subjects hold that is no valid event of it
-        (unreadable, or naming another aggregate) is left out, as every consumer dead-letters it, but
-        still counts for the version: one bad message never blocks the aggregate's next append."""
+        """Every event of one aggregate, in order. Whatever its subjects hold that can never be an event of
+        it (unreadable, invalid, or naming another aggregate) is left out, as every consumer dead-letters
+        it, but still counts for the version: one bad message never blocks the aggregate's next append.
+        An event of a type this release does not know is kept: deciding without it could be wrong."""
         filt = aggregate_filter(agency, aggregate, aggregate_id)
         events: list[Stored] = []
         seq = 1
@@ -241,7 +243,9 @@ class EventStore:
             assert msg.data is not None and msg.seq is not None
             try:
                 events.append(Stored(read_event(msg.data, msg.subject or "")[0], msg.seq))
-            except (ValueError, LookupError) as exc:
+            except UnknownEventType:  # a newer release's event: kept, so whoever folds it fails loudly
+                events.append(Stored(Envelope.from_bytes(msg.data), msg.seq))
+            except ValueError as exc:
                 log.warning("%s: seq %d is no valid event of it, left out: %s", filt, msg.seq, describe(exc))
             seq = msg.seq + 1
 
