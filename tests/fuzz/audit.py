@@ -69,11 +69,11 @@ async def audit(js: JetStreamContext, sent: list[Sent], within: float) -> Findin
     letters: dict[str, dict[int, str]] = {}
     for letter in await read_all(js, DLQ_STREAM, "dlq.>"):
         headers = letter.headers or {}
-        if not headers.get("Peerline-Reason"):
+        if not str(headers.get("Peerline-Reason", "")):
             found.no_reason.append(f"{letter.subject} #{letter.seq}")
         if "Peerline-Original-Seq" in headers:
             durable = headers.get("Peerline-Consumer", "")
-            reason = headers.get("Peerline-Reason", "")
+            reason = str(headers.get("Peerline-Reason", ""))
             letters.setdefault(durable, {})[int(headers["Peerline-Original-Seq"])] = reason
     for s in sent:
         if s.seq is None:
