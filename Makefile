@@ -39,8 +39,9 @@ audit: $(STAMP)  ## supply chain: known vulnerabilities of every installed depen
 	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 	$(BIN)/bandit -q -c pyproject.toml -r shared services bench --severity-level medium
 
-fuzz: $(STAMP)  ## schemathesis over every service's OpenAPI, in-process on a test nats-server: 0 answers >= 500
-	PEERLINE_FUZZ_EXAMPLES=$${PEERLINE_FUZZ_EXAMPLES:-220} $(BIN)/pytest tests/fuzz -p no:cacheprovider -q -s --timeout 3000
+fuzz: $(STAMP)  ## schemathesis over every service's OpenAPI (0 answers >= 500), then 10,000+ events and CAD documents over NATS to every service's process (0 crashes, 0 stalled consumers, nothing lost)
+	PEERLINE_FUZZ_EXAMPLES=$${PEERLINE_FUZZ_EXAMPLES:-220} PEERLINE_NATS_FUZZ_INPUTS=$${PEERLINE_NATS_FUZZ_INPUTS:-10500} \
+	  $(BIN)/pytest tests/fuzz -p no:cacheprovider -q -s --timeout 3000
 
 lock: $(STAMP)  ## write requirements.lock from the test environment (exact versions)
 	{ echo "# Exact versions of every dependency (make lock). make installs with --constraint requirements.lock"; \

@@ -23,7 +23,7 @@ async def dead_letter(
     out = {f"Original-{k}": v for k, v in (headers or {}).items()}
     out.update(
         {
-            "Peerline-Reason": reason[:1000].replace("\r", " ").replace("\n", " "),
+            "Peerline-Reason": header_text(reason[:1000]),
             "Peerline-Consumer": consumer,
             "Peerline-Original-Subject": subject,
         }
@@ -34,3 +34,9 @@ async def dead_letter(
     if ttl_s is not None:
         out["Nats-TTL"] = f"{ttl_s}s"
     await js.publish(f"dlq.{consumer}", data, stream=DLQ_STREAM, headers=out)
+
+
+def header_text(text: str) -> str:
+    """One header line of printable ASCII: a reason can name fields of the input it refuses, whatever their
+    characters (line breaks, non-ASCII), and some NATS clients parse a non-ASCII value as something else."""
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode() for c in text)

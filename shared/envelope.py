@@ -99,3 +99,22 @@ class Envelope(BaseModel):
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:
         return cls.model_validate_json(raw)
+
+
+class SubjectDisagrees(ValueError):
+    """An event stored under a subject that names another agency, aggregate instance or event."""
+
+
+def read_event(data: bytes, subject: str) -> tuple[Envelope, Event]:
+    """An event as the log holds it under `subject`: its envelope and typed payload.
+
+    Raises pydantic's ValidationError (a ValueError) or UnknownEventType for bytes that are no valid event,
+    and SubjectDisagrees when the subject's agency, aggregate id or event name is not the envelope's: the
+    log's per-aggregate checks, NATS permissions and every consumer's filter go by the subject, so such an
+    event would reach the wrong readers, or change an aggregate that never saw it appended."""
+    env = Envelope.from_bytes(data)
+    event = env.payload()
+    tokens = subject.split(".")
+    if len(tokens) != 5 or (tokens[1], tokens[3], tokens[4]) != (env.agency, env.subject, env.event_name):
+        raise SubjectDisagrees("the subject's agency, aggregate id or event name is not the envelope's")
+    return env, event

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,10 +26,13 @@ from nats.js.errors import BadRequestError, NotFoundError
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
-from shared.envelope import STREAM, Envelope, aggregate_filter
+from shared.contracts.base import UnknownEventType
+from shared.envelope import STREAM, Envelope, aggregate_filter, read_event
+from shared.items import describe
 
 WRONG_LAST_SEQUENCE = 10071
 MAX_BATCH = 1000  # the server's limit on messages in one atomic batch
+log = logging.getLogger("peerline.eventstore")
 _tracer = trace.get_tracer("peerline.eventstore")
 
 
@@ -49,13 +53,15 @@ class Stored:
 
 @dataclass(frozen=True)
 class History:
-    """One aggregate's events in order; `version` is the stream sequence of the last one (0 if none)."""
+    """One aggregate's events in order; `version` is the stream sequence of the last one (0 if none),
+    counting those under its subjects that are no valid event of it (`last_seq`)."""
 
     events: list[Stored]
+    last_seq: int = 0
 
     @property
     def version(self) -> int:
-        return self.events[-1].seq if self.events else 0
+        return max(self.last_seq, self.events[-1].seq if self.events else 0)
 
 
 @dataclass(frozen=True)
@@ -222,7 +228,10 @@ class EventStore:
         return None
 
     async def load(self, agency: str, aggregate: str, aggregate_id: str) -> History:
-        """Every event of one aggregate, in order."""
+        """Every event of one aggregate, in order. Whatever its subjects hold that can never be an event of
+        it (unreadable, invalid, or naming another aggregate) is left out, as every consumer dead-letters
+        it, but still counts for the version: one bad message never blocks the aggregate's next append.
+        An event of a type this release does not know is kept: deciding without it could be wrong."""
         filt = aggregate_filter(agency, aggregate, aggregate_id)
         events: list[Stored] = []
         seq = 1
@@ -230,9 +239,14 @@ class EventStore:
             try:
                 msg = await self._js.get_msg(self._stream, seq=seq, subject=filt, next=True, direct=True)
             except NotFoundError:
-                return History(events)
+                return History(events, seq - 1)
             assert msg.data is not None and msg.seq is not None
-            events.append(Stored(Envelope.from_bytes(msg.data), msg.seq))
+            try:
+                events.append(Stored(read_event(msg.data, msg.subject or "")[0], msg.seq))
+            except UnknownEventType:  # a newer release's event: kept, so whoever folds it fails loudly
+                events.append(Stored(Envelope.from_bytes(msg.data), msg.seq))
+            except ValueError as exc:
+                log.warning("%s: seq %d is no valid event of it, left out: %s", filt, msg.seq, describe(exc))
             seq = msg.seq + 1
 
 

@@ -10,7 +10,7 @@ from nats.js.api import RawStreamMsg
 from pydantic import ValidationError
 
 from shared.contracts.base import Event, UnknownEventType
-from shared.envelope import Envelope
+from shared.envelope import Envelope, read_event
 
 
 @dataclass
@@ -71,8 +71,7 @@ def item_of(env: Envelope, seq: int) -> Item:
 
 def _decoded(item: Item) -> Item:
     try:
-        item.env = Envelope.from_bytes(item.data)
-        item.event = item.env.payload()
+        item.env, item.event = read_event(item.data, item.subject)
     except (ValidationError, UnknownEventType, ValueError) as exc:
         item.problem = describe(exc)
     return item

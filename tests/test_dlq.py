@@ -35,3 +35,16 @@ async def test_a_dead_letter_with_a_ttl_expires_and_one_without_stays(js: JetStr
     assert (left.headers or {})["Peerline-Original-Seq"] == "2"  # the one with a TTL is gone
     with pytest.raises(NotFoundError):
         await js.get_msg(DLQ_STREAM, seq=(left.seq or 0) + 1, subject=f"dlq.{consumer}", next=True)
+
+
+async def test_a_reason_naming_any_characters_is_one_printable_ascii_header(js: JetStreamContext) -> None:
+    """A reason names the refused input's fields, whatever their characters: it stays one header line that
+    every client reads back as text, and the other headers are intact."""
+    consumer = new_id("t")
+    reason = "invalid: caf\u00e9\r\nPeerline-Consumer: forged\u2028x: \x00"
+    await dead_letter(js, consumer, subject="ev.x", seq=1, data=b"{}", headers={}, reason=reason)
+    letter = await js.get_msg(DLQ_STREAM, seq=1, subject=f"dlq.{consumer}", next=True)
+    headers = letter.headers or {}
+    assert headers["Peerline-Consumer"] == consumer
+    assert isinstance(headers["Peerline-Reason"], str)
+    assert headers["Peerline-Reason"] == "invalid: caf\\xe9\\r\\nPeerline-Consumer: forged\\u2028x: \\x00"

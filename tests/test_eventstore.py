@@ -90,3 +90,20 @@ async def test_log_stream_refuses_delete_and_purge(js: JetStreamContext) -> None
     info = await js.stream_info(STREAM)
     assert info.config.deny_delete and info.config.deny_purge
     assert not info.config.max_age
+
+
+async def test_what_an_aggregate_subject_holds_that_is_no_event_of_it_is_left_out_and_appends_go_on(
+    js: JetStreamContext,
+) -> None:
+    """Bytes that are no event, and an event naming another case, published under a case's subjects (as
+    a buggy or hostile publisher could): the case still loads, and its next append is not refused."""
+    store = EventStore(js)
+    case, other = new_id("c"), new_id("c")
+    v1 = await store.append([requested(case)], expected=0)
+    await js.publish(f"ev.cfd.case.{case}.request_cancelled", b"{not json")
+    stray = await js.publish(f"ev.cfd.case.{case}.request_cancelled", cancelled(other).to_bytes())
+    history = await store.load("cfd", "case", case)
+    assert [s.seq for s in history.events] == [v1]
+    assert history.version == stray.seq
+    v2 = await store.append([cancelled(case)], expected=history.version)
+    assert (await store.load("cfd", "case", case)).version == v2

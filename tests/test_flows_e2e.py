@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.chaos.cluster import Cluster
 from shared.auth import Role
 from shared.envelope import STREAM, Envelope
 from shared.runtime import SERVICES
 from tests.support.bus import connect
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 FIRE = "riverton-fire"

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from bench.chaos.cluster import Cluster
 from shared.auth import Role
 from shared.envelope import STREAM, Envelope
 from shared.runtime import SERVICES
 from tests.notify.receivers import Mailbox, Receiver, verify_signature
 from tests.support.bus import connect
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 FIRE, POLICE = "riverton-fire", "riverton-police"

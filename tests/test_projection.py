@@ -198,6 +198,31 @@ async def test_malformed_event_is_dead_lettered_and_later_events_apply(
     assert "invalid" in by_seq[str(junk_ack.seq)]["Peerline-Reason"]
 
 
+async def test_event_whose_subject_names_another_agency_or_case_is_dead_lettered(
+    js: JetStreamContext, engine: Engine
+) -> None:
+    """The log's per-case checks and every consumer's filter go by the subject: an event stored under
+    another agency's or case's subject than its envelope names is no event of either, and is refused."""
+    ag = agency()
+    c = await consumer_for(js, ag)
+    event = SupportRequested(activation="self", member_ref="m-1", token_hash="0" * 64)
+    elsewhere = Envelope.wrap(event, agency="cfd", subject="c-1", source="t").to_bytes()
+    other_case = Envelope.wrap(event, agency=ag, subject="c-1", source="t").to_bytes()
+    acks = [
+        await js.publish(f"ev.{ag}.case.c-1.support_requested", elsewhere),
+        await js.publish(f"ev.{ag}.case.c-2.support_requested", other_case),
+    ]
+    await publish_requests(js, ag, 1)
+    proj = Counting(c.durable)
+    runner = ProjectionRunner(js, engine, proj, c)
+    await runner.start()
+    await drain(runner)
+    assert proj.total(engine) == 1
+    dead = {d["Peerline-Original-Seq"]: d["Peerline-Reason"] for d in await dlq_messages(js, c.durable)}
+    assert set(dead) == {str(a.seq) for a in acks}
+    assert all("subject" in reason for reason in dead.values())
+
+
 async def test_failing_handler_is_retried_then_succeeds(js: JetStreamContext, engine: Engine) -> None:
     ag = agency()
     c = await consumer_for(js, ag)

@@ -39,7 +39,7 @@ from shared.contracts.escalation import (
 from shared.contracts.notify import PageMissed
 from shared.contracts.tracking import ContactLogged
 from shared.dlq import dead_letter
-from shared.envelope import STREAM, Envelope
+from shared.envelope import STREAM, Envelope, read_event
 from shared.eventstore import EventStore
 from shared.items import describe
 from shared.topology import consumer
@@ -147,8 +147,7 @@ def subscribe(
             )
 
         try:
-            env = Envelope.from_bytes(body)
-            event = env.payload()
+            env, event = read_event(body, raw.subject)
         except (ValueError, LookupError) as exc:  # invalid, or a type this service does not know
             await to_dlq(describe(exc))
             return

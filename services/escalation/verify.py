@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from services.escalation import audit
 from services.escalation.projection import EscalationProjection, chain_table
-from shared.envelope import STREAM, Envelope
+from shared.envelope import STREAM, read_event
 from shared.projection import ensure_schema, position
 from shared.replay import has_events
 from shared.topology import consumer
@@ -30,10 +30,9 @@ async def recompute(js: JetStreamContext, subjects: tuple[str, ...] = AUDITED) -
             msg = await sub.next_msg(timeout=30)
             seq = msg.metadata.sequence.stream
             try:
-                env = Envelope.from_bytes(msg.data)
-                env.payload()
+                env, _ = read_event(msg.data, msg.subject)
                 out[seq] = audit.body(env, seq)
-            except ValueError:
+            except (ValueError, LookupError):
                 pass  # unreadable events were dead-lettered by the live consumer and never audited
             if not msg.metadata.num_pending:
                 return out

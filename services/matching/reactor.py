@@ -22,7 +22,7 @@ from services.matching.assigner import Assigner, Delivered, Prepared
 from services.matching.puller import Puller
 from shared.contracts.base import UnknownEventType
 from shared.dlq import dead_letter
-from shared.envelope import STREAM, Envelope
+from shared.envelope import STREAM, read_event
 from shared.items import describe
 from shared.service import keep_stepping
 from shared.topology import Consumer
@@ -93,8 +93,7 @@ class Reactor:
         good: list[tuple[Msg, Delivered]] = []
         for msg in msgs:
             try:
-                env = Envelope.from_bytes(msg.data)
-                env.payload()
+                env, _ = read_event(msg.data, msg.subject)
             except (ValidationError, UnknownEventType, ValueError) as exc:
                 await self._dead_letter(msg, describe(exc))
                 continue

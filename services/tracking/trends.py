@@ -112,6 +112,8 @@ _UPSERTS: dict[str, Any] = {}
 
 def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Add each row's n to its count (one executemany; the statement is built once per dialect)."""
+    if not rows:
+        return  # nothing to count (an incident naming no agency): no statement at all
     stmt = _UPSERTS.get(conn.dialect.name)
     if stmt is None:
         insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(trend_counts)

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.chaos.cluster import Cluster
 from shared.auth import mint
 from shared.envelope import STREAM, Envelope
 from tests.support import bus
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 EIDO = Path(__file__).parent / "fixtures" / "eido"

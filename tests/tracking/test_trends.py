@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, inspect, select
 
 from services.tracking import publication, reports
 from services.tracking.domain import iso_week
-from services.tracking.trends import LEADERSHIP, WORKING, TrendsProjection, response_bucket
+from services.tracking.trends import LEADERSHIP, WORKING, TrendsProjection, response_bucket, trend_counts
 from shared.codes import AgencyCodes, CodeLists
 from shared.contracts.base import Event
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, SupportRequested
@@ -426,3 +426,15 @@ def test_working_rows_are_dropped_once_nothing_more_can_be_counted() -> None:
     with engine.connect() as conn:
         kept = {r[0] for t in WORKING for r in conn.execute(select(t.c[next(iter(t.primary_key)).name]))}
     assert closed and answered and not kept & (closed | answered)
+
+
+def test_an_incident_naming_no_agency_counts_nothing_and_does_not_fail() -> None:
+    """An upsert of no rows used to be sent as `INSERT … DEFAULT VALUES ON CONFLICT`, a syntax error: the
+    event failed every delivery and was dead-lettered, and what came with it in its batch was retried."""
+    empty = CriticalIncidentReported(incident_type="fire", agencies=(), flags=IncidentFlags(), involved=())
+    envs = [Envelope.wrap(empty, agency=AGENCIES[0], subject="i-empty", source="test", time=START)]
+    envs += history(7, 3)
+    engine = project(envs)
+    with engine.connect() as conn:
+        rows = conn.execute(select(trend_counts)).all()
+    assert Counter({(r.agency, r.week, r.measure, r.dimension, r.value): r.n for r in rows}) == recount(envs)

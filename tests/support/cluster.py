@@ -1,0 +1,108 @@
+"""A whole Peerline on loopback: nats-server and every service as its own process (e2e tests, fuzzing,
+chaos runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.auth import Role, generate_dev_keys, mint
+from shared.natsserver import NatsServer, free_port
+from shared.runtime import SERVICES, Child, Supervisor, service_env
+from shared.seed import seed
+from shared.topology import provision
+from tests.support.bus import connect, seeds, start_server
+
+
+def wait_healthy(ops_port: int, name: str, within: float) -> None:
+    """Until a service's ops port answers /healthz with 200 (connected, caught up, serving)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{ops_port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{name} did not become healthy within {within:g}s")
+
+
+@dataclass
+class Cluster:
+    workdir: Path
+    server: NatsServer = field(init=False)
+    supervisor: Supervisor = field(default_factory=Supervisor)
+    http: dict[str, int] = field(default_factory=dict)
+    ops: dict[str, int] = field(default_factory=dict)
+    private_key: bytes = b""
+    kills: list[str] = field(default_factory=list)
+    nats_restarts: int = 0
+    services: tuple[str, ...] = SERVICES
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
+    start_within: float = 30.0  # how long a service may take to become healthy
+
+    def start(self) -> None:
+        self.server = start_server(self.workdir / "nats")
+        asyncio.run(self._bootstrap())
+        private, public = generate_dev_keys(self.workdir / "keys")
+        self.private_key = private.read_bytes()
+        for name in self.services:
+            env = service_env(
+                name,
+                nats_url=self.server.url,
+                var_dir=self.workdir,
+                public_key=public,
+                seeds=seeds(self.server.url),
+            )
+            self.http[name], self.ops[name] = free_port(), free_port()
+            env.update(PEERLINE_HTTP_PORT=str(self.http[name]), PEERLINE_METRICS_PORT=str(self.ops[name]))
+            env.update(PEERLINE_RATE_PER_MINUTE="600000", PEERLINE_RATE_BURST="10000")  # load, not abuse
+            env.update(self.env)
+            self.supervisor.children.append(Child(name, env, self.workdir / f"{name}.log"))
+        self.supervisor.start()
+        self.wait_healthy("intake", self.start_within)
+
+    async def _bootstrap(self) -> None:
+        nc = await connect(self.server.url)
+        await provision(nc.jetstream())
+        await seed(nc.jetstream())
+        await nc.close()
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.http[service]}"
+
+    def wait_healthy(self, service: str, within: float = 30.0) -> None:
+        """Until the service's ops port says it is ready (connected, caught up, serving)."""
+        wait_healthy(self.ops[service], service, within)
+
+    def token(self, role: Role, agency: str, sub: str | None = None) -> str:
+        return mint(self.private_key, role=role, agency=agency, sub=sub)
+
+    def kill_random(self, rng: random.Random) -> str:
+        alive = [c for c in self.supervisor.children if c.proc is not None and c.proc.poll() is None]
+        victim = rng.choice(alive)
+        assert victim.proc is not None
+        os.kill(victim.proc.pid, signal.SIGKILL)
+        victim.proc.wait()
+        self.kills.append(victim.name)
+        return victim.name
+
+    def restart_nats(self) -> None:
+        self.server.restart()
+        self.nats_restarts += 1
+
+    def keep_alive(self) -> list[str]:
+        return self.supervisor.watch_once()
+
+    def stop(self) -> None:
+        """Stop whatever was started (safe after a failed start)."""
+        self.supervisor.stop()
+        if hasattr(self, "server"):
+            self.server.stop()
