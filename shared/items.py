@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from nats.aio.msg import Msg
 from nats.js.api import RawStreamMsg
@@ -39,7 +40,21 @@ def describe(exc: Exception) -> str:
         )
     if isinstance(exc, UnknownEventType):
         return f"unknown event type {exc.args[0]}"
+    if type(exc).__module__ == "builtins" and isinstance(exc, ValueError | TypeError | LookupError):
+        return f"{type(exc).__name__} in {_where(exc)}"  # their messages quote the values they met
     return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _where(exc: BaseException) -> str:
+    """Where an exception was raised (module and function of the innermost frame), for a reason that
+    names the fault without quoting the data."""
+    tb = exc.__traceback__
+    if tb is None:
+        return "an unknown place"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f"{Path(code.co_filename).stem}.{code.co_name}"
 
 
 def parse(msg: Msg, wants: Callable[[str], bool] | None = None) -> Item:

@@ -48,3 +48,16 @@ async def test_a_reason_naming_any_characters_is_one_printable_ascii_header(js: 
     assert headers["Peerline-Consumer"] == consumer
     assert isinstance(headers["Peerline-Reason"], str)
     assert headers["Peerline-Reason"] == "invalid: caf\\xe9\\r\\nPeerline-Consumer: forged\\u2028x: \\x00"
+
+
+@pytest.mark.unit
+def test_a_reason_names_where_a_value_error_arose_without_quoting_the_value() -> None:
+    from datetime import datetime
+
+    from shared.items import describe
+
+    try:
+        datetime.fromisoformat("Jane Doe 555-0100")
+    except ValueError as exc:
+        reason = describe(exc)
+    assert reason.startswith("ValueError in ") and "Jane" not in reason and "555" not in reason
