@@ -22,8 +22,8 @@ from shared.contracts.base import Event
 from shared.contracts.intake import Discipline
 from shared.contracts.matching import (
     AvailabilityWindow,
-    DeclineReason,
     ConfidentialityAcknowledged,
+    DeclineReason,
     PeerActivated,
     PeerApplied,
     PeerAvailabilityChanged,
