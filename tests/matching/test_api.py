@@ -145,7 +145,7 @@ async def test_a_decline_reassigns_and_every_decision_is_explained(client: Clien
     coded = {**answer, "reason": "not_my_skill"}
     r = await client.call("POST", decline_url, "peer", A, offered_to, json=coded)
     assert r.json()["events"] == ["assignment_declined", "peer_assigned"], r.text
-    declined = [e for _, e in (await log.cases())[case_id] if e.type == "assignment_declined"]
+    declined = [e for _, e in (await log.cases())[case_id] if e.event_name == "assignment_declined"]
     assert declined[0].data["reason"] == "not_my_skill"
     got = await eventually(client, explained, lambda x: len(x["decisions"]) == 2)
     assert got["decisions"][1]["peer_ref"] == other
