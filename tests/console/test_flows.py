@@ -3,6 +3,7 @@ advisement to cancelling, a peer's day, a responder's own pages, and each person
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -83,18 +84,6 @@ async def test_a_responder_sees_their_debriefs_and_check_in_and_command_is_not_n
     assert checkin.status_code == 200 and "Critical incidents in the last days" in checkin.text
 
 
-async def test_each_person_manages_their_own_channels_and_quiet_hours(live: httpx.AsyncClient) -> None:
-    await sign_in(live, "peer", FIRE, "p-riverton-fire-06")
-    assert (await post(live, "/me/notifications/email", {"email": "peer6@example.org"})).status_code == 303
-    quiet = {"tz": "America/Toronto", "start": "22:00", "end": "06:30"}
-    assert (await post(live, "/me/notifications/quiet", quiet)).status_code == 303
-    page = (await live.get("/me/notifications")).text
-    assert "peer6@example.org" in page and 'value="22:00"' in page and 'value="America/Toronto"' in page
-    assert 'id="push-on"' in page and 'data-key="' in page
-    bad = await post(live, "/me/notifications/email", {"email": "not-an-address"})
-    assert bad.status_code == 422 and "not-an-address" not in bad.text.split("<main", 1)[1]
-
-
 async def ask(live: httpx.AsyncClient, stack: tuple[Cluster, str]) -> tuple[str, str]:
     """A member asks; (case_id, the offered peer's ref)."""
     await sign_in(live, *MEMBER)
@@ -104,13 +93,24 @@ async def ask(live: httpx.AsyncClient, stack: tuple[Cluster, str]) -> tuple[str,
     return case_id, offered.data["peer_ref"]
 
 
+async def page_with(client: httpx.AsyncClient, path: str, text: str, shown: bool = True) -> str:
+    """The page once it shows `text` (or no longer does): the services' views follow the log a moment
+    later."""
+    for _ in range(100):
+        page = (await client.get(path)).text
+        if (text in page) == shown:
+            return page
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{path} {'never showed' if shown else 'kept showing'} {text!r}")
+
+
 async def test_a_peer_sees_the_offer_with_its_time_left_and_declines_with_a_code_only(
     live: httpx.AsyncClient, live_peer: httpx.AsyncClient, stack: tuple[Cluster, str]
 ) -> None:
     case_id, peer_ref = await ask(live, stack)
     await sign_in(live_peer, "peer", FIRE, peer_ref)
-    inbox = (await live_peer.get("/peer/inbox")).text
-    assert f'data-case="{case_id}"' in inbox and 'hx-trigger="every 5s"' in inbox
+    inbox = await page_with(live_peer, "/peer/inbox", f'data-case="{case_id}"')
+    assert 'hx-trigger="every 5s"' in inbox
     left = re.search(rf'data-case="{case_id}".*?data-seconds="(\d+)"', inbox, re.S)
     assert left and 0 < int(left.group(1)) <= 60 * 60
     fragment = (await live_peer.get("/peer/inbox/offers")).text
@@ -127,7 +127,7 @@ async def test_a_peer_sees_the_offer_with_its_time_left_and_declines_with_a_code
     assert declined.status_code == 303
     event = wait_for_event(stack[0], f"ev.{FIRE}.case.{case_id}.assignment_declined")
     assert event.data["reason"] == "overloaded" and event.data["peer_ref"] == peer_ref
-    assert f'data-case="{case_id}"' not in (await live_peer.get("/peer/inbox")).text
+    await page_with(live_peer, "/peer/inbox", f'data-case="{case_id}"', shown=False)
 
 
 async def test_a_member_leaves_a_callback_meets_the_peer_who_reads_it_and_crisis_lines_show_throughout(
@@ -153,12 +153,7 @@ async def test_a_member_leaves_a_callback_meets_the_peer_who_reads_it_and_crisis
     released = wait_for_event(stack[0], f"ev.{FIRE}.case.{case_id}.callback_released")
     assert "555" not in str(released.data)
 
-    stream = live.stream("GET", f"/member/cases/{case_id}/live")
-    async with stream as r:  # the live status reaches `accepted` with the peer's card
-        async for line in r.aiter_lines():
-            if 'data-status="accepted"' in line:
-                break
-    page = (await live.get(f"/member/cases/{case_id}")).text
+    page = await page_with(live, f"/member/cases/{case_id}", 'data-status="accepted"')
     assert 'data-status="accepted"' in page and 'class="peer-card"' in page
     assert "Your peer will contact you" in page and "Your peer has your callback number" in page
     assert "988" in page and 'id="callback-form"' not in page
@@ -172,3 +167,17 @@ async def test_anyone_reads_the_agencys_advisement_crisis_lines_and_directory_wi
         assert f'data-kind="{kind}"' in page
     assert "Safe Call Now" in page and "When confidentiality ends" in page and "court order" in page
     assert (await live.get("/resources", params={"agency": "<b>x"})).status_code == 422
+
+
+# Last: once notify reports on an agency, matching leaves out the peers it has said nothing about, so
+# the requests above would find no peer after this.
+async def test_each_person_manages_their_own_channels_and_quiet_hours(live: httpx.AsyncClient) -> None:
+    await sign_in(live, "peer", FIRE, "p-riverton-fire-06")
+    assert (await post(live, "/me/notifications/email", {"email": "peer6@example.org"})).status_code == 303
+    quiet = {"tz": "America/Toronto", "start": "22:00", "end": "06:30"}
+    assert (await post(live, "/me/notifications/quiet", quiet)).status_code == 303
+    page = (await live.get("/me/notifications")).text
+    assert "peer6@example.org" in page and 'value="22:00"' in page and 'value="America/Toronto"' in page
+    assert 'id="push-on"' in page and 'data-key="' in page
+    bad = await post(live, "/me/notifications/email", {"email": "not-an-address"})
+    assert bad.status_code == 422 and "not-an-address" not in bad.text.split("<main", 1)[1]
