@@ -148,8 +148,9 @@ async def test_a_member_leaves_a_callback_meets_the_peer_who_reads_it_and_crisis
     await sign_in(live_peer, "peer", FIRE, peer_ref)
     assert (await post(live_peer, f"/peer/offers/{case_id}/accept", {"case_agency": FIRE})).status_code == 303
     wait_for_event(stack[0], f"ev.{FIRE}.case.{case_id}.assignment_accepted")
-    shown = (await post(live_peer, f"/peer/cases/{case_id}/callback")).text
-    assert 'href="sms:+15550100321"' in shown
+    await page_with(live, f"/member/cases/{case_id}", 'data-status="accepted"')  # intake's view has it
+    shown = await post(live_peer, f"/peer/cases/{case_id}/callback")
+    assert shown.status_code == 200 and 'href="sms:+15550100321"' in shown.text
     released = wait_for_event(stack[0], f"ev.{FIRE}.case.{case_id}.callback_released")
     assert "555" not in str(released.data)
 
