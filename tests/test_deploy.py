@@ -46,10 +46,14 @@ from tests.support.natsconf import inline_users, jetstream_block, without_commen
 
 K8S_VERSION = "1.32.0"
 
-# The deployment contract: every service, its metrics/health port (as `peerline up` runs them). intake
-# alone serves HTTP.
+# The deployment contract: every service, its metrics/health port and its HTTP port (as `peerline up`
+# runs them). intake's HTTP API is open to the outside, the others only to the console; the console is
+# what people open.
 METRICS_PORTS = dict(runtime.METRICS_PORTS)
+HTTP_PORTS = dict(runtime.HTTP_PORTS)
 HTTP_SERVICE, HTTP_PORT = "intake", 8081
+CONSOLE = "console"
+API_CLIENT = {"peerline.io/api-client": "true"}  # the console's pods: the services' HTTP APIs let them in
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - containers must listen on their pod address
 # Secrets the base references by name; production expects them to exist, dev generates them.
 SECRETS = {
@@ -67,21 +71,21 @@ SEED_DIR = "/etc/peerline/nats"
 # ---------------------------------------------------------------- helpers
 
 
-# The console is a backend-for-frontend with no database and no bus identity; its compose service and
-# Kubernetes manifests are not written yet, so it is outside this contract until they are.
-NOT_DEPLOYED_YET = {"console"}
-
-
 def code_services() -> set[str]:
     """Every package under services/ (a directory holding an __init__.py)."""
     base = ROOT / "services"
     if not base.is_dir():
         return set()
-    return {p.name for p in base.iterdir() if (p / "__init__.py").is_file()} - NOT_DEPLOYED_YET
+    return {p.name for p in base.iterdir() if (p / "__init__.py").is_file()}
 
 
 def all_services() -> list[str]:
-    return sorted((code_services() | set(METRICS_PORTS)) - NOT_DEPLOYED_YET)
+    return sorted(code_services() | set(METRICS_PORTS))
+
+
+def backends() -> list[str]:
+    """The services behind the console: each with its own database and bus identity."""
+    return [s for s in all_services() if s != CONSOLE]
 
 
 def probe_port(c: Doc, probe: str) -> int:
@@ -193,6 +197,11 @@ def test_compose_services_wait_for_bootstrap() -> None:
     for name, svc in compose_peerline_services().items():
         deps = svc.get("depends_on") or {}
         assert isinstance(deps, dict), f"{name}: depends_on must use the long form with conditions"
+        if name == CONSOLE:  # no bus, no database: it waits for the services it calls
+            assert {d: c["condition"] for d, c in deps.items()} == dict.fromkeys(
+                backends(), "service_healthy"
+            )
+            continue
         assert deps.get("bootstrap", {}).get("condition") == "service_completed_successfully", name
         assert deps.get("postgres", {}).get("condition") == "service_healthy", name
 
@@ -204,6 +213,13 @@ def test_compose_service_settings() -> None:
     databases = set()
     for name, svc in compose_peerline_services().items():
         env = svc["environment"]
+        ports = [str(p) for p in svc.get("ports", [])]
+        assert (
+            env["PEERLINE_HTTP_HOST"] == ALL_INTERFACES and int(env["PEERLINE_HTTP_PORT"]) == HTTP_PORTS[name]
+        )
+        if name == CONSOLE:
+            check_compose_console(svc)
+            continue
         assert env["PEERLINE_NATS_URL"] == "nats://nats:4222", name
         url = env["PEERLINE_DATABASE_URL"]
         assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url, (name, url)
@@ -216,13 +232,11 @@ def test_compose_service_settings() -> None:
         assert env["PEERLINE_JWT_PUBLIC_KEY_FILE"] and env["PEERLINE_JWT_ISSUER"], name
         assert svc.get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
         assert ("PEERLINE_KEK_FILE" in env) == (name == HTTP_SERVICE), f"{name}: only intake holds the KEK"
-        ports = [str(p) for p in svc.get("ports", [])]
         if name == HTTP_SERVICE:
-            assert env["PEERLINE_HTTP_HOST"] == ALL_INTERFACES and int(env["PEERLINE_HTTP_PORT"]) == HTTP_PORT
             assert f"127.0.0.1:{HTTP_PORT}:{HTTP_PORT}" in ports
         else:
             assert not ports, f"{name} publishes ports"
-    assert len(databases) == len(compose_peerline_services()), "services share a database"
+    assert len(databases) == len(backends()), "services share a database"
     for infra in ("nats", "postgres", "otel-collector", "jaeger"):
         assert infra in services, f"compose lacks {infra}"
     for name in ("nats", "postgres"):
@@ -234,6 +248,19 @@ def test_compose_service_settings() -> None:
     assert any(
         m.startswith("./deploy/postgres/init-databases.sql:/docker-entrypoint-initdb.d/") for m in mounts
     )
+
+
+def check_compose_console(svc: Doc) -> None:
+    """The console: its own port on the host, every service's HTTP API by its compose name, no bus, no
+    database, no secret."""
+    env, port = svc["environment"], HTTP_PORTS[CONSOLE]
+    assert f"127.0.0.1:{port}:{port}" in [str(p) for p in svc.get("ports", [])]
+    assert int(env["PEERLINE_METRICS_PORT"]) == METRICS_PORTS[CONSOLE]
+    for name in backends():
+        assert env[f"PEERLINE_{name.upper()}_URL"] == f"http://{name}:{HTTP_PORTS[name]}", name
+    assert not {"PEERLINE_NATS_URL", "PEERLINE_DATABASE_URL", "PEERLINE_KEK_FILE"} & set(env), env
+    assert not svc.get("secrets") and not compose_volume_mounts(svc), "the console holds no secret"
+    assert svc.get("healthcheck", {}).get("test"), "console: no healthcheck"
 
 
 @pytest.mark.unit
@@ -276,7 +303,7 @@ def test_compose_bus_credentials_and_one_seed_per_client() -> None:
     assert whole, f"bus-credentials must write into a named volume at {directory}"
     volume = whole[0]["source"]
     assert volume in compose()["volumes"], f"{volume} must be a named volume"
-    clients = {name: compose_peerline_services()[name] for name in all_services()}
+    clients = {name: compose_peerline_services()[name] for name in backends()}
     clients[PROVISIONER] = services["bootstrap"]
     for identity, svc in clients.items():
         seeds = [m for m in compose_volume_mounts(svc) if m["source"] == volume]
@@ -301,7 +328,7 @@ def test_compose_bus_credentials_and_one_seed_per_client() -> None:
 def test_postgres_init_creates_one_database_per_service() -> None:
     sql = (DEPLOY / "postgres" / "init-databases.sql").read_text()
     created = re.findall(r"^CREATE DATABASE (\w+)", sql, re.MULTILINE | re.IGNORECASE)
-    assert sorted(created) == all_services()
+    assert sorted(created) == backends()
 
 
 # ---------------------------------------------------------------- Kubernetes
@@ -351,8 +378,10 @@ def test_every_service_has_deployment_service_pdb_and_networkpolicy(overlay: str
             assert c[probe]["httpGet"]["path"] == "/healthz", f"{name}: {probe}"
             assert probe_port(c, probe) == port, f"{name}: {probe} must hit the metrics port {port}"
         svc_ports = {p["port"] for p in svc["spec"]["ports"]}
-        assert port in svc_ports
-        assert (HTTP_PORT in svc_ports) == (name == HTTP_SERVICE), f"{name}: only intake serves HTTP"
+        assert svc_ports == {port, HTTP_PORTS[name]}, f"{name}: Service ports {svc_ports}"
+        env = env_of(c)
+        assert env["PEERLINE_HTTP_HOST"]["value"] == ALL_INTERFACES, f"{name}: HTTP on the pod address"
+        assert int(env["PEERLINE_HTTP_PORT"]["value"]) == HTTP_PORTS[name], name
 
 
 @pytest.mark.unit
@@ -362,7 +391,8 @@ def test_projections_have_one_active_consumer(overlay: str) -> None:
         spec = one(overlay, "Deployment", name)["spec"]
         if name == HTTP_SERVICE:
             continue
-        assert spec["replicas"] == 1, f"{overlay}/{name}: a projection service runs exactly one replica"
+        why = "sessions live in its memory" if name == CONSOLE else "a projection service"
+        assert spec["replicas"] == 1, f"{overlay}/{name}: exactly one replica ({why})"
         assert spec["strategy"]["type"] == "Recreate", f"{overlay}/{name}: Recreate, never two at once"
     intake = one(overlay, "Deployment", HTTP_SERVICE)["spec"]
     assert intake["replicas"] == (2 if overlay == "production" else 1)
@@ -426,16 +456,29 @@ def test_network_policies_default_deny_and_allow_only_what_is_needed(overlay: st
         spec = policies[name]["spec"]
         assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
         ingress_ports = {p["port"] for rule in spec.get("ingress", []) for p in rule.get("ports", [])}
-        expected = {METRICS_PORTS[name]} | ({HTTP_PORT} if name == HTTP_SERVICE else set())
+        expected = {METRICS_PORTS[name], HTTP_PORTS[name]}
         assert ingress_ports == expected, f"{overlay}/{name}: ingress ports {ingress_ports} != {expected}"
         for rule in spec.get("ingress", []):
             assert rule.get("ports"), f"{overlay}/{name}: an ingress rule without ports opens every port"
+        if name not in (CONSOLE, HTTP_SERVICE):  # the console's pods alone reach the other APIs
+            http_from = [
+                f
+                for r in spec["ingress"]
+                if any(p["port"] == HTTP_PORTS[name] for p in r["ports"])
+                for f in r.get("from", [None])
+            ]
+            assert http_from and all(f and selects(f.get("podSelector", {}), API_CLIENT) for f in http_from)
         egress = {
             (p["port"], peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name"))
             for rule in spec["egress"]
             for p in rule["ports"]
             for peer in rule["to"]
         }
+        if name == CONSOLE:  # the services' HTTP APIs and nothing else; never the bus or a database
+            assert egress == {(HTTP_PORTS[b], b) for b in backends()}, f"{overlay}/console: egress {egress}"
+            assert labels.get("peerline.io/api-client") == "true"
+            assert not {"peerline.io/nats-client", "peerline.io/postgres-client"} & set(labels)
+            continue
         # notify alone leaves the cluster: to mail relays (SMTP), agency webhooks and Web Push (HTTPS)
         outside = {(25, None), (443, None), (587, None)} if name == "notify" else set()
         wanted = {(4222, "nats"), (5432, "postgres")} | outside
@@ -536,7 +579,7 @@ def bus_url(overlay: str) -> str:
 @pytest.mark.unit
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_services_connect_to_their_own_database_and_nats_identity(overlay: str) -> None:
-    for name in all_services():
+    for name in backends():
         dep = one(overlay, "Deployment", name)
         c = container(dep)
         env = resolved_env(overlay, c)
@@ -575,7 +618,7 @@ def test_every_nats_client_mounts_exactly_its_own_seed(overlay: str) -> None:
             continue
         clients[identity] = w
         assert mounts == [{f"{identity}.nk"}], f"{overlay}/{wname}: mounts seeds {mounts}, not its own"
-    assert set(clients) == {*all_services(), PROVISIONER}, sorted(clients)
+    assert set(clients) == {*backends(), PROVISIONER}, sorted(clients)
     text = str(render(overlay))
     for stale in ("NATS_PASSWORD", "peerline-nats-credentials"):
         assert stale not in text, f"{overlay}: {stale} is left from the password users"

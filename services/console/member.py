@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
@@ -24,6 +24,7 @@ Member = Annotated[Session, Depends(member)]
 LANGUAGES = ("en", "fr", "es")
 DISCIPLINES = ("fire", "police", "ems", "dispatch", "corrections")
 FINAL = {"cancelled", "closed"}
+PHONE = r"^\+?[0-9 ().-]{5,32}$"  # as intake checks it; the value is never echoed back
 
 
 @router.get("")
@@ -92,7 +93,7 @@ async def case_page(request: Request, case_id: str, me: Member) -> Response:
 async def case_live(request: Request, case_id: str, me: Member) -> AsyncIterator[ServerSentEvent]:
     """The case's status as it changes, rendered; the stream ends when the case does."""
     own_case(me, case_id)
-    last = None
+    last: tuple[Any, ...] | None = None
     fragment = templates.get_template("member/_status.html")
     tr = request.app.state.translations[i18n.choose(me.lang, request.headers.get("accept-language", ""))]
     while not await request.is_disconnected():
@@ -100,12 +101,33 @@ async def case_live(request: Request, case_id: str, me: Member) -> AsyncIterator
             case = await case_status(request, me, case_id)
         except (Refused, Unavailable):
             case = None  # not there yet, or intake restarting: try again at the next tick
-        if case is not None and case["status"] != last:
-            last = case["status"]
+        seen = None if case is None else (case["status"], case.get("callback"), bool(case.get("peer")))
+        if case is not None and seen != last:
+            last = seen
             yield ServerSentEvent(event="status", raw_data=fragment.render(case=case, _=tr.gettext))
-            if last in FINAL:
+            if case["status"] in FINAL:
                 return
         await asyncio.sleep(request.app.state.settings.live_poll_s)
+
+
+@router.post("/cases/{case_id}/callback", dependencies=[Depends(state_change)])
+async def leave_callback(
+    request: Request,
+    case_id: str,
+    me: Member,
+    channel: Annotated[Literal["phone", "text"], Form()],
+    number: Annotated[str, Form(pattern=PHONE, max_length=32)],
+) -> Response:
+    """A number for the peer who accepts this request, for this request only (sealed by intake)."""
+    token = own_case(me, case_id)
+    await backend(request).call(
+        "intake",
+        "POST",
+        f"/v1/requests/{case_id}/callback",
+        json={"channel": channel, "number": number},
+        headers={"X-Case-Token": token},
+    )
+    return RedirectResponse(f"/member/cases/{case_id}", status_code=303)
 
 
 @router.post("/cases/{case_id}/cancel", dependencies=[Depends(state_change)])

@@ -15,6 +15,7 @@ from services.console.rendering import page
 from services.console.security import state_change
 from services.console.sessions import Session
 from shared.contracts.escalation import ALL_CATEGORIES
+from shared.contracts.matching import DeclineReason
 from shared.contracts.tracking import Category, ContactMode, DurationBucket, Referral
 from shared.envelope import TOKEN
 
@@ -26,6 +27,7 @@ MODES: tuple[str, ...] = get_args(ContactMode)
 CATEGORIES: tuple[str, ...] = get_args(Category)
 DURATIONS: tuple[str, ...] = get_args(DurationBucket)
 REFERRALS: tuple[str, ...] = get_args(Referral)
+DECLINE_REASONS: tuple[str, ...] = get_args(DeclineReason)
 
 
 @router.get("")
@@ -39,12 +41,17 @@ async def home(request: Request, me: Peer) -> Response:
 @router.get("/offers/{case_id}")
 def offer(request: Request, case_id: str, me: Peer, agency: str | None = None) -> Response:
     """Where an offer's notification leads. `agency` is the case's agency when it is not the peer's own."""
-    return page(request, "peer/offer.html", case_id=case_id, case_agency=agency or me.agency)
+    return page(
+        request, "peer/offer.html", case_id=case_id, case_agency=agency or me.agency, reasons=DECLINE_REASONS
+    )
 
 
-async def answer(request: Request, me: Session, case_id: str, case_agency: str, verb: str) -> Any:
+async def answer(
+    request: Request, me: Session, case_id: str, case_agency: str, verb: str, **more: str
+) -> Any:
     path = f"/v1/agencies/{me.agency}/peers/{me.sub}/assignments/{case_id}/{verb}"
-    return await backend(request).call("matching", "POST", path, me, json={"case_agency": case_agency})
+    body = {"case_agency": case_agency, **more}
+    return await backend(request).call("matching", "POST", path, me, json=body)
 
 
 @router.post("/offers/{case_id}/accept", dependencies=CHANGE)
@@ -55,9 +62,16 @@ async def accept(request: Request, case_id: str, me: Peer, case_agency: Ref) -> 
 
 
 @router.post("/offers/{case_id}/decline", dependencies=CHANGE)
-async def decline(request: Request, case_id: str, me: Peer, case_agency: Ref) -> Response:
-    await answer(request, me, case_id, case_agency, "decline")
-    return RedirectResponse("/peer", status_code=303)
+async def decline(
+    request: Request,
+    case_id: str,
+    me: Peer,
+    case_agency: Ref,
+    reason: Annotated[DeclineReason | None, Form()] = None,
+) -> Response:
+    """A coded reason, or none: never free text."""
+    await answer(request, me, case_id, case_agency, "decline", **({"reason": reason} if reason else {}))
+    return RedirectResponse("/peer/inbox", status_code=303)
 
 
 @router.get("/cases")

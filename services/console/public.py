@@ -6,15 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from services.console import i18n
+from services.console.backend import Refused, Unavailable, backend
 from services.console.rendering import page
 from services.console.security import COOKIE_NAME, session_of, state_change
+from shared.envelope import TOKEN
 
 STATIC = Path(__file__).parent / "static"
 router = APIRouter()
+# The directory's sections, in the order shown (intake's resource kinds).
+RESOURCE_KINDS = ("crisis_line", "employee_assistance", "clinician", "chaplain")
 
 
 @router.get("/healthz")
@@ -28,8 +32,17 @@ def home(request: Request) -> Response:
 
 
 @router.get("/resources")
-def resources(request: Request) -> Response:
-    return page(request, "resources.html")
+async def resources(
+    request: Request, agency: Annotated[str | None, Query(pattern=TOKEN.pattern)] = None
+) -> Response:
+    """The agency's advisement, crisis lines and resource directory, from intake's open route; when
+    intake cannot answer, the page still gives 9-1-1 and 9-8-8."""
+    chosen = agency or session_of(request).agency or request.app.state.settings.default_agency
+    try:
+        published = await backend(request).call("intake", "GET", f"/v1/agencies/{chosen}/public")
+    except (Unavailable, Refused):
+        published = None
+    return page(request, "resources.html", published=published, kinds=RESOURCE_KINDS)
 
 
 @router.post("/lang", dependencies=[Depends(state_change)])

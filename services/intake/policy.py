@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.intake.resources import DEFAULT_RESOURCES, Resource
+
 Flag = Literal[
     "line_of_duty_death",
     "serious_injury_to_responder",
@@ -140,6 +142,7 @@ class AgencyPolicy(BaseModel):
         ),
     )
     crisis_lines: tuple[CrisisLine, ...] = DEFAULT_CRISIS_LINES
+    resources: tuple[Resource, ...] = Field(default=DEFAULT_RESOURCES, max_length=64)
 
 
 class Policies:

@@ -23,6 +23,7 @@ from shared.contracts.intake import Discipline
 from shared.contracts.matching import (
     AvailabilityWindow,
     ConfidentialityAcknowledged,
+    DeclineReason,
     PeerActivated,
     PeerApplied,
     PeerAvailabilityChanged,
@@ -89,6 +90,10 @@ class Windows(Strict):
 
 class Answer(Strict):
     case_agency: Code
+
+
+class Decline(Answer):
+    reason: DeclineReason | None = Field(default=None, description="why, as a code (never free text)")
 
 
 def build_api(
@@ -256,14 +261,14 @@ def build_api(
 
     @api.post(base + "/{peer_ref}/assignments/{case_id}/decline", tags=["peer"])
     async def decline(
-        agency: Ref, peer_ref: Ref, case_id: Ref, body: Answer, who: Principal = peer_or_coordinator
+        agency: Ref, peer_ref: Ref, case_id: Ref, body: Decline, who: Principal = peer_or_coordinator
     ) -> dict[str, Any]:
         """The next best peer is offered the case at once (or the coordinator is alerted)."""
         check = offered_to(peer_ref, agency)
 
         def decide(case: domain.Case, peers: list[Peer], ctx: domain.Context) -> list[Event]:
             check(case)
-            return domain.decline(case, peer_ref, peers, ctx)
+            return domain.decline(case, peer_ref, peers, ctx, body.reason)
 
         return await answer(who, agency, peer_ref, case_id, body, decide)
 

@@ -19,6 +19,7 @@ from shared.contracts.matching import (
     AssignmentDeclined,
     AssignmentExpired,
     CoordinatorAlerted,
+    DeclineReason,
     MatchExplanation,
     PeerAssigned,
     RequestUnmatched,
@@ -255,10 +256,14 @@ def _then(case: Case, event: Event, peers: list[Peer], ctx: Context) -> list[Eve
     return [event, *assign(evolve(case, event, case.agency), peers, ctx)]
 
 
-def decline(case: Case, peer_ref: str, peers: list[Peer], ctx: Context) -> list[Event]:
-    """The peer declines (before or after accepting); the next best peer is offered the case."""
+def decline(
+    case: Case, peer_ref: str, peers: list[Peer], ctx: Context, reason: DeclineReason | None = None
+) -> list[Event]:
+    """The peer declines (before or after accepting), with a coded reason; the next best peer is offered
+    the case."""
     offer = _current(case, peer_ref)
-    return _then(case, AssignmentDeclined(peer_ref=peer_ref, assignment_id=offer.assignment_id), peers, ctx)
+    declined = AssignmentDeclined(peer_ref=peer_ref, assignment_id=offer.assignment_id, reason=reason)
+    return _then(case, declined, peers, ctx)
 
 
 def expire(case: Case, assignment_id: str, peers: list[Peer], ctx: Context) -> list[Event]:

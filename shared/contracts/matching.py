@@ -86,10 +86,15 @@ class AssignmentAccepted(Event):
     assignment_id: str = ""
 
 
+# Why a peer declined, as a code (never free text); events from before codes were kept read as None.
+DeclineReason = Literal["unavailable", "conflict", "not_my_skill", "overloaded", "other"]
+
+
 @event("assignment_declined", aggregate="case")
 class AssignmentDeclined(Event):
     peer_ref: str
     assignment_id: str = ""
+    reason: DeclineReason | None = None
 
 
 @event("assignment_expired", aggregate="case")

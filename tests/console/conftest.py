@@ -36,11 +36,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, s
 
 
 @pytest.fixture
-async def live(stack: tuple[Cluster, str], tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """A console in process (through ASGI) whose calls reach the real services."""
+def live_app(stack: tuple[Cluster, str]) -> FastAPI:
+    """A console in process whose calls reach the real services."""
     cluster, _ = stack
     urls = {name: cluster.url(name) for name in cluster.services}
-    settings = console_settings(cluster.workdir, urls)
-    transport = httpx.ASGITransport(create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+    return create_app(console_settings(cluster.workdir, urls))
+
+
+@pytest.fixture
+async def live(live_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser on the console in process (through ASGI)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(live_app), base_url="https://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def live_peer(live_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A second browser on the same console: its own cookies, its own session."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(live_app), base_url="https://testserver") as c:
         yield c

@@ -1,6 +1,7 @@
 """The console in a real headless Chromium (Debian's package) against every service: a member asks, the
-offered peer accepts and logs a coded contact with a risk flag in under 30 s, the member's page follows
-live; the quick exit leaves nothing in history; every page passes axe-core in light and dark."""
+offered peer answers from their inbox (its countdown ticking) and logs a coded contact with a risk flag in
+under 30 s, the member's page follows live to the accepted peer; the quick exit leaves nothing in
+history; every page passes axe-core in light and dark."""
 
 from __future__ import annotations
 
@@ -66,12 +67,20 @@ def test_a_member_asks_the_offered_peer_accepts_and_logs_a_contact(
 
     offered = wait_for_event(cluster, f"ev.{FIRE}.case.{case_id}.peer_assigned")
     peer_ref = offered.data["peer_ref"]
-    expect(member.locator("[data-status]")).to_have_attribute("data-status", "assigned", timeout=15000)
+    expect(member.locator("[data-status]")).to_have_attribute("data-status", "offered", timeout=15000)
+    expect(member.locator(".crisis-lines")).to_contain_text("988")
 
     peer = new_page(browser, "dark")
     sign_in(peer, url, peer_ref)
-    peer.goto(f"{url}/peer/offers/{case_id}")  # where the offer's notification leads
+    peer.goto(f"{url}/peer/inbox")  # the offers waiting, each with its countdown
+    countdown = peer.locator(f"[data-case='{case_id}'] time.countdown")
+    first = int(countdown.get_attribute("data-seconds") or "0")
+    peer.wait_for_function(  # the script ticks the seconds between the list's refreshes
+        "([el, n]) => parseInt(el.dataset.seconds, 10) < n", arg=[countdown.element_handle(), first]
+    )
     started = time.monotonic()
+    peer.click(f"[data-case='{case_id}'] a.button")
+    wait_path(peer, f"/peer/offers/{case_id}")
     peer.click("#accept")
     wait_path(peer, f"/peer/cases/{case_id}")
     peer.check("input[name=categories][value=operational_stress]")
@@ -84,6 +93,8 @@ def test_a_member_asks_the_offered_peer_accepts_and_logs_a_contact(
     logged = wait_for_event(cluster, f"ev.{FIRE}.case.{case_id}.contact_logged")
     assert accepted.data["peer_ref"] == peer_ref
     assert logged.data["risk_flag"] is True and logged.data["categories"] == ["operational_stress"]
+    expect(member.locator("[data-status]")).to_have_attribute("data-status", "accepted", timeout=15000)
+    expect(member.locator("#who-contacts")).to_be_visible()
 
 
 def test_escape_three_times_leaves_at_once_and_nothing_in_history(
@@ -119,6 +130,7 @@ def test_every_page_passes_axe_reflows_and_has_44_pixel_targets(
         MEMBER: ["/member", "/me/debriefs", "/me/checkins", "/me/notifications"],
         "p-riverton-fire-03": [
             "/peer",
+            "/peer/inbox",
             "/peer/cases",
             "/peer/followups",
             "/peer/offers/c-x",

@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from services.console.rendering import templates
 from services.console.sessions import COOKIE
 from tests.console.support import csrf_of, sign_in
 
@@ -142,3 +143,17 @@ async def test_htmx_is_served_from_the_app_pinned_to_2_0(client: httpx.AsyncClie
     script = await client.get("/static/htmx-2.0.11.min.js")
     assert script.status_code == 200 and 'version:"2.0.11"' in script.text.replace(" ", "")
     assert 'hx-headers=\'{"X-CSRF-Token"' in page
+
+
+async def test_without_intake_the_resources_page_still_gives_the_emergency_lines(
+    client: httpx.AsyncClient,
+) -> None:
+    page = (await client.get("/resources")).text
+    assert 'id="directory-unavailable"' in page and "9-1-1" in page and "9-8-8" in page
+
+
+def test_an_unmatched_member_sees_the_crisis_lines_first_and_prominently() -> None:
+    lines = [{"name": "988 Suicide & Crisis Lifeline", "call": "988", "text": "988", "hours": "24/7"}]
+    case = {"case_id": "c-1", "status": "unmatched", "crisis_lines": lines, "crisis_lines_prominent": True}
+    html = templates.get_template("member/_status.html").render(case=case, _=str)
+    assert 'data-prominent="true"' in html and "Talk to someone now" in html and 'href="tel:988"' in html

@@ -198,3 +198,17 @@ async def test_a_callback_needs_the_case_token_an_open_case_and_a_number(world: 
     assert bad.status_code == 422 and "call me" not in bad.text
     await append(world, case_id, RequestCancelled())
     assert (await world.client.post(url, json=body, headers=token)).status_code == 409
+
+
+async def test_anyone_reads_the_agencys_advisement_crisis_lines_and_resources_without_signing_in(
+    world: World,
+) -> None:
+    r = await world.client.get(f"/v1/agencies/{A}/public")  # no token of any kind
+    assert r.status_code == 200, r.text
+    found = r.json()
+    assert found["agency"] == A and found["advisement"]["limits"]
+    assert any(line["call"] == "988" for line in found["crisis_lines"])
+    kinds = {res["kind"] for res in found["resources"]}
+    assert kinds == {"crisis_line", "employee_assistance", "clinician", "chaplain"}
+    bad = await world.client.get("/v1/agencies/Not%20An%20Agency/public")
+    assert bad.status_code == 422 and "Not An Agency" not in bad.text

@@ -20,6 +20,7 @@ OPEN_ROUTES = {
     "/v1/requests/{case_id}",
     "/v1/requests/{case_id}/cancel",
     "/v1/requests/{case_id}/callback",
+    "/v1/agencies/{agency}/public",  # published help (advisement, crisis lines, resources): anyone
 }  # the member, by case token (or their own login)
 WEBHOOK = {"format": "peerline-webhook/1", "incident_id": "W-1", "type": "LODD", "units": []}
 

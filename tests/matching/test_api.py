@@ -139,8 +139,14 @@ async def test_a_decline_reassigns_and_every_decision_is_explained(client: Clien
     decline_url = f"/v1/agencies/{A}/peers/{offered_to}/assignments/{case_id}/decline"
     wrong = await client.call("POST", decline_url.replace(offered_to, other), "peer", A, other, json=answer)
     assert wrong.status_code == 409  # not offered to them
-    r = await client.call("POST", decline_url, "peer", A, offered_to, json=answer)
+    free_text = {**answer, "reason": "my kid is sick"}  # a code or nothing: never free text
+    refused = await client.call("POST", decline_url, "peer", A, offered_to, json=free_text)
+    assert refused.status_code == 422 and "my kid" not in refused.text
+    coded = {**answer, "reason": "not_my_skill"}
+    r = await client.call("POST", decline_url, "peer", A, offered_to, json=coded)
     assert r.json()["events"] == ["assignment_declined", "peer_assigned"], r.text
+    declined = [e for _, e in (await log.cases())[case_id] if e.event_name == "assignment_declined"]
+    assert declined[0].data["reason"] == "not_my_skill"
     got = await eventually(client, explained, lambda x: len(x["decisions"]) == 2)
     assert got["decisions"][1]["peer_ref"] == other
     assert got["decisions"][1]["excluded"] == {"declined_or_expired": [offered_to]}

@@ -78,6 +78,15 @@ def test_a_decline_goes_to_the_next_best_peer_and_the_decliner_is_not_asked_agai
     assert isinstance(again[1], PeerAssigned) and again[1].peer_ref == "p3"
 
 
+def test_a_decline_carries_its_coded_reason_and_an_old_decline_reads_as_none() -> None:
+    events = domain.decline(given(offered("p1")), "p1", POOL, Context(NOW), "not_my_skill")
+    assert events[0] == AssignmentDeclined(peer_ref="p1", assignment_id="c-1-a1", reason="not_my_skill")
+    old = AssignmentDeclined.model_validate({"peer_ref": "p1", "assignment_id": "c-1-a1"})
+    assert old.reason is None
+    with pytest.raises(ValueError):
+        AssignmentDeclined.model_validate({"peer_ref": "p1", "reason": "my kid is sick"})
+
+
 def test_an_offer_expires_only_after_its_deadline_and_only_once() -> None:
     case = given(offered("p1"))
     assert domain.expire(case, "c-1-a1", POOL, Context(NOW + timedelta(minutes=14))) == []

@@ -47,6 +47,15 @@
   });
   htmx.onLoad(live);
 
+  // Offer countdowns: the server renders the seconds left at each poll; this ticks them in between.
+  setInterval(function () {
+    document.querySelectorAll("time.countdown").forEach(function (el) {
+      var left = Math.max(0, parseInt(el.dataset.seconds, 10) - 1);
+      el.dataset.seconds = String(left);
+      el.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    });
+  }, 1000);
+
   function b64ToBytes(s) {
     var raw = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
     return Uint8Array.from(raw, function (c) { return c.charCodeAt(0); });
