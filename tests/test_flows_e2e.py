@@ -12,10 +12,9 @@ import httpx
 import pytest
 
 from shared.auth import Role
-from shared.envelope import STREAM, Envelope
 from shared.runtime import SERVICES
 from tests.support.bus import connect
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, events
 
 pytestmark = pytest.mark.e2e
 FIRE = "riverton-fire"
@@ -40,30 +39,6 @@ def auth(c: Cluster, role: Role, sub: str | None = None) -> dict[str, str]:
     from shared.auth import mint
 
     return {"Authorization": f"Bearer {mint(c.private_key, role=role, agency=FIRE, sub=sub)}"}
-
-
-async def _events(url: str, subject: str) -> list[Envelope]:
-    nc = await connect(url)
-    js = nc.jetstream()
-    out, seq = [], 1
-    while True:
-        try:
-            msg = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
-        except Exception:
-            break
-        out.append(Envelope.from_bytes(msg.data or b""))
-        seq = (msg.seq or 0) + 1
-    await nc.close()
-    return out
-
-
-def events(c: Cluster, subject: str, until: int, within: float = 10.0) -> list[Envelope]:
-    deadline = time.monotonic() + within
-    while True:
-        found = asyncio.run(_events(c.server.url, subject))
-        if len(found) >= until or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def test_line_of_duty_death_from_cad_offers_a_debrief_to_every_crew_member_and_dispatcher(

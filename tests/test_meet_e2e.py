@@ -7,7 +7,6 @@ profiles are seeded as `peerline up` seeds them."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,16 +15,14 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.chaos.cluster import Cluster
 from services.intake.keys import KeyUnavailable
 from services.intake.settings import IntakeSettings
 from services.intake.vault import Vault, vault_engine
 from shared.auth import Role
 from shared.demo_people import seed_people
-from shared.envelope import STREAM, Envelope
 from shared.runtime import SERVICES
 from tests.notify.receivers import Browser, Mailbox, Receiver
-from tests.support.bus import connect
+from tests.support.cluster import Cluster, events
 
 pytestmark = pytest.mark.e2e
 EMS = "county-ems"  # ten demo peers; the seventh is off duty
@@ -81,28 +78,6 @@ def cluster(
 
 def auth(c: Cluster, role: Role, agency: str, sub: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {c.token(role, agency, sub)}"}
-
-
-def events(c: Cluster, subject: str, until: int = 1, within: float = 20.0) -> list[Envelope]:
-    async def read() -> list[Envelope]:
-        nc = await connect(c.server.url)
-        js, out, seq = nc.jetstream(), [], 1
-        while True:
-            try:
-                msg = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
-            except Exception:
-                break
-            out.append(Envelope.from_bytes(msg.data or b""))
-            seq = (msg.seq or 0) + 1
-        await nc.close()
-        return out
-
-    deadline = time.monotonic() + within
-    while True:
-        found = asyncio.run(read())
-        if len(found) >= until or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def until(check: Any, within: float = 20.0) -> Any:

@@ -4,7 +4,6 @@ that reaches nobody pages the next tier at once instead of after the tier's dead
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,11 +12,9 @@ import httpx
 import pytest
 
 from shared.auth import Role
-from shared.envelope import STREAM, Envelope
 from shared.runtime import SERVICES
 from tests.notify.receivers import Mailbox, Receiver, verify_signature
-from tests.support.bus import connect
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, events
 
 pytestmark = pytest.mark.e2e
 FIRE, POLICE = "riverton-fire", "riverton-police"
@@ -57,28 +54,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Itera
 
 def auth(c: Cluster, role: Role, agency: str, sub: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {c.token(role, agency, sub)}"}
-
-
-def events(c: Cluster, subject: str, until: int = 1, within: float = 20.0) -> list[Envelope]:
-    async def read() -> list[Envelope]:
-        nc = await connect(c.server.url)
-        js, out, seq = nc.jetstream(), [], 1
-        while True:
-            try:
-                msg = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
-            except Exception:
-                break
-            out.append(Envelope.from_bytes(msg.data or b""))
-            seq = (msg.seq or 0) + 1
-        await nc.close()
-        return out
-
-    deadline = time.monotonic() + within
-    while True:
-        found = asyncio.run(read())
-        if len(found) >= until or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def contact_point(c: Cluster, agency: str, role: Role, sub: str, body: dict[str, str]) -> None:

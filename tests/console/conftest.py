@@ -10,10 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from bench.chaos.cluster import Cluster
 from services.console.main import create_app
 from tests.console.stack import console_server, services
 from tests.console.support import console_settings
+from tests.support.cluster import Cluster
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import uvicorn
 
-from bench.chaos.cluster import Cluster
 from services.console.main import create_app
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import free_port
 from shared.runtime import SERVICES
 from tests.console.support import console_settings
 from tests.support.bus import connect
+from tests.support.cluster import Cluster
 
 BACKENDS = tuple(s for s in SERVICES if s != "console")
 

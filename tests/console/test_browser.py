@@ -12,8 +12,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bench.chaos.cluster import Cluster
 from tests.console.stack import wait_for_event
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = "/usr/bin/chromium"

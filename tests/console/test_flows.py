@@ -9,9 +9,9 @@ import re
 import httpx
 import pytest
 
-from bench.chaos.cluster import Cluster
 from tests.console.stack import wait_for_event
 from tests.console.support import csrf_of, sign_in
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 SAME = {"Sec-Fetch-Site": "same-origin"}

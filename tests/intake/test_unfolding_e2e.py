@@ -3,7 +3,6 @@ every crew member, call-taker and dispatcher on it exactly one offer — intake 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -13,9 +12,7 @@ import httpx
 import pytest
 
 from shared.auth import mint
-from shared.envelope import STREAM, Envelope
-from tests.support import bus
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, events
 
 pytestmark = pytest.mark.e2e
 EIDO = Path(__file__).parent / "fixtures" / "eido"
@@ -48,30 +45,6 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         yield c
     finally:
         c.stop()
-
-
-async def _events(url: str, subject: str) -> list[Envelope]:
-    nc = await bus.connect(url)
-    js = nc.jetstream()
-    out, seq = [], 1
-    while True:
-        try:
-            msg = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
-        except Exception:
-            break
-        out.append(Envelope.from_bytes(msg.data or b""))
-        seq = (msg.seq or 0) + 1
-    await nc.close()
-    return out
-
-
-def events(c: Cluster, subject: str, until: int, within: float = 15.0) -> list[Envelope]:
-    deadline = time.monotonic() + within
-    while True:
-        found = asyncio.run(_events(c.server.url, subject))
-        if len(found) >= until or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def auth(c: Cluster, role: str, agency: str) -> dict[str, str]:

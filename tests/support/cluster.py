@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from nats.js.errors import NotFoundError
 
 from shared.auth import Role, generate_dev_keys, mint
+from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer, free_port
 from shared.runtime import SERVICES, Child, Supervisor, service_env
 from shared.seed import seed
@@ -106,3 +108,28 @@ class Cluster:
         self.supervisor.stop()
         if hasattr(self, "server"):
             self.server.stop()
+
+
+async def _on_log(url: str, subject: str) -> list[Envelope]:
+    nc = await connect(url)
+    js, out, seq = nc.jetstream(), [], 1
+    try:
+        while True:
+            try:
+                msg = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
+            except NotFoundError:
+                return out
+            out.append(Envelope.from_bytes(msg.data or b""))
+            seq = (msg.seq or 0) + 1
+    finally:
+        await nc.close()
+
+
+def events(cluster: Cluster, subject: str, until: int = 1, within: float = 20.0) -> list[Envelope]:
+    """The events on the log under `subject` once there are at least `until` (or `within` seconds pass)."""
+    deadline = time.monotonic() + within
+    while True:
+        found = asyncio.run(_on_log(cluster.server.url, subject))
+        if len(found) >= until or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
