@@ -103,7 +103,10 @@ def ask(c: Cluster) -> tuple[str, dict[str, str]]:
 def member_view(c: Cluster, case_id: str, token: dict[str, str], status: str) -> dict[str, Any]:
     def seen() -> dict[str, Any] | None:
         r = httpx.get(f"{c.url('intake')}/v1/requests/{case_id}", headers=token)
-        return r.json() if r.status_code == 200 and r.json()["status"] == status else None
+        if r.status_code != 200 or r.json()["status"] != status:
+            return None
+        # intake's view and matching's (which the card comes from) catch up separately: the card follows
+        return None if status == "accepted" and r.json()["peer"] is None else r.json()
 
     found: dict[str, Any] | None = until(seen)
     assert found is not None, (case_id, status)
