@@ -115,8 +115,8 @@ class Dispatcher:
             return Result(ok=False, reason="gone", retry=False)
         try:
             return await sender.send(address, self.message(row))
-        except Exception:
-            log.exception("delivery %s over %s failed", row.delivery_id, row.channel)
+        except Exception as exc:  # no traceback: a sender's exception may quote the address it was given
+            log.error("delivery %s over %s failed: %s", row.delivery_id, row.channel, type(exc).__name__)
             return Result(ok=False, reason="unreachable")
 
     def _record(self, results: list[tuple[Any, Result]], now: datetime) -> list[tuple[Any, Result]]:
