@@ -388,8 +388,10 @@ def test_every_service_has_deployment_service_pdb_and_networkpolicy(overlay: str
         assert c["command"] == ["python", "-m", f"services.{name}"], c["command"]
         port = METRICS_PORTS[name]
         assert int(env_of(c)["PEERLINE_METRICS_PORT"]["value"]) == port
-        for probe in ("livenessProbe", "readinessProbe"):
-            assert c[probe]["httpGet"]["path"] == "/healthz", f"{name}: {probe}"
+        # liveness never asks NATS or the database (shared/service.py); readiness does
+        paths = {"startupProbe": "/livez", "livenessProbe": "/livez", "readinessProbe": "/readyz"}
+        for probe, path in paths.items():
+            assert c[probe]["httpGet"]["path"] == path, f"{name}: {probe}"
             assert probe_port(c, probe) == port, f"{name}: {probe} must hit the metrics port {port}"
         svc_ports = {p["port"] for p in svc["spec"]["ports"]}
         assert svc_ports == {port, HTTP_PORTS[name]}, f"{name}: Service ports {svc_ports}"
@@ -398,23 +400,58 @@ def test_every_service_has_deployment_service_pdb_and_networkpolicy(overlay: str
         assert int(env["PEERLINE_HTTP_PORT"]["value"]) == HTTP_PORTS[name], name
 
 
+# Production runs two replicas of these: a hot standby where one active consumer holds the projection's
+# lock (shared/leader.py), and the HTTP-facing ones. notify's deliveries are not behind the lock.
+STANDBY = {"matching", "escalation", "tracking", "wellness"}
+AUTOSCALED = {HTTP_SERVICE, CONSOLE}
+ZONE = "topology.kubernetes.io/zone"
+
+
 @pytest.mark.unit
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_projections_have_one_active_consumer(overlay: str) -> None:
+def test_replicas_standbys_and_disruption_budgets(overlay: str) -> None:
+    autoscalers = {
+        h["spec"]["scaleTargetRef"]["name"]: h["spec"]
+        for h in objects(overlay, "HorizontalPodAutoscaler").values()
+    }
     for name in all_services():
         spec = one(overlay, "Deployment", name)["spec"]
-        if name == HTTP_SERVICE:
+        pdb = one(overlay, "PodDisruptionBudget", name)["spec"]
+        if overlay == "dev" or name not in STANDBY | AUTOSCALED:
+            assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate", f"{overlay}/{name}"
+            assert pdb == {**pdb, "maxUnavailable": 1}, f"{overlay}/{name}: a drain may take the one replica"
+            assert name not in autoscalers
             continue
-        why = "sessions live in its memory" if name == CONSOLE else "a projection service"
-        assert spec["replicas"] == 1, f"{overlay}/{name}: exactly one replica ({why})"
-        assert spec["strategy"]["type"] == "Recreate", f"{overlay}/{name}: Recreate, never two at once"
-    intake = one(overlay, "Deployment", HTTP_SERVICE)["spec"]
-    assert intake["replicas"] == (2 if overlay == "production" else 1)
-    if overlay == "production":
-        pdb = one(overlay, "PodDisruptionBudget", HTTP_SERVICE)["spec"]
-        assert pdb.get("minAvailable") == 1 and "maxUnavailable" not in pdb
-        spread = pod_spec(one(overlay, "Deployment", HTTP_SERVICE)).get("topologySpreadConstraints", [])
-        assert any(t["topologyKey"] == "topology.kubernetes.io/zone" for t in spread), "intake: zone spread"
+        rolling = spec["strategy"]
+        assert rolling["type"] == "RollingUpdate" and rolling["rollingUpdate"]["maxUnavailable"] == 0, name
+        assert pdb.get("minAvailable") == 1 and pdb.get("maxUnavailable") is None, name
+        spread = pod_spec(one(overlay, "Deployment", name)).get("topologySpreadConstraints", [])
+        zonal = [s for s in spread if s["topologyKey"] == ZONE and s["whenUnsatisfiable"] == "DoNotSchedule"]
+        assert zonal and "app.kubernetes.io/name" in zonal[0]["matchLabelKeys"], f"{name}: replicas by zone"
+        if name in AUTOSCALED:  # the autoscaler owns the count: an apply must not reset it
+            assert "replicas" not in spec, name
+            hpa = autoscalers[name]
+            assert hpa["minReplicas"] >= 2 and hpa["maxReplicas"] > hpa["minReplicas"], name
+        else:
+            assert spec["replicas"] == 2 and name not in autoscalers, name
+    assert set(autoscalers) == (AUTOSCALED if overlay == "production" else set())
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_come_first_and_leave_a_lost_node_within_30_seconds(overlay: str) -> None:
+    priority = objects(overlay, "PriorityClass")
+    for w in workloads(overlay):
+        spec, name = pod_spec(w), w["metadata"]["name"]
+        if w["kind"] == "Job":
+            continue
+        assert spec.get("priorityClassName") in priority, f"{overlay}/{name}: no PriorityClass"
+        if w["kind"] != "Deployment":
+            continue  # StatefulSet pods keep their identity: Kubernetes never replaces them early
+        waits = {t["key"]: t.get("tolerationSeconds") for t in spec.get("tolerations", [])}
+        for taint in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+            assert waits.get(taint) is not None and waits[taint] <= 30, f"{overlay}/{name}: {taint}"
+    assert all(p["value"] > 0 and not p.get("globalDefault") for p in priority.values())
 
 
 @pytest.mark.unit
@@ -669,3 +706,14 @@ def test_secrets_are_referenced_by_name_and_only_dev_generates_them(overlay: str
         assert name in secrets, f"{overlay}: Secret {name} is referenced but not generated"
         missing = keys - set(secrets[name].get("data", {}))
         assert not missing, f"{overlay}: Secret {name} lacks keys {missing}"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_dev_overlay_and_compose_write_demo_policies(overlay: str) -> None:
+    flag = "PEERLINE_SEED_DEMO_POLICIES"
+    for w in workloads(overlay):
+        env = {e["name"]: e.get("value") for c in pod_spec(w)["containers"] for e in c.get("env", [])}
+        wanted = "true" if overlay == "dev" and w["metadata"]["name"] == "escalation" else None
+        assert env.get(flag) == wanted, f"{overlay}/{w['metadata']['name']}: {flag}={env.get(flag)}"
+    assert compose()["services"]["escalation"]["environment"][flag] == "true"
