@@ -67,6 +67,7 @@ SECRETS = {
     *(f"peerline-db-{role}" for role in [*runtime.HTTP_PORTS, VAULT] if role != CONSOLE),
 }
 DEV_SECRETS = {"peerline-postgres"}  # the dev overlay's one PostgreSQL instance: its superuser
+OPTIONAL = {"peerline-kek-previous"}  # the KEK rotation slot: exists only during a rotation
 PROVISIONER = "provisioner"  # the bus identity of `peerline bootstrap`
 SEED_DIR = "/etc/peerline/nats"
 
@@ -695,14 +696,16 @@ def test_secrets_are_referenced_by_name_and_only_dev_generates_them(overlay: str
         for name, keys in referenced_secrets(w).items():
             referenced.setdefault(name, set()).update(keys)
             users.setdefault(unhashed(name), set()).add(w["metadata"]["name"])
-    names = {unhashed(n) for n in referenced} - issued  # cert-manager makes the issued ones
+    names = {unhashed(n) for n in referenced} - issued - OPTIONAL  # cert-manager makes the issued ones
     assert names == SECRETS | (DEV_SECRETS if overlay == "dev" else set()), f"{overlay}: {sorted(referenced)}"
-    for held_by_intake in ("peerline-kek", f"peerline-db-{VAULT}"):
+    for held_by_intake in ("peerline-kek", *OPTIONAL, f"peerline-db-{VAULT}"):
         assert users[held_by_intake] == {HTTP_SERVICE}, f"{overlay}: only intake may hold {held_by_intake}"
     if overlay == "production":
         assert not secrets, f"production must not generate Secrets (externally managed): {sorted(secrets)}"
         return
     for name, keys in referenced.items():
+        if name in OPTIONAL:
+            continue
         assert name in secrets, f"{overlay}: Secret {name} is referenced but not generated"
         missing = keys - set(secrets[name].get("data", {}))
         assert not missing, f"{overlay}: Secret {name} lacks keys {missing}"

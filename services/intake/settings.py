@@ -15,7 +15,8 @@ class IntakeSettings(ServiceSettings):
     vault_database_url: str = ""
     # base64 of 32 bytes. Unset: a development KEK under <var_dir>/keys is used (made if absent).
     kek_file: Path | None = None
-    # KEKs being rotated away: still unwrap until `python -m services.intake rotate-kek` rewraps.
+    # KEKs being rotated away: still unwrap until `python -m services.intake rotate-kek` (or intake's start)
+    # rewraps. A listed file that does not exist is skipped (the deployments' optional rotation slot).
     previous_kek_files: list[Path] = []
     agency_policy_file: Path | None = None
     cad_max_deliveries: int = 5
@@ -26,5 +27,8 @@ class IntakeSettings(ServiceSettings):
         return self.vault_database_url or self.database_url or f"sqlite:///{self.var_dir}/intake-vault.db"
 
     def keyring(self) -> Keyring:
+        """The current KEK and the previous ones; a previous KEK's file that is absent (an empty rotation
+        slot, e.g. an optional Secret outside a rotation) is no key, not an error."""
         path = self.kek_file or dev_kek(self.var_dir / "keys")
-        return Keyring(read_kek(path), tuple(read_kek(p) for p in self.previous_kek_files))
+        previous = tuple(read_kek(p) for p in self.previous_kek_files if p.exists())
+        return Keyring(read_kek(path), previous)
