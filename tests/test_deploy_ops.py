@@ -181,3 +181,24 @@ def test_the_kek_comes_from_the_secret_store_with_a_rotation_slot() -> None:
     assert [s.get("optional") for s in sources if s["name"] == "peerline-kek-previous"] == [True], (
         "outside a rotation the slot's Secret does not exist: intake must start without it"
     )
+
+
+@pytest.mark.unit
+def test_the_admin_guide_covers_a_region_from_zero() -> None:
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    headings = re.findall(r"^## \d+\. (.+)$", guide, re.MULTILINE)
+    for topic in (
+        "Prerequisites",
+        "Credentials",
+        "TLS",
+        "Backups",
+        "restore drill",
+        "Upgrades",
+        "Key rotation",
+    ):
+        assert any(topic.lower() in h.lower() for h in headings), f"docs/deploy.md has no section on {topic}"
+    assert "Agency sites (leaf nodes)" in headings
+    for prerequisite in ("cert-manager", "CloudNativePG", "External Secrets", "Prometheus operator"):
+        assert prerequisite in guide, prerequisite
+    assert "peerline bus credentials" in guide
+    assert "docs/deploy.md" in (ROOT / "README.md").read_text(), "README.md links the guide"

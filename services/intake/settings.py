@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
+
 from services.intake.keys import Keyring, dev_kek, read_kek
 from shared.settings import ServiceSettings
 
@@ -26,9 +28,13 @@ class IntakeSettings(ServiceSettings):
     def vault_db_url(self) -> str:
         return self.vault_database_url or self.database_url or f"sqlite:///{self.var_dir}/intake-vault.db"
 
+    @field_validator("previous_kek_files")
+    @classmethod
+    def _filled_slots(cls, files: list[Path]) -> list[Path]:
+        """An absent file is an empty rotation slot (the deployments' optional Secret outside a rotation):
+        no key, not an error."""
+        return [f for f in files if f.exists()]
+
     def keyring(self) -> Keyring:
-        """The current KEK and the previous ones; a previous KEK's file that is absent (an empty rotation
-        slot, e.g. an optional Secret outside a rotation) is no key, not an error."""
         path = self.kek_file or dev_kek(self.var_dir / "keys")
-        previous = tuple(read_kek(p) for p in self.previous_kek_files if p.exists())
-        return Keyring(read_kek(path), previous)
+        return Keyring(read_kek(path), tuple(read_kek(p) for p in self.previous_kek_files))

@@ -50,3 +50,5 @@ def test_identities_sealed_under_the_old_kek_open_after_rotation(tmp_path: Path)
     assert done.returncode == 0 and done.stdout.startswith("1 keys rewrapped"), done.stderr
     slot.unlink()  # the rotation is over: the slot is emptied, the old KEK retired
     assert vault(tmp_path, new, slot).open("m-1", registered) == IDENTITY
+    # an empty slot is no previous KEK at all, so intake does not go through the vault at each start
+    assert IntakeSettings(var_dir=tmp_path, kek_file=new, previous_kek_files=[slot]).previous_kek_files == []
