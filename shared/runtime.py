@@ -110,6 +110,8 @@ def service_env(name: str, *, nats_url: str, var_dir: Path, public_key: Path, se
             "PEERLINE_JWT_PUBLIC_KEY_FILE": str(public_key),
             "PEERLINE_METRICS_PORT": str(METRICS_PORTS[name]),
             "PEERLINE_HTTP_PORT": str(HTTP_PORTS[name]),
+            # The embedded stack is the demo region: escalation records its disclosure policies.
+            "PEERLINE_SEED_DEMO_POLICIES": "true",
         }
     )
     return env

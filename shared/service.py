@@ -25,14 +25,23 @@ Task = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def ops_app(service: str, ready: Callable[[], bool]) -> FastAPI:
-    """/healthz and /metrics on the ops port."""
+    """The ops port: /livez, /readyz (and /healthz, its older name) and /metrics.
+
+    /livez answers while the process's event loop runs, and asks nothing else: an unreachable NATS or
+    database must not get the process restarted (it reconnects by itself). /readyz is `ready()`: the
+    service is connected to the bus and caught up, so it may take traffic (and readiness gates rollouts)."""
     app = FastAPI(title=f"peerline-{service} ops", docs_url=None, redoc_url=None, openapi_url=None)
 
+    @app.get("/livez")
+    def livez() -> dict[str, str]:
+        return {"service": service, "status": "alive"}
+
+    @app.get("/readyz")
     @app.get("/healthz")
-    def healthz(response: Response) -> dict[str, str]:
+    def readyz(response: Response) -> dict[str, str]:
         ok = ready()
         response.status_code = 200 if ok else 503
-        return {"service": service, "status": "ok" if ok else "starting"}
+        return {"service": service, "status": "ok" if ok else "not ready"}
 
     @app.get("/metrics")
     def metrics() -> Response:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from shared import runtime
+from tests.support import crds
 from tests.support.deploy import (
     AUTH_SECRET,
     CLIENT_LABEL,
@@ -47,23 +48,26 @@ from tests.support.natsconf import inline_users, jetstream_block, without_commen
 K8S_VERSION = "1.32.0"
 
 # The deployment contract: every service, its metrics/health port and its HTTP port (as `peerline up`
-# runs them). intake's HTTP API is open to the outside, the others only to the console; the console is
-# what people open.
+# runs them). Who reaches which port from where: tests/test_deploy_reach.py. intake alone holds the KEK
+# and scales its HTTP side; the console is what people open.
 METRICS_PORTS = dict(runtime.METRICS_PORTS)
 HTTP_PORTS = dict(runtime.HTTP_PORTS)
 HTTP_SERVICE, HTTP_PORT = "intake", 8081
 CONSOLE = "console"
+VAULT = "vault"  # the identity vault's database and role: intake alone holds it
 API_CLIENT = {"peerline.io/api-client": "true"}  # the console's pods: the services' HTTP APIs let them in
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - containers must listen on their pod address
 # Secrets the base references by name; production expects them to exist, dev generates them.
 SECRETS = {
     AUTH_SECRET,
     SEEDS_SECRET,
-    "peerline-postgres",
     "peerline-kek",
     "peerline-jwt-public-key",
     "peerline-notify-keys",
+    *(f"peerline-db-{role}" for role in [*runtime.HTTP_PORTS, VAULT] if role != CONSOLE),
 }
+DEV_SECRETS = {"peerline-postgres"}  # the dev overlay's one PostgreSQL instance: its superuser
+OPTIONAL = {"peerline-kek-previous"}  # the KEK rotation slot: exists only during a rotation
 PROVISIONER = "provisioner"  # the bus identity of `peerline bootstrap`
 SEED_DIR = "/etc/peerline/nats"
 
@@ -232,10 +236,7 @@ def test_compose_service_settings() -> None:
         assert env["PEERLINE_JWT_PUBLIC_KEY_FILE"] and env["PEERLINE_JWT_ISSUER"], name
         assert svc.get("healthcheck", {}).get("test"), f"{name}: no healthcheck"
         assert ("PEERLINE_KEK_FILE" in env) == (name == HTTP_SERVICE), f"{name}: only intake holds the KEK"
-        if name == HTTP_SERVICE:
-            assert f"127.0.0.1:{HTTP_PORT}:{HTTP_PORT}" in ports
-        else:
-            assert not ports, f"{name} publishes ports"
+        assert not ports, f"{name} publishes ports: only the proxy is an entry (tests/test_deploy_reach.py)"
     assert len(databases) == len(backends()), "services share a database"
     for infra in ("nats", "postgres", "otel-collector", "jaeger"):
         assert infra in services, f"compose lacks {infra}"
@@ -251,10 +252,9 @@ def test_compose_service_settings() -> None:
 
 
 def check_compose_console(svc: Doc) -> None:
-    """The console: its own port on the host, every service's HTTP API by its compose name, no bus, no
-    database, no secret."""
-    env, port = svc["environment"], HTTP_PORTS[CONSOLE]
-    assert f"127.0.0.1:{port}:{port}" in [str(p) for p in svc.get("ports", [])]
+    """The console: every service's HTTP API by its compose name, no bus, no database, no secret."""
+    env = svc["environment"]
+    assert not svc.get("ports"), "the console is reached through the proxy, never published itself"
     assert int(env["PEERLINE_METRICS_PORT"]) == METRICS_PORTS[CONSOLE]
     for name in backends():
         assert env[f"PEERLINE_{name.upper()}_URL"] == f"http://{name}:{HTTP_PORTS[name]}", name
@@ -325,10 +325,22 @@ def test_compose_bus_credentials_and_one_seed_per_client() -> None:
 
 
 @pytest.mark.unit
-def test_postgres_init_creates_one_database_per_service() -> None:
+def test_postgres_init_creates_one_role_and_database_per_service() -> None:
+    """Each service and the vault: a login role, a database it owns, and no CONNECT for anyone else."""
     sql = (DEPLOY / "postgres" / "init-databases.sql").read_text()
-    created = re.findall(r"^CREATE DATABASE (\w+)", sql, re.MULTILINE | re.IGNORECASE)
-    assert sorted(created) == backends()
+    roles = re.findall(r"^CREATE ROLE (\w+) LOGIN PASSWORD '([^']+)'", sql, re.MULTILINE)
+    owned = dict(re.findall(r"^CREATE DATABASE (\w+) OWNER (\w+);", sql, re.MULTILINE))
+    assert sorted(owned) == sorted([*backends(), VAULT]) and all(owned[db] == db for db in owned)
+    assert sorted(r for r, _ in roles) == sorted(owned)
+    for db in owned:
+        assert f"REVOKE ALL ON DATABASE {db} FROM PUBLIC;" in sql, db
+    dev = {u.username: u.password for u in map(make_url, compose_database_urls())}
+    assert dev == dict(roles), "docker-compose's URLs must carry the passwords the init script sets"
+
+
+def compose_database_urls() -> list[str]:
+    envs = [s["environment"] for s in compose_peerline_services().values()]
+    return [e[k] for e in envs for k in ("PEERLINE_DATABASE_URL", "PEERLINE_VAULT_DATABASE_URL") if k in e]
 
 
 # ---------------------------------------------------------------- Kubernetes
@@ -345,6 +357,9 @@ def test_overlay_validates_against_kubernetes_schemas(overlay: str) -> None:
     for doc in render(overlay):
         if doc["apiVersion"] == CERT_MANAGER:  # a CRD: no schema offline, checked by hand instead
             errors += [f"{doc['kind']}/{doc['metadata']['name']}: {e}" for e in cert_manager_errors(doc)]
+            continue
+        if crds.known(doc):  # other CRDs: against the schemas vendored in tests/support/crds.py
+            errors += [f"{doc['kind']}/{doc['metadata']['name']}: {e}" for e in crds.errors(doc)]
             continue
         try:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -374,8 +389,10 @@ def test_every_service_has_deployment_service_pdb_and_networkpolicy(overlay: str
         assert c["command"] == ["python", "-m", f"services.{name}"], c["command"]
         port = METRICS_PORTS[name]
         assert int(env_of(c)["PEERLINE_METRICS_PORT"]["value"]) == port
-        for probe in ("livenessProbe", "readinessProbe"):
-            assert c[probe]["httpGet"]["path"] == "/healthz", f"{name}: {probe}"
+        # liveness never asks NATS or the database (shared/service.py); readiness does
+        paths = {"startupProbe": "/livez", "livenessProbe": "/livez", "readinessProbe": "/readyz"}
+        for probe, path in paths.items():
+            assert c[probe]["httpGet"]["path"] == path, f"{name}: {probe}"
             assert probe_port(c, probe) == port, f"{name}: {probe} must hit the metrics port {port}"
         svc_ports = {p["port"] for p in svc["spec"]["ports"]}
         assert svc_ports == {port, HTTP_PORTS[name]}, f"{name}: Service ports {svc_ports}"
@@ -384,23 +401,58 @@ def test_every_service_has_deployment_service_pdb_and_networkpolicy(overlay: str
         assert int(env["PEERLINE_HTTP_PORT"]["value"]) == HTTP_PORTS[name], name
 
 
+# Production runs two replicas of these: a hot standby where one active consumer holds the projection's
+# lock (shared/leader.py), and the HTTP-facing ones. notify's deliveries are not behind the lock.
+STANDBY = {"matching", "escalation", "tracking", "wellness"}
+AUTOSCALED = {HTTP_SERVICE, CONSOLE}
+ZONE = "topology.kubernetes.io/zone"
+
+
 @pytest.mark.unit
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_projections_have_one_active_consumer(overlay: str) -> None:
+def test_replicas_standbys_and_disruption_budgets(overlay: str) -> None:
+    autoscalers = {
+        h["spec"]["scaleTargetRef"]["name"]: h["spec"]
+        for h in objects(overlay, "HorizontalPodAutoscaler").values()
+    }
     for name in all_services():
         spec = one(overlay, "Deployment", name)["spec"]
-        if name == HTTP_SERVICE:
+        pdb = one(overlay, "PodDisruptionBudget", name)["spec"]
+        if overlay == "dev" or name not in STANDBY | AUTOSCALED:
+            assert spec["replicas"] == 1 and spec["strategy"]["type"] == "Recreate", f"{overlay}/{name}"
+            assert pdb == {**pdb, "maxUnavailable": 1}, f"{overlay}/{name}: a drain may take the one replica"
+            assert name not in autoscalers
             continue
-        why = "sessions live in its memory" if name == CONSOLE else "a projection service"
-        assert spec["replicas"] == 1, f"{overlay}/{name}: exactly one replica ({why})"
-        assert spec["strategy"]["type"] == "Recreate", f"{overlay}/{name}: Recreate, never two at once"
-    intake = one(overlay, "Deployment", HTTP_SERVICE)["spec"]
-    assert intake["replicas"] == (2 if overlay == "production" else 1)
-    if overlay == "production":
-        pdb = one(overlay, "PodDisruptionBudget", HTTP_SERVICE)["spec"]
-        assert pdb.get("minAvailable") == 1 and "maxUnavailable" not in pdb
-        spread = pod_spec(one(overlay, "Deployment", HTTP_SERVICE)).get("topologySpreadConstraints", [])
-        assert any(t["topologyKey"] == "topology.kubernetes.io/zone" for t in spread), "intake: zone spread"
+        rolling = spec["strategy"]
+        assert rolling["type"] == "RollingUpdate" and rolling["rollingUpdate"]["maxUnavailable"] == 0, name
+        assert pdb.get("minAvailable") == 1 and pdb.get("maxUnavailable") is None, name
+        spread = pod_spec(one(overlay, "Deployment", name)).get("topologySpreadConstraints", [])
+        zonal = [s for s in spread if s["topologyKey"] == ZONE and s["whenUnsatisfiable"] == "DoNotSchedule"]
+        assert zonal and "app.kubernetes.io/name" in zonal[0]["matchLabelKeys"], f"{name}: replicas by zone"
+        if name in AUTOSCALED:  # the autoscaler owns the count: an apply must not reset it
+            assert "replicas" not in spec, name
+            hpa = autoscalers[name]
+            assert hpa["minReplicas"] >= 2 and hpa["maxReplicas"] > hpa["minReplicas"], name
+        else:
+            assert spec["replicas"] == 2 and name not in autoscalers, name
+    assert set(autoscalers) == (AUTOSCALED if overlay == "production" else set())
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_come_first_and_leave_a_lost_node_within_30_seconds(overlay: str) -> None:
+    priority = objects(overlay, "PriorityClass")
+    for w in workloads(overlay):
+        spec, name = pod_spec(w), w["metadata"]["name"]
+        if w["kind"] == "Job":
+            continue
+        assert spec.get("priorityClassName") in priority, f"{overlay}/{name}: no PriorityClass"
+        if w["kind"] != "Deployment":
+            continue  # StatefulSet pods keep their identity: Kubernetes never replaces them early
+        waits = {t["key"]: t.get("tolerationSeconds") for t in spec.get("tolerations", [])}
+        for taint in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+            assert waits.get(taint) is not None and waits[taint] <= 30, f"{overlay}/{name}: {taint}"
+    assert all(p["value"] > 0 and not p.get("globalDefault") for p in priority.values())
 
 
 @pytest.mark.unit
@@ -460,14 +512,6 @@ def test_network_policies_default_deny_and_allow_only_what_is_needed(overlay: st
         assert ingress_ports == expected, f"{overlay}/{name}: ingress ports {ingress_ports} != {expected}"
         for rule in spec.get("ingress", []):
             assert rule.get("ports"), f"{overlay}/{name}: an ingress rule without ports opens every port"
-        if name not in (CONSOLE, HTTP_SERVICE):  # the console's pods alone reach the other APIs
-            http_from = [
-                f
-                for r in spec["ingress"]
-                if any(p["port"] == HTTP_PORTS[name] for p in r["ports"])
-                for f in r.get("from", [None])
-            ]
-            assert http_from and all(f and selects(f.get("podSelector", {}), API_CLIENT) for f in http_from)
         egress = {
             (p["port"], peer.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name"))
             for rule in spec["egress"]
@@ -571,6 +615,11 @@ def test_bootstrap_job_provisions_before_services(overlay: str) -> None:
     assert (kind, unhashed(name), key) == ("secret", SEEDS_SECRET, f"{PROVISIONER}.nk")
 
 
+def database_host(overlay: str) -> str:
+    """dev: the one in-cluster PostgreSQL; production: the CloudNativePG cluster's read-write Service."""
+    return "postgres-rw" if overlay == "production" else "postgres"
+
+
 def bus_url(overlay: str) -> str:
     """Where every client finds the bus: no credential in it; TLS in production."""
     return "tls://nats:4222" if overlay == "production" else "nats://nats:4222"
@@ -583,11 +632,21 @@ def test_services_connect_to_their_own_database_and_nats_identity(overlay: str) 
         dep = one(overlay, "Deployment", name)
         c = container(dep)
         env = resolved_env(overlay, c)
-        db = make_url(env["PEERLINE_DATABASE_URL"])
-        where = (db.drivername, db.host, db.port, db.database)
-        assert where == ("postgresql+psycopg", "postgres", 5432, name), where
+        url_vars = {name: "PEERLINE_DATABASE_URL"}
+        if name == HTTP_SERVICE:
+            url_vars[VAULT] = "PEERLINE_VAULT_DATABASE_URL"
+        else:
+            assert "PEERLINE_VAULT_DATABASE_URL" not in env, f"{name}: only intake reaches the vault"
+        urls = {role: make_url(env[var]) for role, var in url_vars.items()}
         order = [e["name"] for e in c["env"]]  # $(VAR) expands only variables defined earlier
-        assert order.index("PG_PASSWORD") < order.index("PEERLINE_DATABASE_URL")
+        for role, db in urls.items():
+            # its own role and database, on the overlay's server, with the password of its own Secret
+            where = (db.drivername, db.host, db.port, db.database, db.username)
+            assert where == ("postgresql+psycopg", database_host(overlay), 5432, role, role), where
+            password = str(db.password).removeprefix("<from ").removesuffix(">")
+            ref = env_of(c)[password]["valueFrom"]["secretKeyRef"]
+            assert (unhashed(ref["name"]), ref["key"]) == (f"peerline-db-{role}", "password"), ref
+            assert order.index(password) < order.index(url_vars[role])
         assert env["PEERLINE_NATS_URL"] == bus_url(overlay), env["PEERLINE_NATS_URL"]
         assert env.get("PEERLINE_NATS_USER", name) == name, f"{name} must connect as itself"
         kind, secret, key = mounted_file(dep, c, env["PEERLINE_NATS_SEED_FILE"])
@@ -595,9 +654,11 @@ def test_services_connect_to_their_own_database_and_nats_identity(overlay: str) 
         assert env.get("PEERLINE_JWT_ISSUER") and env.get("PEERLINE_JWT_PUBLIC_KEY_FILE")
         if overlay == "production":
             # TLS to both: the server's name and certificate checked against the mounted region CA.
-            assert db.query.get("sslmode") == "verify-full", f"{name}: {db.query}"
-            for ca in (str(db.query["sslrootcert"]), env["PEERLINE_NATS_CA_FILE"]):
-                assert mounted_file(dep, c, ca)[2] == "ca.crt", f"{name}: {ca} is not the mounted CA"
+            for db in urls.values():
+                assert db.query.get("sslmode") == "verify-full", f"{name}: {db.query}"
+                cas = (str(db.query["sslrootcert"]), env["PEERLINE_NATS_CA_FILE"])
+                for ca in cas:
+                    assert mounted_file(dep, c, ca)[2] == "ca.crt", f"{name}: {ca} is not the mounted CA"
         if name == HTTP_SERVICE:
             assert env["PEERLINE_HTTP_HOST"] == ALL_INTERFACES
             assert int(env["PEERLINE_HTTP_PORT"]) == HTTP_PORT
@@ -630,19 +691,32 @@ def test_secrets_are_referenced_by_name_and_only_dev_generates_them(overlay: str
     secrets = objects(overlay, "Secret")
     issued = {c["spec"]["secretName"] for c in objects(overlay, "Certificate").values()}
     referenced: dict[str, set[str]] = {}
-    kek_users = set()
+    users: dict[str, set[str]] = {}
     for w in workloads(overlay):
         for name, keys in referenced_secrets(w).items():
             referenced.setdefault(name, set()).update(keys)
-            if unhashed(name) == "peerline-kek":
-                kek_users.add(w["metadata"]["name"])
-    names = {unhashed(n) for n in referenced} - issued  # cert-manager makes the issued ones
-    assert names == SECRETS, f"{overlay}: referenced {sorted(referenced)}"
-    assert kek_users == {HTTP_SERVICE}, f"{overlay}: only intake may mount the KEK, got {kek_users}"
+            users.setdefault(unhashed(name), set()).add(w["metadata"]["name"])
+    names = {unhashed(n) for n in referenced} - issued - OPTIONAL  # cert-manager makes the issued ones
+    assert names == SECRETS | (DEV_SECRETS if overlay == "dev" else set()), f"{overlay}: {sorted(referenced)}"
+    for held_by_intake in ("peerline-kek", *OPTIONAL, f"peerline-db-{VAULT}"):
+        assert users[held_by_intake] == {HTTP_SERVICE}, f"{overlay}: only intake may hold {held_by_intake}"
     if overlay == "production":
         assert not secrets, f"production must not generate Secrets (externally managed): {sorted(secrets)}"
         return
     for name, keys in referenced.items():
+        if name in OPTIONAL:
+            continue
         assert name in secrets, f"{overlay}: Secret {name} is referenced but not generated"
         missing = keys - set(secrets[name].get("data", {}))
         assert not missing, f"{overlay}: Secret {name} lacks keys {missing}"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_dev_overlay_and_compose_write_demo_policies(overlay: str) -> None:
+    flag = "PEERLINE_SEED_DEMO_POLICIES"
+    for w in workloads(overlay):
+        env = {e["name"]: e.get("value") for c in pod_spec(w)["containers"] for e in c.get("env", [])}
+        wanted = "true" if overlay == "dev" and w["metadata"]["name"] == "escalation" else None
+        assert env.get(flag) == wanted, f"{overlay}/{w['metadata']['name']}: {flag}={env.get(flag)}"
+    assert compose()["services"]["escalation"]["environment"][flag] == "true"

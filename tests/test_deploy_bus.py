@@ -117,15 +117,17 @@ def test_production_nats_serves_clients_over_tls_and_routes_over_mutual_tls() ->
 
 @pytest.mark.unit
 def test_production_postgres_serves_tls() -> None:
-    sts = one("production", "StatefulSet", "postgres")
-    c = container(sts)
-    args = c.get("args", [])
-    options = dict(a.split("=", 1) for a in args if "=" in a)
-    assert options.get("ssl") == "on", args
-    secrets = {mounted_file(sts, c, options[f])[1] for f in ("ssl_cert_file", "ssl_key_file")}
-    assert len(secrets) == 1, secrets
-    cert = issued_by("production", secrets.pop())
-    assert "postgres" in cert["spec"]["dnsNames"], "services connect to postgres:5432 with verify-full"
+    cluster = one("production", "Cluster", "postgres")["spec"]
+    secret = cluster["certificates"]["serverTLSSecret"]
+    assert cluster["certificates"]["serverCASecret"] == secret, "the CA that signed it is in the same Secret"
+    cert = issued_by("production", secret)
+    assert cert["spec"]["issuerRef"]["kind"] == "ClusterIssuer", "the region's CA, which the services trust"
+    host = one_prefixed("production", "ConfigMap", "peerline-config")["data"]["PG_HOST"]
+    assert host in cert["spec"]["dnsNames"], "services connect to $(PG_HOST) with sslmode=verify-full"
+    assert cluster["postgresql"]["parameters"]["ssl_min_protocol_version"] == "TLSv1.2"
+    assert all(
+        rule.startswith(("hostssl", "host all all all reject")) for rule in cluster["postgresql"]["pg_hba"]
+    )
 
 
 # ---------------------------------------------------------------- docs

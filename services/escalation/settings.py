@@ -15,4 +15,7 @@ class EscalationSettings(ServiceSettings):
     timer_retry_s: float = 30.0
     # a `contact_logged` risk flag carries no category: escalate it as this one
     risk_flag_category: Literal["imminent_self_harm", "threat_to_identifiable_person"] = "imminent_self_harm"
-    seed_demo_policies: bool = True  # record the demo region's default policies at start if absent
+    # Record the demo region's disclosure policies at start if absent: the embedded stack (`peerline up`,
+    # tests), the dev overlay and docker-compose turn it on. Never in production: a region's policies are
+    # its regional admin's to set, and nothing demo belongs in its permanent log.
+    seed_demo_policies: bool = False

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
+
 from services.intake.keys import Keyring, dev_kek, read_kek
 from shared.settings import ServiceSettings
 
@@ -15,7 +17,8 @@ class IntakeSettings(ServiceSettings):
     vault_database_url: str = ""
     # base64 of 32 bytes. Unset: a development KEK under <var_dir>/keys is used (made if absent).
     kek_file: Path | None = None
-    # KEKs being rotated away: still unwrap until `python -m services.intake rotate-kek` rewraps.
+    # KEKs being rotated away: still unwrap until `python -m services.intake rotate-kek` (or intake's start)
+    # rewraps. A listed file that does not exist is skipped (the deployments' optional rotation slot).
     previous_kek_files: list[Path] = []
     agency_policy_file: Path | None = None
     cad_max_deliveries: int = 5
@@ -24,6 +27,13 @@ class IntakeSettings(ServiceSettings):
 
     def vault_db_url(self) -> str:
         return self.vault_database_url or self.database_url or f"sqlite:///{self.var_dir}/intake-vault.db"
+
+    @field_validator("previous_kek_files")
+    @classmethod
+    def _filled_slots(cls, files: list[Path]) -> list[Path]:
+        """An absent file is an empty rotation slot (the deployments' optional Secret outside a rotation):
+        no key, not an error."""
+        return [f for f in files if f.exists()]
 
     def keyring(self) -> Keyring:
         path = self.kek_file or dev_kek(self.var_dir / "keys")

@@ -10,6 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import Engine, select
 
 from services.notify.tables import deliveries, notices, reach
@@ -25,6 +26,9 @@ from shared.envelope import Envelope
 from shared.eventstore import EventStore
 
 SOURCE = "peerline/notify"
+PAGES_MISSED = Counter(
+    "peerline_notify_pages_missed_total", "pages that reached no one (page_missed published)"
+)
 
 
 def _id(*parts: object) -> str:
@@ -45,6 +49,8 @@ class Outbox:
         for envelope, mark in pending:
             await self.store.append([envelope], expected=None)
             await asyncio.to_thread(self._mark, mark)
+            if mark[0] == "notice":
+                PAGES_MISSED.inc()
         return len(pending)
 
     def _pending(self, now: datetime) -> list[tuple[Envelope, tuple[Any, ...]]]:

@@ -161,6 +161,7 @@ async def h(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Harness]:
         var_dir=tmp_path,
         jwt_public_key_file=public,
         reveal_timeout_s=3.0,
+        seed_demo_policies=True,
     )
     app = Escalation(settings, clock=clock)
     runner = await app.start()

@@ -171,8 +171,9 @@ def selects(selector: Doc, labels: dict[str, str]) -> bool:
 
 
 def unhashed(name: str) -> str:
-    """`peerline-kek-8mfkhft7kb` -> `peerline-kek` (kustomize generator suffix)."""
-    return re.sub(r"-[a-z0-9]{10}$", "", name)
+    """`peerline-kek-8mfkhft7kb` -> `peerline-kek` (kustomize generator suffix: 10 of its hash alphabet,
+    which has no vowels, so `peerline-db-escalation` stays whole)."""
+    return re.sub(r"-[2456789bcdfghkmt]{10}$", "", name)
 
 
 def referenced_secrets(workload: Doc) -> dict[str, set[str]]:
