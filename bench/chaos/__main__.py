@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {"PEERLINE_POLICY_FILE": str(policy_file(workdir, args.followups))}
     cluster = Cluster(workdir, env=env, nats_nodes=3 if args.cluster else 1)
     cluster.supervisor.backoff_s = 0.2
+    if args.cluster:
+        cluster.start_within = 90.0  # seven services joining a cluster that is still electing leaders
     started = time.monotonic()
     try:
         cluster.start()
