@@ -4,7 +4,8 @@ link returns, each reaches the region's log exactly once (docs/leaf-sites.md).
 Real processes: the region is a 3-node JetStream cluster with intake running on it; the site is its own
 nats-server, a leaf node with the JetStream domain `site-<agency>`. The cut: the site restarts with no
 link at all. The CAD re-posts one document (same message id) and sends one again as a new message; a
-member's request is posted twice: nothing may arrive twice, nothing may be missing.
+member's request is posted twice: nothing may arrive twice, nothing may be missing. A request that
+carries a name is taken at the site but refused by the region (dead letter, the name not quoted).
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from services.intake.incident import incident_id
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX, site_domain, site_stream_name
 from shared.leafnode import SiteServer, provision_site
 from shared.siterequest import SiteRequest, case_id, headers
+from shared.topology import DLQ_STREAM
 from tests.support.bus import connect, register
 from tests.support.cluster import Cluster
 from tests.support.natscluster import NatsCluster
 
 T = TypeVar("T")
 AGENCY = "riverton-fire"
+NAME = "Dana Whitfield"
 SUBJECT = f"cad.{AGENCY}.incident"
 
 
@@ -86,6 +89,34 @@ async def post_at_site(url: str, incidents: range, requests: list[SiteRequest]) 
     return dict(acks)
 
 
+async def post_with_a_name(url: str) -> None:
+    """A door that tries to send a name along: the site takes it, the region refuses it (dead letter)."""
+    door = await connect(url, user=f"site-door-{AGENCY}")
+    body, _ = request(99)
+    try:
+        named = {**json.loads(body.model_dump_json()), "name": NAME}
+        await door.jetstream().publish(
+            f"site.{AGENCY}.request", json.dumps(named).encode(), headers=headers(body)
+        )
+    finally:
+        await door.close()
+
+
+async def dead_letters(url: str) -> list[dict[str, str]]:
+    nc = await connect(url)
+    js, out, seq = nc.jetstream(), [], 1
+    try:
+        while True:
+            try:
+                msg = await js.get_msg(DLQ_STREAM, seq=seq, subject=f"dlq.{CAD_DURABLE}", next=True)
+            except NotFoundError:
+                return out
+            out.append(dict(msg.headers or {}))
+            seq = (msg.seq or 0) + 1
+    finally:
+        await nc.close()
+
+
 async def log_counts(url: str) -> tuple[Counter[str], Counter[str], int]:
     """From the region: reports per incident, support_requested per case, CAD inbox messages not yet
     taken by intake (in the stream's source or its consumer)."""
@@ -128,7 +159,7 @@ def test_a_cut_off_site_keeps_accepting_and_the_region_takes_everything_once(tmp
     region = Cluster(tmp_path / "region", services=("intake",), nats_nodes=3, sites=(AGENCY,))
     site: SiteServer | None = None
     try:
-        region.start()
+        region.start_bus()
         assert isinstance(region.server, NatsCluster)
         link_seed = region.server.seeds / f"site-link-{AGENCY}.nk"  # issued by the region, kept at the site
         site = SiteServer(
@@ -136,6 +167,7 @@ def test_a_cut_off_site_keeps_accepting_and_the_region_takes_everything_once(tmp
         ).start()
         register(site.url, site.seeds)
         asyncio.run(_provision(site.url))
+        region.start_services()  # intake, while the region's source first reaches the site
         before = range(1, 2)
         assert asyncio.run(post_at_site(site.url, before, [request(1)[0]])) == {site_domain(AGENCY): 5}
         ref = incident_id(AGENCY, "SITE-001")
@@ -145,8 +177,9 @@ def test_a_cut_off_site_keeps_accepting_and_the_region_takes_everything_once(tmp
         cut, made = range(2, 7), [request(n) for n in range(2, 6)]
         acks = asyncio.run(post_at_site(site.url, cut, [body for body, _ in made]))
         assert acks == {site_domain(AGENCY): 2 * len(cut) + 1 + len(made) + 1}, "the site itself accepts all"
+        asyncio.run(post_with_a_name(site.url))
         site_held = asyncio.run(_site_messages(site.url))
-        assert site_held == 3 + len(cut) + 1 + len(made), "a message posted twice is kept once"
+        assert site_held == 3 + len(cut) + 1 + len(made) + 1, "a message posted twice is kept once"
         reports, requested, _ = asyncio.run(log_counts(region.server.url))
         assert not {incident_id(AGENCY, f"SITE-{n:03d}") for n in cut} & set(reports), "cut off: none yet"
 
@@ -165,6 +198,8 @@ def test_a_cut_off_site_keeps_accepting_and_the_region_takes_everything_once(tmp
         assert all(reports[r] == 1 for r in refs | {ref}), f"each incident reported once: {reports}"
         assert set(cases) <= set(requested) and set(requested.values()) == {1}, "each request: one case"
         assert len(requested) == 1 + len(made), "no other case was opened"
+        [refused] = asyncio.run(dead_letters(region.server.url))
+        assert "name" in refused["Peerline-Reason"] and NAME not in refused["Peerline-Reason"]
         case, token = next(iter(cases.items()))  # the member follows it with the token given at the site
         status = until(lambda: _status(region.url("intake"), case, token) == 200, within=20.0)
         assert status, "the member cannot follow the request with the site's case token"

@@ -57,12 +57,19 @@ class Cluster:
     sites: tuple[str, ...] = ()  # agencies whose site (a leaf node) links to the region
 
     def start(self) -> None:
+        self.start_bus()
+        self.start_services()
+
+    def start_bus(self) -> None:
+        """NATS (one server or a cluster), provisioned and seeded: what a site links to."""
         if self.nats_nodes > 1:
             self.server = NatsCluster(self.workdir / "nats", self.nats_nodes, sites=self.sites).start()
         else:
             leaf_port = free_port() if self.sites else None
             self.server = start_server(self.workdir / "nats", sites=self.sites, leaf_port=leaf_port)
         asyncio.run(self._bootstrap())
+
+    def start_services(self) -> None:
         private, public = generate_dev_keys(self.workdir / "keys")
         self.private_key = private.read_bytes()
         for name in self.services:
