@@ -41,7 +41,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cad-rate", type=float, default=0.0, help="incidents/s (0 = over the run)")
     p.add_argument("--roster", type=int, default=40, help="roster members with CAD ids, per agency")
     p.add_argument("--kills", type=int, default=20, help="kill -9 of a random service, spread over the run")
-    p.add_argument("--nats-restarts", type=int, default=3, help="with --cluster: node kills (at least 5)")
+    p.add_argument(
+        "--nats-restarts",
+        type=int,
+        default=None,
+        help="nats-server restarts (3); with --cluster: node kills (5)",
+    )
     p.add_argument("--cluster", action="store_true", help="a 3-node NATS cluster, streams at R3")
     p.add_argument("--contacts", type=int, default=300, help="assigned cases whose peer reports a contact")
     p.add_argument(
@@ -50,8 +55,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--settle", type=float, default=120.0, help="seconds allowed for the system to catch up")
     args = p.parse_args(argv)
-    if args.cluster:
-        args.nats_restarts = max(args.nats_restarts, 5)
+    if args.nats_restarts is None:
+        args.nats_restarts = 5 if args.cluster else 3
     return args
 
 

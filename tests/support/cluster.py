@@ -15,16 +15,13 @@ import httpx
 from nats.js.errors import NotFoundError
 
 from shared.auth import Role, generate_dev_keys, mint
-from shared.consumers.intake import CAD_INBOX
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer, free_port
 from shared.runtime import SERVICES, Child, Supervisor, service_env
 from shared.seed import seed
-from shared.topology import DLQ_STREAM, provision
+from shared.topology import provision
 from tests.support.bus import connect, seeds, start_server
 from tests.support.natscluster import NatsCluster
-
-STREAMS = (STREAM, DLQ_STREAM, CAD_INBOX)
 
 
 def wait_healthy(ops_port: int, name: str, within: float) -> None:
@@ -130,9 +127,9 @@ class Cluster:
         others = [n.server_name for n in self.server.nodes if n.server_name != leader]
         victim = leader if self.nats_restarts % 2 else others[self.nats_restarts % len(others)]
         self.server.kill(victim, " (leader)" if victim == leader else "")
-        self.server.wait_ready(())  # a meta leader among the two left
+        self.server.wait_failover(STREAM, victim)  # the two left serve the log without it
         self.server.revive(victim)
-        self.server.wait_ready(STREAMS)
+        self.server.wait_ready((STREAM,))  # back, and the log's replicas current again
         return f"kill -9 nats node {victim}" + (" (the log's leader)" if victim == leader else "")
 
     def keep_alive(self) -> list[str]:

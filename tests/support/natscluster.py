@@ -90,20 +90,26 @@ class NatsCluster:
         self.node(name).start()
 
     def wait_ready(self, streams: tuple[str, ...], within: float = 60.0) -> None:
-        asyncio.run(self._ready(streams, within))
+        """Until the meta leader is elected and each of `streams` has a leader and every replica current."""
+        asyncio.run(self._ready(streams, within, ""))
 
-    async def _ready(self, streams: tuple[str, ...], within: float) -> None:
+    def wait_failover(self, stream: str, gone: str, within: float = 60.0) -> None:
+        """Until `stream` has a leader other than `gone` (a node that was killed)."""
+        asyncio.run(self._ready((stream,), within, gone))
+
+    async def _ready(self, streams: tuple[str, ...], within: float, gone: str) -> None:
         deadline = time.monotonic() + within
         problem = "no answer"
         while time.monotonic() < deadline:
-            problem = await self._problem(streams)
+            problem = await self._problem(streams, gone)
             if not problem:
                 return
             await asyncio.sleep(0.2)
         raise TimeoutError(f"the NATS cluster was not ready within {within:g}s: {problem}")
 
-    async def _problem(self, streams: tuple[str, ...]) -> str:
-        """What keeps the cluster from being ready ('' when it is)."""
+    async def _problem(self, streams: tuple[str, ...], gone: str = "") -> str:
+        """What keeps the cluster from being ready ('' when it is); with `gone`, only a leader elsewhere
+        is asked for."""
         try:
             nc = await connect(self.url, connect_timeout=2, max_reconnect_attempts=0, error_cb=_quiet)
         except (NatsError, OSError) as exc:
@@ -114,8 +120,10 @@ class NatsCluster:
             for stream in streams:
                 info = await js.stream_info(stream)
                 cluster = info.cluster
-                if cluster is None or not cluster.leader:
-                    return f"{stream}: no leader"
+                if cluster is None or not cluster.leader or cluster.leader == gone:
+                    return f"{stream}: no leader (yet) other than {gone or 'none'}"
+                if gone:
+                    continue
                 replicas = cluster.replicas or []
                 if len(replicas) != self.size - 1 or not all(r.current for r in replicas):
                     return f"{stream}: replicas not current ({[(r.name, r.current) for r in replicas]})"
