@@ -1,7 +1,7 @@
 """`python -m bench.chaos`: requests and CAD incidents while services die (kill -9) and nats-server
 restarts; then the invariants, read from the log. `--cluster`: three nats-server processes in one
 JetStream cluster with every stream at R3, and instead of restarts, kill -9 of a node (every other time
-the log's stream leader), at least 5 times."""
+the log's stream leader), 5 times unless `--nats-restarts` says otherwise."""
 
 from __future__ import annotations
 
