@@ -188,8 +188,11 @@ def test_a_cut_off_site_keeps_accepting_and_the_region_takes_everything_once(tmp
         refs = {incident_id(AGENCY, f"SITE-{n:03d}") for n in cut}
 
         def all_taken() -> tuple[Counter[str], Counter[str]] | None:
+            """Once the last message posted at the site (the named request) is dead-lettered and the
+            inbox is empty, everything before it has been taken too (a source keeps the site's order)."""
             reports, requested, waiting = asyncio.run(log_counts(region.server.url))
-            done = refs <= set(reports) and set(cases) <= set(requested) and not waiting
+            last_taken = bool(asyncio.run(dead_letters(region.server.url)))
+            done = refs <= set(reports) and set(cases) <= set(requested) and last_taken and not waiting
             return (reports, requested) if done else None
 
         settled = until(all_taken, within=60.0)
