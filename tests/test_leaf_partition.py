@@ -159,7 +159,7 @@ def test_a_cut_off_site_keeps_accepting_and_the_region_takes_everything_once(tmp
     region = Cluster(tmp_path / "region", services=("intake",), nats_nodes=3, sites=(AGENCY,))
     site: SiteServer | None = None
     try:
-        region.start_bus()
+        region.start_nats()
         assert isinstance(region.server, NatsCluster)
         link_seed = region.server.seeds / f"site-link-{AGENCY}.nk"  # issued by the region, kept at the site
         site = SiteServer(
@@ -167,7 +167,8 @@ def test_a_cut_off_site_keeps_accepting_and_the_region_takes_everything_once(tmp
         ).start()
         register(site.url, site.seeds)
         asyncio.run(_provision(site.url))
-        region.start_services()  # intake, while the region's source first reaches the site
+        region.provision()  # the region's CAD inbox sources the site stream, there from the start
+        region.start_services()
         before = range(1, 2)
         assert asyncio.run(post_at_site(site.url, before, [request(1)[0]])) == {site_domain(AGENCY): 5}
         ref = incident_id(AGENCY, "SITE-001")

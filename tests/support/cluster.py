@@ -54,16 +54,20 @@ class Cluster:
     sites: tuple[str, ...] = ()  # agencies whose site (a leaf node) links to the region
 
     def start(self) -> None:
-        self.start_bus()
+        self.start_nats()
+        self.provision()
         self.start_services()
 
-    def start_bus(self) -> None:
-        """NATS (one server or a cluster), provisioned and seeded: what a site links to."""
+    def start_nats(self) -> None:
+        """NATS: one server or a cluster (what a site links to)."""
         if self.nats_nodes > 1:
             self.server = NatsCluster(self.workdir / "nats", self.nats_nodes, sites=self.sites).start()
         else:
             leaf_port = free_port() if self.sites else None
             self.server = start_server(self.workdir / "nats", sites=self.sites, leaf_port=leaf_port)
+
+    def provision(self) -> None:
+        """Streams (at R3 on a cluster; the CAD inbox sourcing each site) and consumers; demo peers."""
         asyncio.run(self._bootstrap())
 
     def start_services(self) -> None:
