@@ -28,7 +28,7 @@ def remote_block(hub_urls: tuple[str, ...], link_seed: bytes, reconnect_s: int =
     seed = json.dumps(link_seed.decode().strip())
     return (
         "leafnodes {\n"
-        f"  reconnect: {reconnect_s}\n"
+        f'  reconnect: "{reconnect_s}s"\n'
         f"  remotes = [\n    {{urls: [{urls}], nkey: {seed}}}\n  ]\n"
         "}\n"
     )
