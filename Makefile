@@ -32,8 +32,8 @@ unit: $(STAMP)
 bench: $(STAMP)  ## raw JetStream, the projection runner, then every service's benchmark, in one run; one table + bench/results/<time>.json
 	$(BIN)/python -m bench
 
-chaos: $(STAMP)  ## 10,000 requests + 1,000 CAD incidents while services are killed (-9) 20 times and nats-server restarts 3 times
-	$(BIN)/python -m bench.chaos
+chaos: $(STAMP)  ## 10,000 requests + 1,000 CAD incidents while services are killed (-9) 20 times and nats-server restarts 3 times (CLUSTER=1: 3 NATS nodes, log at R3, a node killed -9 5 times)
+	$(BIN)/python -m bench.chaos $(if $(CLUSTER),--cluster)
 
 audit: $(STAMP)  ## supply chain: known vulnerabilities of every installed dependency (PyPI advisories), bandit at medium and above
 	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off

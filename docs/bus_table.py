@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from shared.buspolicy import JS, Identity, inbox_prefix, log_admin, region
+from shared.buspolicy import JS, Identity, inbox_prefix, log_admin, region, site
 from shared.envelope import STREAM
 
 PAGE = Path(__file__).with_name("bus.md")
@@ -68,7 +68,8 @@ def table() -> str:
         "| identity | held by | publishes events (`ev.*.<aggregate>.*.<event>`) | takes messages from "
         "(stream.durable) | also |\n|---|---|---|---|---|\n"
     )
-    rows = [row(i) for i in (*region([AGENCY]), log_admin())]
+    at_site = [i for i in site(AGENCY) if not i.name.startswith("cad-")]  # on a site's own server
+    rows = [row(i) for i in (*region([AGENCY], sites=[AGENCY]), log_admin(), *at_site)]
     return head + "\n".join(rows) + "\n"
 
 

@@ -12,6 +12,12 @@ from nats.aio.client import Client
 from shared.buspolicy import inbox_prefix
 
 
+def servers(url: str) -> list[str]:
+    """`PEERLINE_NATS_URL` may name several servers of one cluster, comma-separated: the client picks
+    one and moves to another when it goes away."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 def options(identity: str, seed_file: Path | None, ca_file: Path | None = None) -> dict[str, Any]:
     """nats-py (and faststream) connection options for `identity`."""
     out: dict[str, Any] = {"name": f"peerline-{identity}", "inbox_prefix": inbox_prefix(identity)}
@@ -25,4 +31,4 @@ def options(identity: str, seed_file: Path | None, ca_file: Path | None = None) 
 async def connect(
     url: str, identity: str, seed_file: Path | None, ca_file: Path | None = None, **extra: Any
 ) -> Client:
-    return await nats.connect(url, **{**options(identity, seed_file, ca_file), **extra})
+    return await nats.connect(servers(url), **{**options(identity, seed_file, ca_file), **extra})

@@ -19,7 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import shared.consumers
-from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
+from shared.consumers.intake import (
+    CAD_DURABLE,
+    CAD_INBOX,
+    site_domain,
+    site_request_subject,
+    site_stream_name,
+)
 from shared.consumers.matching import REPLICA_DURABLES
 from shared.contracts import event_types
 from shared.contracts.intake import REVEAL_SUBJECT
@@ -219,16 +225,64 @@ def notifications_reader() -> Identity:
     )
 
 
+def site_link(agency: str) -> Identity:
+    """The leaf connection of an agency's site (docs/leaf-sites.md), as the region sees it. What it may
+    publish crosses into the region; what it may subscribe to crosses into the site. Only the region's
+    source of the site's stream travels: the site answers the region's consumer requests on that one
+    stream (`$JSC.R.` replies) and delivers its messages (`$JS.S.`); nothing published at the site —
+    `cad.<agency>.incident` included — reaches the region any other way, so nothing arrives twice."""
+    api, stream = f"$JS.{site_domain(agency)}.API", site_stream_name(agency)
+    return Identity(
+        f"site-link-{agency}",
+        publish=("$JSC.R.>", "$JS.S.>"),
+        subscribe=(
+            f"{api}.CONSUMER.CREATE.{stream}",
+            f"{api}.CONSUMER.CREATE.{stream}.>",
+            f"{api}.CONSUMER.DELETE.{stream}.*",
+            f"{api}.STREAM.INFO.{stream}",
+            f"$JS.FC.{stream}.>",
+        ),
+        description=f"the leaf link of {agency}'s site (its stream, sourced by the region)",
+    )
+
+
+def site(agency: str, *, with_harness: bool = False) -> tuple[Identity, ...]:
+    """Who may connect to an agency site's own server: its CAD, the door that takes support requests at
+    the site (intake or the console there), and the site's provisioner (creates the site stream only)."""
+    stream, door = site_stream_name(agency), f"site-door-{agency}"
+    found = [
+        cad(agency),
+        Identity(
+            door,
+            publish=(site_request_subject(agency),),
+            subscribe=(f"{inbox_prefix(door)}.>",),
+            description=f"takes support requests at {agency}'s site while the region may be out of reach",
+        ),
+        Identity(
+            "site-provisioner",
+            publish=(f"{JS}.INFO", f"{JS}.STREAM.INFO.{stream}", f"{JS}.STREAM.CREATE.{stream}"),
+            subscribe=(f"{inbox_prefix('site-provisioner')}.>",),
+            deny_publish=_NEVER,
+            description=f"creates {stream}, the site's stream",
+        ),
+    ]
+    return tuple(found + ([harness()] if with_harness else []))
+
+
 def harness() -> Identity:
     """Tests and benchmarks only (never in a shipped configuration): their own set-up and checks."""
     return Identity("harness", publish=(">",), subscribe=(">",), description="tests and benchmarks only")
 
 
-def region(agencies: Iterable[str], *, with_harness: bool = False) -> tuple[Identity, ...]:
-    """Every identity of a region: the services, the provisioner, replay, notifications, one CAD each."""
+def region(
+    agencies: Iterable[str], *, with_harness: bool = False, sites: Iterable[str] = ()
+) -> tuple[Identity, ...]:
+    """Every identity of a region: the services, the provisioner, replay, notifications, one CAD each,
+    and the leaf link of each agency site."""
     found = [service_identity(s) for s in services()]
     found += [provisioner(), replayer(), notifications_reader()]
     found += [cad(a) for a in sorted(set(agencies))]
+    found += [site_link(a) for a in sorted(set(sites))]
     if with_harness:
         found.append(harness())
     return tuple(found)

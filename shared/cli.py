@@ -25,6 +25,7 @@ from shared.natsserver import NatsServer
 from shared.runtime import HTTP_PORTS, METRICS_PORTS, SERVICES, Child, Supervisor, service_env
 from shared.seed import demo_codes
 from shared.seed import seed as seed_demo
+from shared.sitecli import site as site_commands
 from shared.topology import provision
 
 app = typer.Typer(
@@ -41,10 +42,12 @@ SeedFile = Annotated[
 CaFile = Annotated[Path | None, typer.Option(envvar="PEERLINE_NATS_CA_FILE", help="CA bundle (tls://)")]
 
 
-async def _provision(url: str, seed: Path | None, ca: Path | None, replicas: int) -> None:
+async def _provision(
+    url: str, seed: Path | None, ca: Path | None, replicas: int, sites: tuple[str, ...] = ()
+) -> None:
     nc = await busclient.connect(url, "provisioner", seed, ca, connect_timeout=5)
     try:
-        await provision(nc.jetstream(), replicas)
+        await provision(nc.jetstream(), replicas, sites)
     finally:
         await nc.close()
 
@@ -63,9 +66,10 @@ def bootstrap(
     seed_file: SeedFile = None,
     ca_file: CaFile = None,
     replicas: Annotated[int, typer.Option(envvar="PEERLINE_STREAM_REPLICAS")] = 1,
+    site: Annotated[list[str] | None, typer.Option(help="an agency site the CAD inbox sources")] = None,
 ) -> None:
     """Create every stream and durable consumer, as the `provisioner` bus identity (idempotent)."""
-    asyncio.run(_provision(nats_url, seed_file, ca_file, replicas))
+    asyncio.run(_provision(nats_url, seed_file, ca_file, replicas, tuple(site or ())))
     console.print(f"streams and consumers provisioned on {nats_url}")
 
 
@@ -192,6 +196,8 @@ def token(
     typer.echo(mint(private.read_bytes(), role=cast(Role, role), agency=agency, sub=sub))
 
 
+app.add_typer(site_commands, name="site")
+
 bus = typer.Typer(help="The bus's identities: NKey seeds and the server's authorization block.")
 app.add_typer(bus, name="bus")
 
@@ -202,10 +208,11 @@ def bus_credentials(
     agency: Annotated[list[str] | None, typer.Option(help="an agency with a CAD integration")] = None,
     rotate: Annotated[list[str] | None, typer.Option(help="give this identity a new seed")] = None,
     log_admin: Annotated[bool, typer.Option(help="include the break-glass log-admin identity")] = False,
+    site: Annotated[list[str] | None, typer.Option(help="an agency site that links as a leaf node")] = None,
 ) -> None:
     """Make any missing seed, rotate those named, and write DIR/auth.conf (public keys only) for
     nats-server to include. Reload the server afterwards (`nats-server --signal reload`)."""
-    identities = list(buspolicy.region(agency or ()))
+    identities = list(buspolicy.region(agency or (), sites=site or ()))
     if log_admin:
         identities.append(buspolicy.log_admin())
     names = {i.name for i in identities}

@@ -10,11 +10,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import httpx
 
 from shared.buscreds import authorization_from_seeds, seed_path
-from shared.buspolicy import region
+from shared.buspolicy import Identity, region
 from shared.files import private_dir
 
 DEMO_AGENCIES = ("riverton-fire", "riverton-police", "county-ems")
@@ -44,13 +45,15 @@ def config_text(
     sync_always: bool = True,
     authorization: str = "",
     max_file_store: str = "64G",
+    server_name: str = "",
+    extra: str = "",
 ) -> str:
     # sync_interval: always — an acknowledged event is on disk before the ack (the log is the record).
     # Only a benchmark loading a synthetic history skips it (the server's default: fsync every 2 minutes).
     # max_file_store set explicitly: otherwise JetStream caps itself at 75% of the disk free at start,
     # a cap that shrinks as the forever-kept log grows.
     return (
-        f'listen: "127.0.0.1:{port}"\n'
+        (f'server_name: "{server_name}"\n' if server_name else "") + f'listen: "127.0.0.1:{port}"\n'
         f'http: "127.0.0.1:{monitor_port}"\n'  # monitoring on loopback only
         "max_payload: 1MB\n"
         "jetstream {\n"
@@ -59,8 +62,21 @@ def config_text(
         f'  domain: "{domain}"\n'
         + ("  sync_interval: always\n" if sync_always else "")
         + "}\n"
+        + extra
         + authorization
     )
+
+
+def cluster_block(name: str, port: int, routes: tuple[int, ...]) -> str:
+    """Three (or more) servers on loopback forming one JetStream cluster: each lists every peer's route."""
+    urls = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in routes)
+    return f'cluster {{\n  name: "{name}"\n  listen: "127.0.0.1:{port}"\n  routes: [{urls}]\n}}\n'
+
+
+def leaf_listener_block(port: int) -> str:
+    """Where agency sites' leaf nodes connect. No authorization block of its own: a leaf authenticates as
+    a `site-link-<agency>` user of the main `authorization` block, whose permissions limit what crosses."""
+    return f'leafnodes {{\n  listen: "127.0.0.1:{port}"\n}}\n'
 
 
 @dataclass
@@ -78,6 +94,11 @@ class NatsServer:
     agencies: tuple[str, ...] = DEMO_AGENCIES
     harness: bool = False
     creds_dir: Path | None = None  # the identities' seeds (default: <data_dir>/creds)
+    server_name: str = ""
+    # A JetStream cluster: (cluster name, this server's route port, every member's route port)
+    cluster: tuple[str, int, tuple[int, ...]] | None = None
+    sites: tuple[str, ...] = ()  # agencies whose site (leaf node) may link to this server
+    leaf_port: int | None = None  # where those sites connect (None: no leaf listener)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -99,7 +120,7 @@ class NatsServer:
         """The config, with an authorization block rendered from the current seeds (made if missing)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "nats.conf"
-        auth = authorization_from_seeds(region(self.agencies, with_harness=self.harness), self.seeds)
+        auth = authorization_from_seeds(self.identities(), self.seeds)
         text = config_text(
             self.data_dir / "jetstream",
             self.port,
@@ -107,10 +128,21 @@ class NatsServer:
             self.domain,
             self.sync_always,
             authorization=auth,
+            server_name=self.server_name,
+            extra=self.extra_config(),
         )
         conf.write_text(text)
         conf.chmod(0o600)
         return conf
+
+    def identities(self) -> tuple[Identity, ...]:
+        """Who may connect to this server (and, for sites, link to it)."""
+        return region(self.agencies, with_harness=self.harness, sites=self.sites)
+
+    def extra_config(self) -> str:
+        """Blocks beside `jetstream` and `authorization`: the cluster, the leaf listener."""
+        out = cluster_block(*self.cluster) if self.cluster else ""
+        return out + (leaf_listener_block(self.leaf_port) if self.leaf_port else "")
 
     def reload(self) -> None:
         """Render the config again from the seeds (after a rotation) and have the server reload it: a
@@ -119,8 +151,8 @@ class NatsServer:
         assert self.proc is not None, "start() first"
         self.proc.send_signal(signal.SIGHUP)
 
-    def start(self, timeout: float = 15.0) -> NatsServer:
-        for port in (self.port, self.monitor_port):
+    def start(self, timeout: float = 15.0) -> Self:
+        for port in (self.port, self.monitor_port, *([self.leaf_port] if self.leaf_port else [])):
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     raise RuntimeError(f"port {port} is already in use (is another Peerline running?)")

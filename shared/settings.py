@@ -13,7 +13,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PEERLINE_", extra="ignore")
 
     service: str = "peerline"
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = "nats://127.0.0.1:4222"  # several servers of one cluster: comma-separated
     nats_user: str = ""  # the bus identity (shared.buspolicy); default: the service's own
     nats_seed_file: Path | None = None  # that identity's NKey seed
     nats_ca_file: Path | None = None  # CA bundle for a `tls://` NATS URL

@@ -155,12 +155,13 @@ async def ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
         ) from exc
 
 
-async def provision(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create the streams (updating all but the log) and every durable consumer. Safe to run again."""
+async def provision(js: JetStreamContext, replicas: int = 1, sites: tuple[str, ...] = ()) -> None:
+    """Create the streams and every durable consumer. Safe to run again. `sites`: agencies whose site
+    (a leaf node, docs/leaf-sites.md) the CAD inbox sources."""
     await ensure_stream(js, events_stream(replicas))
     await ensure_stream(js, dlq_stream(replicas))
     for c in all_consumers():
         await js.add_consumer(STREAM, c.config())
     from shared.consumers.intake import provision_streams as intake_streams  # the CAD inbox
 
-    await intake_streams(js, replicas)
+    await intake_streams(js, replicas, sites)

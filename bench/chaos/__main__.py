@@ -1,5 +1,7 @@
 """`python -m bench.chaos`: requests and CAD incidents while services die (kill -9) and nats-server
-restarts; then the invariants, read from the log."""
+restarts; then the invariants, read from the log. `--cluster`: three nats-server processes in one
+JetStream cluster with every stream at R3, and instead of restarts, kill -9 of a node (every other time
+the log's stream leader), 5 times unless `--nats-restarts` says otherwise."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from bench.chaos.invariants import (
     settled,
 )
 from bench.chaos.workload import send_requests
+from tests.support.natscluster import NatsCluster
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,14 +41,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cad-rate", type=float, default=0.0, help="incidents/s (0 = over the run)")
     p.add_argument("--roster", type=int, default=40, help="roster members with CAD ids, per agency")
     p.add_argument("--kills", type=int, default=20, help="kill -9 of a random service, spread over the run")
-    p.add_argument("--nats-restarts", type=int, default=3)
+    p.add_argument(
+        "--nats-restarts",
+        type=int,
+        default=None,
+        help="nats-server restarts (3); with --cluster: node kills (5)",
+    )
+    p.add_argument("--cluster", action="store_true", help="a 3-node NATS cluster, streams at R3")
     p.add_argument("--contacts", type=int, default=300, help="assigned cases whose peer reports a contact")
     p.add_argument(
         "--followups", default="PT3S,PT8S", help="follow-ups due this long after the first contact"
     )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--settle", type=float, default=120.0, help="seconds allowed for the system to catch up")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.nats_restarts is None:
+        args.nats_restarts = 5 if args.cluster else 3
+    return args
 
 
 async def chaos(cluster: Cluster, args: argparse.Namespace, console: Console) -> None:
@@ -68,10 +80,12 @@ async def chaos(cluster: Cluster, args: argparse.Namespace, console: Console) ->
             if what == "kill":
                 console.log(f"kill -9 {cluster.kill_random(rng)}")
             else:
-                await asyncio.to_thread(cluster.restart_nats)
-                console.log("restarted nats-server")
+                console.log(await asyncio.to_thread(cluster.restart_nats))
     for what in plan:  # the workload ended first: finish the plan anyway
-        cluster.kill_random(rng) if what == "kill" else cluster.restart_nats()
+        if what == "kill":
+            console.log(f"kill -9 {cluster.kill_random(rng)}")
+        else:
+            console.log(await asyncio.to_thread(cluster.restart_nats))
         await asyncio.to_thread(cluster.keep_alive)
         await asyncio.sleep(0.5)
     await asyncio.to_thread(cluster.keep_alive)
@@ -93,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="peerline-chaos-"))
-    cluster = Cluster(workdir, env={"PEERLINE_POLICY_FILE": str(policy_file(workdir, args.followups))})
+    env = {"PEERLINE_POLICY_FILE": str(policy_file(workdir, args.followups))}
+    cluster = Cluster(workdir, env=env, nats_nodes=3 if args.cluster else 1)
     cluster.supervisor.backoff_s = 0.2
+    if args.cluster:
+        cluster.start_within = 90.0  # seven services joining a cluster that is still electing leaders
     started = time.monotonic()
     try:
         cluster.start()
@@ -141,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         "follow-ups scheduled / due / fired", f"{len(log.followups):,} / {len(log.due()):,} / {fired:,}"
     )
     table.add_row("kill -9", f"{len(cluster.kills)} ({', '.join(sorted(set(cluster.kills)))})")
-    table.add_row("nats-server restarts", str(cluster.nats_restarts))
+    if isinstance(cluster.server, NatsCluster):
+        nodes = cluster.server.kills
+        table.add_row("kill -9 of a NATS node", f"{len(nodes)} ({', '.join(nodes)})")
+    else:
+        table.add_row("nats-server restarts", str(cluster.nats_restarts))
     table.add_row("events in the log", f"{log.total:,}")
     table.add_row("projections compared with a fresh replay", str(checked))
     table.add_row("invariant violations", str(len(violations)))

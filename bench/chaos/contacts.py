@@ -23,6 +23,10 @@ class Contacts:
     given_up: int = 0
 
 
+async def _expected(exc: Exception) -> None:
+    """The server this reader is on may be the one restarted or killed: it reconnects, quietly."""
+
+
 async def report_contacts(
     cluster: Cluster, n: int, until: asyncio.Future[object], *, concurrency: int = 4
 ) -> Contacts:
@@ -38,7 +42,7 @@ async def report_contacts(
             seen.add(env.subject)
             queue.put_nowait((env.agency, env.subject, env.data["peer_ref"]))
 
-    nc = await connect(cluster.server.url, max_reconnect_attempts=-1)
+    nc = await connect(cluster.server.url, max_reconnect_attempts=-1, error_cb=_expected)
     sub = await nc.jetstream().subscribe(
         "ev.*.case.*.peer_assigned", stream=STREAM, ordered_consumer=True, cb=take
     )

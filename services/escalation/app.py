@@ -185,7 +185,7 @@ def build_broker(settings: EscalationSettings, reactors: Reactors) -> NatsBroker
     tls, seed = bus.pop("tls", None), bus.pop("nkeys_seed", None)
     security = NatsNKey.from_file(seed, ssl_context=tls) if seed else BaseSecurity(ssl_context=tls)
     broker = NatsBroker(
-        settings.nats_url,
+        busclient.servers(settings.nats_url),
         middlewares=[NatsTelemetryMiddleware()],
         logger=None,
         max_reconnect_attempts=-1,

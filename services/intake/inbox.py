@@ -1,4 +1,5 @@
-"""The CAD inbox worker: raw documents from `cad.<agency>.incident` (stream PEERLINE_CAD_INBOX).
+"""The CAD inbox worker: raw documents from `cad.<agency>.incident` (stream PEERLINE_CAD_INBOX), and
+support requests taken at an agency site (`site.<agency>.request`, sourced from the site's stream).
 
 A document is acked only after its events are in the log, or after it went to PEERLINE_DLQ with the
 reason (invalid documents at once; failing ones after `max_deliveries`): nothing accepted is lost.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
@@ -17,11 +19,13 @@ from opentelemetry import propagate, trace
 
 from services.intake import reader
 from services.intake.dispatch import Dispatch
+from services.intake.site_requests import SiteRequests
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
 from shared.dlq import dead_letter
 from shared.envelope import TOKEN
 from shared.items import describe
 from shared.service import keep_stepping
+from shared.siterequest import SiteRequest
 
 log = logging.getLogger("peerline.intake.cad")
 DLQ_TTL_S = (
@@ -31,8 +35,15 @@ _tracer = trace.get_tracer("peerline.intake.cad")
 
 
 class Inbox:
-    def __init__(self, js: JetStreamContext, dispatch: Dispatch, max_deliveries: int = 5) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        dispatch: Dispatch,
+        max_deliveries: int = 5,
+        requests: SiteRequests | None = None,
+    ) -> None:
         self.js, self.dispatch, self.max_deliveries = js, dispatch, max_deliveries
+        self.requests = requests
         self._sub: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
@@ -65,18 +76,33 @@ class Inbox:
                 await self.handle(msg)
         return len(msgs)
 
-    async def handle(self, msg: Msg) -> None:
-        parts = msg.subject.split(".")
+    def _parse(self, subject: str, data: bytes) -> Callable[[], Awaitable[str]]:
+        """What taking this message means (raises on a message that can never be taken)."""
+        parts = subject.split(".")
         agency = parts[1] if len(parts) == 3 else ""
+        if not TOKEN.match(agency):
+            raise ValueError("the subject's agency token is not a valid agency id")
+        if parts[0] == "site" and parts[2] == "request":
+            if self.requests is None:
+                raise ValueError("site requests are not taken here")
+            request, requests = SiteRequest.model_validate_json(data), self.requests
+            return lambda: requests.take(agency, request)
+        incident = reader.parse(data)
+
+        async def take() -> str:
+            outcome = await self.dispatch.take(agency, incident)
+            return f"CAD update for {outcome.incident_ref}: {outcome.summary}"
+
+        return take
+
+    async def handle(self, msg: Msg) -> None:
         try:
-            if not TOKEN.match(agency):
-                raise ValueError("the subject's agency token is not a valid agency id")
-            incident = reader.parse(msg.data)
+            take = self._parse(msg.subject, msg.data)
         except Exception as exc:  # whatever a document does to the parser (too deep, too odd): its fault
             await self._dead_letter(msg, describe(exc))
             return
         try:
-            outcome = await self.dispatch.take(agency, incident)
+            summary = await take()
         except Exception as exc:
             delivered = msg.metadata.num_delivered or 1
             if delivered < self.max_deliveries:
@@ -85,11 +111,11 @@ class Inbox:
                 return
             await self._dead_letter(msg, f"failed {delivered} times: {describe(exc)}")
             return
-        log.info("CAD update for %s: %s", outcome.incident_ref, outcome.summary)
+        log.info("%s", summary)
         await msg.ack()
 
     async def _dead_letter(self, msg: Msg, reason: str) -> None:
-        log.warning("CAD document dead-lettered: %s", reason)
+        log.warning("inbox message on %s dead-lettered: %s", msg.subject.split(".")[0], reason)
         await dead_letter(
             self.js,
             CAD_DURABLE,

@@ -22,6 +22,7 @@ from services.intake.policy import Policies
 from services.intake.projection import CaseProjection
 from services.intake.reveal import Revealer
 from services.intake.settings import IntakeSettings
+from services.intake.site_requests import SiteRequests
 from services.intake.vault import Vault, vault_engine
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
@@ -47,6 +48,7 @@ class Intake:
         self.engine = make_engine(settings.db_url())
         self.vault = Vault(vault_engine(settings.vault_db_url()), settings.keyring())
         self.policies = Policies.load(settings.agency_policy_file)
+        self.codes = CodeLists.load(settings.codes_file)
         self.auth = auth or Auth.from_settings(
             settings.jwt_public_key_file, settings.jwt_jwks_url, settings.jwt_issuer, settings.jwt_audience
         )
@@ -60,7 +62,7 @@ class Intake:
             self.policies,
             clock=clock or SystemClock(),
             limits=settings.http_limits(),
-            codes=CodeLists.load(settings.codes_file),
+            codes=self.codes,
             max_inflight=settings.max_inflight,
             cards=self.cards,
         )
@@ -90,7 +92,8 @@ class Intake:
             log.error("stream %s is not provisioned: CAD over NATS is off (HTTP still works)", CAD_INBOX)
         else:
             dispatch = Dispatch(self._store, self.vault, self.policies)
-            tasks.append(Inbox(js, dispatch, self.settings.cad_max_deliveries).run)
+            requests = SiteRequests(self._store, self.codes)  # taken at agency sites (shared.leafnode)
+            tasks.append(Inbox(js, dispatch, self.settings.cad_max_deliveries, requests).run)
         self.ready = True
         if self.settings.metrics_port:
             ops = ops_app("intake", lambda: self.ready and nc.is_connected)

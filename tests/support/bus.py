@@ -27,6 +27,11 @@ def start_server(data_dir: Path, **options: Any) -> NatsServer:
     return server
 
 
+def register(url: str, seeds_dir: Path) -> None:
+    """Servers started elsewhere (a cluster, a site): connect to `url` with the seeds in `seeds_dir`."""
+    _SEEDS[url] = seeds_dir
+
+
 def seed(url: str, user: str) -> Path:
     try:
         path = _SEEDS[url] / f"{user}.nk"

@@ -21,6 +21,7 @@ from shared.runtime import SERVICES, Child, Supervisor, service_env
 from shared.seed import seed
 from shared.topology import provision
 from tests.support.bus import connect, seeds, start_server
+from tests.support.natscluster import NatsCluster
 
 
 def wait_healthy(ops_port: int, name: str, within: float) -> None:
@@ -39,7 +40,7 @@ def wait_healthy(ops_port: int, name: str, within: float) -> None:
 @dataclass
 class Cluster:
     workdir: Path
-    server: NatsServer = field(init=False)
+    server: NatsServer | NatsCluster = field(init=False)
     supervisor: Supervisor = field(default_factory=Supervisor)
     http: dict[str, int] = field(default_factory=dict)
     ops: dict[str, int] = field(default_factory=dict)
@@ -49,10 +50,27 @@ class Cluster:
     services: tuple[str, ...] = SERVICES
     env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
     start_within: float = 30.0  # how long a service may take to become healthy
+    nats_nodes: int = 1  # 3: a JetStream cluster with every stream at R3
+    sites: tuple[str, ...] = ()  # agencies whose site (a leaf node) links to the region
 
     def start(self) -> None:
-        self.server = start_server(self.workdir / "nats")
+        self.start_nats()
+        self.provision()
+        self.start_services()
+
+    def start_nats(self) -> None:
+        """NATS: one server or a cluster (what a site links to)."""
+        if self.nats_nodes > 1:
+            self.server = NatsCluster(self.workdir / "nats", self.nats_nodes, sites=self.sites).start()
+        else:
+            leaf_port = free_port() if self.sites else None
+            self.server = start_server(self.workdir / "nats", sites=self.sites, leaf_port=leaf_port)
+
+    def provision(self) -> None:
+        """Streams (at R3 on a cluster; the CAD inbox sourcing each site) and consumers; demo peers."""
         asyncio.run(self._bootstrap())
+
+    def start_services(self) -> None:
         private, public = generate_dev_keys(self.workdir / "keys")
         self.private_key = private.read_bytes()
         for name in self.services:
@@ -73,7 +91,7 @@ class Cluster:
 
     async def _bootstrap(self) -> None:
         nc = await connect(self.server.url)
-        await provision(nc.jetstream())
+        await provision(nc.jetstream(), self.nats_nodes, self.sites)
         await seed(nc.jetstream())
         await nc.close()
 
@@ -96,9 +114,27 @@ class Cluster:
         self.kills.append(victim.name)
         return victim.name
 
-    def restart_nats(self) -> None:
-        self.server.restart()
+    @property
+    def leaf_urls(self) -> tuple[str, ...]:
+        if isinstance(self.server, NatsCluster):
+            return self.server.leaf_urls
+        return (f"nats-leaf://127.0.0.1:{self.server.leaf_port}",) if self.server.leaf_port else ()
+
+    def restart_nats(self) -> str:
+        """One server restarts; on a cluster, one node is killed with -9 (every other time the log's
+        leader) and comes back once the others serve without it. Returns what was done."""
         self.nats_restarts += 1
+        if not isinstance(self.server, NatsCluster):
+            self.server.restart()
+            return "restarted nats-server"
+        leader = asyncio.run(self.server.leader(STREAM))
+        others = [n.server_name for n in self.server.nodes if n.server_name != leader]
+        victim = leader if self.nats_restarts % 2 else others[self.nats_restarts % len(others)]
+        self.server.kill(victim, " (leader)" if victim == leader else "")
+        self.server.wait_failover(STREAM, victim)  # the two left serve the log without it
+        self.server.revive(victim)
+        self.server.wait_ready((STREAM,))  # back, and the log's replicas current again
+        return f"kill -9 nats node {victim}" + (" (the log's leader)" if victim == leader else "")
 
     def keep_alive(self) -> list[str]:
         return self.supervisor.watch_once()
