@@ -1,5 +1,14 @@
-"""A whole Peerline on loopback: nats-server and every service as its own process (e2e tests, fuzzing,
-chaos runs)."""
+"""Peerline on loopback: nats-server and each service as its own process, for e2e tests, fuzzing, chaos
+runs and the benchmarks. The one harness that starts processes: a test never starts one by hand.
+
+Ready has one meaning: every service started answers /healthz on its ops port with 200, which a service
+does once it is connected, its consumers are bound and its views have caught up with the log. `start()`
+returns only then, and stops whatever it had started when it fails; `with Cluster(...) as c:` stops it
+all at the end.
+
+    with Cluster(tmp_path, services=("intake", "matching")) as c:
+        httpx.post(f"{c.url('intake')}/v1/requests", ...)
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import httpx
 from nats.js.errors import NotFoundError
@@ -23,36 +33,58 @@ from shared.topology import provision
 from tests.support.bus import connect, seeds, start_server
 
 
-def wait_healthy(ops_port: int, name: str, within: float) -> None:
-    """Until a service's ops port answers /healthz with 200 (connected, caught up, serving)."""
+def wait_healthy(ops_port: int, name: str, within: float, child: Child | None = None) -> None:
+    """Until a service's ops port answers /healthz with 200 (connected, consumers bound, caught up).
+    Raises TimeoutError after `within` seconds, or at once when `child` has exited, quoting its log."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
+        if child is not None and child.proc is not None and child.proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {child.proc.returncode}:\n{_tail(child)}")
         try:
             if httpx.get(f"http://127.0.0.1:{ops_port}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise TimeoutError(f"{name} did not become healthy within {within:g}s")
+    raise TimeoutError(f"{name} did not become healthy within {within:g}s:\n{_tail(child)}")
+
+
+def _tail(child: Child | None) -> str:
+    if child is None or not child.log_path.exists():
+        return ""
+    return child.log_path.read_text(errors="replace")[-2000:]
 
 
 @dataclass
 class Cluster:
     workdir: Path
-    server: NatsServer = field(init=False)
+    services: tuple[str, ...] = SERVICES
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
+    start_within: float = 30.0  # how long a service may take to become ready
+    on: NatsServer | None = None  # a running server to use; by default one is started (and stopped)
+    seeded: bool = True  # the demo region (policies, peers) on the log before the services start
     supervisor: Supervisor = field(default_factory=Supervisor)
     http: dict[str, int] = field(default_factory=dict)
     ops: dict[str, int] = field(default_factory=dict)
     private_key: bytes = b""
     kills: list[str] = field(default_factory=list)
     nats_restarts: int = 0
-    services: tuple[str, ...] = SERVICES
-    env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
-    start_within: float = 30.0  # how long a service may take to become healthy
+    server: NatsServer = field(init=False)
 
-    def start(self) -> None:
-        self.server = start_server(self.workdir / "nats")
-        asyncio.run(self._bootstrap())
+    def start(self) -> Cluster:
+        """Start the server (unless given), provision it, start each service and wait until every one is
+        ready. After a failure nothing started here is left running."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.server = self.on or start_server(self.workdir / "nats")
+        asyncio.run(self._bootstrap(self.server.url))
         private, public = generate_dev_keys(self.workdir / "keys")
         self.private_key = private.read_bytes()
         for name in self.services:
@@ -69,20 +101,33 @@ class Cluster:
             env.update(self.env)
             self.supervisor.children.append(Child(name, env, self.workdir / f"{name}.log"))
         self.supervisor.start()
-        self.wait_healthy("intake", self.start_within)
+        for name in self.services:
+            self.wait_healthy(name, self.start_within)
 
-    async def _bootstrap(self) -> None:
-        nc = await connect(self.server.url)
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    async def _bootstrap(self, url: str) -> None:
+        nc = await connect(url)
         await provision(nc.jetstream())
-        await seed(nc.jetstream())
+        if self.seeded:
+            await seed(nc.jetstream())
         await nc.close()
+
+    def child(self, service: str) -> Child:
+        return next(c for c in self.supervisor.children if c.name == service)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.http[service]}"
 
     def wait_healthy(self, service: str, within: float = 30.0) -> None:
-        """Until the service's ops port says it is ready (connected, caught up, serving)."""
-        wait_healthy(self.ops[service], service, within)
+        """Until the service's ops port says it is ready (connected, consumers bound, caught up)."""
+        wait_healthy(self.ops[service], service, within, self.child(service))
 
     def token(self, role: Role, agency: str, sub: str | None = None) -> str:
         return mint(self.private_key, role=role, agency=agency, sub=sub)
@@ -96,6 +141,19 @@ class Cluster:
         self.kills.append(victim.name)
         return victim.name
 
+    def kill(self, service: str) -> None:
+        """SIGKILL one service: no clean-up of any kind."""
+        proc = self.child(service).proc
+        assert proc is not None
+        proc.kill()
+        proc.wait()
+        self.kills.append(service)
+
+    def restart(self, service: str) -> None:
+        """Start a stopped or killed service again and wait until it is ready."""
+        self.child(service).start()
+        self.wait_healthy(service, self.start_within)
+
     def restart_nats(self) -> None:
         self.server.restart()
         self.nats_restarts += 1
@@ -104,9 +162,9 @@ class Cluster:
         return self.supervisor.watch_once()
 
     def stop(self) -> None:
-        """Stop whatever was started (safe after a failed start)."""
+        """Stop whatever was started here (safe after a failed start, and twice)."""
         self.supervisor.stop()
-        if hasattr(self, "server"):
+        if self.on is None and hasattr(self, "server"):
             self.server.stop()
 
 
