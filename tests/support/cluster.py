@@ -60,7 +60,7 @@ class Cluster:
     workdir: Path
     services: tuple[str, ...] = SERVICES
     env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
-    start_within: float = 30.0  # how long a service may take to become ready
+    start_within: float = 90.0  # how long a service may take to become ready (on a busy machine)
     on: NatsServer | None = None  # a running server to use; by default one is started (and stopped)
     seeded: bool = True  # the demo region (policies, peers) on the log before the services start
     supervisor: Supervisor = field(default_factory=Supervisor)
@@ -125,7 +125,7 @@ class Cluster:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.http[service]}"
 
-    def wait_healthy(self, service: str, within: float = 30.0) -> None:
+    def wait_healthy(self, service: str, within: float = 90.0) -> None:
         """Until the service's ops port says it is ready (connected, consumers bound, caught up)."""
         wait_healthy(self.ops[service], service, within, self.child(service))
 
@@ -140,6 +140,14 @@ class Cluster:
         victim.proc.wait()
         self.kills.append(victim.name)
         return victim.name
+
+    def exit_codes(self) -> dict[str, int | None]:
+        """How each service process ended (None: still running or never started)."""
+        return {c.name: c.proc.poll() if c.proc else None for c in self.supervisor.children}
+
+    def logs(self) -> str:
+        """The end of each service's log: what a failed assertion on the processes should show."""
+        return "\n".join(f"--- {c.name}\n{_tail(c)}" for c in self.supervisor.children)
 
     def kill(self, service: str) -> None:
         """SIGKILL one service: no clean-up of any kind."""

@@ -34,8 +34,7 @@ def service(nats_server: NatsServer, tmp_path: Path) -> Iterator[Cluster]:
     env = {"PEERLINE_POLICY_FILE": str(policy), "PEERLINE_TIMER_RETRY_S": "1"}
     with Cluster(tmp_path / "run", services=("wellness",), env=env, on=nats_server, seeded=False) as c:
         yield c
-    proc = c.child("wellness").proc
-    assert proc is not None and proc.returncode == 0, c.child("wellness").log_path.read_text()[-2000:]
+    assert c.exit_codes() == {"wellness": 0}, c.logs()
 
 
 async def _schedule(url: str, n: int, first_due: datetime) -> None:
