@@ -25,7 +25,7 @@ INPUTS = int(os.environ.get("PEERLINE_NATS_FUZZ_INPUTS", "300"))
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    with Cluster(tmp_path_factory.mktemp("natsfuzz"), start_within=120) as c:  # a busy machine starts slowly
+    with Cluster(tmp_path_factory.mktemp("natsfuzz"), start_within=180) as c:  # a busy machine starts slowly
         yield c
 
 

@@ -1,10 +1,11 @@
 """Peerline on loopback: nats-server and each service as its own process, for e2e tests, fuzzing, chaos
 runs and the benchmarks. The one harness that starts processes: a test never starts one by hand.
 
-Ready has one meaning: every service started answers /healthz on its ops port with 200, which a service
-does once it is connected, its consumers are bound and its views have caught up with the log. `start()`
-returns only then, and stops whatever it had started when it fails; `with Cluster(...) as c:` stops it
-all at the end.
+Ready has one meaning: every service started answers /healthz on its ops port with 200 (connected, its
+consumers bound) and every durable it consumes (`shared/consumers/<service>.py`) has nothing pending and
+nothing unacknowledged: it has caught up with the log. `start()` and `restart()` return only then;
+`start()` stops whatever it had started when it fails, and `with Cluster(...) as c:` stops it all at the
+end.
 
     with Cluster(tmp_path, services=("intake", "matching")) as c:
         httpx.post(f"{c.url('intake')}/v1/requests", ...)
@@ -25,6 +26,7 @@ import httpx
 from nats.js.errors import NotFoundError
 
 from shared.auth import Role, generate_dev_keys, mint
+from shared.buspolicy import durables
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer, free_port
 from shared.runtime import SERVICES, Child, Supervisor, service_env
@@ -60,7 +62,7 @@ class Cluster:
     workdir: Path
     services: tuple[str, ...] = SERVICES
     env: dict[str, str] = field(default_factory=dict)  # extra settings for every service
-    start_within: float = 90.0  # how long a service may take to become ready (on a busy machine)
+    start_within: float = 120.0  # how long all may take to become ready (on a busy machine)
     on: NatsServer | None = None  # a running server to use; by default one is started (and stopped)
     seeded: bool = True  # the demo region (policies, peers) on the log before the services start
     supervisor: Supervisor = field(default_factory=Supervisor)
@@ -101,8 +103,7 @@ class Cluster:
             env.update(self.env)
             self.supervisor.children.append(Child(name, env, self.workdir / f"{name}.log"))
         self.supervisor.start()
-        for name in self.services:
-            self.wait_healthy(name, self.start_within)
+        self.wait_ready(*self.services)
 
     def __enter__(self) -> Cluster:
         return self.start()
@@ -124,6 +125,14 @@ class Cluster:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.http[service]}"
+
+    def wait_ready(self, *services: str) -> None:
+        """Until each service is healthy and every durable it consumes has caught up with the log."""
+        deadline = time.monotonic() + self.start_within
+        for name in services:
+            self.wait_healthy(name, max(1.0, deadline - time.monotonic()))
+        consumed = [d for name in services for d in durables().get(name, ())]
+        asyncio.run(_caught_up(self.server.url, consumed, deadline))
 
     def wait_healthy(self, service: str, within: float = 90.0) -> None:
         """Until the service's ops port says it is ready (connected, consumers bound, caught up)."""
@@ -160,7 +169,7 @@ class Cluster:
     def restart(self, service: str) -> None:
         """Start a stopped or killed service again and wait until it is ready."""
         self.child(service).start()
-        self.wait_healthy(service, self.start_within)
+        self.wait_ready(service)
 
     def restart_nats(self) -> None:
         self.server.restart()
@@ -174,6 +183,26 @@ class Cluster:
         self.supervisor.stop()
         if self.on is None and hasattr(self, "server"):
             self.server.stop()
+
+
+async def _caught_up(url: str, consumed: list[str], deadline: float) -> None:
+    """Until none of these durables has a message pending or unacknowledged (TimeoutError at `deadline`)."""
+    nc = await connect(url)
+    js, behind = nc.jetstream(), list(consumed)
+    try:
+        while behind:
+            info = await js.consumer_info(STREAM, behind[0])
+            if not info.num_pending and not info.num_ack_pending:
+                behind.pop(0)
+                continue
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{behind[0]} has not caught up: {info.num_pending} pending, "
+                    f"{info.num_ack_pending} unacknowledged"
+                )
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
 
 
 async def _on_log(url: str, subject: str) -> list[Envelope]:
