@@ -36,7 +36,7 @@ from tests.support.bus import connect, seeds, start_server
 
 
 def wait_healthy(ops_port: int, name: str, within: float, child: Child | None = None) -> None:
-    """Until a service's ops port answers /healthz with 200 (connected, consumers bound, caught up).
+    """Until a service's ops port answers /healthz with 200 (connected, its consumers bound).
     Raises TimeoutError after `within` seconds, or at once when `child` has exited, quoting its log."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
