@@ -24,22 +24,20 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from shared.auth import generate_dev_keys
 from shared.contracts.base import Event
 from shared.contracts.escalation import DisclosurePolicyRecorded, EscalationTriggered, Tier, TierNotification
 from shared.contracts.intake import SupportRequested
 from shared.contracts.tracking import ContactLogged
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import headers_for
-from shared.natsserver import free_port
-from shared.runtime import Child, Supervisor, service_env
+from shared.natsserver import NatsServer
 from shared.topology import provision
-from tests.support.bus import connect, seeds, start_server
+from tests.support.bus import connect, start_server
+from tests.support.cluster import Cluster
 
 AGENCY = "bench-esc"
 TARGET_RATIO = 5.0
@@ -166,29 +164,8 @@ def flagged(i: int) -> Envelope:
     return envelope(event, f"c-flag-{i}")
 
 
-async def start_service(url: str, tmp: Path) -> Supervisor:
-    _, public = generate_dev_keys(tmp / "keys")
-    env = service_env("escalation", nats_url=url, var_dir=tmp, public_key=public, seeds=seeds(url))
-    port = free_port()
-    env.update(
-        {"PEERLINE_HTTP_PORT": str(port), "PEERLINE_METRICS_PORT": "0", "PEERLINE_LOG_LEVEL": "WARNING"}
-    )
-    sup = Supervisor([Child("escalation", env, tmp / "escalation.log")])
-    sup.start()
-    async with httpx.AsyncClient() as c:
-        for _ in range(600):
-            try:
-                if (await c.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return sup
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.05)
-    sup.stop()
-    raise RuntimeError(f"escalation did not start; see {tmp / 'escalation.log'}")
-
-
-async def run(url: str, tmp: Path, n: int, rate: float) -> list[Latency]:
-    nc = await connect(url)
+async def run(server: NatsServer, tmp: Path, n: int, rate: float) -> list[Latency]:
+    nc = await connect(server.url)
     try:
         js = nc.jetstream()
         await provision(js)
@@ -200,7 +177,8 @@ async def run(url: str, tmp: Path, n: int, rate: float) -> list[Latency]:
         )
         env = Envelope.wrap(policy, agency=AGENCY, subject="disclosure", source="bench")
         await js.publish(env.nats_subject, env.to_bytes(), stream=STREAM, headers=headers_for(env))
-        sup = await start_service(url, tmp)
+        alone = Cluster(tmp, ("escalation",), {"PEERLINE_LOG_LEVEL": "WARNING"}, on=server, seeded=False)
+        await asyncio.to_thread(alone.start)
         try:
             warm = [triggered(-i - 1) for i in range(20)]
             await pages(nc, "warm-up", warm, "event", rate)
@@ -210,7 +188,7 @@ async def run(url: str, tmp: Path, n: int, rate: float) -> list[Latency]:
             )
             flow = await pages(nc, "risk flag → tier-1 page", [flagged(i) for i in range(n)], "case", rate)
         finally:
-            await asyncio.to_thread(sup.stop)
+            await asyncio.to_thread(alone.stop)
         return [raw, page, flow]
     finally:
         await nc.close()
@@ -227,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="peerline-bench-esc-") as tmp:
         server = start_server(Path(tmp) / "nats")
         try:
-            results = asyncio.run(asyncio.wait_for(run(server.url, Path(tmp), args.events, args.rate), 300))
+            results = asyncio.run(asyncio.wait_for(run(server, Path(tmp), args.events, args.rate), 300))
         finally:
             server.stop()
     raw, page, flow = results

@@ -17,15 +17,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.chaos.cluster import wait_healthy
 from bench.tracking import history
-from shared.auth import generate_dev_keys
 from shared.envelope import STREAM
-from shared.natsserver import free_port
-from shared.runtime import SERVICES, Child, Supervisor, service_env
+from shared.runtime import SERVICES
 from shared.seed import seed
 from shared.topology import all_consumers, provision
-from tests.support.bus import connect, seeds, start_server
+from tests.support.bus import connect, start_server
+from tests.support.cluster import Cluster
 
 
 def vm_rss_kib(pid: int) -> int:
@@ -106,35 +104,24 @@ async def sample(workdir: Path, n_events: int, within: float | None = None) -> S
     # The synthetic history is loaded without an fsync per event (the server flushes it when it stops),
     # then the server runs as deployed (sync_interval always) while the services catch up.
     server = start_server(workdir / "nats", sync_always=False)
-    supervisor = Supervisor()
+    cluster: Cluster | None = None
     try:
         published = await _bootstrap(server.url, n_events)
         server.stop()
         server.sync_always = True
         server.start()
-        _, public = generate_dev_keys(workdir / "keys")
         # The synthetic history holds contacts but none of the follow-ups wellness would have fired over
         # those two years; left on, wellness would spend the catch-up firing ~2 per case (all overdue).
         policy = workdir / "wellness-policy.json"
         policy.write_text(json.dumps({"default": {"followup_after": []}}))
-        ops: dict[str, int] = {}
-        for name in SERVICES:
-            env = service_env(
-                name, nats_url=server.url, var_dir=workdir, public_key=public, seeds=seeds(server.url)
-            )
-            ops[name] = free_port()
-            env.update(PEERLINE_HTTP_PORT=str(free_port()), PEERLINE_METRICS_PORT=str(ops[name]))
-            env["PEERLINE_POLICY_FILE"] = str(policy)
-            supervisor.children.append(Child(name, env, workdir / f"{name}.log"))
+        env = {"PEERLINE_POLICY_FILE": str(policy)}
+        cluster = Cluster(workdir, SERVICES, env, start_within=within, on=server, seeded=False)
         t0 = time.monotonic()
-        supervisor.start()
-        for name in SERVICES:
-            left = max(1.0, within - (time.monotonic() - t0))
-            await asyncio.to_thread(wait_healthy, ops[name], name, left)
+        await asyncio.to_thread(cluster.start)  # every service ready: connected, bound, caught up
         healthy_s = round(time.monotonic() - t0, 1)
         await _quiet(server.url, max(1.0, within - (time.monotonic() - t0)))
         out = Sample(published, healthy_s=healthy_s, catch_up_s=round(time.monotonic() - t0, 1))
-        for c in supervisor.children:
+        for c in cluster.supervisor.children:
             if c.proc is None or c.proc.poll() is not None:
                 raise RuntimeError(f"{c.name} exited (see {c.log_path})")
             out.rss_mib[c.name] = round(vm_rss_kib(c.proc.pid) / 1024, 1)
@@ -145,7 +132,8 @@ async def sample(workdir: Path, n_events: int, within: float | None = None) -> S
             await nc.close()
         return out
     finally:
-        await asyncio.to_thread(supervisor.stop)
+        if cluster is not None:
+            await asyncio.to_thread(cluster.stop)
         server.stop()
 
 

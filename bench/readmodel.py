@@ -44,6 +44,7 @@ class CaseBoard:
     """Per-case status for coordinators, plus requests per agency per ISO week."""
 
     style = "per-event stmts"
+    handles: tuple[type[Event], ...] = (SupportRequested,)
 
     def __init__(self, name: str = "bench-case-board") -> None:
         self.name = name

@@ -134,7 +134,7 @@ async def _matching(report: Report, s: Sizes, tmp: Path) -> None:
 async def _escalation(report: Report, s: Sizes, tmp: Path) -> None:
     server = start_server(tmp / "nats")
     try:
-        raw, page, flow = await escalation.run(server.url, tmp, s.escalation_events, s.escalation_rate)
+        raw, page, flow = await escalation.run(server, tmp, s.escalation_events, s.escalation_rate)
     finally:
         server.stop()
     sent = f"{s.escalation_events} at {s.escalation_rate:g}/s"
@@ -152,7 +152,7 @@ async def _wellness(report: Report, s: Sizes, tmp: Path) -> None:
     server = start_server(tmp / "nats")
     try:
         f = await wellness.measure(
-            server.url, tmp, incidents=s.wellness_incidents, people=s.wellness_people, rate=s.wellness_rate
+            server, tmp, incidents=s.wellness_incidents, people=s.wellness_people, rate=s.wellness_rate
         )
     finally:
         server.stop()

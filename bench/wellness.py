@@ -26,20 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bench.timing import pct
-from shared.auth import generate_dev_keys
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, Involved
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import EventStore
-from shared.natsserver import free_port
-from shared.runtime import Child, service_env
+from shared.natsserver import NatsServer
 from shared.topology import provision
-from tests.support.bus import connect, seeds, start_server
+from tests.support.bus import connect, start_server
+from tests.support.cluster import Cluster
 
 AGENCY = "bench-fire"
 OFFERS = "ev.*.debrief.*.debrief_offered"
@@ -183,26 +181,8 @@ async def offer_load(n: int, rate: float, send: Callable[[int], Awaitable[float]
     return starts
 
 
-def start_wellness(nats_url: str, work: Path) -> Child:
-    _, public = generate_dev_keys(work / "keys")
-    env = service_env("wellness", nats_url=nats_url, var_dir=work, public_key=public, seeds=seeds(nats_url))
-    port = free_port()
-    env.update(PEERLINE_HTTP_PORT=str(port), PEERLINE_METRICS_PORT="0")
-    child = Child("wellness", env, work / "wellness.log")
-    child.start()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return child
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    child.stop()
-    raise RuntimeError(f"wellness did not start; see {child.log_path}")
-
-
 async def measure(
-    nats_url: str,
+    server: NatsServer,
     work: Path,
     *,
     incidents: int = 400,
@@ -211,9 +191,10 @@ async def measure(
     timeout: float = 120.0,
 ) -> dict[str, Any]:
     """Every figure of this benchmark, as a dict (starts and stops its own wellness process)."""
-    nc = await connect(nats_url)
+    nc = await connect(server.url)
     await provision(nc.jetstream())
-    child = await asyncio.to_thread(start_wellness, nats_url, work)
+    alone = Cluster(work, ("wellness",), on=server, seeded=False)
+    await asyncio.to_thread(alone.start)
     try:
         figures: dict[str, Any] = {"incidents": incidents, "people_per_incident": people, "rate_per_s": rate}
         figures.update(await raw(nc, incidents, people, rate, timeout))
@@ -223,7 +204,7 @@ async def measure(
         figures["offers_within_1s_at_p99"] = figures["offer_p99_ms"] < 1000
         return figures
     finally:
-        await asyncio.to_thread(child.stop)
+        await asyncio.to_thread(alone.stop)
         await nc.close()
 
 
@@ -238,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         server = start_server(Path(tmp) / "nats")
         try:
             figures = asyncio.run(
-                measure(server.url, Path(tmp), incidents=args.incidents, people=args.people, rate=args.rate)
+                measure(server, Path(tmp), incidents=args.incidents, people=args.people, rate=args.rate)
             )
         finally:
             server.stop()

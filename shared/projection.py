@@ -2,19 +2,34 @@
 
 `apply_batch` applies a batch of events and moves the position in ONE transaction, skipping what the
 position says was applied already; `shared.runner` feeds it live, `shared.replay` rebuilds it.
+
+A projection declares the event classes it handles (`handles`); its consumer's filter is derived from
+the same classes (`shared.topology.Consumer.of`, bound to the projection by
+tests/test_projection_subscriptions.py). An event delivered that the projection does not handle is
+skipped, counted and logged, never applied by accident.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+from prometheus_client import Counter
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, bindparam, select
 
 from shared.contracts.base import Event
 from shared.envelope import Envelope
 from shared.items import Item, describe
+
+log = logging.getLogger("peerline.projection")
+UNHANDLED = Counter(
+    "peerline_projection_unhandled_total",
+    "events delivered to a projection that does not handle them",
+    ["projection"],
+)
+_reported: set[tuple[str, type[Event]]] = set()  # (projection, event class) already logged once
 
 tracking_metadata = MetaData()
 positions = Table(
@@ -30,6 +45,7 @@ class Projection(Protocol):
 
     name: str
     metadata: MetaData
+    handles: tuple[type[Event], ...]  # every event class `apply` acts on; its consumer delivers these
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None: ...
 
@@ -64,6 +80,7 @@ class Failed(Exception):
 
 def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -> None:
     """Apply in one transaction; raises Failed(index) after rolling back everything."""
+    handles = frozenset(projection.handles)
     with engine.begin() as conn:
         last = position(conn, projection.name)
         start = last
@@ -71,6 +88,10 @@ def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -
             if item.seq <= last:
                 continue
             if item.env is not None and item.event is not None and item.problem is None:
+                if type(item.event) not in handles:
+                    _unhandled(projection.name, type(item.event))
+                    last = item.seq
+                    continue
                 try:
                     projection.apply(conn, item.env, item.event, item.seq)
                 except Exception as exc:
@@ -78,6 +99,13 @@ def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -
             last = item.seq
         if last != start:
             set_position(conn, projection.name, last)
+
+
+def _unhandled(name: str, kind: type[Event]) -> None:
+    UNHANDLED.labels(name).inc()
+    if (name, kind) not in _reported:
+        _reported.add((name, kind))
+        log.error("projection %s: received %s, which it does not handle; skipped", name, kind.type_name())
 
 
 VOLATILE_COLUMNS = {"attempted_at"}  # when a timer was last tried: runtime state, not derived from the log

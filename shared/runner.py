@@ -51,6 +51,7 @@ class ProjectionRunner:
         backoff: Sequence[float] = (0.05, 0.25, 1.0, 3.0),
         on_committed: Callable[[Sequence[Item]], None] | None = None,
     ) -> None:
+        check_subscription(projection, consumer)
         self.js, self.engine, self.projection, self.consumer = js, engine, projection, consumer
         self.batch, self.max_deliveries, self.backoff = batch, max_deliveries, backoff
         self.on_committed = on_committed
@@ -266,6 +267,17 @@ class ProjectionRunner:
             data=item.data,
             headers=item.headers,
             reason=reason,
+        )
+
+
+def check_subscription(projection: Projection, consumer: Consumer) -> None:
+    """Refuse to run a projection on a consumer that filters out an event the projection handles."""
+    if not consumer.events:
+        return  # a hand-written filter (tests, bench): nothing declared to compare
+    missing = sorted(e.type_name() for e in set(projection.handles) - set(consumer.events))
+    if missing:
+        raise ValueError(
+            f"projection {projection.name} handles {missing}, which {consumer.durable} never delivers"
         )
 
 

@@ -7,9 +7,10 @@ what lets each service's NATS user be limited to its own subjects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -23,6 +24,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError
 
+from shared.contracts.base import Event, event_types
 from shared.envelope import STREAM
 
 DLQ_STREAM = "PEERLINE_DLQ"
@@ -73,6 +75,13 @@ class Consumer:
     # (~2.7k vs ~20k events/s measured here, nats-server issues #4888/#7014). A consumer that wants most
     # of the log therefore reads all of it and skips what it does not want in the client (`wants`).
     read_all: bool = False
+    events: tuple[type[Event], ...] = ()  # what it is for; empty for a hand-written filter (tests, bench)
+
+    @classmethod
+    def of(cls, durable: str, events: Iterable[type[Event]], **settings: Any) -> Consumer:
+        """The consumer delivering exactly `events`, its filter subjects derived from them."""
+        events = tuple(events)
+        return cls(durable, subjects_for(events), events=events, **settings)
 
     @cached_property
     def _patterns(self) -> tuple[tuple[str, ...], ...]:
@@ -83,9 +92,33 @@ class Consumer:
         """The client-side filter a reader of this consumer applies (None: the server filters)."""
         return self.wants if self.read_all else None
 
+    @cached_property
+    def _by_aggregate(self) -> dict[str, frozenset[str] | None] | None:
+        """aggregate → the event names wanted (None: all of them), when every filter subject has the shape
+        `subjects_for` gives (`ev.*.<aggregate>.>` or `ev.*.<aggregate>.*.<name>`); else None."""
+        found: dict[str, set[str] | None] = {}
+        for p in self._patterns:
+            if len(p) not in (4, 5) or p[:2] != ("ev", "*") or p[2] in ("*", ">"):
+                return None
+            if len(p) == 4 and p[3] == ">":
+                found[p[2]] = None
+            elif len(p) == 5 and p[3] == "*" and p[4] not in ("*", ">"):
+                names = found.setdefault(p[2], set())
+                if names is not None:
+                    names.add(p[4])
+            else:
+                return None
+        return {a: None if names is None else frozenset(names) for a, names in found.items()}
+
     def wants(self, subject: str) -> bool:
         """Whether `subject` matches one of the filter subjects (NATS wildcards `*` and `>`)."""
         tokens = subject.split(".")
+        index = self._by_aggregate
+        if index is not None:  # one lookup instead of matching every pattern
+            if len(tokens) < 4 or tokens[0] != "ev" or tokens[2] not in index:
+                return False
+            names = index[tokens[2]]
+            return names is None or (len(tokens) == 5 and tokens[4] in names)
         return any(_matches(p, tokens) for p in self._patterns)
 
     def config(self) -> ConsumerConfig:
@@ -102,6 +135,25 @@ class Consumer:
             filter_subject=subjects[0] if len(subjects) == 1 else None,
             filter_subjects=subjects if len(subjects) > 1 else None,
         )
+
+
+def subjects_for(events: Iterable[type[Event]]) -> tuple[str, ...]:
+    """Filter subjects delivering exactly these events, in the order their aggregates first appear:
+    `ev.*.<aggregate>.>` when every registered event of the aggregate is wanted, else one subject per
+    event name. Adding an event to an aggregate therefore narrows a catch-all filter, never widens it."""
+    wanted: dict[str, set[str]] = {}
+    for cls in events:
+        wanted.setdefault(cls.aggregate, set()).add(cls.name)
+    registered: dict[str, set[str]] = {}
+    for cls in event_types().values():
+        registered.setdefault(cls.aggregate, set()).add(cls.name)
+    subjects: list[str] = []
+    for aggregate, names in wanted.items():
+        if names == registered.get(aggregate):
+            subjects.append(f"ev.*.{aggregate}.>")
+        else:
+            subjects.extend(f"ev.*.{aggregate}.*.{name}" for name in sorted(names))
+    return tuple(subjects)
 
 
 def _matches(pattern: tuple[str, ...], tokens: list[str]) -> bool:

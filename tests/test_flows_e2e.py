@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from shared.auth import Role
-from shared.runtime import SERVICES
 from tests.support.bus import connect
 from tests.support.cluster import Cluster, events
 
@@ -25,14 +24,8 @@ DECEASED = "RFD-6013"  # CAD marks this firefighter deceased: no offer, their co
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("flows"))
-    try:
-        c.start()
-        for name in SERVICES:
-            c.wait_healthy(name)
+    with Cluster(tmp_path_factory.mktemp("flows")) as c:
         yield c
-    finally:  # also when start-up fails: no process outlives the test
-        c.stop()
 
 
 def auth(c: Cluster, role: Role, sub: str | None = None) -> dict[str, str]:

@@ -20,7 +20,6 @@ from services.intake.settings import IntakeSettings
 from services.intake.vault import Vault, vault_engine
 from shared.auth import Role
 from shared.demo_people import seed_people
-from shared.runtime import SERVICES
 from tests.notify.receivers import Browser, Mailbox, Receiver
 from tests.support.cluster import Cluster, events
 
@@ -53,17 +52,13 @@ def cluster(
     push_service: Receiver,
     browsers: dict[str, Browser],
 ) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("meet"))
-    c.env = {
+    env = {
         "PEERLINE_SMTP_HOST": "127.0.0.1",
         "PEERLINE_SMTP_PORT": str(mailbox.port),
         "PEERLINE_SMS_ADAPTER": "log",  # as `peerline up` runs notify
         "PEERLINE_LINK_BASE": "https://console.example",
     }
-    try:
-        c.start()
-        for name in SERVICES:
-            c.wait_healthy(name)
+    with Cluster(tmp_path_factory.mktemp("meet"), env=env) as c:
         assert seed_people(c.private_key, c.url("notify"), c.url("matching")) == 30
         assert seed_people(c.private_key, c.url("notify"), c.url("matching")) == 0  # safe to run again
         for peer, browser in browsers.items():
@@ -72,8 +67,6 @@ def cluster(
             r = httpx.post(f"{c.url('notify')}/v1/me/contacts", json=body, headers=auth(c, "peer", EMS, peer))
             assert r.status_code == 201, r.text
         yield c
-    finally:
-        c.stop()
 
 
 def auth(c: Cluster, role: Role, agency: str, sub: str | None = None) -> dict[str, str]:

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from shared.auth import Role
-from shared.runtime import SERVICES
 from tests.notify.receivers import Mailbox, Receiver, verify_signature
 from tests.support.cluster import Cluster, events
 
@@ -36,20 +35,14 @@ def pager() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("paging"))
-    c.env = {
+    env = {
         "PEERLINE_SMTP_HOST": "127.0.0.1",
         "PEERLINE_SMTP_PORT": str(mailbox.port),
         "PEERLINE_RETRY_BACKOFF_S": "[0.1, 0.2]",
         "PEERLINE_LINK_BASE": "https://console.example",
     }
-    try:
-        c.start()
-        for name in SERVICES:
-            c.wait_healthy(name)
+    with Cluster(tmp_path_factory.mktemp("paging"), env=env) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def auth(c: Cluster, role: Role, agency: str, sub: str | None = None) -> dict[str, str]:

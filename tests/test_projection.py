@@ -30,6 +30,8 @@ pytestmark = pytest.mark.integration
 class Counting:
     """Counts requests per activation; a second apply of one event would show as a wrong count."""
 
+    handles: tuple[type[Event], ...] = (SupportRequested,)
+
     def __init__(self, name: str, fail_on: set[int] | None = None, fail_times: int = 10**6) -> None:
         self.name = name
         self.metadata = MetaData()

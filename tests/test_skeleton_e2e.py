@@ -10,66 +10,27 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.auth import generate_dev_keys, mint
 from shared.envelope import STREAM, Envelope
-from shared.natsserver import NatsServer, free_port
-from shared.runtime import Child, Supervisor, service_env
-from shared.seed import seed
-from shared.topology import provision
-from tests.support.bus import connect, seeds
+from shared.natsserver import NatsServer
+from tests.support.bus import connect
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 
 
-async def _prepare(url: str) -> None:
-    nc = await connect(url)
-    await provision(nc.jetstream())
-    await seed(nc.jetstream())
-    await nc.close()
-
-
-class Stack:
-    def __init__(self, base: str, private_key: bytes, server: NatsServer, ops: dict[str, int]) -> None:
-        self.base, self.private_key, self.server, self.ops = base, private_key, server, ops
-
-    def token(self, role: str, agency: str) -> str:
-        return mint(self.private_key, role=role, agency=agency)  # type: ignore[arg-type]
-
-
 @pytest.fixture
-def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[Stack]:
-    asyncio.run(_prepare(nats_server.url))
-    private, public = generate_dev_keys(tmp_path / "keys")
-    port = free_port()
-    sup = Supervisor()
-    ops: dict[str, int] = {}
-    for name in ("intake", "matching"):
-        env = service_env(
-            name, nats_url=nats_server.url, var_dir=tmp_path, public_key=public, seeds=seeds(nats_server.url)
-        )
-        env["PEERLINE_HTTP_PORT"] = str(port if name == "intake" else free_port())
-        ops[name] = free_port()
-        env["PEERLINE_METRICS_PORT"] = str(ops[name])
-        sup.children.append(Child(name, env, tmp_path / f"{name}.log"))
-    sup.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield Stack(base, private.read_bytes(), nats_server, ops)
-    sup.stop()
-    for child in sup.children:
-        assert child.proc is not None and child.proc.returncode == 0, child.log_path.read_text()[-2000:]
+def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[Cluster]:
+    with Cluster(tmp_path, services=("intake", "matching"), on=nats_server) as c:
+        yield c
+    assert c.exit_codes() == {"intake": 0, "matching": 0}, [
+        c.child(n).log_path.read_text()[-2000:] for n in c.services
+    ]
 
 
-def wait_for_status(stack: Stack, case_id: str, token: str, want: str, within: float = 5.0) -> float:
+def wait_for_status(stack: Cluster, case_id: str, token: str, want: str, within: float = 5.0) -> float:
     start = time.monotonic()
     while time.monotonic() - start < within:
-        r = httpx.get(f"{stack.base}/v1/requests/{case_id}", headers={"X-Case-Token": token})
+        r = httpx.get(f"{stack.url('intake')}/v1/requests/{case_id}", headers={"X-Case-Token": token})
         if r.status_code == 200 and r.json()["status"] == want:
             return time.monotonic() - start
         time.sleep(0.02)
@@ -92,10 +53,10 @@ async def _case_messages(url: str, agency: str, case_id: str) -> dict[str, dict[
     return out
 
 
-def test_request_is_assigned_across_processes_in_one_trace(stack: Stack) -> None:
+def test_request_is_assigned_across_processes_in_one_trace(stack: Cluster) -> None:
     agency = "riverton-fire"
     r = httpx.post(
-        f"{stack.base}/v1/requests",
+        f"{stack.url('intake')}/v1/requests",
         json={"agency": agency, "activation": "self"},
         headers={"Authorization": f"Bearer {stack.token('member', agency)}"},
     )
@@ -112,7 +73,7 @@ def test_request_is_assigned_across_processes_in_one_trace(stack: Stack) -> None
 
     # the coordinator of the agency sees the case, without identity or content
     listing = httpx.get(
-        f"{stack.base}/v1/agencies/{agency}/cases",
+        f"{stack.url('intake')}/v1/agencies/{agency}/cases",
         headers={"Authorization": f"Bearer {stack.token('coordinator', agency)}"},
     ).json()
     assert [c["case_id"] for c in listing] == [body["case_id"]]
@@ -126,24 +87,26 @@ def test_request_is_assigned_across_processes_in_one_trace(stack: Stack) -> None
     assert applied and float(applied[0].rsplit(" ", 1)[1]) >= 2
 
 
-def test_requester_cancels_with_the_case_token(stack: Stack) -> None:
+def test_requester_cancels_with_the_case_token(stack: Cluster) -> None:
     agency = "county-ems"
     body = httpx.post(
-        f"{stack.base}/v1/requests",
+        f"{stack.url('intake')}/v1/requests",
         json={"agency": agency, "activation": "post_incident"},
         headers={"Authorization": f"Bearer {stack.token('member', agency)}"},
     ).json()
     wait_for_status(stack, body["case_id"], body["case_token"], "offered")
     wrong = httpx.post(
-        f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": "guess"}
+        f"{stack.url('intake')}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": "guess"}
     )
     assert wrong.status_code == 404
     r = httpx.post(
-        f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": body["case_token"]}
+        f"{stack.url('intake')}/v1/requests/{body['case_id']}/cancel",
+        headers={"X-Case-Token": body["case_token"]},
     )
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     wait_for_status(stack, body["case_id"], body["case_token"], "cancelled")
     again = httpx.post(
-        f"{stack.base}/v1/requests/{body['case_id']}/cancel", headers={"X-Case-Token": body["case_token"]}
+        f"{stack.url('intake')}/v1/requests/{body['case_id']}/cancel",
+        headers={"X-Case-Token": body["case_token"]},
     )
     assert again.status_code == 409

@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from services.escalation import audit
 from services.escalation.domain import Policy
-from shared.contracts.base import Event
+from shared.contracts.base import Event, events_of
 from shared.contracts.escalation import (
     DisclosurePolicyRecorded,
     EscalationAcknowledged,
@@ -103,6 +103,8 @@ def _timer(agency: str, escalation_id: str, tier: int, due: datetime) -> Timer:
 class EscalationProjection:
     name = "escalation-view"
     metadata = metadata
+    # each joins the audit chain; some change the view
+    handles: tuple[type[Event], ...] = (*events_of("policy"), *events_of("escalation"), IdentityDisclosed)
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         audit.append(conn, chain_table, env, seq)

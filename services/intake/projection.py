@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, select
 
 from services.intake.domain import Case, Meeting, evolve
-from shared.contracts.base import Event
+from shared.contracts.base import Event, events_of
 from shared.contracts.intake import CallbackLeft, CallbackReleased, RequestCancelled, SupportRequested
 from shared.contracts.matching import AssignmentAccepted, PeerAssigned
 from shared.contracts.tracking import CaseClosed
@@ -57,6 +57,8 @@ class CaseProjection:
 
     name = "intake-cases"
     metadata = metadata
+    # every case event moves `updated_at`; some change the status or the meeting
+    handles: tuple[type[Event], ...] = events_of("case")
 
     def __init__(self, shred: Shred | None = None) -> None:
         self.shred = shred

@@ -30,7 +30,7 @@ from sqlalchemy import event as sa_event
 from services.matching import peers as rules
 from services.matching.codec import peer_from_json, peer_to_json
 from services.matching.peers import Peer, Policy
-from shared.contracts.base import Event
+from shared.contracts.base import Event, events_of
 from shared.contracts.intake import CriticalIncidentReported, IncidentRespondersAdded, RequestCancelled
 from shared.contracts.matching import (
     AssignmentAccepted,
@@ -155,6 +155,19 @@ _PEER_COUNT = (
 class DirectoryProjection:
     name = "matching-directory"
     metadata = metadata
+    handles: tuple[type[Event], ...] = (
+        *events_of("peer"),  # every peer and reach event goes through the peer rules (`_peer`)
+        *events_of("reach"),
+        CriticalIncidentReported,
+        IncidentRespondersAdded,
+        PeerAssigned,
+        AssignmentAccepted,
+        AssignmentDeclined,
+        AssignmentExpired,
+        RequestUnmatched,
+        RequestCancelled,
+        CaseClosed,
+    )
 
     def __init__(
         self, policy: Callable[[str], Policy] | None = None, name: str = "matching-directory"

@@ -16,15 +16,31 @@ from sqlalchemy import Connection, MetaData, select
 from services.notify import domain, people
 from services.notify.tables import case_peers, deliveries, escalation_cases, metadata, notices
 from shared.clock import Clock
-from shared.contracts.base import Event
-from shared.contracts.escalation import EscalationTriggered
-from shared.contracts.matching import PeerAssigned
+from shared.contracts.base import Event, events_of
+from shared.contracts.escalation import EscalationResolved, EscalationTierAdvanced, EscalationTriggered
+from shared.contracts.intake import RequestCancelled
+from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
+from shared.contracts.wellness import ExposureCheckinOffered, FollowupDue, FollowupOverdue, PeerOverloaded
 from shared.envelope import Envelope
 
 
 class Inbox:
     name = "notify-inbox"
     metadata: MetaData = metadata
+    # what `domain.notices_for` turns into notices, and what `remember` keeps
+    handles: tuple[type[Event], ...] = (
+        PeerAssigned,
+        CoordinatorAlerted,
+        RequestCancelled,
+        EscalationTriggered,
+        EscalationTierAdvanced,
+        EscalationResolved,
+        FollowupDue,
+        FollowupOverdue,
+        *events_of("debrief"),
+        ExposureCheckinOffered,
+        PeerOverloaded,
+    )
 
     def __init__(self, clock: Clock, channels: Iterable[str], stale_after: timedelta) -> None:
         self.clock, self.channels, self.stale_after = clock, frozenset(channels), stale_after

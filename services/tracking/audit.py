@@ -99,6 +99,7 @@ LINK_OF = select(audit_escalations.c.case_id, audit_escalations.c.agency).where(
 class AuditProjection:
     name = "tracking-audit"
     metadata = metadata
+    handles: tuple[type[Event], ...] = (*CASE_EVENTS, *FOLLOWUP_EVENTS, *ESCALATION_EVENTS)
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         kind = type(event)

@@ -159,6 +159,19 @@ class TrendsProjection:
     so a report's column labels are configured codes, never what someone typed."""
 
     name = "tracking-trends"
+    handles: tuple[type[Event], ...] = (
+        SupportRequested,
+        PeerAssigned,
+        ContactLogged,
+        CaseClosed,
+        RequestCancelled,
+        FollowupScheduled,
+        FollowupCompleted,
+        DebriefOffered,
+        DebriefAccepted,
+        DebriefDeclined,
+        CriticalIncidentReported,
+    )
     metadata = metadata
 
     def __init__(self, codes: CodeLists | None = None) -> None:

@@ -82,6 +82,29 @@ SCHEDULES = (
 class WellnessProjection:
     name = "wellness-view"
     metadata = metadata
+    handles: tuple[type[Event], ...] = (
+        *IncidentView.handles,
+        PeerEnrolled,
+        PeerApplied,
+        PeerActivated,
+        PeerOverloaded,
+        PeerRecovered,
+        PeerBreakRequested,
+        PeerBreakEnded,
+        PeerAssigned,
+        AssignmentDeclined,
+        AssignmentExpired,
+        CaseClosed,
+        RequestCancelled,
+        ContactLogged,
+        DebriefAccepted,
+        DebriefDeclined,
+        FollowupScheduled,
+        FollowupDue,
+        FollowupOverdue,
+        FollowupCompleted,
+        ExposureCheckinOffered,
+    )
 
     def __init__(self, policies: Policies | None = None) -> None:
         self.policies = policies or Policies()

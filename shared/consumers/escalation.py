@@ -1,26 +1,30 @@
+from shared.contracts.base import events_of
+from shared.contracts.intake import IdentityDisclosed
+from shared.contracts.notify import PageMissed
+from shared.contracts.tracking import ContactLogged
 from shared.topology import Consumer
 
 CONSUMERS = (
-    Consumer(
+    Consumer.of(
         "escalation-view",
-        ("ev.*.policy.>", "ev.*.escalation.>", "ev.*.member.*.identity_disclosed"),
+        (*events_of("policy"), *events_of("escalation"), IdentityDisclosed),
         ack_wait_s=10.0,  # what a crashed instance had fetched comes back within 10 s: deadlines stay close
         description="escalation's read model: policies, escalations, tier deadlines, the audit chain",
     ),
-    Consumer(
+    Consumer.of(
         "escalation-notifier",
-        ("ev.*.escalation.>",),
+        events_of("escalation"),
         ack_wait_s=10.0,  # a page lost with a crashed instance is sent again within 10 s
         description="escalation's pager: each tier paged on notify.<agency>.<role>",
     ),
-    Consumer(
+    Consumer.of(
         "escalation-riskflags",
-        ("ev.*.case.*.contact_logged",),
+        (ContactLogged,),
         description="escalation's reactor: a contact logged with a risk flag raises a concern",
     ),
-    Consumer(
+    Consumer.of(
         "escalation-missedpages",
-        ("ev.*.notice.*.page_missed",),
+        (PageMissed,),
         description="escalation's reactor: a page that reached nobody pages the next tier at once",
     ),
 )

@@ -25,11 +25,12 @@ from nats.js.api import (
     StreamSource,
 )
 
+from shared.contracts.base import events_of
 from shared.topology import DUPLICATE_WINDOW_S, Consumer
 
 CONSUMERS = (
-    Consumer(
-        "intake-cases", ("ev.*.case.>",), description="intake's case projection (status for requesters)"
+    Consumer.of(
+        "intake-cases", events_of("case"), description="intake's case projection (status for requesters)"
     ),
 )
 

@@ -1,28 +1,44 @@
+from shared.contracts.base import Event, events_of
+from shared.contracts.intake import (
+    CriticalIncidentReported,
+    IncidentRespondersAdded,
+    RequestCancelled,
+    SupportRequested,
+)
+from shared.contracts.matching import (
+    AssignmentAccepted,
+    AssignmentDeclined,
+    AssignmentExpired,
+    PeerAssigned,
+    RequestUnmatched,
+)
+from shared.contracts.tracking import CaseClosed
 from shared.topology import Consumer
 
-_DIRECTORY = (
-    "ev.*.peer.>",
-    "ev.*.reach.>",
-    "ev.*.incident.>",
-    "ev.*.case.*.peer_assigned",
-    "ev.*.case.*.assignment_accepted",
-    "ev.*.case.*.assignment_declined",
-    "ev.*.case.*.assignment_expired",
-    "ev.*.case.*.request_unmatched",
-    "ev.*.case.*.request_cancelled",
-    "ev.*.case.*.case_closed",
+DIRECTORY: tuple[type[Event], ...] = (
+    *events_of("peer"),
+    *events_of("reach"),
+    CriticalIncidentReported,
+    IncidentRespondersAdded,
+    PeerAssigned,
+    AssignmentAccepted,
+    AssignmentDeclined,
+    AssignmentExpired,
+    RequestUnmatched,
+    RequestCancelled,
+    CaseClosed,
 )
 
 CONSUMERS = (
-    Consumer(
+    Consumer.of(
         "matching-directory",
-        _DIRECTORY,
+        DIRECTORY,
         description="matching's peer directory, open assignments, incident crews and timers",
         read_all=True,  # wants much of the log: skipping in the client beats nine server-side filters
     ),
-    Consumer(
+    Consumer.of(
         "matching-assigner",
-        ("ev.*.case.*.support_requested",),
+        (SupportRequested,),
         description="matching's reactor: assign a peer to each new request (shared by every replica)",
     ),
 )
@@ -39,6 +55,6 @@ def directory_replica(durable: str) -> Consumer:
     `matching-directory` instead, with one active writer)."""
     if durable not in REPLICA_DURABLES:
         raise ValueError(f"a directory replica reads one of {', '.join(REPLICA_DURABLES)}")
-    return Consumer(
-        durable, _DIRECTORY, description="matching's directory for an extra replica", read_all=True
+    return Consumer.of(
+        durable, DIRECTORY, description="matching's directory for an extra replica", read_all=True
     )

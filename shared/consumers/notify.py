@@ -1,20 +1,25 @@
+from shared.contracts.base import events_of
+from shared.contracts.escalation import EscalationResolved, EscalationTierAdvanced, EscalationTriggered
+from shared.contracts.intake import RequestCancelled
+from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
+from shared.contracts.wellness import ExposureCheckinOffered, FollowupDue, FollowupOverdue, PeerOverloaded
 from shared.topology import Consumer
 
 CONSUMERS = (
-    Consumer(
+    Consumer.of(
         "notify-inbox",
         (
-            "ev.*.case.*.peer_assigned",
-            "ev.*.case.*.coordinator_alerted",
-            "ev.*.case.*.request_cancelled",
-            "ev.*.escalation.*.escalation_triggered",
-            "ev.*.escalation.*.escalation_tier_advanced",
-            "ev.*.escalation.*.escalation_resolved",
-            "ev.*.followup.*.followup_due",
-            "ev.*.followup.*.followup_overdue",
-            "ev.*.debrief.>",
-            "ev.*.exposure.*.exposure_checkin_offered",
-            "ev.*.peer.*.peer_overloaded",
+            PeerAssigned,
+            CoordinatorAlerted,
+            RequestCancelled,
+            EscalationTriggered,
+            EscalationTierAdvanced,
+            EscalationResolved,
+            FollowupDue,
+            FollowupOverdue,
+            *events_of("debrief"),
+            ExposureCheckinOffered,
+            PeerOverloaded,
         ),
         ack_wait_s=10.0,  # a page a crashed instance had fetched comes back within 10 s
         description="notify's inbox: events that someone must be told about, queued once per event",

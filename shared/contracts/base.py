@@ -86,3 +86,8 @@ def resolve(type_name: str, data: dict[str, Any]) -> Event:
 
 def event_types() -> dict[str, type[Event]]:
     return dict(_REGISTRY)
+
+
+def events_of(aggregate: str) -> tuple[type[Event], ...]:
+    """Every registered event of one aggregate (each version), in registration order."""
+    return tuple(cls for cls in _REGISTRY.values() if cls.aggregate == aggregate)

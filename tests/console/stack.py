@@ -26,14 +26,8 @@ BACKENDS = tuple(s for s in SERVICES if s != "console")
 
 @contextmanager
 def services(workdir: Path) -> Iterator[Cluster]:
-    cluster = Cluster(workdir, services=BACKENDS)
-    try:
-        cluster.start()
-        for name in BACKENDS:
-            cluster.wait_healthy(name)
+    with Cluster(workdir, services=BACKENDS) as cluster:
         yield cluster
-    finally:  # also when start-up fails: no process outlives the test
-        cluster.stop()
 
 
 @contextmanager

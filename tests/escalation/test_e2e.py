@@ -20,55 +20,31 @@ from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from shared.auth import Role, generate_dev_keys, mint
+from shared.auth import Role
 from shared.contracts.escalation import TierNotification
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest, SupportRequested
 from shared.contracts.matching import PeerAssigned
 from shared.contracts.tracking import ContactLogged
 from shared.envelope import Envelope, new_id
 from shared.eventstore import EventStore
-from shared.natsserver import NatsServer, free_port
-from shared.runtime import Child, Supervisor, service_env
-from shared.topology import provision
+from shared.natsserver import NatsServer
 from tests.escalation.conftest import VaultDouble
-from tests.support.bus import connect, seed, seeds
+from tests.support.bus import connect, seed
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 AGENCY = "riverton-police"
 
 
 class Stack:
-    def __init__(self, tmp: Path, server: NatsServer, nc: Client) -> None:
-        self.tmp, self.server, self.nc = tmp, server, nc
+    def __init__(self, cluster: Cluster, nc: Client) -> None:
+        self.cluster, self.nc = cluster, nc
+        self.tmp, self.server, self.base = cluster.workdir, cluster.server, cluster.url("escalation")
         self.store = EventStore(nc.jetstream())
-        private, self.public = generate_dev_keys(tmp / "keys")
-        self.private = private.read_bytes()
-        self.port = free_port()
-        self.sup = Supervisor()
-        for name in ("intake", "escalation"):
-            env = service_env(
-                name, nats_url=server.url, var_dir=tmp, public_key=self.public, seeds=seeds(server.url)
-            )
-            env["PEERLINE_HTTP_PORT"] = str(self.port if name == "escalation" else free_port())
-            env["PEERLINE_METRICS_PORT"] = "0"
-            self.sup.children.append(Child(name, env, tmp / f"{name}.log"))
-        self.escalation = self.sup.children[1]
-        self.base = f"http://127.0.0.1:{self.port}"
         self.pages: asyncio.Queue[TierNotification] = asyncio.Queue()
 
     def headers(self, role: Role, sub: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint(self.private, role=role, agency=AGENCY, sub=sub)}"}
-
-    async def healthy(self) -> None:
-        async with httpx.AsyncClient() as c:
-            for _ in range(400):
-                try:
-                    if (await c.get(f"{self.base}/healthz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError(self.escalation.log_path.read_text()[-3000:])
+        return {"Authorization": f"Bearer {self.cluster.token(role, AGENCY, sub)}"}
 
     async def page(self, timeout: float = 20) -> TierNotification:
         return await asyncio.wait_for(self.pages.get(), timeout)
@@ -92,21 +68,21 @@ class Stack:
 
 @pytest.fixture
 async def stack(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Stack]:
+    cluster = Cluster(tmp_path, services=("intake", "escalation"), on=nats_server, seeded=False)
+    await asyncio.to_thread(cluster.start)
     nc = await connect(nats_server.url)
-    await provision(nc.jetstream())
-    s = Stack(tmp_path, nats_server, nc)
+    s = Stack(cluster, nc)
 
     async def on_page(msg: object) -> None:
         await s.pages.put(TierNotification.model_validate_json(msg.data))  # type: ignore[attr-defined]
 
-    await nc.subscribe(f"notify.{AGENCY}.>", cb=on_page)
-    s.sup.start()
-    await s.healthy()
-    yield s
-    await asyncio.to_thread(s.sup.stop)
-    await nc.close()
-    for child in s.sup.children:
-        assert child.proc is not None and child.proc.returncode == 0, child.log_path.read_text()[-2000:]
+    try:
+        await nc.subscribe(f"notify.{AGENCY}.>", cb=on_page)
+        yield s
+    finally:
+        await asyncio.to_thread(cluster.stop)
+        await nc.close()
+    assert cluster.exit_codes() == {"intake": 0, "escalation": 0}, cluster.logs()
 
 
 async def open_flagged_case(stack: Stack) -> tuple[str, Envelope]:
@@ -170,13 +146,11 @@ async def test_flag_pages_then_restart_mid_deadline_advances_once_and_reveal_is_
     assert (first.case_id, first.tier, first.role) == (case_id, 1, "clinician")
     x = first.escalation_id
 
-    stack.escalation.proc.kill()  # type: ignore[union-attr]  # crash mid-deadline
-    await asyncio.to_thread(stack.escalation.proc.wait)  # type: ignore[union-attr]
+    await asyncio.to_thread(stack.cluster.kill, "escalation")  # crash mid-deadline
     assert await stack.names(x) == ["escalation_triggered"], "the deadline passed before the crash"
     wait = (first.deadline.timestamp() - time.time()) + 0.5
     await asyncio.sleep(max(wait, 0))  # the deadline passes while escalation is down
-    stack.escalation.start()
-    await stack.healthy()
+    await asyncio.to_thread(stack.cluster.restart, "escalation")
 
     # what the killed process had fetched but not acknowledged comes back after the consumer's ack wait
     second = await stack.page(timeout=40)

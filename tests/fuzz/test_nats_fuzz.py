@@ -25,14 +25,8 @@ INPUTS = int(os.environ.get("PEERLINE_NATS_FUZZ_INPUTS", "300"))
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("natsfuzz"), start_within=120)  # a busy machine starts slowly
-    try:
-        c.start()
-        for name in SERVICES:
-            c.wait_healthy(name, c.start_within)
+    with Cluster(tmp_path_factory.mktemp("natsfuzz"), start_within=180) as c:  # a busy machine starts slowly
         yield c
-    finally:
-        c.stop()
 
 
 async def fuzz(cluster: Cluster) -> tuple[Publisher, Findings]:

@@ -12,13 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.auth import Role, generate_dev_keys, mint
-from shared.consumers.intake import CAD_INBOX, provision_streams
+from shared.auth import Role, mint
+from shared.consumers.intake import CAD_INBOX
 from shared.envelope import STREAM, Envelope
-from shared.natsserver import NatsServer, free_port
-from shared.runtime import Child, Supervisor, service_env
-from shared.topology import provision
-from tests.support.bus import connect, seeds
+from shared.natsserver import NatsServer
+from tests.support.bus import connect
+from tests.support.cluster import Cluster
 
 from .conftest import FIXTURES, stored
 from .scan import found
@@ -41,38 +40,12 @@ class Running:
         return {"Authorization": f"Bearer {mint(self.private_key, role=role, agency=agency)}"}
 
 
-async def _prepare(url: str) -> None:
-    nc = await connect(url)
-    await provision(nc.jetstream())
-    await provision_streams(nc.jetstream())
-    await nc.close()
-
-
 @pytest.fixture
 def running(nats_server: NatsServer, tmp_path: Path) -> Iterator[Running]:
-    asyncio.run(_prepare(nats_server.url))
-    private, public = generate_dev_keys(tmp_path / "keys")
-    port = free_port()
-    env = service_env(
-        "intake", nats_url=nats_server.url, var_dir=tmp_path, public_key=public, seeds=seeds(nats_server.url)
-    )
-    env["PEERLINE_HTTP_PORT"] = str(port)
-    env["PEERLINE_METRICS_PORT"] = str(free_port())
-    env["PEERLINE_LOG_LEVEL"] = "DEBUG"
-    sup = Supervisor([Child("intake", env, tmp_path / "intake.log")])
-    sup.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield Running(base, private.read_bytes(), nats_server.url, tmp_path / "intake.log")
-    sup.stop()
-    proc = sup.children[0].proc
-    assert proc is not None and proc.returncode == 0, (tmp_path / "intake.log").read_text()[-2000:]
+    env = {"PEERLINE_LOG_LEVEL": "DEBUG"}
+    with Cluster(tmp_path, services=("intake",), env=env, on=nats_server, seeded=False) as c:
+        yield Running(c.url("intake"), c.private_key, nats_server.url, c.child("intake").log_path)
+    assert c.exit_codes() == {"intake": 0}, c.logs()
     assert (tmp_path / "keys" / "kek").exists()  # the development KEK was made by intake itself
 
 

@@ -35,16 +35,9 @@ POLICY = {
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
     policy = tmp_path / "agencies.json"
     policy.write_text(json.dumps(POLICY))
-    c = Cluster(
-        tmp_path / "run", services=("intake", "wellness"), env={"PEERLINE_AGENCY_POLICY_FILE": str(policy)}
-    )
-    c.workdir.mkdir()
-    try:
-        c.start()
-        c.wait_healthy("wellness")
+    env = {"PEERLINE_AGENCY_POLICY_FILE": str(policy)}
+    with Cluster(tmp_path / "run", services=("intake", "wellness"), env=env) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def auth(c: Cluster, role: str, agency: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.auth import generate_dev_keys, mint
+from shared.auth import mint
 from shared.consumers.matching import directory_replica
 from shared.contracts.base import Event
 from shared.contracts.intake import (
@@ -26,11 +26,11 @@ from shared.contracts.matching import ConfidentialityAcknowledged, PeerAvailabil
 from shared.contracts.wellness import PeerBreakRequested, PeerOverloaded
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
-from shared.natsserver import NatsServer, free_port
-from shared.runtime import Child, Supervisor, service_env
+from shared.natsserver import NatsServer
 from shared.seed import AGENCIES, seed
 from shared.topology import provision
-from tests.support.bus import connect, seeds
+from tests.support.bus import connect
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 INCIDENT = "i-structure-fire-1"
@@ -72,44 +72,16 @@ async def prepare(url: str) -> None:
 
 @pytest.fixture
 def stack(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[str, bytes]]:
+    """intake and matching on `matching-directory`, and a second matching with its own database."""
     asyncio.run(prepare(nats_server.url))
-    private, public = generate_dev_keys(tmp_path / "keys")
-    port = free_port()
-    sup = Supervisor()
-    for name, directory in (
-        ("intake", ""),
-        ("matching", "matching-directory"),
-        ("matching", "matching-directory-b"),
+    replica = {"PEERLINE_DIRECTORY_CONSUMER": "matching-directory-b"}
+    with (
+        Cluster(tmp_path / "a", services=("intake", "matching"), on=nats_server, seeded=False) as first,
+        Cluster(tmp_path / "b", services=("matching",), env=replica, on=nats_server, seeded=False) as second,
     ):
-        var = tmp_path / (directory or name)
-        var.mkdir()
-        env = service_env(
-            name, nats_url=nats_server.url, var_dir=var, public_key=public, seeds=seeds(nats_server.url)
-        )
-        env["PEERLINE_HTTP_PORT"] = str(port if name == "intake" else free_port())
-        env["PEERLINE_METRICS_PORT"] = str(free_port())
-        if directory:
-            env["PEERLINE_DIRECTORY_CONSUMER"] = directory
-        sup.children.append(Child(name, env, var / f"{name}.log"))
-    sup.start()
-    base = f"http://127.0.0.1:{port}"
-    ready = [base] + [f"http://127.0.0.1:{c.env['PEERLINE_METRICS_PORT']}" for c in sup.children[1:]]
-    try:
-        deadline = time.monotonic() + 30
-        while ready and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{ready[0]}/healthz").status_code == 200:
-                    ready.pop(0)
-                    continue
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        assert not ready, f"not ready: {ready}"
-        yield base, private.read_bytes()
-    finally:  # also when start-up fails: no process outlives the test
-        sup.stop()
-    for child in sup.children:
-        assert child.proc is not None and child.proc.returncode == 0, child.log_path.read_text()[-2000:]
+        yield first.url("intake"), first.private_key
+    assert first.exit_codes() == {"intake": 0, "matching": 0}, first.logs()
+    assert second.exit_codes() == {"matching": 0}, second.logs()
 
 
 async def append_requests(url: str, n: int) -> None:

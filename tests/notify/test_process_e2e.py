@@ -11,75 +11,34 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.auth import generate_dev_keys, mint
 from shared.contracts.matching import PeerAssigned
 from shared.envelope import Envelope
 from shared.eventstore import EventStore
-from shared.natsserver import NatsServer, free_port
-from shared.runtime import Child, service_env
-from shared.topology import provision
+from shared.natsserver import NatsServer
 from tests.notify.conftest import read_log
 from tests.notify.receivers import Receiver
-from tests.support.bus import connect, seeds
+from tests.support.bus import connect
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 A = "riverton-fire"
 SECRET = "hook-secret-0123456789"
 
 
-class Service:
-    def __init__(self, server: NatsServer, tmp: Path) -> None:
-        private, public = generate_dev_keys(tmp / "keys")
-        self.private_key = private.read_bytes()
-        env = service_env(
-            "notify", nats_url=server.url, var_dir=tmp, public_key=public, seeds=seeds(server.url)
-        )
-        self.port, self.ops = free_port(), free_port()
-        env.update(
-            PEERLINE_HTTP_PORT=str(self.port),
-            PEERLINE_METRICS_PORT=str(self.ops),
-            PEERLINE_RETRY_BACKOFF_S="[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]",
-        )
-        self.child = Child("notify", env, tmp / "notify.log")
-
-    def start(self) -> None:
-        self.child.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.ops}/healthz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError(self.child.log_path.read_text()[-2000:])
-
-    def kill(self) -> None:
-        assert self.child.proc is not None
-        self.child.proc.kill()  # SIGKILL: no clean-up of any kind
-        self.child.proc.wait()
-
-    def webhook(self, peer: str, url: str) -> None:
-        token = mint(self.private_key, role="peer", agency=A, sub=peer)
-        r = httpx.post(
-            f"http://127.0.0.1:{self.port}/v1/me/contacts",
-            json={"channel": "webhook", "url": url, "secret": SECRET},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        assert r.status_code == 201, r.text
-
-
 @pytest.fixture
-def service(nats_server: NatsServer, tmp_path: Path) -> Iterator[Service]:
-    asyncio.run(_provision(nats_server.url))
-    svc = Service(nats_server, tmp_path)
-    yield svc
-    svc.child.stop()
+def service(nats_server: NatsServer, tmp_path: Path) -> Iterator[Cluster]:
+    env = {"PEERLINE_RETRY_BACKOFF_S": "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"}
+    with Cluster(tmp_path, services=("notify",), env=env, on=nats_server, seeded=False) as c:
+        yield c
 
 
-async def _provision(url: str) -> None:
-    nc = await connect(url)
-    await provision(nc.jetstream())
-    await nc.close()
+def webhook(c: Cluster, peer: str, url: str) -> None:
+    r = httpx.post(
+        f"{c.url('notify')}/v1/me/contacts",
+        json={"channel": "webhook", "url": url, "secret": SECRET},
+        headers={"Authorization": f"Bearer {c.token('peer', A, peer)}"},
+    )
+    assert r.status_code == 201, r.text
 
 
 async def _offer(url: str, peers: list[str]) -> None:
@@ -105,12 +64,11 @@ def until(check: object, within: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_a_crash_loses_no_message_and_sends_none_twice(service: Service, nats_server: NatsServer) -> None:
+def test_a_crash_loses_no_message_and_sends_none_twice(service: Cluster, nats_server: NatsServer) -> None:
     peers = [f"p-{i}" for i in range(15)]
     with Receiver() as hooks:
-        service.start()
         for peer in peers:
-            service.webhook(peer, f"{hooks.url}/hook/{peer}")
+            webhook(service, peer, f"{hooks.url}/hook/{peer}")
         failing = peers[5:10]
         hooks.status.update({f"/hook/{p}": 503 for p in failing})
         asyncio.run(_offer(nats_server.url, peers[:10]))
@@ -119,15 +77,15 @@ def test_a_crash_loses_no_message_and_sends_none_twice(service: Service, nats_se
             return all(hooks.at(f"/hook/{p}") for p in peers[:10])
 
         until(first_round)
-        assert first_round(), service.child.log_path.read_text()[-2000:]
+        assert first_round(), service.child("notify").log_path.read_text()[-2000:]
         # Once the five deliveries are recorded (their outcomes are on the log), kill: the other five
         # wait in notify's database for a retry. (A delivery caught between being sent and being
         # recorded is sent again after a crash, with the same id: receivers drop it.)
         until(lambda: len(asyncio.run(_delivered(nats_server.url))) >= 5)
-        service.kill()
+        service.kill("notify")
         hooks.status.clear()
         asyncio.run(_offer(nats_server.url, peers[10:]))  # while notify is down
-        service.start()
+        service.restart("notify")
 
         def taken(peer: str) -> list[str]:
             return [h.headers["ce-id"] for h in hooks.at(f"/hook/{peer}") if h.answered < 300]

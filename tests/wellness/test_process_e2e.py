@@ -10,77 +10,31 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import nats
 import pytest
 
 from services.wellness.domain import followup_id
-from shared.auth import generate_dev_keys
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, Involved
 from shared.contracts.wellness import FollowupScheduled
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import EventStore
-from shared.natsserver import NatsServer, free_port
-from shared.runtime import Child, service_env
-from shared.topology import provision
-from tests.support.bus import connect, seeds
+from shared.natsserver import NatsServer
+from tests.support.bus import connect
+from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 A = "riverton-fire"
 DUE = "ev.*.followup.*.followup_due"
 
 
-class Service:
-    def __init__(self, server: NatsServer, tmp: Path) -> None:
-        _, public = generate_dev_keys(tmp / "keys")
-        policy = tmp / "policy.json"
-        policy.write_text(
-            json.dumps({"agencies": {A: {"followup_after": ["PT2S"], "followup_grace": "PT1H"}}})
-        )
-        env = service_env(
-            "wellness", nats_url=server.url, var_dir=tmp, public_key=public, seeds=seeds(server.url)
-        )
-        self.port = free_port()
-        env.update(
-            PEERLINE_HTTP_PORT=str(self.port),
-            PEERLINE_METRICS_PORT="0",
-            PEERLINE_POLICY_FILE=str(policy),
-            PEERLINE_TIMER_RETRY_S="1",
-        )
-        self.child = Child("wellness", env, tmp / "wellness.log")
-
-    def start(self) -> None:
-        self.child.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError(self.child.log_path.read_text()[-2000:])
-
-    def kill(self) -> None:
-        assert self.child.proc is not None
-        self.child.proc.kill()  # SIGKILL: no clean-up of any kind
-        self.child.proc.wait()
-
-
 @pytest.fixture
-def service(nats_server: NatsServer, tmp_path: Path) -> Iterator[Service]:
-    asyncio.run(_provision(nats_server.url))
-    svc = Service(nats_server, tmp_path)
-    yield svc
-    svc.child.stop()
-    assert svc.child.proc is not None and svc.child.proc.returncode == 0, svc.child.log_path.read_text()[
-        -2000:
-    ]
-
-
-async def _provision(url: str) -> None:
-    nc = await connect(url)
-    await provision(nc.jetstream())
-    await nc.close()
+def service(nats_server: NatsServer, tmp_path: Path) -> Iterator[Cluster]:
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"agencies": {A: {"followup_after": ["PT2S"], "followup_grace": "PT1H"}}}))
+    env = {"PEERLINE_POLICY_FILE": str(policy), "PEERLINE_TIMER_RETRY_S": "1"}
+    with Cluster(tmp_path / "run", services=("wellness",), env=env, on=nats_server, seeded=False) as c:
+        yield c
+    assert c.exit_codes() == {"wellness": 0}, c.logs()
 
 
 async def _schedule(url: str, n: int, first_due: datetime) -> None:
@@ -124,16 +78,15 @@ def wait_for(url: str, predicate: object, within: float) -> dict[str, int]:
 
 
 def test_a_thousand_followups_fall_due_exactly_once_across_kill_9(
-    service: Service, nats_server: NatsServer
+    service: Cluster, nats_server: NatsServer
 ) -> None:
-    service.start()
     asyncio.run(_schedule(nats_server.url, 1000, datetime.now(UTC) + timedelta(seconds=1)))
     partly = wait_for(nats_server.url, lambda c: len(c) >= 150, within=20)
-    service.kill()
+    service.kill("wellness")
     at_kill = asyncio.run(_due_counts(nats_server.url))
     assert 150 <= len(at_kill) < 1000, "the kill must land while follow-ups are falling due"
     assert len(partly) <= len(at_kill)
-    service.start()
+    service.restart("wellness")
     done = wait_for(nats_server.url, lambda c: len(c) >= 1000, within=30)
     assert len(done) == 1000
     time.sleep(2.5)  # past the retry interval: a timer fired twice would show now
@@ -170,9 +123,8 @@ async def _incident(url: str, people: tuple[Involved, ...]) -> tuple[Envelope, l
 
 
 def test_everyone_on_a_critical_incident_is_offered_within_a_second(
-    service: Service, nats_server: NatsServer
+    service: Cluster, nats_server: NatsServer
 ) -> None:
-    service.start()
     crew = [Involved(member_ref=f"m-crew-{n}", agency=A, role="responder", unit="e-7") for n in range(6)]
     people = (
         *crew,
