@@ -25,6 +25,7 @@ from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.envelope import Envelope, aggregate_filter, new_id
 from shared.eventstore import ConcurrencyConflict, EventStore, History
+from shared.timers import Timer
 
 ATTEMPTS = 10
 BACKOFF_S = 0.005  # the first retry waits up to this long; each next one up to twice the last
@@ -69,10 +70,12 @@ class Cause:
 @dataclass(frozen=True)
 class Decided(Generic[S]):
     """What a decision found and did: the state it was made on, the events appended (none: nothing to
-    do), and the aggregate's version after them (the loaded one when nothing was appended)."""
+    do) as they were stored, and the aggregate's version after them (the loaded one when nothing was
+    appended)."""
 
     state: S
     events: list[Event]
+    envelopes: list[Envelope]
     version: int
 
 
@@ -83,6 +86,11 @@ def event_ids(aggregate: Aggregate, count: int, command_id: str | None) -> list[
         return [new_id("e") for _ in range(count)]
     key = f"peerline/{aggregate.agency}/{aggregate.kind}/{aggregate.id}/{command_id}"
     return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key}/{i}")) for i in range(count)]
+
+
+def fired(timer: Timer) -> str:
+    """The command id of a timer's firing: the same timer fired twice decides once."""
+    return f"timer/{timer.timer_id}@{timer.due_at.isoformat()}"
 
 
 def payloads(history: History) -> list[Event]:
@@ -140,7 +148,7 @@ async def decide(
             state = await inputs(state)
         events = list(rule(state))
         if not events:
-            return Decided(state, [], history.version)
+            return Decided(state, [], [], history.version)
         by = cause(history) if callable(cause) else cause
         ids = event_ids(aggregate, len(events), command_id)
         envs = wrap(aggregate, events, source=source, ids=ids, clock=clock, cause=by)
@@ -149,7 +157,7 @@ async def decide(
                 version = await store.append(envs, expected=history.version)
         except ConcurrencyConflict:
             continue
-        return Decided(state, events, version)
+        return Decided(state, events, envs, version)
     raise Busy(aggregate.filter, attempts)
 
 
