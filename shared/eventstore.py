@@ -38,7 +38,7 @@ from shared.items import describe
 WRONG_LAST_SEQUENCE = 10071
 DUPLICATE_IN_BATCH = 10201  # an atomic batch holding an id the log already has (within its window)
 MAX_BATCH = 1000  # the server's limit on messages in one atomic batch
-LOAD_BATCH = 1000  # messages asked for per batched direct get
+LOAD_BATCH = 10_000  # messages asked for per batched direct get: most aggregates in one round trip
 log = logging.getLogger("peerline.eventstore")
 _tracer = trace.get_tracer("peerline.eventstore")
 
@@ -329,9 +329,14 @@ class EventStore:
         sub = await nc.subscribe(inbox, cb=on_msg)
         try:
             await nc.publish(f"$JS.API.DIRECT.GET.{self._stream}", request, reply=inbox)
-            pending = await asyncio.wait_for(done, timeout)
-        except TimeoutError:
-            raise NatsTimeout from None
+            while True:  # a long batch may take a while; a silent server is what times out
+                seen = len(got)
+                try:
+                    pending = await asyncio.wait_for(asyncio.shield(done), timeout)
+                    break
+                except TimeoutError:
+                    if len(got) == seen:
+                        raise NatsTimeout from None
         finally:
             await sub.unsubscribe()
         return got, pending
