@@ -107,6 +107,7 @@ def wrap(
     clock: Clock | None = None,
     cause: Envelope | Cause | None = None,
 ) -> list[Envelope]:
+    """A decision's events in envelopes of `aggregate`, with the given ids, carrying on the cause's trail."""
     now = clock.now() if clock is not None else None
     cause_env = cause if isinstance(cause, Envelope) else None
     envs = [
@@ -140,8 +141,9 @@ async def decide(
     is entered around the append (e.g. to show a pick to concurrent decisions). Raises whatever `rule`
     raises, and Busy after `attempts` conflicts."""
     for attempt in range(attempts):
-        if attempt:
-            await asyncio.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_S * 2 ** (attempt - 1))))  # noqa: S311  (jitter, not a secret)
+        if attempt:  # full jitter: a random wait below a ceiling that doubles each time
+            ceiling = min(BACKOFF_CAP_S, BACKOFF_S * 2 ** (attempt - 1))
+            await asyncio.sleep(random.uniform(0, ceiling))  # noqa: S311  (jitter, not a secret)
         history = await store.load(aggregate.agency, aggregate.kind, aggregate.id)
         state = fold(history)
         if inputs is not None:

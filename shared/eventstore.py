@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
@@ -32,13 +31,14 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
 from shared.contracts.base import UnknownEventType
+from shared.directget import Raw, direct_batches
 from shared.envelope import STREAM, Envelope, aggregate_filter, read_event
 from shared.items import describe
 
 WRONG_LAST_SEQUENCE = 10071
 DUPLICATE_IN_BATCH = 10201  # an atomic batch holding an id the log already has (within its window)
 MAX_BATCH = 1000  # the server's limit on messages in one atomic batch
-LOAD_BATCH = 10_000  # messages asked for per batched direct get: most aggregates in one round trip
+LOAD_BATCH = 10_000  # messages per batched direct get: an aggregate's load is one round trip
 log = logging.getLogger("peerline.eventstore")
 _tracer = trace.get_tracer("peerline.eventstore")
 
@@ -56,15 +56,6 @@ class ConcurrencyConflict(Exception):
 class Stored:
     envelope: Envelope
     seq: int
-
-
-@dataclass(frozen=True)
-class Raw:
-    """A message as the log holds it: its stream sequence, subject and bytes."""
-
-    seq: int
-    subject: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -273,6 +264,10 @@ class EventStore:
             return msg.seq
         return None
 
+    async def fetch(self, filter_subject: str, start: int = 1, batch: int = LOAD_BATCH) -> list[Raw]:
+        """Every message under `filter_subject` from sequence `start` on, in order, `batch` a round trip."""
+        return await direct_batches(self._js._nc, self._stream, filter_subject, start, batch)
+
     async def load(self, agency: str, aggregate: str, aggregate_id: str) -> History:
         """Every event of one aggregate, in order. Whatever its subjects hold that can never be an event of
         it (unreadable, invalid, or naming another aggregate) is left out, as every consumer dead-letters
@@ -290,56 +285,6 @@ class EventStore:
             except ValueError as exc:
                 log.warning("%s: seq %d is no valid event of it, left out: %s", filt, raw.seq, describe(exc))
         return History(events, last)
-
-    async def fetch(self, filter_subject: str, start: int = 1, batch: int = LOAD_BATCH) -> list[Raw]:
-        """Every message under `filter_subject` from sequence `start` on, in order: batched direct gets,
-        one round trip per `batch` messages."""
-        out: list[Raw] = []
-        while True:
-            got, pending = await self._direct_batch(filter_subject, start, batch)
-            out.extend(got)
-            if not got or not pending:
-                return out
-            start = got[-1].seq + 1
-
-    async def _direct_batch(
-        self, filt: str, start: int, batch: int, timeout: float = 5.0
-    ) -> tuple[list[Raw], int]:
-        """One batched direct get: up to `batch` messages, then the server's end-of-batch (204, with how
-        many more match) or 404 (none). The answers come to a fresh inbox under the client's own prefix."""
-        nc = self._js._nc
-        inbox = nc.new_inbox()
-        got: list[Raw] = []
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-        async def on_msg(msg: Msg) -> None:
-            headers = msg.headers or {}
-            status = headers.get("Status")
-            if status is None:
-                got.append(Raw(int(headers["Nats-Sequence"]), headers["Nats-Subject"], msg.data))
-            elif not done.done():
-                if status in ("204", "404"):
-                    done.set_result(int(headers.get("Nats-Num-Pending", "0")))
-                elif status == "503":
-                    done.set_exception(NoRespondersError())
-                else:
-                    done.set_exception(RuntimeError(f"direct get of {filt} answered {status}"))
-
-        request = json.dumps({"seq": start, "next_by_subj": filt, "batch": batch}).encode()
-        sub = await nc.subscribe(inbox, cb=on_msg)
-        try:
-            await nc.publish(f"$JS.API.DIRECT.GET.{self._stream}", request, reply=inbox)
-            while True:  # a long batch may take a while; a silent server is what times out
-                seen = len(got)
-                try:
-                    pending = await asyncio.wait_for(asyncio.shield(done), timeout)
-                    break
-                except TimeoutError:
-                    if len(got) == seen:
-                        raise NatsTimeout from None
-        finally:
-            await sub.unsubscribe()
-        return got, pending
 
 
 def _batchable(appends: Sequence[Append]) -> bool:
