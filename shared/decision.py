@@ -36,9 +36,9 @@ S = TypeVar("S")
 class Busy(Exception):
     """The aggregate kept changing under the decision: nothing of it was appended; try again shortly."""
 
-    def __init__(self, filter_subject: str, attempts: int) -> None:
-        super().__init__(f"{filter_subject} kept changing ({attempts} attempts)")
-        self.filter_subject = filter_subject
+    def __init__(self, aggregate: Aggregate, attempts: int) -> None:
+        super().__init__(f"{aggregate.filter} kept changing ({attempts} attempts)")
+        self.kind = aggregate.kind
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ async def decide(
         except ConcurrencyConflict:
             continue
         return Decided(state, events, envs, version)
-    raise Busy(aggregate.filter, attempts)
+    raise Busy(aggregate, attempts)
 
 
 async def create(

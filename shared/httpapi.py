@@ -56,7 +56,7 @@ async def log_unavailable(_request: Request, exc: Exception) -> JSONResponse:
 async def busy(_request: Request, exc: Exception) -> JSONResponse:
     """A decision gave up after repeated conflicts on one aggregate: nothing was recorded, try again."""
     assert isinstance(exc, Busy)
-    log.info("busy aggregate: %s", exc)
+    log.info("a %s kept changing under a decision", exc.kind)  # its kind only: ids stay out of logs
     return JSONResponse(
         {"detail": "this record is busy; nothing was recorded — try again shortly"},
         status_code=503,
