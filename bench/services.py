@@ -14,6 +14,7 @@ from rich.console import Console
 from bench import (
     escalation,
     eventsourcing_compare,
+    load,
     matching,
     memory,
     overload,
@@ -47,6 +48,7 @@ class Sizes:
     eventsourcing_events: int = 20_000
     memory_small: int = 10_000
     memory_events: int = 1_000_000  # the size; --memory-events 100000 for a shorter run
+    load_events: int = 10_000
 
 
 async def _pipeline(report: Report, s: Sizes, tmp: Path) -> None:
@@ -269,7 +271,21 @@ async def _overload(report: Report, s: Sizes, tmp: Path) -> None:
     )
 
 
+async def _load(report: Report, s: Sizes, tmp: Path) -> None:
+    r = await load.measure(tmp, s.load_events)
+    what = f"aggregate load, {r.events:,} events"
+    how = (
+        f"EventStore.load: batched direct gets, parsed and checked; its raw fetch {r.batched_raw_ms:.0f} ms; "
+        f"median of {load.RUNS}, the aggregate's events interleaved with as many others"
+    )
+    report.add(Figure(what, r.load_ms, "ms", r.one_by_one_ms, "one-by-one direct gets", note=how))
+    report.add(Figure(f"{what}, vs ordered consumer", r.load_ms, "ms", r.ordered_ms, "raw ordered consumer"))
+    report.meta["load"] = vars(r)
+    report.checks["load: every path read the whole aggregate"] = set(r.counts.values()) == {r.events}
+
+
 STAGES = {
+    "load": _load,
     "pipeline": _pipeline,
     "matching": _matching,
     "escalation": _escalation,

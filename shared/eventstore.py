@@ -2,12 +2,16 @@
 
 Every append is idempotent (`Nats-Msg-Id` = event id) and guarded per aggregate by optimistic
 concurrency: the caller passes the aggregate version it decided on, the server rejects the write if
-anything was appended to `ev.<agency>.<aggregate>.<id>.>` since.
+anything was appended to `ev.<agency>.<aggregate>.<id>.>` since. Several events of one decision are
+one atomic batch publish: all of them are stored, or none.
 
 `append_many` writes several aggregates' appends as ONE atomic batch publish (one durable write and
 one ack for the lot, where one `append` per event pays a write and a round trip each); the stream must
 allow atomic publishing (shared.topology). A refused batch stores nothing and is written append by
 append instead, so one conflict never holds back the others.
+
+`load` reads an aggregate with batched direct gets (`$JS.API.DIRECT.GET.<stream>` with `batch`, NATS
+2.11+): its events in one round trip, answered on the client's own inbox.
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
 from shared.contracts.base import UnknownEventType
+from shared.directget import Raw, direct_batches
 from shared.envelope import STREAM, Envelope, aggregate_filter, read_event
 from shared.items import describe
 
 WRONG_LAST_SEQUENCE = 10071
+DUPLICATE_IN_BATCH = 10201  # an atomic batch holding an id the log already has (within its window)
 MAX_BATCH = 1000  # the server's limit on messages in one atomic batch
+LOAD_BATCH = 10_000  # messages per batched direct get: an aggregate's load is one round trip
 log = logging.getLogger("peerline.eventstore")
 _tracer = trace.get_tracer("peerline.eventstore")
 
@@ -114,13 +121,11 @@ class EventStore:
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.system": "nats", "messaging.destination.name": first.nats_subject},
         ):
-            version = expected
-            for env in envelopes:
-                if aggregate_filter(env.agency, env.aggregate, env.subject) != filt:
-                    raise ValueError("one append holds events of one aggregate")
-                version = await self._publish(env, filt, version)
-            assert version is not None
-            return version
+            if any(aggregate_filter(e.agency, e.aggregate, e.subject) != filt for e in envelopes):
+                raise ValueError("one append holds events of one aggregate")
+            if len(envelopes) == 1:
+                return await self._publish(first, filt, expected)
+            return await self._publish_atomic(Append(envelopes, expected, context), filt)
 
     async def append_many(self, appends: Sequence[Append]) -> list[int | Exception]:
         """Several appends (each of one aggregate, all different) in one atomic batch. Per append: its
@@ -216,6 +221,38 @@ class EventStore:
                 await asyncio.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")
 
+    async def _publish_atomic(self, append: Append, filt: str) -> int:
+        """Several events of one aggregate in one atomic batch: all stored, or none. As for one event, a
+        try whose ack was lost is told from someone else's write by its first id; a batch whose ids the
+        log already holds (the same decision sent again) is stored once."""
+        count, first = len(append.envelopes), append.envelopes[0].id
+        for attempt in range(self._retries):
+            try:
+                return await self.publish_batch([append])
+            except BatchRefused as err:
+                if err.err_code not in (WRONG_LAST_SEQUENCE, DUPLICATE_IN_BATCH):
+                    raise
+                landed = await self._landed(filt, first, append.expected or 0)
+                if landed is not None:
+                    return landed + count - 1  # a batch takes consecutive sequences
+                if err.err_code == WRONG_LAST_SEQUENCE:
+                    raise ConcurrencyConflict(filt, append.expected or 0) from err
+                return await self._last(filt)
+            except (TimeoutError, NatsTimeout, NoRespondersError):
+                if attempt == self._retries - 1:
+                    raise
+                await asyncio.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _last(self, filt: str) -> int:
+        """The aggregate's version: the sequence of the last message under its subjects."""
+        try:
+            msg = await self._js.get_last_msg(self._stream, filt, direct=True)
+        except NotFoundError:
+            return 0
+        assert msg.seq is not None
+        return msg.seq
+
     async def _landed(self, filt: str, event_id: str, after: int) -> int | None:
         """The sequence of `event_id` if it is the aggregate's next event after version `after` (it was
         appended at exactly that version, whatever followed it since)."""
@@ -227,6 +264,10 @@ class EventStore:
             return msg.seq
         return None
 
+    async def fetch(self, filter_subject: str, start: int = 1, batch: int = LOAD_BATCH) -> list[Raw]:
+        """Every message under `filter_subject` from sequence `start` on, in order, `batch` a round trip."""
+        return await direct_batches(self._js._nc, self._stream, filter_subject, start, batch)
+
     async def load(self, agency: str, aggregate: str, aggregate_id: str) -> History:
         """Every event of one aggregate, in order. Whatever its subjects hold that can never be an event of
         it (unreadable, invalid, or naming another aggregate) is left out, as every consumer dead-letters
@@ -234,20 +275,16 @@ class EventStore:
         An event of a type this release does not know is kept: deciding without it could be wrong."""
         filt = aggregate_filter(agency, aggregate, aggregate_id)
         events: list[Stored] = []
-        seq = 1
-        while True:
+        last = 0
+        for raw in await self.fetch(filt):
+            last = raw.seq
             try:
-                msg = await self._js.get_msg(self._stream, seq=seq, subject=filt, next=True, direct=True)
-            except NotFoundError:
-                return History(events, seq - 1)
-            assert msg.data is not None and msg.seq is not None
-            try:
-                events.append(Stored(read_event(msg.data, msg.subject or "")[0], msg.seq))
+                events.append(Stored(read_event(raw.data, raw.subject)[0], raw.seq))
             except UnknownEventType:  # a newer release's event: kept, so whoever folds it fails loudly
-                events.append(Stored(Envelope.from_bytes(msg.data), msg.seq))
+                events.append(Stored(Envelope.from_bytes(raw.data), raw.seq))
             except ValueError as exc:
-                log.warning("%s: seq %d is no valid event of it, left out: %s", filt, msg.seq, describe(exc))
-            seq = msg.seq + 1
+                log.warning("%s: seq %d is no valid event of it, left out: %s", filt, raw.seq, describe(exc))
+        return History(events, last)
 
 
 def _batchable(appends: Sequence[Append]) -> bool:

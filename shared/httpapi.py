@@ -1,6 +1,7 @@
 """Every service's FastAPI app starts here: the same guards (rate, body size, text) and the same error
 answers everywhere. A 422 names each bad field and the problem, never the value sent (it may be
-someone's identity, or 8 MB); the event log being unreachable is a 503 that says nothing was recorded.
+someone's identity, or 8 MB); the event log being unreachable, or a record that kept changing under a
+decision (`Busy`), is a 503 that says nothing was recorded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
 from shared.auth import Auth
+from shared.decision import Busy
 from shared.limits import HttpLimits, Limits, RateLimiter
 
 log = logging.getLogger("peerline.http")
@@ -51,6 +53,17 @@ async def log_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def busy(_request: Request, exc: Exception) -> JSONResponse:
+    """A decision gave up after repeated conflicts on one aggregate: nothing was recorded, try again."""
+    assert isinstance(exc, Busy)
+    log.info("a %s kept changing under a decision", exc.kind)  # its kind only: ids stay out of logs
+    return JSONResponse(
+        {"detail": "this record is busy; nothing was recorded — try again shortly"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def service_api(title: str, description: str, auth: Auth, limits: HttpLimits | None = None) -> FastAPI:
     """A FastAPI app with Peerline's guards and error answers; the service adds its routes."""
     limits = limits or HttpLimits()
@@ -59,6 +72,7 @@ def service_api(title: str, description: str, auth: Auth, limits: HttpLimits | N
     api.add_exception_handler(ValidationError, invalid_value)
     api.add_exception_handler(NatsError, log_unavailable)
     api.add_exception_handler(TimeoutError, log_unavailable)
+    api.add_exception_handler(Busy, busy)
     api.add_middleware(
         Limits,
         max_body=limits.max_body,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from services.escalation import domain, projection
-from services.escalation.commands import Busy, Commands
+from services.escalation.commands import Commands
 from shared.auth import Auth, Principal, check_agency
 from shared.contracts.escalation import ALL_CATEGORIES, ConcernCategory, DisclosurePolicyProposed, Tier
 from shared.envelope import TOKEN, new_id
@@ -123,8 +123,6 @@ async def handled(call: Coroutine[Any, Any, Any]) -> Any:
         return await call
     except domain.Rejected as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except Busy as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the escalation is busy; try again") from exc
 
 
 def build_api(

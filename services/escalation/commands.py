@@ -1,14 +1,14 @@
 """Command handlers: load the aggregate from the log → pure decision → append with the expected version.
 
-Shared by the HTTP API, the risk-flag reactor and the deadline timers. A concurrency conflict means
-someone else appended first: reload, decide again, retry.
+Shared by the HTTP API, the risk-flag reactor and the deadline timers; every decision goes through
+shared.decision (a conflict: reload, decide again; repeated conflicts: Busy).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
@@ -17,26 +17,18 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from services.escalation import approval, domain
+from shared import decision
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.escalation import DisclosurePolicyProposed, DisclosurePolicyRecorded
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest
+from shared.decision import Aggregate, payloads
 from shared.envelope import STREAM, Envelope
-from shared.eventstore import ConcurrencyConflict, EventStore, History
+from shared.eventstore import EventStore, History
 from shared.timers import Timer
 
 SOURCE = "peerline/escalation"
 POLICY_ID = "disclosure"  # one policy aggregate per agency: ev.<agency>.policy.disclosure.*
-ATTEMPTS = 10
-
-
-def event_id(*parts: str) -> str:
-    """A deterministic event id, so a retried command or a timer fired twice appends once."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "peerline-escalation/" + "/".join(parts)))
-
-
-class Busy(Exception):
-    """The aggregate kept changing under the handler."""
 
 
 @dataclass(frozen=True)
@@ -74,44 +66,18 @@ class Commands:
             inv = domain.involve(inv, stored.envelope.payload())
         return inv
 
-    async def _append(
-        self,
-        agency: str,
-        subject: str,
-        events: list[Event],
-        expected: int,
-        ids: list[str] | None = None,
-        cause: Envelope | None = None,
-    ) -> None:
-        envs = [
-            Envelope.wrap(
-                e,
-                agency=agency,
-                subject=subject,
-                source=SOURCE,
-                time=self.clock.now(),
-                cause=cause,
-                id=ids[i] if ids else None,
-            )
-            for i, e in enumerate(events)
-        ]
-        await self.store().append(envs, expected=expected)
-
     async def _policy_change(
         self, agency: str, decide: Callable[[domain.Policy, DisclosurePolicyProposed | None], list[Event]]
     ) -> list[Event]:
-        for _ in range(ATTEMPTS):
-            history = await self.store().load(agency, "policy", POLICY_ID)
-            current, pending = approval.fold([s.envelope.payload() for s in history.events])
-            events = decide(current, pending)
-            if not events:
-                return []
-            try:
-                await self._append(agency, POLICY_ID, events, history.version)
-            except ConcurrencyConflict:
-                continue
-            return events
-        raise Busy("policy")
+        done = await decision.decide(
+            self.store(),
+            Aggregate(agency, "policy", POLICY_ID),
+            lambda history: approval.fold(payloads(history)),
+            lambda state: decide(*state),
+            source=SOURCE,
+            clock=self.clock,
+        )
+        return done.events
 
     async def propose_policy(self, agency: str, proposal: DisclosurePolicyProposed) -> bool:
         """Record a proposed change (False: identical to the current policy, nothing proposed)."""
@@ -130,11 +96,8 @@ class Commands:
         if current.version:
             return False
         events = domain.record_policy(current, default)
-        try:
-            await self._append(agency, POLICY_ID, events, 0, ids=[event_id(agency, "policy", "1")])
-        except ConcurrencyConflict:
-            return False
-        return True
+        aggregate = Aggregate(agency, "policy", POLICY_ID)
+        return await decision.create(self.store(), aggregate, events, **self._as("seed")) is not None
 
     async def raise_concern(
         self,
@@ -151,33 +114,33 @@ class Commands:
         if not policy.version and fallback is not None:
             policy = fallback
         events = domain.raise_concern(domain.Escalation(), policy, cmd)
-        try:
-            ids = [event_id(escalation_id, "triggered")]
-            await self._append(agency, escalation_id, events, 0, ids, cause)
-        except ConcurrencyConflict:
-            return False
-        return True
+        aggregate = Aggregate(agency, "escalation", escalation_id)
+        version = await decision.create(self.store(), aggregate, events, **self._as("triggered"), cause=cause)
+        return version is not None
+
+    def _as(self, command_id: str) -> dict[str, Any]:
+        return {"source": SOURCE, "clock": self.clock, "command_id": command_id}
 
     async def _decide_and_append(
         self,
         agency: str,
         escalation_id: str,
         decide: Callable[[domain.Escalation], list[Event]],
-        ids: Callable[[domain.Escalation], list[str]] | None = None,
+        command_id: str | None = None,
     ) -> domain.Escalation:
-        for _ in range(ATTEMPTS):
-            esc, history = await self.load(agency, escalation_id)
-            events = decide(esc)
-            if not events:
-                return esc
-            try:
-                await self._append(agency, escalation_id, events, history.version, ids(esc) if ids else None)
-            except ConcurrencyConflict:
-                continue
-            for e in events:
-                esc = domain.evolve(esc, e)
-            return esc
-        raise Busy(escalation_id)
+        done = await decision.decide(
+            self.store(),
+            Aggregate(agency, "escalation", escalation_id),
+            lambda history: domain.fold(payloads(history)),
+            decide,
+            source=SOURCE,
+            clock=self.clock,
+            command_id=command_id,
+        )
+        esc = done.state
+        for e in done.events:
+            esc = domain.evolve(esc, e)
+        return esc
 
     async def acknowledge(self, agency: str, escalation_id: str, *, by: str, role: str) -> domain.Escalation:
         return await self._decide_and_append(
@@ -202,7 +165,7 @@ class Commands:
             agency,
             escalation_id,
             lambda esc: domain.deadline_passed(esc, tier),
-            ids=lambda esc: [event_id(escalation_id, "tier", str(tier + 1))],
+            command_id=f"tier/{tier + 1}",
         )
         return after.tier > tier
 

@@ -14,9 +14,11 @@ from services.intake import incident as rules
 from services.intake.cad import Incident
 from services.intake.policy import Policies
 from services.intake.vault import Vault
+from shared import decision
 from shared.contracts.intake import Involved
+from shared.decision import Aggregate, payloads
 from shared.envelope import Envelope
-from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.eventstore import EventStore
 
 SOURCE = "peerline/intake-cad"
 
@@ -67,20 +69,14 @@ class Dispatch:
         named = (self.policies.agency_of(agency, org) for org in incident.organizations)
         agencies = tuple(dict.fromkeys([agency, *(a for a in named if a is not None)]))
         incident_ref = rules.incident_id(agency, incident.tracking_id)
-        for _ in range(10):
-            history = await self.store.load(agency, "incident", incident_ref)
-            state = rules.fold([s.envelope.payload() for s in history.events])
-            events = rules.decide(state, incident, involved, agencies, triggers)
-            if not events:
-                return Outcome(incident_ref, (), len(involved), unmapped, not_served, state.reported)
-            envs = [
-                Envelope.wrap(e, agency=agency, subject=incident_ref, source=SOURCE, cause=cause)
-                for e in events
-            ]
-            try:
-                await self.store.append(envs, expected=history.version)
-            except ConcurrencyConflict:
-                continue
-            names = tuple(e.name for e in events)
-            return Outcome(incident_ref, names, len(involved), unmapped, not_served, True)
-        raise ConcurrencyConflict(incident_ref, 0)
+        done = await decision.decide(
+            self.store,
+            Aggregate(agency, "incident", incident_ref),
+            lambda history: rules.fold(payloads(history)),
+            lambda state: rules.decide(state, incident, involved, agencies, triggers),
+            source=SOURCE,
+            cause=cause,
+        )
+        names = tuple(e.name for e in done.events)
+        reported = done.state.reported or bool(done.events)
+        return Outcome(incident_ref, names, len(involved), unmapped, not_served, reported)

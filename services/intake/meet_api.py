@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, Header, HTTPException, status
@@ -22,10 +21,11 @@ from services.intake.keys import KeyUnavailable
 from services.intake.policy import CrisisLine
 from services.intake.ports import Ports
 from services.intake.requests_api import SOURCE, CaseView, token_hash
+from shared import decision
 from shared.auth import Principal, check_agency
+from shared.contracts.base import Event
 from shared.contracts.matching import PeerCard
-from shared.envelope import Envelope
-from shared.eventstore import ConcurrencyConflict
+from shared.decision import Aggregate, event_ids, payloads, wrap
 
 PHONE = r"^\+?[0-9 ().-]{5,32}$"
 _bearer = HTTPBearer(auto_error=False)
@@ -116,22 +116,28 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         """Leave a number for the peer who accepts to call or text, for this case only."""
         row, _ = members_case(case_id, x_case_token, bearer)
         agency = str(row["agency"])
-        for _ in range(5):
-            history = await ports.store().load(agency, "case", case_id)
-            try:
-                events = domain.leave_callback(
-                    domain.fold([s.envelope.payload() for s in history.events]), body.channel
-                )
-            except domain.Rejected as exc:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+        def leave(case: domain.Case) -> list[Event]:
+            return domain.leave_callback(case, body.channel)
+
+        async def sealed(case: domain.Case) -> domain.Case:
+            """Only a callback the rules accept is sealed in the vault, before it is recorded."""
+            leave(case)
             await asyncio.to_thread(ports.vault.callbacks.leave, case_id, agency, body.channel, body.number)
-            envs = [Envelope.wrap(e, agency=agency, subject=case_id, source=SOURCE) for e in events]
-            try:
-                await ports.store().append(envs, expected=history.version)
-            except ConcurrencyConflict:
-                continue
-            return {"case_id": case_id, "callback": "left"}
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the case is busy; try again")
+            return case
+
+        try:
+            await decision.decide(
+                ports.store(),
+                Aggregate(agency, "case", case_id),
+                lambda history: domain.fold(payloads(history)),
+                leave,
+                source=SOURCE,
+                inputs=sealed,
+            )
+        except domain.Rejected as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        return {"case_id": case_id, "callback": "left"}
 
     @api.get("/v1/agencies/{agency}/cases/{case_id}/callback", response_model=Released, tags=["peer"])
     async def release_callback(
@@ -154,7 +160,8 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         except KeyUnavailable as exc:
             raise HTTPException(status.HTTP_410_GONE, "the callback was shredded") from exc
         case_agency = str(row["agency"])
-        once = str(uuid.uuid5(uuid.NAMESPACE_URL, f"peerline/callback/{case_id}/{meeting.assignment_id}"))
-        envs = [Envelope.wrap(e, agency=case_agency, subject=case_id, source=SOURCE, id=once) for e in events]
+        released = Aggregate(case_agency, "case", case_id)
+        ids = event_ids(released, len(events), f"release/{meeting.assignment_id}")  # recorded once
+        envs = wrap(released, events, source=SOURCE, ids=ids)
         await ports.store().append(envs, expected=None)
         return Released(case_id=case_id, channel=channel, number=number)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Path, status
@@ -11,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.ports import Ports
 from services.intake.requests_api import SOURCE, AgencyId, Identity
+from shared import decision
 from shared.auth import Principal, check_agency
 from shared.contracts.intake import MemberIdentityErased
+from shared.decision import Aggregate
 from shared.envelope import TOKEN, Envelope, new_id
-from shared.eventstore import ConcurrencyConflict
 
 CadId = Annotated[str, Field(min_length=1, max_length=128)]
 MemberRef = Annotated[str, Path(pattern=TOKEN.pattern)]
@@ -114,22 +114,17 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         agency, _ = found
         check_agency(who, agency)
         await asyncio.to_thread(ports.vault.erase, member_ref, ports.clock.now())
-        event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"peerline/member/{member_ref}/erased"))
-        for _ in range(10):
-            history = await ports.store().load(agency, "member", member_ref)
-            if any(s.envelope.event_name == "member_identity_erased" for s in history.events):
-                return Erased(member_ref=member_ref)
-            env = Envelope.wrap(
-                MemberIdentityErased(by_role=who.role),
-                agency=agency,
-                subject=member_ref,
-                source=SOURCE,
-                id=event_id,
-                time=ports.clock.now(),
-            )
-            try:
-                await ports.store().append([env], expected=history.version)
-                return Erased(member_ref=member_ref)
-            except ConcurrencyConflict:
-                continue
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the member's record is busy; try again")
+
+        def erase(erased: bool) -> list[MemberIdentityErased]:
+            return [] if erased else [MemberIdentityErased(by_role=who.role)]
+
+        await decision.decide(
+            ports.store(),
+            Aggregate(agency, "member", member_ref),
+            lambda history: any(s.envelope.event_name == "member_identity_erased" for s in history.events),
+            erase,
+            source=SOURCE,
+            clock=ports.clock,
+            command_id="erase",
+        )
+        return Erased(member_ref=member_ref)

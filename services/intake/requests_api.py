@@ -15,10 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.intake import domain, projection
 from services.intake.policy import Advisement
 from services.intake.ports import Ports
+from shared import decision
 from shared.auth import ROLES, Principal, check_agency
 from shared.contracts.intake import Activation, AgencyScope, Preferences
+from shared.decision import Aggregate, payloads
 from shared.envelope import TOKEN, Envelope, new_id
-from shared.eventstore import ConcurrencyConflict
 from shared.fields import Id, Language
 
 SOURCE = "peerline/intake"
@@ -184,20 +185,17 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         """The requester withdraws the request (case token)."""
         row = visible_case(case_id, x_case_token)
         agency = str(row["agency"])
-        for _ in range(5):
-            history = await ports.store().load(agency, "case", case_id)
-            case = domain.fold([s.envelope.payload() for s in history.events])
-            try:
-                events = domain.cancel(case)
-            except domain.Rejected as exc:
-                raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-            envs = [Envelope.wrap(e, agency=agency, subject=case_id, source=SOURCE) for e in events]
-            try:
-                await ports.store().append(envs, expected=history.version)
-                return {**row, "status": "cancelled"}
-            except ConcurrencyConflict:
-                continue
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the case is busy; try again")
+        try:
+            await decision.decide(
+                ports.store(),
+                Aggregate(agency, "case", case_id),
+                lambda history: domain.fold(payloads(history)),
+                domain.cancel,
+                source=SOURCE,
+            )
+        except domain.Rejected as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        return {**row, "status": "cancelled"}
 
     @api.get("/v1/agencies/{agency}/cases", response_model=list[CaseView], tags=["coordination"])
     def agency_cases(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+from dataclasses import dataclass, field
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -21,6 +21,8 @@ from pydantic import ValidationError
 from services.intake import domain
 from services.intake.keys import KeyUnavailable
 from services.intake.vault import Vault
+from shared import decision
+from shared.contracts.base import Event
 from shared.contracts.intake import (
     REVEAL_SUBJECT,
     IdentityDisclosed,
@@ -28,8 +30,8 @@ from shared.contracts.intake import (
     RevealReply,
     RevealRequest,
 )
-from shared.envelope import Envelope
-from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.decision import Aggregate, Busy, payloads
+from shared.eventstore import EventStore
 from shared.items import describe
 
 SOURCE = "peerline/intake-vault"
@@ -38,52 +40,69 @@ log = logging.getLogger("peerline.intake.vault")
 _tracer = trace.get_tracer("peerline.intake.vault")
 
 
+@dataclass(frozen=True)
+class Opening:
+    """A member's record as a reveal decides on it; with the policy basis and the opened identity once
+    the rules allowed it."""
+
+    member_ref: str
+    member: list[Event]
+    basis: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+
 class Revealer:
     def __init__(self, store: EventStore, vault: Vault) -> None:
         self.store, self.vault = store, vault
 
     async def reveal(self, req: RevealRequest) -> RevealReply:
-        escalation = await self.store.load(req.agency, "escalation", req.escalation_id)
-        case = await self.store.load(req.agency, "case", req.case_id)
-        case_events = [s.envelope.payload() for s in case.events]
-        member_ref = domain.case_member(case_events)
-        for _ in range(5):
-            member = await self.store.load(req.agency, "member", member_ref) if member_ref else None
-            try:
-                allowed = domain.may_reveal(
-                    [s.envelope.payload() for s in escalation.events],
-                    case_events,
-                    [s.envelope.payload() for s in member.events] if member else [],
+        escalation = payloads(await self.store.load(req.agency, "escalation", req.escalation_id))
+        case = payloads(await self.store.load(req.agency, "case", req.case_id))
+        member_ref = domain.case_member(case)
+
+        def allowed(member: list[Event]) -> domain.Reveal:
+            return domain.may_reveal(
+                escalation, case, member, case_id=req.case_id, requested_by=req.requested_by
+            )
+
+        async def opened(state: Opening) -> Opening:
+            """What the record needs: the rules allow the reveal, and the vault opens the identity."""
+            basis = allowed(state.member).basis
+            registered = next(e for e in state.member if isinstance(e, MemberRegistered))
+            fields = await asyncio.to_thread(self.vault.open, state.member_ref, registered)
+            return Opening(state.member_ref, state.member, basis, fields)
+
+        def record(state: Opening) -> list[Event]:
+            return [
+                IdentityDisclosed(
+                    escalation_id=req.escalation_id,
                     case_id=req.case_id,
+                    basis=state.basis,
                     requested_by=req.requested_by,
+                    disclosed_to=req.disclosed_to,
+                    fields=tuple(sorted(state.fields)),
                 )
-            except domain.Rejected as exc:
-                return RevealReply(ok=False, refused=str(exc))
-            assert member is not None
-            registered = next(
-                e for e in (s.envelope.payload() for s in member.events) if isinstance(e, MemberRegistered)
+            ]
+
+        try:
+            if member_ref is None:
+                allowed([])  # the rules refuse a case without a member, saying why
+                raise domain.Rejected("the member gave no identity")
+            done = await decision.decide(
+                self.store,
+                Aggregate(req.agency, "member", member_ref),
+                lambda history: Opening(member_ref, payloads(history)),
+                record,
+                source=SOURCE,
+                inputs=opened,
             )
-            try:
-                fields = await asyncio.to_thread(self.vault.open, allowed.member_ref, registered)
-            except KeyUnavailable:
-                return RevealReply(ok=False, refused="the member's identity was erased")
-            record = IdentityDisclosed(
-                escalation_id=req.escalation_id,
-                case_id=req.case_id,
-                basis=allowed.basis,
-                requested_by=req.requested_by,
-                disclosed_to=req.disclosed_to,
-                fields=tuple(sorted(fields)),
-            )
-            env = Envelope.wrap(
-                record, agency=req.agency, subject=allowed.member_ref, source=SOURCE, id=str(uuid.uuid4())
-            )
-            try:
-                await self.store.append([env], expected=member.version)
-            except ConcurrencyConflict:
-                continue  # e.g. erased meanwhile: decide again
-            return RevealReply(ok=True, fields=fields)
-        return RevealReply(ok=False, refused="the member's record is busy; ask again")
+        except domain.Rejected as exc:
+            return RevealReply(ok=False, refused=str(exc))
+        except KeyUnavailable:
+            return RevealReply(ok=False, refused="the member's identity was erased")
+        except Busy:
+            return RevealReply(ok=False, refused="the member's record is busy; ask again")
+        return RevealReply(ok=True, fields=done.state.fields)
 
     async def on_request(self, msg: Msg) -> None:
         with _tracer.start_as_current_span(

@@ -2,8 +2,8 @@
 
 Per-case optimistic concurrency keeps one active assignment per case with any number of replicas: a
 decision is appended only at the version it was made on; on a conflict the case is reloaded and decided
-again (usually: nothing left to do). Event ids are derived from the case, its version and the decision,
-so a retried or repeated decision (a timer fired twice) lands once.
+again (usually: nothing left to do), through shared.decision. Event ids are derived from the command
+(the `support_requested` answered, the offer expired), so a retried or repeated decision lands once.
 
 Fairness under a burst: the directory view lags the assigner's own appends, so the assigner overlays
 its own recent offers (`Ledger`) until the view has caught up with them.
@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -29,11 +30,13 @@ from services.matching import domain, views
 from services.matching.batch import DirectoryReader, decide_all
 from services.matching.ledger import Ledger
 from services.matching.peers import Peer, Policy
+from shared import decision
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.matching import CoordinatorAlerted
+from shared.decision import Aggregate, event_ids
 from shared.envelope import Envelope
-from shared.eventstore import Append, ConcurrencyConflict, EventStore
+from shared.eventstore import Append, ConcurrencyConflict, EventStore, History
 
 SOURCE = "peerline/matching"
 _tracer = trace.get_tracer("peerline.matching")
@@ -55,10 +58,25 @@ class Prepared(NamedTuple):
     now: datetime
 
 
-def event_id(case_id: str, version: int, event: Event) -> str:
-    who = getattr(event, "peer_ref", "")
-    key = f"peerline-matching/{case_id}/{version}/{event.name}/{who}"
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+@dataclass(frozen=True)
+class Deciding:
+    """What a case decision is made on: the case, and once it is requested the candidates and context."""
+
+    case: domain.Case
+    peers: list[Peer] = field(default_factory=list)
+    ctx: domain.Context | None = None
+
+
+def fold_case(case_id: str, history: History) -> domain.Case:
+    case = domain.Case(case_id=case_id)
+    for stored in history.events:
+        case = domain.evolve(case, stored.envelope.payload(), stored.envelope.agency, case_id)
+    return case
+
+
+def answering(requested: Envelope) -> str:
+    """The command id of the decision a `support_requested` asks for: redelivered, it lands once."""
+    return f"requested/{requested.id}"
 
 
 class Assigner:
@@ -86,18 +104,30 @@ class Assigner:
         assert self._store is not None, "connect() first"
         return self._store
 
-    async def load(self, agency: str, case_id: str) -> tuple[domain.Case, int]:
-        history = await self.store.load(agency, "case", case_id)
-        case = domain.Case(case_id=case_id)
-        for stored in history.events:
-            case = domain.evolve(case, stored.envelope.payload(), stored.envelope.agency, case_id)
-        return case, history.version
-
     def _inputs(self, case: domain.Case, now: datetime) -> tuple[list[Peer], int, frozenset[str]]:
         with self.engine.connect() as conn:
             applied = views.applied(conn, self.directory_name)
             found = views.candidates(conn, case, now, self.policy(case.agency).recent_days)
             return found, applied, views.witnesses(conn, case.incident_ref)
+
+    async def _candidates(self, state: Deciding) -> Deciding:
+        """What a decision needs besides the case: the candidates (the directory view with this replica's
+        own recent picks overlaid) and the case's witnesses, as of now."""
+        if state.case.status == "new":
+            return state
+        now = self.clock.now()
+        found, applied, seen = await asyncio.to_thread(self._inputs, state.case, now)
+        peers = self.ledger.overlay(found, applied)
+        return Deciding(state.case, peers, domain.Context(now, self.policy(state.case.agency), seen))
+
+    @contextmanager
+    def _held(self, events: Sequence[Event]) -> Iterator[None]:
+        """Concurrent decisions in this replica see the pick at once, until it is recorded or refused."""
+        self.ledger.hold(list(events))
+        try:
+            yield
+        finally:
+            self.ledger.release(list(events))
 
     async def decide(
         self,
@@ -105,43 +135,31 @@ class Assigner:
         case_id: str,
         decide: domain.Decide,
         cause: Envelope | None = None,
-        attempts: int = 20,
+        command_id: str | None = None,
     ) -> list[Event]:
         """Decide on the current case and append; returns what was appended (empty: nothing to do)."""
-        for _ in range(attempts):
-            case, version = await self.load(agency, case_id)
-            if case.status == "new":
+
+        def rule(state: Deciding) -> list[Event]:
+            if state.ctx is None:  # a case not requested (yet): nothing to decide on
                 return []
-            now = self.clock.now()
-            found, applied, seen = await asyncio.to_thread(self._inputs, case, now)
-            peers = self.ledger.overlay(found, applied)
-            ctx = domain.Context(now, self.policy(case.agency), seen)
-            events = decide(case, peers, ctx)
-            if not events:
-                return []
-            envs = [
-                Envelope.wrap(
-                    e,
-                    agency=agency,
-                    subject=case_id,
-                    source=SOURCE,
-                    time=ctx.now,
-                    cause=cause,
-                    id=event_id(case_id, version, e),
-                )
-                for e in events
-            ]
-            self.ledger.hold(events)  # concurrent decisions in this replica see this pick at once
-            try:
-                seq = await self.store.append(envs, expected=version)
-                self.ledger.record(seq, events)
-            except ConcurrencyConflict:
-                continue
-            finally:
-                self.ledger.release(events)
-            await self._alert(agency, case_id, events)
-            return events
-        raise RuntimeError("the case kept changing under the assigner")
+            return decide(state.case, state.peers, state.ctx)
+
+        done = await decision.decide(
+            self.store,
+            Aggregate(agency, "case", case_id),
+            lambda history: Deciding(fold_case(case_id, history)),
+            rule,
+            source=SOURCE,
+            clock=self.clock,
+            command_id=command_id,
+            cause=cause,
+            inputs=self._candidates,
+            holding=self._held,
+        )
+        if done.events:  # no await since the append: held picks become recorded ones at once
+            self.ledger.record(done.version, done.events)
+            await self._alert(agency, case_id, done.events)
+        return done.events
 
     async def _alert(self, agency: str, case_id: str, events: list[Event]) -> None:
         """Besides the `coordinator_alerted` event: a live notification on `notify.<agency>.coordinator`."""
@@ -151,16 +169,22 @@ class Assigner:
                 await self._nc.publish(f"notify.{agency}.coordinator", json.dumps(body).encode())
 
     async def handle(self, requested: Envelope) -> list[Event]:
-        return await self.decide(requested.agency, requested.subject, domain.assign, cause=requested)
+        return await self.decide(
+            requested.agency,
+            requested.subject,
+            domain.assign,
+            cause=requested,
+            command_id=answering(requested),
+        )
 
     async def expire(self, agency: str, case_id: str, assignment_id: str) -> list[Event]:
         def decide(case: domain.Case, peers: list[Peer], ctx: domain.Context) -> list[Event]:
             return domain.expire(case, assignment_id, peers, ctx)
 
-        return await self.decide(agency, case_id, decide)
+        return await self.decide(agency, case_id, decide, command_id=f"expire/{assignment_id}")
 
-    async def reassign(self, agency: str, case_id: str) -> list[Event]:
-        return await self.decide(agency, case_id, domain.assign)
+    async def reassign(self, agency: str, case_id: str, command_id: str | None = None) -> list[Event]:
+        return await self.decide(agency, case_id, domain.assign, command_id=command_id)
 
     # --- the fast path for new requests: a fetched batch decided on one snapshot, appended in one write -
 
@@ -226,17 +250,13 @@ class Assigner:
         which: list[int] = []
         for i, ((env, seq, _), events, span) in enumerate(zip(batch, decided, spans, strict=True)):
             if events:
+                case = Aggregate(env.agency, "case", env.subject)
+                ids = event_ids(case, len(events), answering(env))
                 envs = [
                     Envelope.wrap(
-                        e,
-                        agency=env.agency,
-                        subject=env.subject,
-                        source=SOURCE,
-                        time=now,
-                        cause=env,
-                        id=event_id(env.subject, seq, e),
+                        e, agency=env.agency, subject=env.subject, source=SOURCE, time=now, cause=env, id=i
                     )
-                    for e in events
+                    for e, i in zip(events, ids, strict=True)
                 ]
                 appends.append(Append(envs, seq, trace.set_span_in_context(span)))
                 which.append(i)

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 
 from nats.aio.client import Client
 
 from services.matching import peers as rules
 from services.matching.peers import Peer
+from shared import decision
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.matching import PeerReconfirmationRequested
-from shared.envelope import Envelope
-from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.decision import Aggregate
+from shared.eventstore import EventStore, History
 
 SOURCE = "peerline/matching"
 Command = Callable[[Peer], list[Event]]
@@ -36,42 +36,30 @@ class Directory:
             raise RuntimeError("matching is not connected yet")
         return self._store
 
-    async def load(self, agency: str, peer_ref: str) -> tuple[Peer, int]:
-        history = await self.store.load(agency, "peer", peer_ref)
-        peer = Peer(peer_ref, agency)
-        for stored in history.events:
-            peer = rules.evolve(peer, stored.envelope.payload(), stored.envelope.time)
-        return peer, history.version
-
     async def execute(
-        self, agency: str, peer_ref: str, command: Command, ids: Callable[[int, int], str] | None = None
+        self, agency: str, peer_ref: str, command: Command, command_id: str | None = None
     ) -> tuple[Peer, list[Event]]:
         """Decide on the current peer and append; returns the peer after the events (raises Rejected)."""
-        for _ in range(10):
-            peer, version = await self.load(agency, peer_ref)
-            events = command(peer)
-            if not events:
-                return peer, []
-            now = self.clock.now()
-            envs = [
-                Envelope.wrap(
-                    e,
-                    agency=agency,
-                    subject=peer_ref,
-                    source=SOURCE,
-                    time=now,
-                    id=ids(version, i) if ids else None,
-                )
-                for i, e in enumerate(events)
-            ]
-            try:
-                await self.store.append(envs, expected=version)
-            except ConcurrencyConflict:
-                continue
-            for e in events:
-                peer = rules.evolve(peer, e, now)
-            return peer, events
-        raise RuntimeError("the peer kept changing")
+
+        def fold(history: History) -> Peer:
+            peer = Peer(peer_ref, agency)
+            for stored in history.events:
+                peer = rules.evolve(peer, stored.envelope.payload(), stored.envelope.time)
+            return peer
+
+        done = await decision.decide(
+            self.store,
+            Aggregate(agency, "peer", peer_ref),
+            fold,
+            command,
+            source=SOURCE,
+            clock=self.clock,
+            command_id=command_id,
+        )
+        peer = done.state
+        for env, e in zip(done.envelopes, done.events, strict=True):
+            peer = rules.evolve(peer, e, env.time)
+        return peer, done.events
 
     async def remind(self, agency: str, peer_ref: str, due_by: str, confirmed_at: str | None) -> bool:
         """Ask the peer to re-confirm (once per deadline); also a live notice on `notify.<agency>.peer`."""
@@ -82,10 +70,7 @@ class Directory:
                 return []  # deselected, re-confirmed since, or already reminded
             return [PeerReconfirmationRequested(due_by=due_by)]
 
-        key = f"peerline-matching/{peer_ref}/remind/{due_by}"
-        _, events = await self.execute(
-            agency, peer_ref, command, ids=lambda _v, _i: str(uuid.uuid5(uuid.NAMESPACE_URL, key))
-        )
+        _, events = await self.execute(agency, peer_ref, command, command_id=f"remind/{due_by}")
         if events and self._nc is not None:
             body = {"peer_ref": peer_ref, "due_by": due_by, "what": "reconfirm_availability"}
             await self._nc.publish(f"notify.{agency}.peer", json.dumps(body).encode())

@@ -23,6 +23,7 @@ from shared.clock import Clock, SystemClock
 from shared.codes import CodeLists
 from shared.consumers.matching import directory_replica
 from shared.db import make_engine
+from shared.decision import fired
 from shared.projection import Projection, ensure_schema
 from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
@@ -73,7 +74,7 @@ class Matching:
                 await self.assigner.expire(timer.agency, timer.aggregate_id, timer.data["assignment_id"])
             )
         if timer.kind == "assign":
-            return bool(await self.assigner.reassign(timer.agency, timer.aggregate_id))
+            return bool(await self.assigner.reassign(timer.agency, timer.aggregate_id, fired(timer)))
         if timer.kind == "remind":
             data = timer.data
             return await self.directory.remind(

@@ -6,7 +6,6 @@ crash is dropped by the log's de-duplication, and escalation's reaction is idemp
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from shared.contracts.notify import (
     PageMissed,
     PeerReachabilityChanged,
 )
+from shared.decision import Aggregate, event_ids
 from shared.envelope import Envelope
 from shared.eventstore import EventStore
 
@@ -31,11 +31,9 @@ PAGES_MISSED = Counter(
 )
 
 
-def _id(*parts: object) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "peerline-notify-outcome/" + "/".join(map(str, parts))))
-
-
-def _wrap(event: Event, agency: str, subject: str, event_id: str, now: datetime) -> Envelope:
+def _wrap(event: Event, agency: str, subject: str, command_id: str, now: datetime) -> Envelope:
+    """The outcome as an event whose id follows from what it reports: reported twice, stored once."""
+    (event_id,) = event_ids(Aggregate(agency, event.aggregate, subject), 1, command_id)
     return Envelope.wrap(event, agency=agency, subject=subject, source=SOURCE, time=now, id=event_id)
 
 
@@ -71,7 +69,7 @@ class Outbox:
                     if d.status == "sent"
                     else NotificationUndeliverable(**common, reason=d.reason or "refused")
                 )
-                envelope = _wrap(event, d.agency, d.notice_id, _id(d.delivery_id, d.status), now)
+                envelope = _wrap(event, d.agency, d.notice_id, f"{d.delivery_id}/{d.status}", now)
                 out.append((envelope, ("delivery", d.delivery_id)))
             missed = select(notices).where(notices.c.outcome == "missed", notices.c.reported.is_(False))
             for n in conn.execute(missed.limit(self.batch)):
@@ -80,14 +78,14 @@ class Outbox:
                 )
                 out.append(
                     (
-                        _wrap(page, n.agency, n.notice_id, _id(n.notice_id, "missed"), now),
+                        _wrap(page, n.agency, n.notice_id, "missed", now),
                         ("notice", n.notice_id),
                     )
                 )
             changed = select(reach).where(reach.c.reported.is_(False)).limit(self.batch)
             for r in conn.execute(changed):
                 event = PeerReachabilityChanged(peer_ref=r.ref, reachable=r.reachable)
-                envelope = _wrap(event, r.agency, r.ref, _id(r.agency, r.ref, r.version), now)
+                envelope = _wrap(event, r.agency, r.ref, f"reach/{r.version}", now)
                 out.append((envelope, ("reach", r.agency, r.ref, r.version)))
         return out
 

@@ -20,11 +20,13 @@ from sqlalchemy import Engine
 
 from services.tracking import audit, domain, publication, reports
 from services.tracking.settings import TrackingSettings
+from shared import decision
 from shared.auth import Auth, Principal, check_agency
 from shared.clock import Clock
 from shared.contracts.tracking import Category, ContactMode, DurationBucket, Referral
+from shared.decision import Aggregate, payloads
 from shared.envelope import TOKEN, Envelope
-from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.eventstore import EventStore
 from shared.httpapi import service_api
 
 SOURCE = "peerline/tracking"
@@ -94,26 +96,21 @@ def build_api(
         return {"status": "ok"}
 
     async def decide_and_append(
-        agency: str, case_id: str, decide: Callable[[domain.Case], list], event_id: str | None
+        agency: str, case_id: str, decide: Callable[[domain.Case], list], command_id: str | None
     ) -> Envelope:
-        for _ in range(5):
-            history = await store().load(agency, "case", case_id)
-            case = domain.fold([s.envelope.payload() for s in history.events])
-            try:
-                events = decide(case)
-            except domain.Rejected as exc:
-                raise _fail(exc) from exc
-            cause = history.events[-1].envelope if history.events else None
-            envs = [
-                Envelope.wrap(e, agency=agency, subject=case_id, source=SOURCE, cause=cause, id=event_id)
-                for e in events
-            ]
-            try:
-                await store().append(envs, expected=history.version)
-                return envs[0]
-            except ConcurrencyConflict:
-                continue
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the case is busy; try again")
+        try:
+            done = await decision.decide(
+                store(),
+                Aggregate(agency, "case", case_id),
+                lambda history: domain.fold(payloads(history)),
+                decide,
+                source=SOURCE,
+                command_id=command_id,
+                cause=lambda history: history.events[-1].envelope if history.events else None,
+            )
+        except domain.Rejected as exc:
+            raise _fail(exc) from exc
+        return done.envelopes[0]
 
     @api.post(
         "/v1/agencies/{agency}/cases/{case_id}/contacts",
@@ -137,14 +134,14 @@ def build_api(
         )
         by = domain.Reporter(peer_ref=who.sub, agency=who.agency)
         current = domain.iso_week(clock.now())
-        event_id = f"e-contact-{case_id}-{body.report_id}" if body.report_id else None
+        command_id = f"contact/{body.report_id}" if body.report_id else None  # a report sent again: once
         env = await decide_and_append(
             agency,
             case_id,
             lambda case: domain.log_contact(
                 case, by, cmd, current_week=current, window_weeks=settings.contact_window_weeks
             ),
-            event_id,
+            command_id,
         )
         return Logged(event_id=env.id, week=str(env.data["week"]), initial=bool(env.data["initial"]))
 
@@ -155,7 +152,7 @@ def build_api(
         check_agency(who, agency)
         check_token(agency, case_id)
         env = await decide_and_append(
-            agency, case_id, lambda case: domain.close_case(case, body.outcome), f"e-closed-{case_id}"
+            agency, case_id, lambda case: domain.close_case(case, body.outcome), "close"
         )
         return {"case_id": case_id, "status": "closed", "event_id": env.id}
 

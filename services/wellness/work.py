@@ -14,6 +14,7 @@ from services.wellness.policy import Policies
 from services.wellness.writer import Cause, Writer
 from shared.clock import Clock
 from shared.contracts.intake import IncidentFlags, Involved
+from shared.decision import fired
 from shared.envelope import Envelope
 from shared.eventstore import History
 from shared.timers import Timer
@@ -80,7 +81,9 @@ class Worker:
         if not waiting:
             return False
         # exposure first: once every offer is made the timer is settled and not fired again
-        await asyncio.gather(*(self._exposure(row, counts[self._key(row)], now, cause) for row in waiting))
+        incident = f"incident/{timer.agency}/{timer.aggregate_id}"  # one exposure decision per incident
+        exposures = (self._exposure(row, counts[self._key(row)], now, cause, incident) for row in waiting)
+        await asyncio.gather(*exposures)
         await asyncio.gather(*(self._offer_one(row, cause) for row in waiting))
         return True
 
@@ -148,7 +151,9 @@ class Worker:
             await self.writer.create(agency, alert_id, events, cause)
         return True
 
-    async def _exposure(self, row: dict[str, Any], count: int, now: datetime, cause: Any) -> None:
+    async def _exposure(
+        self, row: dict[str, Any], count: int, now: datetime, cause: Any, command_id: str
+    ) -> None:
         policy = self.policies.of(row["agency"])
         if not domain.decide_exposure(domain.Exposure(), row["member_ref"], count, now, policy):
             return  # under the threshold whatever was offered before
@@ -157,7 +162,7 @@ class Worker:
             return domain.decide_exposure(fold_exposure(history), row["member_ref"], count, now, policy)
 
         xid = domain.exposure_id(row["member_ref"])
-        await self.writer.decide(row["agency"], "exposure", xid, decide, cause)
+        await self.writer.decide(row["agency"], "exposure", xid, decide, cause, command_id)
 
     # --- follow-ups ----------------------------------------------------------------------------
 
@@ -170,7 +175,7 @@ class Worker:
             def decide(history: History, scheduled: domain.Event = scheduled) -> list[domain.Event]:
                 return [scheduled] if not history.events else []
 
-            await self.writer.decide(timer.agency, "followup", fid, decide)
+            await self.writer.decide(timer.agency, "followup", fid, decide, command_id=fired(timer))
         return bool(plan)
 
     async def followup(self, timer: Timer) -> bool:
@@ -185,7 +190,9 @@ class Worker:
                 return domain.decide_due(state, now)
             return domain.decide_overdue(state, now, grace)
 
-        if await self.writer.decide(timer.agency, "followup", timer.aggregate_id, decide):
+        if await self.writer.decide(
+            timer.agency, "followup", timer.aggregate_id, decide, command_id=fired(timer)
+        ):
             return True
         # nothing to do: settled already (the view cancels the timer), unless it is not time yet
         return bool(last) and last[0].status == "scheduled" and timer.kind == "followup_due"
