@@ -15,10 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import Response
 
-from services.console import charts
+from services.console import charts, i18n
 from services.console.backend import backend
 from services.console.people import signed_in
-from services.console import i18n
 from services.console.rendering import page
 from services.console.security import session_of
 from services.console.sessions import Session
@@ -90,7 +89,12 @@ def view(request: Request, d: Dashboard, report: dict[str, Any]) -> dict[str, An
             threshold,
             hidden,
         )
-    return {"dashboard": d, "report": report, "table": table, "charts": [c for c in (over_rows, by_value) if c]}
+    return {
+        "dashboard": d,
+        "report": report,
+        "table": table,
+        "charts": [c for c in (over_rows, by_value) if c],
+    }
 
 
 def known(report: str, by: str | None) -> tuple[Dashboard, str]:
@@ -113,7 +117,7 @@ async def dashboards(
         report = await fetch(request, me, f"/v1/agencies/{where}/reports/{d.report}", d.by, quarter)
         shown.append(view(request, d, report))
     return page(
-        request, "leader/dashboards.html", shown=shown, agency=where, quarter=quarter, quarters=_quarters()
+        request, "leader/dashboards.html", shown=shown, agency=where, quarter=quarter, quarters=quarters_now()
     )
 
 
@@ -131,7 +135,13 @@ async def one(
     found = await fetch(request, me, f"/v1/agencies/{where}/reports/{report}", by, quarter)
     context = view(request, d, found)
     return page(
-        request, "leader/report.html", **context, by=by, agency=where, quarter=quarter, quarters=_quarters()
+        request,
+        "leader/report.html",
+        **context,
+        by=by,
+        agency=where,
+        quarter=quarter,
+        quarters=quarters_now(),
     )
 
 
@@ -144,7 +154,7 @@ async def one_csv(
     agency: Name | None = None,
     quarter: Name | None = None,
 ) -> Response:
-    d, by = known(report, by)
+    _, by = known(report, by)
     where = scope_of(me, agency)
     found = await fetch(request, me, f"/v1/agencies/{where}/reports/{report}", by, quarter)
     return csv_response(charts.table(found, words_of(request)).csv(), f"{where}-{report}-{by}")
@@ -162,5 +172,5 @@ def words_of(request: Request) -> Callable[[str], str]:
     return found
 
 
-def _quarters() -> list[str]:
+def quarters_now() -> list[str]:
     return charts.quarters(datetime.now(UTC).date())

@@ -11,7 +11,6 @@ from services.console.security import session_of
 from services.console.sessions import Session
 from shared.seed import AGENCIES, demo_peers
 
-
 REGION = "region"  # a regional admin's token names no one agency of the region
 
 

@@ -47,7 +47,10 @@ async def test_a_policy_change_takes_effect_only_when_a_second_person_approves_i
         assert current.json()["policy_version"] == 1  # not in force yet
         waiting = await c.get(f"{BASE}/disclosure-policy/proposal", headers=h.token("regional_admin", "u-a"))
         assert waiting.status_code == 200 and waiting.json()["proposal_id"] == proposal["proposal_id"]
-        assert waiting.json()["proposed_by"] == "u-co1" and waiting.json()["jurisdiction"] == POLICY["jurisdiction"]
+        assert (
+            waiting.json()["proposed_by"] == "u-co1"
+            and waiting.json()["jurisdiction"] == POLICY["jurisdiction"]
+        )
         alone = await c.post(f"{BASE}/disclosure-policy/approval", json=proposal, headers=proposer)
         assert alone.status_code == 409 and "second person" in alone.json()["detail"]
         wrong = await c.post(

@@ -212,7 +212,7 @@ async def test_every_report_answers_from_its_default_view(env: Env, report: str)
     """No parameters at all: the current quarter, the report's first dimension, as JSON."""
     r = await env.client.get(f"/v1/agencies/{env.agency}/reports/{report}", headers=env.auth("leader"))
     assert r.status_code == 200, r.text
-    assert r.json()["by"] == REPORTS[report].dimensions[0] and len(r.json()["row_labels"]) >= 13
+    assert r.json()["by"] == REPORTS[report].dimensions[0] and r.json()["columns"]
     r = await env.client.get(f"/v1/region/reports/{report}", headers=env.auth("regional_admin"))
     assert r.status_code == 200, r.text
     assert r.json()["rows"] == "agency"
