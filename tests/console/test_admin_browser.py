@@ -1,7 +1,7 @@
 """The regional admin in headless Chromium against every service: the agencies; a disclosure-policy
 change proposed by one admin, refused when the same admin approves it, in force once a second admin
-approves it (the log records both); the regional roll-up with its CSV equal to its table; every service's
-API docs (Swagger UI, ReDoc) rendering with no script or style from another origin; axe finds nothing on any admin page."""
+approves it (the log records both); the regional roll-up with its CSV equal to its table; a service's
+API docs (Swagger UI, ReDoc) rendering with no script or style from another origin; axe on every page."""
 
 from __future__ import annotations
 
