@@ -1,6 +1,7 @@
 """The regional admin's pages: the region's agencies; per agency its policies (the disclosure policy,
 changed by one admin and approved by a different one — escalation enforces it), crisis lines, on-call
-schedules, where its trigger rules, thresholds and code lists are configured, and its integrations;
+schedules, CAD trigger rules, peer-load thresholds and code lists (read back from the services, which
+take them from reviewed configuration files), and its integrations;
 and the regional roll-up (tracking's one-row-per-agency reports, suppressed there)."""
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ async def agency(request: Request, agency: Agency, me: Admin) -> Response:
     base = f"/v1/agencies/{agency}"
     policy = await maybe(request, me, "escalation", f"{base}/disclosure-policy")
     proposal = await maybe(request, me, "escalation", f"{base}/disclosure-policy/proposal")
-    public = await backend(request).call("intake", "GET", f"{base}/public")
+    api = backend(request)
+    public = await api.call("intake", "GET", f"{base}/public")
+    configuration = await api.call("intake", "GET", f"{base}/configuration", me)
+    thresholds = await api.call("wellness", "GET", f"{base}/thresholds", me)
     oncall = {role: await maybe(request, me, "notify", f"{base}/oncall/{role}") for role in ROLES}
     return page(
         request,
@@ -58,6 +62,8 @@ async def agency(request: Request, agency: Agency, me: Admin) -> Response:
         policy=policy,
         proposal=proposal,
         public=public,
+        configuration=configuration,
+        thresholds=thresholds,
         oncall=oncall,
         categories=ALL_CATEGORIES,
         roles=ROLES,

@@ -38,6 +38,8 @@ def test_a_policy_change_needs_a_second_admin(stack: tuple[Cluster, str], browse
     expect(first.locator(f"a[href='/admin/agencies/{EMS}']")).to_be_visible()
     first.click(f"a[href='/admin/agencies/{EMS}']")
     first.wait_for_function("p => location.pathname === p", arg=f"/admin/agencies/{EMS}")
+    expect(first.locator("#triggers")).to_contain_text("line_of_duty_death")  # read back from intake
+    expect(first.locator("#thresholds")).not_to_be_empty()  # and from wellness
     before = int(first.locator("#policy-now [data-version]").get_attribute("data-version") or "0")
     first.click("#propose-form summary")
     first.fill("input[name=jurisdiction]", "reviewed-duty")
