@@ -2,8 +2,8 @@
 server with its table below and a CSV of exactly that table. Suppression is tracking's (it happens
 before anything reaches the console); nothing here links to a case, a person or a single week.
 
-A regional admin sees the same pages for any agency (`?agency=`) and the regional roll-up
-(`/leader/region…`: one row per agency)."""
+A regional admin sees the same pages for any agency (`?agency=`); the regional roll-up is theirs
+(`admin.py`). No view is by unit: a station's weekly counts are where a person is recognised."""
 
 from __future__ import annotations
 
