@@ -1,17 +1,23 @@
 """Every service's FastAPI app starts here: the same guards (rate, body size, text) and the same error
 answers everywhere. A 422 names each bad field and the problem, never the value sent (it may be
 someone's identity, or 8 MB); the event log being unreachable, or a record that kept changing under a
-decision (`Busy`), is a 503 that says nothing was recorded.
+decision (`Busy`), is a 503 that says nothing was recorded. Its API docs (Swagger UI at /docs, ReDoc at
+/redoc) load their scripts from the service itself, so they render offline (the assets ship in the
+`fastapi-offline` wheel).
 """
 
 from __future__ import annotations
 
 import logging
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from nats.errors import Error as NatsError
 from pydantic import ValidationError
 
@@ -20,6 +26,8 @@ from shared.decision import Busy
 from shared.limits import HttpLimits, Limits, RateLimiter
 
 log = logging.getLogger("peerline.http")
+DOC_ASSETS = Path(str(files("fastapi_offline") / "static"))  # swagger-ui-bundle.js, redoc.standalone.js…
+ASSETS_URL = "/docs-assets"
 MAX_LOC = 64  # a key of the body is part of a loc: bounded, so a loc cannot carry a whole input
 
 
@@ -67,7 +75,8 @@ async def busy(_request: Request, exc: Exception) -> JSONResponse:
 def service_api(title: str, description: str, auth: Auth, limits: HttpLimits | None = None) -> FastAPI:
     """A FastAPI app with Peerline's guards and error answers; the service adds its routes."""
     limits = limits or HttpLimits()
-    api = FastAPI(title=title, version="1", description=description)
+    api = FastAPI(title=title, version="1", description=description, docs_url=None, redoc_url=None)
+    add_docs(api)
     api.add_exception_handler(RequestValidationError, invalid_request)
     api.add_exception_handler(ValidationError, invalid_value)
     api.add_exception_handler(NatsError, log_unavailable)
@@ -80,3 +89,31 @@ def service_api(title: str, description: str, auth: Auth, limits: HttpLimits | N
         identify=auth.verifier.client_name,
     )
     return api
+
+
+def add_docs(api: FastAPI) -> None:
+    """Swagger UI and ReDoc with their scripts, styles and icon served from this app, not a CDN. Plain
+    routes, as FastAPI's own docs are: public like the OpenAPI document they render, outside the schema."""
+    api.mount(ASSETS_URL, StaticFiles(directory=DOC_ASSETS), name="docs-assets")
+    title, spec = f"{api.title} — API", api.openapi_url or "/openapi.json"
+
+    async def swagger(_request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=spec,
+            title=title,
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+        )
+
+    async def redoc(_request: Request) -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=spec,
+            title=title,
+            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    api.add_route("/docs", swagger, include_in_schema=False)
+    api.add_route("/redoc", redoc, include_in_schema=False)

@@ -11,6 +11,8 @@ from services.console.security import session_of
 from services.console.sessions import Session
 from shared.seed import AGENCIES, demo_peers
 
+REGION = "region"  # a regional admin's token names no one agency of the region
+
 
 @dataclass(frozen=True)
 class DemoPerson:
@@ -21,11 +23,14 @@ class DemoPerson:
 
 
 def demo_people() -> list[DemoPerson]:
-    """One member per agency (also the responder who gets debrief offers) and every seeded peer."""
+    """One member per agency (also the responder who gets debrief offers), every seeded peer, a leader
+    per agency and two regional admins (a policy change needs a second one to approve it)."""
     people = [DemoPerson("member", agency, f"m-demo-{agency}", f"member · {agency}") for agency in AGENCIES]
     people += [
         DemoPerson("peer", agency, ref, f"peer {ref[-2:]} · {agency}") for agency, ref, _ in demo_peers()
     ]
+    people += [DemoPerson("leader", agency, f"l-demo-{agency}", f"leader · {agency}") for agency in AGENCIES]
+    people += [DemoPerson("regional_admin", REGION, f"ra-demo-{n}", f"regional admin {n}") for n in (1, 2)]
     return people
 
 

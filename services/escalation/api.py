@@ -56,6 +56,16 @@ class Proposal(BaseModel):
     status: Literal["proposed", "unchanged"]
 
 
+class WaitingProposal(BaseModel):
+    proposal_id: str
+    proposed_by: str
+    jurisdiction: str
+    categories: tuple[ConcernCategory, ...]
+    disclosable: tuple[ConcernCategory, ...]
+    self_harm_requires: str
+    chain: tuple[Tier, ...]
+
+
 class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -158,6 +168,20 @@ def build_api(
         """A second person (not who proposed it) approves the waiting proposal: the next version."""
         check_agency(who, agency)
         return view(await handled(commands().approve_policy(agency, body.proposal_id, by=who.sub)))
+
+    @api.get(
+        "/v1/agencies/{agency}/disclosure-policy/proposal", response_model=WaitingProposal, tags=["policy"]
+    )
+    async def read_proposal(
+        agency: AgencyId, who: Principal = auth.require("regional_admin", "coordinator")
+    ) -> WaitingProposal:
+        """The change waiting for a second person: what it would record and who proposed it (only that
+        person may not approve it)."""
+        check_agency(who, agency)
+        pending = await commands().pending_policy(agency)
+        if pending is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no policy change is waiting for approval")
+        return WaitingProposal.model_validate(pending.model_dump())
 
     @api.get("/v1/agencies/{agency}/disclosure-policy", response_model=PolicyView, tags=["policy"])
     async def read_policy(

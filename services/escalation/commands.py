@@ -83,6 +83,11 @@ class Commands:
         """Record a proposed change (False: identical to the current policy, nothing proposed)."""
         return bool(await self._policy_change(agency, lambda cur, _: approval.propose(cur, proposal)))
 
+    async def pending_policy(self, agency: str) -> DisclosurePolicyProposed | None:
+        """The proposal waiting for a second person's approval, if any."""
+        history = await self.store().load(agency, "policy", POLICY_ID)
+        return approval.fold([s.envelope.payload() for s in history.events])[1]
+
     async def approve_policy(self, agency: str, proposal_id: str, *, by: str) -> domain.Policy:
         """A second person approves the waiting proposal: it becomes the next policy version."""
         await self._policy_change(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from services.intake import cad_api, meet_api, members_api, public_api, requests_api
+from services.intake import cad_api, config_api, meet_api, members_api, public_api, requests_api
 from services.intake.inflight import InFlight
 from services.intake.peercards import PeerCards
 from services.intake.policy import Policies
@@ -62,4 +62,5 @@ def build_api(
     public_api.add_routes(api, ports)
     members_api.add_routes(api, ports)
     cad_api.add_routes(api, ports)
+    config_api.add_routes(api, ports)
     return api

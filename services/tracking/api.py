@@ -31,6 +31,10 @@ from shared.httpapi import service_api
 
 SOURCE = "peerline/tracking"
 Week = Annotated[str, Field(pattern=domain.WEEK.pattern, description="ISO week, e.g. 2026-W48")]
+By = Annotated[
+    str | None,
+    Query(description="the report's dimension; by default its first (e.g. `bucket` for response_times)"),
+]
 Quarter = Annotated[
     str,
     Field(
@@ -179,8 +183,11 @@ def build_api(
             return Response(report.to_csv(), media_type="text/csv")
         return Response(json.dumps(report.to_json()), media_type="application/json")
 
-    def run(report: str, by: str, rows_by: str, agency: str | None, quarter: str | None) -> reports.Report:
+    def run(
+        report: str, by: str | None, rows_by: str, agency: str | None, quarter: str | None
+    ) -> reports.Report:
         quarter = quarter or publication.quarter_of(domain.iso_week(clock.now()))
+        by = by or reports.default_by(report)
         try:
             with engine.connect() as conn:
                 return publisher.build(conn, report, by, rows_by=rows_by, agency=agency, quarter=quarter)
@@ -192,7 +199,7 @@ def build_api(
         agency: str,
         report: str,
         who: Principal = auth.require("leader", "regional_admin"),
-        by: str = "all",
+        by: By = None,
         quarter: Quarter | None = None,
         fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     ) -> Response:
@@ -204,7 +211,7 @@ def build_api(
     def regional_report(
         report: str,
         who: Principal = auth.require("regional_admin"),
-        by: str = "all",
+        by: By = None,
         quarter: Quarter | None = None,
         fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
     ) -> Response:

@@ -70,6 +70,12 @@ RATES: dict[tuple[str, str], tuple[str, str, bool]] = {
 }
 
 
+def default_by(report: str) -> str:
+    """A report's default view: its first dimension (`all` where it has one)."""
+    spec = REPORTS.get(report)
+    return spec.dimensions[0] if spec else "all"
+
+
 class BadQuery(ValueError):
     """A report that does not exist, or a dimension it does not have (message names the field)."""
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from services.wellness import domain, queries
-from services.wellness.policy import Policies
+from services.wellness.policy import AgencyPolicy, Policies
 from services.wellness.work import fold_debrief, fold_followup, fold_peer
 from services.wellness.writer import Writer
 from shared.auth import Auth, Principal, Role, check_agency
@@ -108,6 +108,15 @@ def build_api(
     @api.get("/healthz", tags=["ops"], dependencies=[Auth.open("a liveness probe: says nothing")])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @api.get("/v1/agencies/{agency}/thresholds", response_model=AgencyPolicy, tags=["configuration"])
+    def thresholds(
+        agency: str, who: Principal = auth.require("coordinator", "regional_admin")
+    ) -> AgencyPolicy:
+        """The agency's peer-load thresholds, follow-up timing, debrief rules and exposure check-in, as
+        configured (`PEERLINE_POLICY_FILE`): read back, not changed, here."""
+        check_agency(who, agency)
+        return policies.of(agency)
 
     @api.get("/v1/agencies/{agency}/peers/{peer_ref}/load", response_model=LoadView, tags=["peers"])
     async def peer_load(

@@ -45,6 +45,12 @@ async def test_a_policy_change_takes_effect_only_when_a_second_person_approves_i
         proposal = {"proposal_id": r.json()["proposal_id"]}
         current = await c.get(f"{BASE}/disclosure-policy", headers=proposer)
         assert current.json()["policy_version"] == 1  # not in force yet
+        waiting = await c.get(f"{BASE}/disclosure-policy/proposal", headers=h.token("regional_admin", "u-a"))
+        assert waiting.status_code == 200 and waiting.json()["proposal_id"] == proposal["proposal_id"]
+        assert (
+            waiting.json()["proposed_by"] == "u-co1"
+            and waiting.json()["jurisdiction"] == POLICY["jurisdiction"]
+        )
         alone = await c.post(f"{BASE}/disclosure-policy/approval", json=proposal, headers=proposer)
         assert alone.status_code == 409 and "second person" in alone.json()["detail"]
         wrong = await c.post(
@@ -61,6 +67,8 @@ async def test_a_policy_change_takes_effect_only_when_a_second_person_approves_i
             f"{BASE}/disclosure-policy/approval", json=proposal, headers=h.token("regional_admin", "u-a")
         )
         assert again.status_code == 409  # settled: nothing waits any more
+        none = await c.get(f"{BASE}/disclosure-policy/proposal", headers=proposer)
+        assert none.status_code == 404
         same = await c.put(f"{BASE}/disclosure-policy", json=POLICY, headers=h.token("regional_admin", "u-a"))
         assert same.status_code == 202 and same.json()["status"] == "unchanged"
     recorded = [e for e in await h.events("policy", "disclosure") if e.name == "disclosure_policy_recorded"]

@@ -23,6 +23,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/agencies/{agency}/disclosure-policy"): {"json": POLICY},
     ("POST", "/v1/agencies/{agency}/disclosure-policy/approval"): {"json": {"proposal_id": "pp-1"}},
     ("GET", "/v1/agencies/{agency}/disclosure-policy"): {},
+    ("GET", "/v1/agencies/{agency}/disclosure-policy/proposal"): {},
     ("POST", "/v1/agencies/{agency}/escalations"): {"json": {"case_id": "c-held", "category": "court_order"}},
     ("GET", "/v1/agencies/{agency}/escalations"): {},
     ("POST", "/v1/agencies/{agency}/escalations/{escalation_id}/acknowledge"): {},
@@ -32,6 +33,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
 EXPECTED_ROLES = {
     ("PUT", "/v1/agencies/{agency}/disclosure-policy"): {"regional_admin", "coordinator"},
     ("POST", "/v1/agencies/{agency}/disclosure-policy/approval"): {"regional_admin", "coordinator"},
+    ("GET", "/v1/agencies/{agency}/disclosure-policy/proposal"): {"regional_admin", "coordinator"},
     ("GET", "/v1/agencies/{agency}/disclosure-policy"): {
         "regional_admin",
         "coordinator",

@@ -50,6 +50,7 @@ async def test_every_route_admits_exactly_its_roles_and_only_in_their_agency(wor
         ("POST", "/v1/requests"): {"url": "/v1/requests", "json": {"agency": A, "activation": "self"}},
         ("GET", "/v1/agencies/{agency}/cases"): {"url": f"/v1/agencies/{A}/cases"},
         ("GET", "/v1/agencies/{agency}/advisement"): {"url": f"/v1/agencies/{A}/advisement"},
+        ("GET", "/v1/agencies/{agency}/configuration"): {"url": f"/v1/agencies/{A}/configuration"},
         ("POST", "/v1/members"): {"url": "/v1/members", "json": {"agency": A, "identity": {"name": "N"}}},
         ("PUT", "/v1/agencies/{agency}/roster"): {
             "url": f"/v1/agencies/{A}/roster",
@@ -95,3 +96,16 @@ async def test_openapi_documents_every_route_and_the_cad_formats(world: World) -
     assert {"/v1/requests", "/v1/cad/incidents", "/v1/members/{member_ref}/identity"} <= set(doc["paths"])
     schemas = doc["components"]["schemas"]
     assert {"EidoDocument", "WebhookIncident", "Advisement"} <= set(schemas)
+
+
+async def test_an_agency_s_trigger_rules_and_code_lists_are_read_back(world: World) -> None:
+    r = await world.client.get(
+        f"/v1/agencies/{A}/configuration", headers=world.auth("regional_admin", "region")
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["agency"] == A and "line_of_duty_death" in body["triggers"]["flags"]
+    assert body["triggers"]["type_flags"]["lodd"] == ["line_of_duty_death"]
+    assert body["codes"]["units"] == ["station-4", "station-7"] and "fire" in body["codes"]["disciplines"]
+    r = await world.client.get(f"/v1/agencies/{A}/configuration", headers=world.auth("leader", A))
+    assert r.status_code == 403

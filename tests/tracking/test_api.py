@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 
 from services.tracking.audit import AuditProjection
 from services.tracking.main import Tracking
+from services.tracking.reports import REPORTS
 from services.tracking.settings import TrackingSettings
 from services.tracking.trends import TrendsProjection
 from shared.auth import ROLES, RoleGuard, generate_dev_keys, mint
@@ -204,6 +205,17 @@ async def test_a_leader_reads_suppressed_reports_as_json_and_csv(env: Env) -> No
     assert r.status_code == 422 and "quarter" in r.text
     r = await env.client.get(f"/v1/agencies/{env.agency}/reports/contacts?quarter=2026-Q1", headers=leader)
     assert r.status_code == 200 and len(r.json()["row_labels"]) == 13
+
+
+@pytest.mark.parametrize("report", sorted(REPORTS))
+async def test_every_report_answers_from_its_default_view(env: Env, report: str) -> None:
+    """No parameters at all: the current quarter, the report's first dimension, as JSON."""
+    r = await env.client.get(f"/v1/agencies/{env.agency}/reports/{report}", headers=env.auth("leader"))
+    assert r.status_code == 200, r.text
+    assert r.json()["by"] == REPORTS[report].dimensions[0] and r.json()["columns"]
+    r = await env.client.get(f"/v1/region/reports/{report}", headers=env.auth("regional_admin"))
+    assert r.status_code == 200, r.text
+    assert r.json()["rows"] == "agency"
 
 
 async def test_rebuilt_views_equal_the_live_ones(env: Env, js: JetStreamContext, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, Inv
 from shared.contracts.matching import PeerEnrolled
 from shared.contracts.tracking import ContactLogged
 
-from .conftest import Rig
+from .conftest import POLICY, Rig
 
 pytestmark = pytest.mark.integration
 A, B = "riverton-fire", "riverton-police"
@@ -30,6 +30,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         None,
     ),
     ("GET", "/v1/agencies/{agency}/offers/mine"): (f"/v1/agencies/{A}/offers/mine", None),
+    ("GET", "/v1/agencies/{agency}/thresholds"): (f"/v1/agencies/{A}/thresholds", None),
     ("POST", "/v1/agencies/{agency}/offers/{offer_id}/accept"): (
         f"/v1/agencies/{A}/offers/{OFFER}/accept",
         None,
@@ -50,6 +51,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
     ),
 }
 SUB = {"peer": "p-1", "member": "m-1"}
+CONFIGURATION = ("GET", "/v1/agencies/{agency}/thresholds")  # configuration, not anyone's state
 
 
 def bearer(rig: Rig, role: str, agency: str = A, sub: str | None = None) -> dict[str, str]:
@@ -93,7 +95,8 @@ async def test_every_route_admits_exactly_its_roles_in_their_agency(rig: Rig) ->
     assert paths - {p for _, p in routes} == {"/healthz"}, "a route without a role guard"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=rig.app.api), base_url="http://w") as http:
         for (method, path), allowed in routes.items():
-            assert "leader" not in allowed and "regional_admin" not in allowed, path  # no leadership view
+            if (method, path) != CONFIGURATION:  # no leadership view of anyone's state
+                assert "leader" not in allowed and "regional_admin" not in allowed, path
             url, body = SAMPLES[(method, path)]
             assert (await http.request(method, url, json=body)).status_code == 401
             for role in ROLES:
@@ -101,7 +104,8 @@ async def test_every_route_admits_exactly_its_roles_in_their_agency(rig: Rig) ->
                 if role in allowed:
                     assert r.status_code not in (401, 403, 404, 422), (method, path, role, r.text)
                     other = await http.request(method, url, json=body, headers=bearer(rig, role, agency=B))
-                    assert other.status_code == 403, (method, path, role, "other agency")
+                    reaches = role == "regional_admin"  # the region's configuration, every agency's
+                    assert (other.status_code == 403) != reaches, (method, path, role, "other agency")
                 else:
                     assert r.status_code == 403, (method, path, role, r.text)
 
@@ -161,3 +165,15 @@ async def test_no_one_reads_the_exposure_of_another_agency_s_member(rig: Rig) ->
             r = await http.get(f"/v1/agencies/{B}/members/m-1/exposure", headers=bearer(rig, role, agency=B))
             assert r.status_code == 200, (role, r.text)
             assert (r.json()["incidents_in_window"], r.json()["checkins_offered"]) == (0, 0)
+
+
+async def test_an_agency_s_thresholds_are_read_back_for_the_regional_admin(
+    rig: Rig,
+) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=rig.app.api), base_url="http://w") as http:
+        r = await http.get(f"/v1/agencies/{A}/thresholds", headers=bearer(rig, "regional_admin", B))
+        assert r.status_code == 200, r.text
+        assert r.json()["max_active_cases"] == POLICY.max_active_cases  # the rig's policy, for every agency
+        assert set(r.json()["debrief_rules"]) == set(POLICY.debrief_rules)
+        r = await http.get(f"/v1/agencies/{A}/thresholds", headers=bearer(rig, "leader"))
+        assert r.status_code == 403
