@@ -95,23 +95,24 @@ def add_docs(api: FastAPI) -> None:
     """Swagger UI and ReDoc with their scripts, styles and icon served from this app, not a CDN. Plain
     routes, as FastAPI's own docs are: public like the OpenAPI document they render, outside the schema."""
     api.mount(ASSETS_URL, StaticFiles(directory=DOC_ASSETS), name="docs-assets")
-    title, spec = f"{api.title} — API", api.openapi_url or "/openapi.json"
+    # Relative URLs, so the pages also work behind the ingress's `/api/<service>/` prefix (stripped there)
+    title, spec, assets = f"{api.title} — API", "." + (api.openapi_url or "/openapi.json"), "." + ASSETS_URL
 
     async def swagger(_request: Request) -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=spec,
             title=title,
-            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
         )
 
     async def redoc(_request: Request) -> HTMLResponse:
         return get_redoc_html(
             openapi_url=spec,
             title=title,
-            redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+            redoc_js_url=f"{assets}/redoc.standalone.js",
+            redoc_favicon_url=f"{assets}/favicon.png",
             with_google_fonts=False,
         )
 

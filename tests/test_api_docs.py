@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -28,8 +29,10 @@ async def test_every_service_serves_its_api_docs_with_local_assets(tmp_path: Pat
             found = ASSET.findall(r.text)
             assert len(found) >= 2, (name, page, found)
             assert "http" not in r.text.replace("http-equiv", ""), f"{name}{page} names another origin"
+            # relative, so the page works behind the ingress's /api/<service>/ prefix as well as at /
+            assert "'./openapi.json'" in r.text or '"./openapi.json"' in r.text, (name, page)
             for url in found:
-                assert url.startswith("/docs-assets/"), (name, page, url)
-                asset = await c.get(url)
+                assert url.startswith("./docs-assets/"), (name, page, url)
+                asset = await c.get(urljoin(page, url))
                 assert asset.status_code == 200 and len(asset.content) > 1000, (name, url)
             assert (await c.get("/openapi.json")).json()["info"]["title"].startswith("Peerline")
