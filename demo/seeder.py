@@ -9,6 +9,7 @@ aggregate had when it was decided, and an event already stored there counts as l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ from pathlib import Path
 from nats.aio.client import Client
 
 from demo.activity import history
+from demo.batches import Batch, rounds, windows
 from demo.engine import Write
+from demo.roster import Spec
 from demo.shape import WEEK, Region
 from shared import busclient
 from shared.buscreds import seed_path
 from shared.envelope import aggregate_filter
-from shared.eventstore import ConcurrencyConflict, EventStore
+from shared.eventstore import Append, ConcurrencyConflict, EventStore
 from shared.seed import AGENCIES, demo_peers
 from shared.seed import seed as seed_peers
 
@@ -51,21 +54,41 @@ class Writer:
         self.versions: dict[str, int] = {}
         self.refused: set[str] = set()
 
-    async def append(self, writes: Iterable[Write]) -> int:
+    async def append(self, writes: Iterable[Write], window: int = 4000) -> int:
+        """Every write, in atomic batches (`demo.batches`), each aggregate's at the version it was
+        decided on. Returns how many were appended (an event already there counts as appended)."""
         count = 0
-        for w in writes:
-            env = w.envelope
-            filt = aggregate_filter(env.agency, env.aggregate, env.subject)
-            if filt in self.refused:
-                continue
-            try:
-                self.versions[filt] = await self.stores[w.identity].append([env], self.versions.get(filt, 0))
-            except ConcurrencyConflict:  # someone else wrote this aggregate: leave the rest of it out
+        for chunk in windows(writes, window):
+            for batches in rounds(chunk):
+                done = await asyncio.gather(*(self._batch(b) for b in batches))
+                count += sum(done)
+        return count
+
+    async def _batch(self, batch: Batch) -> int:
+        runs = [(filt, envs) for filt, envs in batch.runs.items() if filt not in self.refused]
+        if not runs:
+            return 0
+        appends = [Append(envs, self.versions.get(filt, 0)) for filt, envs in runs]
+        results = await self.stores[batch.identity].append_many(appends)
+        count = 0
+        for (filt, envs), result in zip(runs, results, strict=True):
+            if isinstance(result, ConcurrencyConflict):  # someone else wrote it: leave the rest out
                 log.warning("%s: written by someone else; the demo leaves it alone", filt)
                 self.refused.add(filt)
-                continue
-            count += 1
+            elif isinstance(result, Exception):
+                raise result
+            else:
+                self.versions[filt] = result
+                count += len(envs)
         return count
+
+    async def after_enrolment(self, peers: list[Spec]) -> None:
+        """The demo peers are in the log already (`shared.seed`): their history goes on after their
+        enrolment, and a resumed run finds what it wrote after it."""
+        store = self.stores["matching"]
+        for agency, ref, enrolment in peers:
+            stored = await store.load(agency, "peer", ref)
+            self.versions[aggregate_filter(agency, "peer", ref)] = stored.events[len(enrolment) - 1].seq
 
     async def holds(self, write: Write) -> bool:
         env = write.envelope
@@ -92,6 +115,7 @@ async def seed(url: str, creds: Path, now: datetime, weeks: int = 52) -> Seeded:
         writes = list(history(demo_region(start, weeks), demo_peers(), enroll=False))
         if writes and await writer.holds(writes[-1]):
             return Seeded(peers, 0, start)
+        await writer.after_enrolment(demo_peers())
         return Seeded(peers, await writer.append(writes), start)
     finally:
         for nc in clients.values():
