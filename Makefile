@@ -21,8 +21,8 @@ test: lint $(STAMP)  ## lint, type-check, import contracts, then every test agai
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests bench
-	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/ruff check shared services tests bench demo
+	$(BIN)/ruff format --check shared services tests bench demo
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -4,7 +4,7 @@ next tier paged first — then resolved."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from demo import shape
 from demo.engine import Engine
@@ -49,7 +49,7 @@ class Care:
         e = self.engine
         for fid, scheduled in wellness.plan_followups(case_id, peer_ref, contact.time, self.policy):
             self._followup(agency, fid, [scheduled])
-            e.at(self.followups[fid].due_at + timedelta(seconds=30), self._due, agency, fid)  # type: ignore[operator]
+            e.at(datetime.fromisoformat(scheduled.due_at) + timedelta(seconds=30), self._due, agency, fid)
 
     def _followup(self, agency: str, fid: str, events: list[Event]) -> None:
         self.engine.emit("wellness", agency, fid, events)
@@ -68,7 +68,9 @@ class Care:
 
     def _overdue(self, agency: str, fid: str) -> None:
         e = self.engine
-        self._followup(agency, fid, wellness.decide_overdue(self.followups[fid], e.now, self.policy.followup_grace))
+        self._followup(
+            agency, fid, wellness.decide_overdue(self.followups[fid], e.now, self.policy.followup_grace)
+        )
         if e.rng.random() < 0.5:  # done late
             e.at(e.now + timedelta(days=e.rng.uniform(0.5, 6)), self._complete, agency, fid)
 
@@ -83,7 +85,12 @@ class Care:
         """What escalation's reactor decides for a contact with a risk flag (same id, same command)."""
         xid = escalation_id_for(contact)
         cmd = escalation.RaiseConcern(case_id, "imminent_self_harm", "peer", raised_by=peer_ref)
-        self._escalate(agency, xid, escalation.raise_concern(escalation.Escalation(), self.policies[agency], cmd), contact)
+        self._escalate(
+            agency,
+            xid,
+            escalation.raise_concern(escalation.Escalation(), self.policies[agency], cmd),
+            contact,
+        )
         e = self.engine
         if e.rng.random() < 0.85:
             e.at(e.now + shape.minutes(e.rng, 0.5, 8), self._acknowledge, agency, xid, "clinician")
@@ -111,5 +118,7 @@ class Care:
 
     def _resolve(self, agency: str, xid: str, by: str, role: str) -> None:
         outcome = shape.pick(self.engine.rng, OUTCOMES)
-        self._escalate(agency, xid, escalation.resolve(self.escalations[xid], by=by, role=role, outcome=outcome))
+        self._escalate(
+            agency, xid, escalation.resolve(self.escalations[xid], by=by, role=role, outcome=outcome)
+        )
         del self.escalations[xid]

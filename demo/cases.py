@@ -47,23 +47,35 @@ class Cases:
         self.engine, self.roster, self.care = engine, roster, care
         self.runs: dict[str, Run] = {}
 
-    def request(self, agency: str, member_ref: str | None = None, incident: tuple[str, frozenset[str]] | None = None) -> None:
+    def request(
+        self, agency: str, member_ref: str | None = None, incident: tuple[str, frozenset[str]] | None = None
+    ) -> None:
         e, rng = self.engine, self.engine.rng
         case_id = e.new_id("c")
         kind = agency.rsplit("-", 1)[-1]
         cmd = intake.RequestSupport(
             activation="post_incident" if incident else "self",
-            discipline=DISCIPLINE_OF.get(kind, shape.pick(rng, (("fire", 3), ("ems", 3), ("police", 3), ("dispatch", 1)))),
+            discipline=DISCIPLINE_OF.get(
+                kind, shape.pick(rng, (("fire", 3), ("ems", 3), ("police", 3), ("dispatch", 1)))
+            ),
             unit=rng.choice(UNITS),
             contact_preference=shape.pick(rng, (("any", 5), ("phone", 3), ("text", 2), ("in_person", 2))),
             preferences=Preferences(language="es" if rng.random() < 0.08 else None),
             incident_ref=incident[0] if incident else None,
         )
         events = intake.request_support(
-            intake.Case(), cmd, member_ref=member_ref or e.new_id("m"), token_hash=hashlib.sha256(e.new_bytes()).hexdigest()
+            intake.Case(),
+            cmd,
+            member_ref=member_ref or e.new_id("m"),
+            token_hash=hashlib.sha256(e.new_bytes()).hexdigest(),
         )
         (env,) = e.emit("intake", agency, case_id, events)
-        run = Run(agency, matching.Case(), witnesses=incident[1] if incident else frozenset(), after_incident=bool(incident))
+        run = Run(
+            agency,
+            matching.Case(),
+            witnesses=incident[1] if incident else frozenset(),
+            after_incident=bool(incident),
+        )
         run.m = matching.evolve(run.m, events[0], agency, case_id)
         run.t = tracking.evolve(run.t, events[0])
         self.runs[case_id] = run
@@ -77,7 +89,9 @@ class Cases:
         events = decide(run.m, self.roster.candidates(run.agency), self._ctx(run))
         self._apply(case_id, run, "matching", events, cause)
 
-    def _apply(self, case_id: str, run: Run, identity: str, events: list[Event], cause: Envelope | None) -> list[Envelope]:
+    def _apply(
+        self, case_id: str, run: Run, identity: str, events: list[Event], cause: Envelope | None
+    ) -> list[Envelope]:
         e, rng = self.engine, self.engine.rng
         envs = e.emit(identity, run.agency, case_id, events, cause)
         for env, event in zip(envs, events, strict=True):
@@ -87,7 +101,9 @@ class Cases:
                 case PeerAssigned():
                     self.roster.assigned(event.peer_ref)
                     run.holder = event.peer_ref
-                    e.at(e.now + shape.minutes(rng, 0.5, 25), self._respond, case_id, event.assignment_id, env)
+                    e.at(
+                        e.now + shape.minutes(rng, 0.5, 25), self._respond, case_id, event.assignment_id, env
+                    )
                 case AssignmentDeclined() | AssignmentExpired() | CaseClosed() if run.holder:
                     self.roster.released(run.holder)
                     run.holder = None
@@ -107,15 +123,23 @@ class Cases:
         if roll < 0.86:
             self._apply(case_id, run, "matching", matching.accept(run.m, offer.peer_ref), offered)
         elif roll < 0.93:
-            reason = shape.pick(self.engine.rng, (("unavailable", 5), ("overloaded", 2), ("not_my_skill", 1), ("conflict", 1)))
-            events = matching.decline(run.m, offer.peer_ref, self.roster.candidates(run.agency), self._ctx(run), reason)
+            reason = shape.pick(self.engine.rng, shape.DECLINES)
+            events = matching.decline(
+                run.m, offer.peer_ref, self.roster.candidates(run.agency), self._ctx(run), reason
+            )
             self._apply(case_id, run, "matching", events, offered)
         elif offer.respond_by is not None:  # nobody answers: matching's timer expires the offer
             self.engine.at(offer.respond_by + timedelta(seconds=20), self._expire, case_id, assignment_id)
 
     def _expire(self, case_id: str, assignment_id: str) -> None:
         run = self.runs[case_id]
-        self._apply(case_id, run, "matching", matching.expire(run.m, assignment_id, self.roster.candidates(run.agency), self._ctx(run)), None)
+        self._apply(
+            case_id,
+            run,
+            "matching",
+            matching.expire(run.m, assignment_id, self.roster.candidates(run.agency), self._ctx(run)),
+            None,
+        )
 
     def _retry(self, case_id: str) -> None:
         run = self.runs[case_id]
@@ -139,7 +163,13 @@ class Cases:
             risk_flag=rng.random() < 0.035,
         )
         by = tracking.Reporter(run.holder, run.m.offer.peer_agency if run.m.offer else run.agency)
-        (env,) = self._apply(case_id, run, "tracking", tracking.log_contact(run.t, by, cmd, current_week=tracking.iso_week(e.now)), cause)
+        (env,) = self._apply(
+            case_id,
+            run,
+            "tracking",
+            tracking.log_contact(run.t, by, cmd, current_week=tracking.iso_week(e.now)),
+            cause,
+        )
         if run.t.contacts == 1:
             self.care.plan_followups(run.agency, case_id, run.holder, env)
         if cmd.risk_flag:
@@ -151,5 +181,5 @@ class Cases:
 
     def _close(self, case_id: str, cause: Envelope) -> None:
         run = self.runs.pop(case_id)
-        outcome = shape.pick(self.engine.rng, shape.CLOSE_OUTCOMES[:2])
+        outcome = shape.pick(self.engine.rng, shape.CLOSE_OUTCOMES)
         self._apply(case_id, run, "tracking", tracking.close_case(run.t, outcome), cause)

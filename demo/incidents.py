@@ -35,8 +35,17 @@ class Incidents:
         e, rng = self.engine, self.engine.rng
         cad_type, flag, _ = shape.pick(rng, tuple((row, row[2]) for row in shape.INCIDENTS))
         crew = {self.responder(agency) for _ in range(rng.randint(3, 7))}
-        people = [Involved(member_ref=m, agency=agency, role="responder", unit=rng.choice(UNITS)) for m in sorted(crew)]
-        people += [Involved(member_ref=self.responder(agency), agency=agency, role=rng.choice(("call_taker", "dispatcher")))]
+        people = [
+            Involved(member_ref=m, agency=agency, role="responder", unit=rng.choice(UNITS))
+            for m in sorted(crew)
+        ]
+        people += [
+            Involved(
+                member_ref=self.responder(agency),
+                agency=agency,
+                role=rng.choice(("call_taker", "dispatcher")),
+            )
+        ]
         update = Incident(
             tracking_id=e.new_id("cad"),
             types=(cad_type,),
@@ -81,10 +90,30 @@ class Incidents:
                 e.at(later, self._answer, agency, offer_id, state, person.member_ref, roll < 0.42, envs[0])
             if rng.random() < 0.12:  # asks a peer for support in the days after
                 witnesses = frozenset(p.member_ref for p in event.involved)
-                e.at(e.now + timedelta(days=rng.uniform(0.5, 6)), self.cases.request, agency, person.member_ref, (incident_id, witnesses))
+                e.at(
+                    e.now + timedelta(days=rng.uniform(0.5, 6)),
+                    self.cases.request,
+                    agency,
+                    person.member_ref,
+                    (incident_id, witnesses),
+                )
 
-    def _answer(self, agency: str, offer_id: str, state: wellness.Debrief, member_ref: str, accept: bool, cause: Envelope) -> None:
-        self.engine.emit("wellness", agency, offer_id, wellness.answer_debrief(state, member_ref, accept, self.engine.now), cause)
+    def _answer(
+        self,
+        agency: str,
+        offer_id: str,
+        state: wellness.Debrief,
+        member_ref: str,
+        accept: bool,
+        cause: Envelope,
+    ) -> None:
+        self.engine.emit(
+            "wellness",
+            agency,
+            offer_id,
+            wellness.answer_debrief(state, member_ref, accept, self.engine.now),
+            cause,
+        )
 
     def _exposure(self, agency: str, member_ref: str) -> None:
         """Wellness counts the person's incidents in the agency's window; at the threshold, a check-in."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from services.tracking.domain import Outcome
+from shared.contracts.matching import DeclineReason
 from shared.contracts.tracking import Category, ContactMode, DurationBucket, Referral
 
 T = TypeVar("T")
@@ -37,7 +39,11 @@ def rhythm(moment: datetime) -> float:
     """Relative demand: higher in midwinter (the holidays) and late summer, lower in spring; Mondays and
     Tuesdays above the weekend. Mean about 1."""
     day = moment.timetuple().tm_yday
-    season = 1.0 + 0.25 * math.cos(2 * math.pi * (day - 355) / 365) + 0.12 * math.cos(4 * math.pi * (day - 230) / 365)
+    season = (
+        1.0
+        + 0.25 * math.cos(2 * math.pi * (day - 355) / 365)
+        + 0.12 * math.cos(4 * math.pi * (day - 230) / 365)
+    )
     weekday = (1.25, 1.2, 1.05, 1.0, 0.95, 0.75, 0.8)[moment.weekday()]
     return season * weekday
 
@@ -89,7 +95,13 @@ DURATIONS: tuple[tuple[DurationBucket, float], ...] = (
     ("over_60m", 15),
 )
 REFERRALS: tuple[tuple[Referral, float], ...] = (("none", 78), ("eap", 12), ("clinician", 7), ("chaplain", 3))
-CLOSE_OUTCOMES = (("supported", 78), ("referred", 12), ("declined", 5), ("no_contact", 5))
+CLOSE_OUTCOMES: tuple[tuple[Outcome, float], ...] = (("supported", 85), ("referred", 15))
+DECLINES: tuple[tuple[DeclineReason, float], ...] = (
+    ("unavailable", 5),
+    ("overloaded", 2),
+    ("not_my_skill", 1),
+    ("conflict", 1),
+)
 INCIDENTS = (  # (CAD type, flag it raises, weight)
     ("structure fire", "mayday", 3),
     ("traffic collision", "child_victim", 4),
