@@ -99,13 +99,13 @@ class Cases:
             run.t = tracking.evolve(run.t, event)
             match event:
                 case PeerAssigned():
-                    self.roster.assigned(event.peer_ref)
+                    self.roster.assigned(run.agency, event.peer_ref)
                     run.holder = event.peer_ref
                     e.at(
                         e.now + shape.minutes(rng, 0.5, 25), self._respond, case_id, event.assignment_id, env
                     )
                 case AssignmentDeclined() | AssignmentExpired() | CaseClosed() if run.holder:
-                    self.roster.released(run.holder)
+                    self.roster.released(run.agency, run.holder)
                     run.holder = None
                 case RequestUnmatched():  # the coordinator tries again within the hour
                     e.at(e.now + shape.minutes(rng, 10, 60), self._retry, case_id)
@@ -170,6 +170,7 @@ class Cases:
             tracking.log_contact(run.t, by, cmd, current_week=tracking.iso_week(e.now)),
             cause,
         )
+        self.roster.contacted(run.agency, run.holder)
         if run.t.contacts == 1:
             self.care.plan_followups(run.agency, case_id, run.holder, env)
         if cmd.risk_flag:
@@ -177,7 +178,7 @@ class Cases:
         if rng.random() < 0.3:
             e.at(e.now + timedelta(days=rng.uniform(2, 12)), self._contact, case_id, env)
         else:
-            e.at(e.now + timedelta(days=rng.uniform(1, 20)), self._close, case_id, env)
+            e.at(e.now + timedelta(days=rng.uniform(0.5, 10)), self._close, case_id, env)
 
     def _close(self, case_id: str, cause: Envelope) -> None:
         run = self.runs.pop(case_id)
