@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
+import demo
 from demo.activity import history
 from demo.batches import windows
 from demo.engine import Write
@@ -24,7 +25,14 @@ from shared.topology import Consumer
 from tests.support.bus import seeds
 
 EVENTS_PER_REQUEST = 12.4  # what demo.activity makes of one request, follow-ups and incidents included
-MODEL = 1  # bump when demo.activity changes what it generates: a stored history is then made again
+
+
+def model() -> str:
+    """The activity model's version: a digest of its source, so a changed model makes a new history."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(demo.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,7 @@ class Params:
     seed: int = 17
 
     def key(self) -> str:
-        text = json.dumps({**asdict(self), "model": MODEL}, sort_keys=True)
+        text = json.dumps({**asdict(self), "model": model()}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def region(self) -> Region:
@@ -105,6 +113,6 @@ async def write(
         for nc in clients.values():
             await nc.close()
     took = (datetime.now(UTC) - start).total_seconds()
-    record = {"params": asdict(params), "model": MODEL, "events": total, "applied": dict(counts)}
+    record = {"params": asdict(params), "model": model(), "events": total, "applied": dict(counts)}
     (directory / "manifest.json").write_text(json.dumps({**record, "generated_s": round(took, 1)}, indent=2))
     return Stored(total, dict(counts), took)

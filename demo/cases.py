@@ -27,7 +27,13 @@ from shared.contracts.matching import (
 from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
 
-DISCIPLINE_OF = {"fire": "fire", "police": "police", "ems": "ems", "dispatch": "dispatch"}
+# Who asks, by the agency's kind (the last word of its id): mostly its own discipline, and its dispatchers
+MEMBERS: dict[str, tuple[tuple[str, float], ...]] = {
+    "fire": (("fire", 75), ("ems", 15), ("dispatch", 10)),
+    "police": (("police", 75), ("dispatch", 13), ("corrections", 12)),
+    "ems": (("ems", 82), ("dispatch", 18)),
+}
+MIXED: tuple[tuple[str, float], ...] = (("fire", 3), ("ems", 3), ("police", 3), ("dispatch", 1))
 
 
 @dataclass
@@ -52,12 +58,9 @@ class Cases:
     ) -> None:
         e, rng = self.engine, self.engine.rng
         case_id = e.new_id("c")
-        kind = agency.rsplit("-", 1)[-1]
         cmd = intake.RequestSupport(
             activation="post_incident" if incident else "self",
-            discipline=DISCIPLINE_OF.get(
-                kind, shape.pick(rng, (("fire", 3), ("ems", 3), ("police", 3), ("dispatch", 1)))
-            ),
+            discipline=shape.pick(rng, MEMBERS.get(agency.rsplit("-", 1)[-1], MIXED)),
             unit=rng.choice(UNITS),
             contact_preference=shape.pick(rng, (("any", 5), ("phone", 3), ("text", 2), ("in_person", 2))),
             preferences=Preferences(language="es" if rng.random() < 0.08 else None),
