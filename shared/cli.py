@@ -110,7 +110,8 @@ def up(
         supervisor.start()
         urls = {name: f"http://127.0.0.1:{HTTP_PORTS[name]}" for name in ("notify", "matching")}
         for name in urls:
-            wait_ready(f"http://127.0.0.1:{METRICS_PORTS[name]}")  # the ops port: connected and serving
+            # the ops port: connected and serving (on a first start, after reading the demo's year)
+            wait_ready(f"http://127.0.0.1:{METRICS_PORTS[name]}", within=300)
         people = seed_people(private_key.read_bytes(), urls["notify"], urls["matching"])
         _print_endpoints(server, http_port, var_dir)
         if people:
