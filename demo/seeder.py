@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from nats.aio.client import Client
+from nats.errors import TimeoutError as NatsTimeout
 
 from demo.activity import history
 from demo.batches import Batch, rounds, windows
@@ -26,12 +27,13 @@ from demo.shape import WEEK, Region
 from shared import busclient
 from shared.buscreds import seed_path
 from shared.envelope import aggregate_filter
-from shared.eventstore import Append, ConcurrencyConflict, EventStore
+from shared.eventstore import MAX_BATCH, Append, BatchRefused, ConcurrencyConflict, EventStore
 from shared.seed import AGENCIES, demo_peers
 from shared.seed import seed as seed_peers
 
 IDENTITIES = ("intake", "matching", "tracking", "wellness", "escalation")
 FIRST_PEER = ("riverton-fire", "p-riverton-fire-01")
+BATCH_TIMEOUT_S = 60.0
 log = logging.getLogger("peerline.demo")
 
 
@@ -69,7 +71,7 @@ class Writer:
         if not runs:
             return 0
         appends = [Append(envs, self.versions.get(filt, 0)) for filt, envs in runs]
-        results = await self.stores[batch.identity].append_many(appends)
+        results = await self._publish(self.stores[batch.identity], appends)
         count = 0
         for (filt, envs), result in zip(runs, results, strict=True):
             if isinstance(result, ConcurrencyConflict):  # someone else wrote it: leave the rest out
@@ -81,6 +83,24 @@ class Writer:
                 self.versions[filt] = result
                 count += len(envs)
         return count
+
+    @staticmethod
+    async def _publish(store: EventStore, appends: list[Append]) -> list[int | Exception]:
+        """One atomic batch, given time to commit on a busy machine; refused or unanswered, the appends
+        go one by one (`append_many`: an event already stored counts as landed)."""
+        size = sum(len(a.envelopes) for a in appends)
+        if len(appends) > 1 and size <= MAX_BATCH:
+            try:
+                last = await store.publish_batch(appends, timeout=BATCH_TIMEOUT_S)
+            except (BatchRefused, TimeoutError, NatsTimeout):
+                pass
+            else:
+                seq, out = last - size, list[int | Exception]()
+                for a in appends:
+                    seq += len(a.envelopes)
+                    out.append(seq)
+                return out
+        return await store.append_many(appends)
 
     async def after_enrolment(self, peers: list[Spec]) -> None:
         """The demo peers are in the log already (`shared.seed`): their history goes on after their
