@@ -19,13 +19,14 @@ from demo.shape import Region
 from shared.contracts.base import Event
 from shared.envelope import Envelope
 
-SOURCES = {
-    "intake": "peerline/intake",
-    "intake-cad": "peerline/intake-cad",
-    "matching": "peerline/matching",
-    "tracking": "peerline/tracking",
-    "wellness": "peerline/wellness",
-    "escalation": "peerline/escalation",
+# who decides → (the bus identity that appends, the envelope's source), as each service writes them
+DECIDERS = {
+    "intake": ("intake", "peerline/intake"),
+    "intake-cad": ("intake", "peerline/intake-cad"),  # intake's CAD adapter
+    "matching": ("matching", "peerline/matching"),
+    "tracking": ("tracking", "peerline/tracking"),
+    "wellness": ("wellness", "peerline/wellness"),
+    "escalation": ("escalation", "peerline/escalation"),
 }
 
 
@@ -60,26 +61,27 @@ class Engine:
 
     def emit(
         self,
-        identity: str,
+        decider: str,
         agency: str,
         subject: str,
         events: list[Event],
         cause: Envelope | None = None,
         ids: list[str] | None = None,
     ) -> list[Envelope]:
+        identity, source = DECIDERS[decider]
         envs = [
             Envelope.wrap(
                 e,
                 agency=agency,
                 subject=subject,
-                source=SOURCES[identity],
+                source=source,
                 time=self.now,
                 cause=cause,
                 id=ids[i] if ids else str(uuid.UUID(int=self._ids.getrandbits(128), version=4)),
             )
             for i, e in enumerate(events)
         ]
-        self._out.extend(Write(identity.split("-")[0], env) for env in envs)
+        self._out.extend(Write(identity, env) for env in envs)
         return envs
 
     def run(self) -> Iterator[Write]:
