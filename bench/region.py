@@ -28,7 +28,7 @@ from shared.topology import provision
 from tests.support.bus import connect, start_server
 
 TARGET_S = 600.0
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file keeps every column
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
