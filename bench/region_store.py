@@ -9,7 +9,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 
@@ -106,7 +106,7 @@ async def write(
     try:
         writer = Writer(clients)
         total = 0
-        for chunk in windows(tally(generate(params), readers, counts), 20_000):
+        for chunk in windows(tally(generate(params), readers, counts), timedelta(weeks=1), 20_000):
             total += await writer.append(chunk)
             progress(total)
     finally:

@@ -1,17 +1,17 @@
 """Time-ordered writes cut into atomic batches: one service identity and one run of events per aggregate
 in each, every aggregate's events kept in order.
 
-A window of writes (a few hours of the region's life) is split, per aggregate, into runs of events its
+A window of writes (a day of the region's life) is split, per aggregate, into runs of events its
 services decide in turn (intake opens a case, matching offers it, tracking logs a contact…). Round r holds
 every aggregate's r-th run; rounds go to the log one after another, so each aggregate's events land in
 order, while events of different aggregates inside one window may land in another order than they
-happened (no projection relates two aggregates by their order in the log)."""
+happened, by at most the window's span."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from datetime import timedelta
 
 from demo.engine import Write
 from shared.envelope import Envelope, aggregate_filter
@@ -52,7 +52,15 @@ def rounds(window: list[Write]) -> list[list[Batch]]:
     return out
 
 
-def windows(writes: Iterable[Write], size: int) -> Iterator[list[Write]]:
-    it = iter(writes)
-    while chunk := list(islice(it, size)):
-        yield chunk
+def windows(writes: Iterable[Write], span: timedelta, limit: int) -> Iterator[list[Write]]:
+    """Consecutive writes within `span` of the first one's time, at most `limit` of them. A short span
+    keeps the log close to time order: what one window reorders, a reader sees only for that long (a
+    peer's active cases counted before their closings, say)."""
+    window: list[Write] = []
+    for w in writes:
+        if window and (len(window) >= limit or w.envelope.time - window[0].envelope.time >= span):
+            yield window
+            window = []
+        window.append(w)
+    if window:
+        yield window

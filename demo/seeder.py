@@ -56,11 +56,11 @@ class Writer:
         self.versions: dict[str, int] = {}
         self.refused: set[str] = set()
 
-    async def append(self, writes: Iterable[Write], window: int = 4000) -> int:
+    async def append(self, writes: Iterable[Write], span: timedelta = timedelta(days=1)) -> int:
         """Every write, in atomic batches (`demo.batches`), each aggregate's at the version it was
         decided on. Returns how many were appended (an event already there counts as appended)."""
         count = 0
-        for chunk in windows(writes, window):
+        for chunk in windows(writes, span, 20_000):
             for batches in rounds(chunk):
                 done = await asyncio.gather(*(self._batch(b) for b in batches))
                 count += sum(done)
