@@ -1,7 +1,7 @@
 """Time-ordered writes cut into atomic batches: one service identity and one run of events per aggregate
 in each, every aggregate's events kept in order.
 
-A window of writes (a day of the region's life) is split, per aggregate, into runs of events its
+A window of writes (a day or two of the region's life) is split, per aggregate, into runs of events its
 services decide in turn (intake opens a case, matching offers it, tracking logs a contact…). Round r holds
 every aggregate's r-th run; rounds go to the log one after another, so each aggregate's events land in
 order, while events of different aggregates inside one window may land in another order than they

@@ -56,7 +56,7 @@ class Writer:
         self.versions: dict[str, int] = {}
         self.refused: set[str] = set()
 
-    async def append(self, writes: Iterable[Write], span: timedelta = timedelta(days=1)) -> int:
+    async def append(self, writes: Iterable[Write], span: timedelta = timedelta(days=2)) -> int:
         """Every write, in atomic batches (`demo.batches`), each aggregate's at the version it was
         decided on. Returns how many were appended (an event already there counts as appended)."""
         count = 0
