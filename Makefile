@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit bench chaos audit fuzz lock clean
+.PHONY: up test lint unit bench bench-region chaos audit fuzz lock clean
 
 # Every dependency at the exact version of requirements.lock (`make lock` refreshes it after a change
 # to pyproject.toml's dependencies).
@@ -21,8 +21,8 @@ test: lint $(STAMP)  ## lint, type-check, import contracts, then every test agai
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests bench
-	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/ruff check shared services tests bench demo
+	$(BIN)/ruff format --check shared services tests bench demo
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -31,6 +31,9 @@ unit: $(STAMP)
 
 bench: $(STAMP)  ## raw JetStream, the projection runner, then every service's benchmark, in one run; one table + bench/results/<time>.json
 	$(BIN)/python -m bench
+
+bench-region: $(STAMP)  ## a 5,000,000-event regional history (100 agencies, 3 years; made once under var/bench-region/, then reused), every service's projections rebuilt from it: total time and rates beside the raw replay
+	$(BIN)/python -m bench.region $(ARGS)
 
 chaos: $(STAMP)  ## 10,000 requests + 1,000 CAD incidents while services are killed (-9) 20 times and nats-server restarts 3 times (CLUSTER=1: 3 NATS nodes, log at R3, a node killed -9 5 times)
 	$(BIN)/python -m bench.chaos $(if $(CLUSTER),--cluster)

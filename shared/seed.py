@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from nats.js import JetStreamContext
@@ -57,8 +58,9 @@ def demo_peers() -> list[tuple[str, str, list[Event]]]:
     return out
 
 
-async def seed(js: JetStreamContext) -> int:
-    """Append the demo peers that are not there yet; returns how many were added."""
+async def seed(js: JetStreamContext, at: datetime | None = None) -> int:
+    """Append the demo peers that are not there yet, enrolled at `at` (default: now); returns how many
+    were added."""
     store = EventStore(js)
     added = 0
     for agency, peer_ref, events in demo_peers():
@@ -68,6 +70,7 @@ async def seed(js: JetStreamContext) -> int:
                 agency=agency,
                 subject=peer_ref,
                 source=SOURCE,
+                time=at,
                 id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"peerline-seed/{peer_ref}/{i}")),
             )
             for i, e in enumerate(events)
