@@ -20,7 +20,7 @@ CONTRACTS = "Wire contracts are plain data"
 
 
 def copy_tree(into: Path) -> Path:
-    for package in ("shared", "services"):
+    for package in ("shared", "services", "demo"):
         shutil.copytree(ROOT / package, into / package, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", into / "pyproject.toml")
     return into
