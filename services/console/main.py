@@ -10,7 +10,19 @@ import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.console import i18n, inbox, me, member, peer, public, signin
+from services.console import (
+    cad_roster,
+    clinician,
+    coordinator,
+    i18n,
+    inbox,
+    me,
+    member,
+    peer,
+    public,
+    roster,
+    signin,
+)
 from services.console.backend import Backend
 from services.console.oidc import Oidc
 from services.console.security import headers
@@ -36,7 +48,7 @@ def create_app(
     app.state.translations = i18n.load()
     app.middleware("http")(headers)
     add_error_pages(app)
-    for module in (public, signin, member, peer, inbox, me):
+    for module in (public, signin, member, peer, inbox, me, coordinator, roster, cad_roster, clinician):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -21,11 +21,14 @@ class DemoPerson:
 
 
 def demo_people() -> list[DemoPerson]:
-    """One member per agency (also the responder who gets debrief offers) and every seeded peer."""
+    """One member per agency (also the responder who gets debrief offers), every seeded peer, and one
+    coordinator and one clinician per agency."""
     people = [DemoPerson("member", agency, f"m-demo-{agency}", f"member · {agency}") for agency in AGENCIES]
     people += [
         DemoPerson("peer", agency, ref, f"peer {ref[-2:]} · {agency}") for agency, ref, _ in demo_peers()
     ]
+    people += [DemoPerson("coordinator", a, f"u-coord-{a}", f"coordinator · {a}") for a in AGENCIES]
+    people += [DemoPerson("clinician", a, f"u-clin-{a}", f"clinician · {a}") for a in AGENCIES]
     return people
 
 

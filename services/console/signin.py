@@ -14,7 +14,7 @@ from services.console.security import session_of, state_change
 from shared.auth import Role, mint
 
 router = APIRouter()
-HOME = {"member": "/member", "peer": "/peer"}
+HOME = {"member": "/member", "peer": "/peer", "coordinator": "/coordinator", "clinician": "/clinician"}
 
 
 def signed_in_as(request: Request, token: str, role: str, agency: str, sub: str, label: str) -> Response:

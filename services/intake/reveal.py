@@ -74,6 +74,7 @@ class Revealer:
                 requested_by=req.requested_by,
                 disclosed_to=req.disclosed_to,
                 fields=tuple(sorted(fields)),
+                reason=req.reason,
             )
             env = Envelope.wrap(
                 record, agency=req.agency, subject=allowed.member_ref, source=SOURCE, id=str(uuid.uuid4())

@@ -31,7 +31,7 @@ from services.matching.ledger import Ledger
 from services.matching.peers import Peer, Policy
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.matching import CoordinatorAlerted
+from shared.contracts.matching import CoordinatorAlerted, HandOn
 from shared.envelope import Envelope
 from shared.eventstore import Append, ConcurrencyConflict, EventStore
 
@@ -156,6 +156,12 @@ class Assigner:
     async def expire(self, agency: str, case_id: str, assignment_id: str) -> list[Event]:
         def decide(case: domain.Case, peers: list[Peer], ctx: domain.Context) -> list[Event]:
             return domain.expire(case, assignment_id, peers, ctx)
+
+        return await self.decide(agency, case_id, decide)
+
+    async def hand_on(self, agency: str, case_id: str, peer_ref: str, why: HandOn) -> list[Event]:
+        def decide(case: domain.Case, peers: list[Peer], ctx: domain.Context) -> list[Event]:
+            return domain.hand_on(case, peer_ref, why, peers, ctx)
 
         return await self.decide(agency, case_id, decide)
 
