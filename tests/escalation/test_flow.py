@@ -247,7 +247,7 @@ async def test_only_the_acknowledging_clinician_of_an_unresolved_escalation_may_
             headers=h.token("clinician", "u-cl"),
         )
         assert done.status_code == 200
-        late = await c.post(url, headers=h.token("clinician", "u-cl"))
+        late = await c.post(url, json={"reason": "welfare_check"}, headers=h.token("clinician", "u-cl"))
         assert late.status_code == 403 and "resolved" in late.json()["detail"]
         missing = await c.post(
             f"/v1/agencies/{AGENCY}/escalations/x-nope/reveal",

@@ -44,6 +44,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         None,
     ),
     ("GET", "/v1/agencies/{agency}/followups/overdue"): (f"/v1/agencies/{A}/followups/overdue", None),
+    ("GET", "/v1/agencies/{agency}/incidents/uptake"): (f"/v1/agencies/{A}/incidents/uptake", None),
     ("GET", "/v1/agencies/{agency}/members/{member_ref}/exposure"): (
         f"/v1/agencies/{A}/members/m-1/exposure",
         None,
