@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Form, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from services.console.backend import backend
 from services.console.inbox import seconds_left
@@ -56,8 +56,9 @@ async def escalation_page(
 ) -> Response:
     api = backend(request)
     esc = await api.call("escalation", "GET", base(me, escalation_id), me)
+    esc.update(more.pop("state", {}))  # a step's own answer is newer than the view
     records = await api.call("escalation", "GET", base(me, escalation_id) + "/audit", me)
-    return page(
+    shown = page(
         request,
         "clinician/escalation.html",
         status_code,
@@ -67,6 +68,8 @@ async def escalation_page(
         outcomes=OUTCOMES,
         **more,
     )
+    shown.headers["HX-Replace-Url"] = f"/clinician/escalations/{escalation_id}"  # a reload is a GET
+    return shown
 
 
 @router.get("/escalations/{escalation_id}")
@@ -76,8 +79,8 @@ async def escalation(request: Request, escalation_id: EscalationId, me: Clinicia
 
 @router.post("/escalations/{escalation_id}/acknowledge", dependencies=CHANGE)
 async def acknowledge(request: Request, escalation_id: EscalationId, me: Clinician) -> Response:
-    await backend(request).call("escalation", "POST", base(me, escalation_id) + "/acknowledge", me)
-    return RedirectResponse(f"/clinician/escalations/{escalation_id}", status_code=303)
+    state = await backend(request).call("escalation", "POST", base(me, escalation_id) + "/acknowledge", me)
+    return await escalation_page(request, me, escalation_id, state=state)
 
 
 @router.post("/escalations/{escalation_id}/reveal/preview", dependencies=CHANGE)
@@ -123,8 +126,8 @@ async def resolve(
     if outcome not in OUTCOMES:
         return page(request, "error.html", 422, problem="refused", detail="invalid: outcome")
     body = {"outcome": outcome}
-    await backend(request).call("escalation", "POST", base(me, escalation_id) + "/resolve", me, body)
-    return RedirectResponse(f"/clinician/escalations/{escalation_id}", status_code=303)
+    state = await backend(request).call("escalation", "POST", base(me, escalation_id) + "/resolve", me, body)
+    return await escalation_page(request, me, escalation_id, state=state)
 
 
 @router.get("/audit")

@@ -1,14 +1,14 @@
 """The coordinator's peer roster through its lifecycle: application → selection → training (with its
-expiry) → mentor → active → re-confirmation → deselection, every step a coded command to matching; and
-the team's load at a glance (active cases, on duty, overloaded, on a break)."""
+expiry) → mentor → active → re-confirmation → deselection, every step a coded command to matching (the
+page after a step shows the card the command returned); and the team's load at a glance."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Form, Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from services.console.backend import backend
 from services.console.people import signed_in
@@ -33,10 +33,6 @@ def peers_path(me: Session, peer_ref: str = "") -> str:
     return f"/v1/agencies/{me.agency}/peers" + (f"/{peer_ref}" if peer_ref else "")
 
 
-def done(peer_ref: str, what: str) -> Response:
-    return RedirectResponse(f"/coordinator/roster/{peer_ref}?done={what}", status_code=303)
-
-
 @router.get("")
 async def roster(request: Request, me: Coordinator) -> Response:
     team = await backend(request).call("matching", "GET", peers_path(me) + "?limit=500", me)
@@ -58,25 +54,39 @@ async def apply(
 ) -> Response:
     """A colleague's application to the peer team."""
     body = {"discipline": discipline, "languages": languages}
-    card = await backend(request).call("matching", "POST", peers_path(me), me, body)
-    return done(card["peer_ref"], "applied")
+    return await command(request, me, "", "applied", "", body)
 
 
-@router.get("/{peer_ref}")
-async def peer(request: Request, peer_ref: PeerRef, me: Coordinator, done: str | None = None) -> Response:
-    api = backend(request)
-    card = await api.call("matching", "GET", peers_path(me, peer_ref), me)
-    active = await api.call("matching", "GET", peers_path(me) + "?stage=active", me)
+async def peer_page(request: Request, me: Session, card: dict[str, Any], done: str | None = None) -> Response:
+    """The peer's card and the steps open to them. After a step, `card` is the one the command returned
+    (matching's view may not have it yet)."""
+    active = await backend(request).call("matching", "GET", peers_path(me) + "?stage=active", me)
     return page(
         request,
         "coordinator/peer.html",
         peer=card,
-        mentors=[p for p in active if p["peer_ref"] != peer_ref],
+        mentors=[p for p in active if p["peer_ref"] != card["peer_ref"]],
         courses=get_args(Course),
         reasons=get_args(DeselectionReason),
         today=date.today().isoformat(),
         done=done,
     )
+
+
+async def command(
+    request: Request, me: Session, peer_ref: str, what: str, verb: str, body: Any = None
+) -> Response:
+    path = f"{peers_path(me, peer_ref)}/{verb}" if verb else peers_path(me)
+    card = await backend(request).call("matching", "POST", path, me, body)
+    shown = await peer_page(request, me, card, done=what)
+    shown.headers["HX-Replace-Url"] = f"/coordinator/roster/{card['peer_ref']}"  # a reload is a GET
+    return shown
+
+
+@router.get("/{peer_ref}")
+async def peer(request: Request, peer_ref: PeerRef, me: Coordinator) -> Response:
+    card = await backend(request).call("matching", "GET", peers_path(me, peer_ref), me)
+    return await peer_page(request, me, card)
 
 
 @router.post("/{peer_ref}/step", dependencies=CHANGE)
@@ -86,8 +96,7 @@ async def step(
     me: Coordinator,
     step: Annotated[Literal["selection", "activation", "confirmation"], Form()],
 ) -> Response:
-    await backend(request).call("matching", "POST", f"{peers_path(me, peer_ref)}/{step}", me)
-    return done(peer_ref, STEPS[step])
+    return await command(request, me, peer_ref, STEPS[step], step)
 
 
 @router.post("/{peer_ref}/training", dependencies=CHANGE)
@@ -104,15 +113,12 @@ async def training(
         "completed_on": completed_on.isoformat(),
         "expires_on": expires_on.isoformat() if expires_on else None,
     }
-    await backend(request).call("matching", "POST", f"{peers_path(me, peer_ref)}/trainings", me, body)
-    return done(peer_ref, "training recorded")
+    return await command(request, me, peer_ref, "training recorded", "trainings", body)
 
 
 @router.post("/{peer_ref}/mentor", dependencies=CHANGE)
 async def mentor(request: Request, peer_ref: PeerRef, me: Coordinator, mentor_ref: Ref) -> Response:
-    body = {"mentor_ref": mentor_ref}
-    await backend(request).call("matching", "POST", f"{peers_path(me, peer_ref)}/mentor", me, body)
-    return done(peer_ref, "mentor paired")
+    return await command(request, me, peer_ref, "mentor paired", "mentor", {"mentor_ref": mentor_ref})
 
 
 @router.post("/{peer_ref}/deselection", dependencies=CHANGE)
@@ -120,6 +126,4 @@ async def deselect(
     request: Request, peer_ref: PeerRef, me: Coordinator, reason: Annotated[DeselectionReason, Form()]
 ) -> Response:
     """The peer leaves the team; matching hands their open cases on to other peers."""
-    body = {"reason": reason}
-    await backend(request).call("matching", "POST", f"{peers_path(me, peer_ref)}/deselection", me, body)
-    return done(peer_ref, "deselected")
+    return await command(request, me, peer_ref, "deselected", "deselection", {"reason": reason})
