@@ -26,11 +26,11 @@ BACKENDS = tuple(s for s in SERVICES if s != "console")
 
 @contextmanager
 def services(workdir: Path) -> Iterator[Cluster]:
-    cluster = Cluster(workdir, services=BACKENDS)
+    cluster = Cluster(workdir, services=BACKENDS, start_within=120)  # a loaded machine starts them slowly
     try:
         cluster.start()
         for name in BACKENDS:
-            cluster.wait_healthy(name)
+            cluster.wait_healthy(name, within=120)
         yield cluster
     finally:  # also when start-up fails: no process outlives the test
         cluster.stop()
