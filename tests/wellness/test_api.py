@@ -138,6 +138,11 @@ async def test_members_and_peers_act_only_on_their_own(rig: Rig) -> None:
         assert (
             await http.get(f"/v1/agencies/{A}/followups/overdue", headers=bearer(rig, "coordinator"))
         ).json() == []
+        uptake = (
+            await http.get(f"/v1/agencies/{A}/incidents/uptake", headers=bearer(rig, "coordinator"))
+        ).json()
+        assert [(u["offered"], u["accepted"], u["declined"]) for u in uptake] == [(1, 0, 1)]
+        assert "member_ref" not in str(uptake), "counts only, never who"
         load = await http.get(f"/v1/agencies/{A}/peers/p-1/load", headers=bearer(rig, "peer", sub="p-2"))
         assert load.status_code == 403
 
