@@ -273,6 +273,8 @@ class DirectoryProjection:
         due now, so the handing on survives a restart and happens once)."""
         if after.stage == "deselected" and before.stage != "deselected":
             why = "peer_deselected"
+        elif rules.defect(before) or rules.defect(after):
+            return  # a record matching cannot evaluate (skipped by matching, logged there)
         elif after.on_break(env.time) and not before.on_break(env.time):
             why = "peer_on_break"
         else:
