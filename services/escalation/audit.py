@@ -136,14 +136,14 @@ def check_links(conn: Connection, table: Table, verdict: Verdict) -> dict[int, s
 
 def records_of(conn: Connection, table: Table, agency: str, escalation_id: str) -> list[dict[str, object]]:
     """An escalation's audit records (its own events and the disclosures made under it), in order."""
-    mark = f'%"escalation_id":"{escalation_id}"%'
+    mark = f'"escalation_id":"{escalation_id}"'
     rows = conn.execute(
         select(
             table.c.position, table.c.seq, table.c.event_type, table.c.occurred_at, table.c.body, table.c.hash
         )
         .where(
             table.c.agency == agency,
-            (table.c.aggregate_id == escalation_id) | table.c.body.like(mark),
+            (table.c.aggregate_id == escalation_id) | table.c.body.contains(mark, autoescape=True),
         )
         .order_by(table.c.position)
     ).mappings()
