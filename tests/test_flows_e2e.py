@@ -106,15 +106,21 @@ def test_concern_pages_clinician_and_identity_is_revealed_only_under_policy(clus
     assert "Jordan" not in str(page) and "7788" not in str(page)
 
     clinician = auth(cluster, "clinician", sub="u-clin-1")
-    refused = httpx.post(f"{esc_api}/{escalation_id}/reveal", headers=clinician)
+    refused = httpx.post(
+        f"{esc_api}/{escalation_id}/reveal", json={"reason": "welfare_check"}, headers=clinician
+    )
     assert refused.status_code in (403, 409), refused.text  # not acknowledged yet
     ack = httpx.post(f"{esc_api}/{escalation_id}/acknowledge", headers=clinician)
     assert ack.status_code == 200, ack.text
     other = httpx.post(
-        f"{esc_api}/{escalation_id}/reveal", headers=auth(cluster, "clinician", sub="u-clin-2")
+        f"{esc_api}/{escalation_id}/reveal",
+        json={"reason": "welfare_check"},
+        headers=auth(cluster, "clinician", sub="u-clin-2"),
     )
     assert other.status_code in (403, 409), other.text  # only the acknowledging clinician
-    shown = httpx.post(f"{esc_api}/{escalation_id}/reveal", headers=clinician)
+    shown = httpx.post(
+        f"{esc_api}/{escalation_id}/reveal", json={"reason": "welfare_check"}, headers=clinician
+    )
     assert shown.status_code == 200, shown.text
     assert shown.json()["fields"]["name"] == "Jordan Vance"
     disclosed = [e for e in events(cluster, f"ev.{FIRE}.member.>", 1) if e.event_name == "identity_disclosed"]

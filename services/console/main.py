@@ -10,7 +10,21 @@ import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from services.console import admin, i18n, inbox, leader, me, member, peer, public, signin
+from services.console import (
+    admin,
+    cad_roster,
+    clinician,
+    coordinator,
+    i18n,
+    inbox,
+    leader,
+    me,
+    member,
+    peer,
+    public,
+    roster,
+    signin,
+)
 from services.console.backend import Backend
 from services.console.oidc import Oidc
 from services.console.security import headers
@@ -36,7 +50,20 @@ def create_app(
     app.state.translations = i18n.load()
     app.middleware("http")(headers)
     add_error_pages(app)
-    for module in (public, signin, member, peer, inbox, me, leader, admin):
+    for module in (
+        public,
+        signin,
+        member,
+        peer,
+        inbox,
+        me,
+        coordinator,
+        roster,
+        cad_roster,
+        clinician,
+        leader,
+        admin,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

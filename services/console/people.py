@@ -23,12 +23,15 @@ class DemoPerson:
 
 
 def demo_people() -> list[DemoPerson]:
-    """One member per agency (also the responder who gets debrief offers), every seeded peer, a leader
-    per agency and two regional admins (a policy change needs a second one to approve it)."""
+    """One member per agency (also the responder who gets debrief offers), every seeded peer, one
+    coordinator and one clinician per agency, a leader per agency and two regional admins (a policy
+    change needs a second one to approve it)."""
     people = [DemoPerson("member", agency, f"m-demo-{agency}", f"member · {agency}") for agency in AGENCIES]
     people += [
         DemoPerson("peer", agency, ref, f"peer {ref[-2:]} · {agency}") for agency, ref, _ in demo_peers()
     ]
+    people += [DemoPerson("coordinator", a, f"u-coord-{a}", f"coordinator · {a}") for a in AGENCIES]
+    people += [DemoPerson("clinician", a, f"u-clin-{a}", f"clinician · {a}") for a in AGENCIES]
     people += [DemoPerson("leader", agency, f"l-demo-{agency}", f"leader · {agency}") for agency in AGENCIES]
     people += [DemoPerson("regional_admin", REGION, f"ra-demo-{n}", f"regional admin {n}") for n in (1, 2)]
     return people

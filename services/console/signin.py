@@ -14,7 +14,14 @@ from services.console.security import session_of, state_change
 from shared.auth import Role, mint
 
 router = APIRouter()
-HOME = {"member": "/member", "peer": "/peer", "leader": "/leader", "regional_admin": "/admin"}
+HOME = {
+    "member": "/member",
+    "peer": "/peer",
+    "coordinator": "/coordinator",
+    "clinician": "/clinician",
+    "leader": "/leader",
+    "regional_admin": "/admin",
+}
 
 
 def signed_in_as(request: Request, token: str, role: str, agency: str, sub: str, label: str) -> Response:

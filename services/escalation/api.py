@@ -18,6 +18,7 @@ from services.escalation import domain, projection
 from services.escalation.commands import Commands
 from shared.auth import Auth, Principal, check_agency
 from shared.contracts.escalation import ALL_CATEGORIES, ConcernCategory, DisclosurePolicyProposed, Tier
+from shared.contracts.intake import RevealReason
 from shared.envelope import TOKEN, new_id
 from shared.httpapi import service_api
 from shared.limits import HttpLimits
@@ -121,6 +122,12 @@ class OpenEscalation(BaseModel):
     policy_version: int
     triggered_at: datetime
     deadline_at: datetime | None
+
+
+class RevealBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: RevealReason = Field(description="why the identity is needed, coded; recorded with the reveal")
 
 
 class Identity(BaseModel):
@@ -232,6 +239,24 @@ def build_api(
         with engine.connect() as conn:
             return projection.open_escalations(conn, agency, limit)
 
+    @api.get(
+        "/v1/agencies/{agency}/escalations/{escalation_id}",
+        response_model=OpenEscalation,
+        tags=["escalations"],
+    )
+    def one_escalation(
+        agency: AgencyId,
+        escalation_id: EscalationId,
+        who: Principal = auth.require("coordinator", "clinician"),
+    ) -> dict[str, object]:
+        """One escalation's state (resolved ones too). No identities, no content."""
+        check_agency(who, agency)
+        with engine.connect() as conn:
+            found = projection.find(conn, escalation_id)
+        if found is None or found.pop("agency") != agency:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such escalation in this agency")
+        return found
+
     @api.post(
         "/v1/agencies/{agency}/escalations/{escalation_id}/acknowledge",
         response_model=State,
@@ -272,6 +297,7 @@ def build_api(
     async def reveal(
         agency: AgencyId,
         escalation_id: EscalationId,
+        body: RevealBody,
         response: Response,
         who: Principal = auth.require("clinician"),
     ) -> Identity:
@@ -279,7 +305,9 @@ def build_api(
         A refusal says why and is recorded; a reveal is recorded by the vault (`identity_disclosed`)."""
         check_agency(who, agency)
         response.headers["Cache-Control"] = "no-store"
-        result = await commands().reveal(agency, escalation_id, by=who.sub, role=who.role)
+        result = await commands().reveal(
+            agency, escalation_id, by=who.sub, role=who.role, purpose=body.reason
+        )
         if result.unavailable:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, result.refused)
         if result.fields is None:

@@ -111,13 +111,8 @@ class Verdict:
         return not self.problems
 
 
-def verify_chain(
-    conn: Connection, table: Table, log: dict[int, str], position: int, latest: int | None = None
-) -> Verdict:
-    """Check the stored chain link by link, then against `log` (seq → canonical record recomputed from the
-    log) for every audited event up to the projection's `position` (read before the log was); no record
-    may claim an event past `latest` (the position read after)."""
-    verdict = Verdict(checked_up_to_seq=position)
+def check_links(conn: Connection, table: Table, verdict: Verdict) -> dict[int, str]:
+    """Check the stored chain link by link (problems go into `verdict`); returns seq → stored record."""
     rows = conn.execute(
         select(table.c.position, table.c.seq, table.c.body, table.c.prev_hash, table.c.hash).order_by(
             table.c.position
@@ -136,6 +131,43 @@ def verify_chain(
             verdict.problems.append(f"{where}: content does not match its hash (altered)")
         prev = row.hash
         stored[row.seq] = row.body
+    return stored
+
+
+def records_of(conn: Connection, table: Table, agency: str, escalation_id: str) -> list[dict[str, object]]:
+    """An escalation's audit records (its own events and the disclosures made under it), in order."""
+    mark = f'"escalation_id":"{escalation_id}"'
+    rows = conn.execute(
+        select(
+            table.c.position, table.c.seq, table.c.event_type, table.c.occurred_at, table.c.body, table.c.hash
+        )
+        .where(
+            table.c.agency == agency,
+            (table.c.aggregate_id == escalation_id) | table.c.body.contains(mark, autoescape=True),
+        )
+        .order_by(table.c.position)
+    ).mappings()
+    return [
+        {
+            "position": r["position"],
+            "seq": r["seq"],
+            "type": r["event_type"],
+            "at": r["occurred_at"],
+            "data": json.loads(r["body"])["data"],
+            "hash": r["hash"],
+        }
+        for r in rows
+    ]
+
+
+def verify_chain(
+    conn: Connection, table: Table, log: dict[int, str], position: int, latest: int | None = None
+) -> Verdict:
+    """Check the stored chain link by link, then against `log` (seq → canonical record recomputed from the
+    log) for every audited event up to the projection's `position` (read before the log was); no record
+    may claim an event past `latest` (the position read after)."""
+    verdict = Verdict(checked_up_to_seq=position)
+    stored = check_links(conn, table, verdict)
     for seq, record in sorted(log.items()):
         if seq > position:
             continue

@@ -21,7 +21,7 @@ from shared import decision
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.escalation import DisclosurePolicyProposed, DisclosurePolicyRecorded
-from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest
+from shared.contracts.intake import REVEAL_SUBJECT, RevealReason, RevealReply, RevealRequest
 from shared.decision import Aggregate, payloads
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import EventStore, History
@@ -174,7 +174,9 @@ class Commands:
         )
         return after.tier > tier
 
-    async def reveal(self, agency: str, escalation_id: str, *, by: str, role: str) -> Reveal:
+    async def reveal(
+        self, agency: str, escalation_id: str, *, by: str, role: str, purpose: RevealReason | None = None
+    ) -> Reveal:
         """Ask intake's vault for the member's identity, after checking the escalation and its policy here.
         Every refusal is recorded on the escalation; every reveal is recorded by the vault."""
         esc, _ = await self.load(agency, escalation_id)
@@ -186,6 +188,7 @@ class Commands:
                 case_id=esc.case_id,
                 requested_by=by,
                 disclosed_to=by,
+                reason=purpose,
             )
             try:
                 msg = await self.nc().request(

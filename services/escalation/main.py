@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client
 from rich.console import Console
 
+from services.escalation import audit_api
 from services.escalation.api import build_api
 from services.escalation.app import Reactors, build_broker, connect
 from services.escalation.commands import Commands
@@ -50,6 +51,7 @@ class Escalation:
         self.reactors = Reactors(self.commands, settings.risk_flag_category)
         self.broker = build_broker(settings, self.reactors)
         self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth, settings.http_limits())
+        audit_api.add_routes(self.api, self.engine, self.auth, self.nc)
         self.timers = TimerLoop(
             self.engine,
             timers,

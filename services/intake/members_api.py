@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.ports import Ports
 from services.intake.requests_api import SOURCE, AgencyId, Identity
+from services.intake.vault import RosterConflict
 from shared import decision
 from shared.auth import Principal, check_agency
 from shared.contracts.intake import MemberIdentityErased
@@ -57,6 +58,18 @@ class Mapped(BaseModel):
     mapped: int
 
 
+class Lookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cad_ids: list[CadId] = Field(min_length=1, max_length=1000)
+
+
+class Found(BaseModel):
+    """Each CAD id asked about → its member_ref, or None where the roster has no such id."""
+
+    members: dict[str, str | None]
+
+
 class Erased(BaseModel):
     member_ref: str
     erased: bool = True
@@ -74,6 +87,10 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         identity = body.identity.given()
         if not identity:
             raise HTTPException(422, "identity: give at least one field")
+        taken = await asyncio.to_thread(ports.vault.lookup, body.agency, body.cad_ids)
+        if taken:
+            named = ", ".join(f"cad_ids.{i}" for i, c in enumerate(body.cad_ids) if c in taken)
+            raise HTTPException(status.HTTP_409_CONFLICT, f"{named}: already mapped to another member")
         member_ref = new_id("m")
         event = await asyncio.to_thread(
             ports.vault.register,
@@ -101,7 +118,24 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
             if not await asyncio.to_thread(ports.vault.known_member, agency, e.member_ref):
                 raise HTTPException(422, f"entries.{i}.member_ref: not a member of {agency}")
         pairs = [(e.cad_id, e.member_ref) for e in body.entries]
-        return Mapped(mapped=await asyncio.to_thread(ports.vault.map_cad, agency, pairs))
+        try:
+            return Mapped(mapped=await asyncio.to_thread(ports.vault.map_cad, agency, pairs))
+        except RosterConflict as exc:
+            named = ", ".join(f"entries.{i}.cad_id" for i in exc.positions)
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"{named}: already mapped to another member (nothing was imported; a CAD id is never "
+                "moved to another person)",
+            ) from exc
+
+    @api.post("/v1/agencies/{agency}/roster/lookup", response_model=Found, tags=["vault"])
+    async def read_roster(
+        agency: str, body: Lookup, who: Principal = auth.require("coordinator", "regional_admin")
+    ) -> Found:
+        """Read the roster back for these CAD ids (kept only as keyed hashes, so they are asked for)."""
+        check_agency(who, agency)
+        found = await asyncio.to_thread(ports.vault.lookup, agency, body.cad_ids)
+        return Found(members={c: found.get(c) for c in body.cad_ids})
 
     @api.delete("/v1/members/{member_ref}/identity", response_model=Erased, tags=["vault"])
     async def erase_identity(

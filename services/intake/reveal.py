@@ -81,6 +81,7 @@ class Revealer:
                     requested_by=req.requested_by,
                     disclosed_to=req.disclosed_to,
                     fields=tuple(sorted(state.fields)),
+                    reason=req.reason,
                 )
             ]
 

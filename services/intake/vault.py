@@ -118,6 +118,14 @@ def vault_engine(url: str) -> Engine:
     return engine
 
 
+class RosterConflict(Exception):
+    """CAD ids already mapped to another member (positions in the batch); nothing was mapped."""
+
+    def __init__(self, positions: list[int]) -> None:
+        super().__init__(positions)
+        self.positions = positions
+
+
 class Vault:
     def __init__(self, engine: Engine, keyring: Keyring) -> None:
         self.engine, self.keyring = engine, keyring
@@ -309,14 +317,24 @@ class Vault:
         return hmac.new(key, f"{agency}/{cad_id.strip().lower()}".encode(), hashlib.sha256).hexdigest()
 
     def map_cad(self, agency: str, pairs: Iterable[tuple[str, str]]) -> int:
+        """Map CAD ids to members, all or nothing. A CAD id already held by another member is never moved
+        (RosterConflict names each such pair by its position); mapping it again to its member is a no-op."""
         key = self._roster_key()
         count = 0
+        conflicts: list[int] = []
         with self.engine.begin() as conn:
-            for cad_id, member_ref in pairs:
+            for i, (cad_id, member_ref) in enumerate(pairs):
                 h = self._hash(key, agency, cad_id)
-                conn.execute(delete(roster).where(roster.c.agency == agency, roster.c.cad_hash == h))
-                conn.execute(insert(roster).values(agency=agency, cad_hash=h, member_ref=member_ref))
+                held = conn.execute(
+                    select(roster.c.member_ref).where(roster.c.agency == agency, roster.c.cad_hash == h)
+                ).scalar()
+                if held is not None and held != member_ref:
+                    conflicts.append(i)
+                elif held is None:
+                    conn.execute(insert(roster).values(agency=agency, cad_hash=h, member_ref=member_ref))
                 count += 1
+            if conflicts:
+                raise RosterConflict(conflicts)
         return count
 
     def lookup(self, agency: str, cad_ids: Iterable[str]) -> dict[str, str]:

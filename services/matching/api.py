@@ -63,6 +63,7 @@ class NewPeer(Strict):
 class Training(Strict):
     course: Code
     completed_on: date
+    expires_on: date | None = Field(default=None, description="when the certification lapses")
 
 
 class Mentor(Strict):
@@ -86,6 +87,10 @@ class Availability(Strict):
 class Windows(Strict):
     windows: tuple[AvailabilityWindow, ...] = Field(default=(), max_length=64)
     tz: TimeZone = Field(default="UTC", description="a zoneinfo name, e.g. America/Chicago")
+
+
+class Assignment(Strict):
+    peer_ref: Code
 
 
 class Answer(Strict):
@@ -172,7 +177,12 @@ def build_api(
         agency: Ref, peer_ref: Ref, body: Training, who: Principal = coordinator
     ) -> dict[str, Any]:
         check_agency(who, agency)
-        event = PeerTrainingRecorded(course=body.course, completed_on=body.completed_on.isoformat())
+        if body.expires_on is not None and body.expires_on <= body.completed_on:
+            raise HTTPException(422, "expires_on: must be after completed_on")
+        expires = body.expires_on.isoformat() if body.expires_on else None
+        event = PeerTrainingRecorded(
+            course=body.course, completed_on=body.completed_on.isoformat(), expires_on=expires
+        )
         return await run(agency, peer_ref, step(event))
 
     @api.post(base + "/{peer_ref}/activation", tags=["directory"])
@@ -290,6 +300,24 @@ def build_api(
             events = await assigner.decide(agency, case_id, domain.rematch)
         except domain.Rejected as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        return {"case_id": case_id, "events": [e.name for e in events]}
+
+    @api.post("/v1/agencies/{agency}/cases/{case_id}/assignment", tags=["coordination"])
+    async def assign_to(
+        agency: Ref, case_id: Ref, body: Assignment, who: Principal = coordinator
+    ) -> dict[str, Any]:
+        """Give the case to a named peer; a case already with a peer is handed on from them first."""
+        check_agency(who, agency)
+
+        def decide(case: domain.Case, peers: list[Peer], ctx: domain.Context) -> list[Event]:
+            return domain.assign_to(case, body.peer_ref, peers, ctx)
+
+        try:
+            events = await assigner.decide(agency, case_id, decide)
+        except domain.Rejected as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        if not events:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case in this agency")
         return {"case_id": case_id, "events": [e.name for e in events]}
 
     return api

@@ -33,7 +33,7 @@ from services.matching.peers import Peer, Policy
 from shared import decision
 from shared.clock import Clock
 from shared.contracts.base import Event
-from shared.contracts.matching import CoordinatorAlerted
+from shared.contracts.matching import CoordinatorAlerted, HandOn
 from shared.decision import Aggregate, event_ids
 from shared.envelope import Envelope
 from shared.eventstore import Append, ConcurrencyConflict, EventStore, History
@@ -182,6 +182,14 @@ class Assigner:
             return domain.expire(case, assignment_id, peers, ctx)
 
         return await self.decide(agency, case_id, decide, command_id=f"expire/{assignment_id}")
+
+    async def hand_on(
+        self, agency: str, case_id: str, peer_ref: str, why: HandOn, command_id: str | None = None
+    ) -> list[Event]:
+        def decide(case: domain.Case, peers: list[Peer], ctx: domain.Context) -> list[Event]:
+            return domain.hand_on(case, peer_ref, why, peers, ctx)
+
+        return await self.decide(agency, case_id, decide, command_id=command_id)
 
     async def reassign(self, agency: str, case_id: str, command_id: str | None = None) -> list[Event]:
         return await self.decide(agency, case_id, domain.assign, command_id=command_id)

@@ -20,6 +20,7 @@ from shared.contracts.matching import (
     AssignmentExpired,
     CoordinatorAlerted,
     DeclineReason,
+    HandOn,
     MatchExplanation,
     PeerAssigned,
     RequestUnmatched,
@@ -142,6 +143,8 @@ def why_not(peer: Peer, case: Case, ctx: Context) -> str | None:
         return "outside_window"
     if peer.unconfirmed(ctx.now, ctx.policy):
         return "roster_unconfirmed"
+    if peer.training_lapsed(ctx.now):
+        return "training_lapsed"
     return None
 
 
@@ -211,6 +214,17 @@ def offer_id(case: Case) -> str:
     return f"{case.case_id}-a{case.offers_made + 1}"
 
 
+def _offer(case: Case, peer: Peer, ctx: Context, explanation: MatchExplanation) -> PeerAssigned:
+    respond_by = ctx.now + timedelta(minutes=ctx.policy.respond_within_minutes)
+    return PeerAssigned(
+        peer_ref=peer.peer_ref,
+        peer_agency=peer.agency,
+        assignment_id=offer_id(case),
+        respond_by=respond_by.isoformat(),
+        explanation=explanation,
+    )
+
+
 def assign(case: Case, peers: list[Peer], ctx: Context) -> list[Event]:
     """Offer the case to the best peer, or report it unmatched and alert the coordinator.
 
@@ -225,16 +239,7 @@ def assign(case: Case, peers: list[Peer], ctx: Context) -> list[Event]:
             RequestUnmatched(reason="no eligible peer", explanation=explanation),
             CoordinatorAlerted(reason="request_unmatched", case_agency=case.agency),
         ]
-    respond_by = ctx.now + timedelta(minutes=ctx.policy.respond_within_minutes)
-    return [
-        PeerAssigned(
-            peer_ref=choice.peer.peer_ref,
-            peer_agency=choice.peer.agency,
-            assignment_id=offer_id(case),
-            respond_by=respond_by.isoformat(),
-            explanation=explanation,
-        )
-    ]
+    return [_offer(case, choice.peer, ctx, explanation)]
 
 
 def _current(case: Case, peer_ref: str) -> Offer:
@@ -282,3 +287,38 @@ def rematch(case: Case, peers: list[Peer], ctx: Context) -> list[Event]:
     if case.status != "unmatched":
         raise Rejected("only an unmatched case can be matched again")
     return assign(replace(case, status="waiting"), peers, ctx)
+
+
+def assign_to(case: Case, peer_ref: str, peers: list[Peer], ctx: Context) -> list[Event]:
+    """A coordinator gives the case to a named peer: an open case is handed on from its current peer
+    first. The named peer must pass every hard constraint (a past decline or expiry is overridden)."""
+    if case.status not in ("waiting", "unmatched", "offered", "accepted"):
+        raise Rejected("the case is not open")
+    if case.offer is not None and case.offer.peer_ref == peer_ref:
+        raise Rejected("the case is already with this peer")
+    peer = next((p for p in peers if p.peer_ref == peer_ref), None)
+    if peer is None:
+        raise Rejected("no such peer within the case's scope")
+    events: list[Event] = []
+    if case.offer is not None:
+        offer = case.offer
+        events.append(
+            AssignmentDeclined(
+                peer_ref=offer.peer_ref, assignment_id=offer.assignment_id, handed_on="reassigned"
+            )
+        )
+        case = evolve(case, events[0], case.agency)
+    reason = why_not(peer, replace(case, tried=case.tried - {peer_ref}), ctx)
+    if reason:
+        raise Rejected(f"the peer cannot take this case: {public_reason(reason)}")
+    explanation = MatchExplanation(chosen_because=("assigned by the coordinator",), considered=1)
+    return [*events, _offer(case, peer, ctx, explanation)]
+
+
+def hand_on(case: Case, peer_ref: str, why: HandOn, peers: list[Peer], ctx: Context) -> list[Event]:
+    """The peer was deselected or went on a break: a case still with them goes to the next best peer."""
+    offer = case.offer
+    if offer is None or offer.peer_ref != peer_ref or case.status not in ("offered", "accepted"):
+        return []  # answered, handed on or closed meanwhile
+    event = AssignmentDeclined(peer_ref=peer_ref, assignment_id=offer.assignment_id, handed_on=why)
+    return _then(case, event, peers, ctx)

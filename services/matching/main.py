@@ -68,13 +68,21 @@ class Matching:
         self.ready = False
 
     async def fire(self, timer: Timer) -> bool:
-        """A due timer: expire an unanswered offer, match a case left waiting, or remind a peer."""
+        """A due timer: expire an unanswered offer, match a case left waiting, hand on a case from a peer
+        deselected or on a break, or remind a peer."""
         if timer.kind == "expire":
             return bool(
                 await self.assigner.expire(timer.agency, timer.aggregate_id, timer.data["assignment_id"])
             )
         if timer.kind == "assign":
             return bool(await self.assigner.reassign(timer.agency, timer.aggregate_id, fired(timer)))
+        if timer.kind == "handon":
+            data = timer.data
+            return bool(
+                await self.assigner.hand_on(
+                    timer.agency, timer.aggregate_id, data["peer_ref"], data["why"], fired(timer)
+                )
+            )
         if timer.kind == "remind":
             data = timer.data
             return await self.directory.remind(

@@ -2,7 +2,7 @@
 
 application → selected → trained → active (or enrolled directly as active); deselected at any point.
 A peer is matchable only when active, acknowledged, on duty, inside a weekly window (if any are set),
-not on a break, not overloaded, and re-confirmed within the agency's period.
+not on a break, not overloaded, re-confirmed within the agency's period, and with training not lapsed.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class Peer:
     supervisor_refs: tuple[str, ...] = ()
     stage: str = "new"  # new | applicant | selected | trained | active | deselected
     trainings: int = 0
+    training_expires: str | None = None  # ISO date the latest certification lapses; None: no expiry
     mentor_ref: str | None = None
     acknowledged: bool = False
     on_duty: bool = False
@@ -83,6 +84,9 @@ class Peer:
 
     def on_break(self, now: datetime) -> bool:
         return self.break_until is not None and now < self.break_until
+
+    def training_lapsed(self, now: datetime) -> bool:
+        return self.training_expires is not None and self.training_expires < now.date().isoformat()
 
     def unconfirmed(self, now: datetime, policy: Policy) -> bool:
         return self.confirmed_at is None or now - self.confirmed_at > timedelta(
@@ -156,7 +160,8 @@ def evolve(peer: Peer, event: Event, at: datetime) -> Peer:
             return replace(peer, stage="selected")
         case PeerTrainingRecorded():
             stage = "trained" if peer.stage == "selected" else peer.stage
-            return replace(peer, stage=stage, trainings=peer.trainings + 1)
+            expires = event.expires_on  # the latest training on record sets the expiry
+            return replace(peer, stage=stage, trainings=peer.trainings + 1, training_expires=expires)
         case PeerActivated():
             return replace(peer, stage="active", confirmed_at=at)
         case MentorPaired():

@@ -123,6 +123,9 @@ _ASSIGNMENT_INSERT = assignments.insert()
 _ASSIGNMENT_FIND = select(assignments.c.assignment_id, assignments.c.peer_ref).where(
     assignments.c.case_id == bindparam("b_case")
 )
+_HELD_BY = select(assignments.c.case_id, assignments.c.agency).where(
+    assignments.c.peer_ref == bindparam("b_peer")
+)
 _ASSIGNMENT_DELETE = assignments.delete().where(assignments.c.case_id == bindparam("b_case"))
 _ASSIGNMENT_ACCEPT = (
     assignments.update().where(assignments.c.case_id == bindparam("b_case")).values(status="accepted")
@@ -265,6 +268,7 @@ class DirectoryProjection:
                 _PEER_UPDATE,
                 {"b_peer": env.subject, "b_stage": after.stage, "b_state": peer_to_json(after)},
             )
+        self._hand_on(conn, env, before, after)
         timer_id = f"remind:{env.subject}"
         if isinstance(event, PeerDeselected | PeerReconfirmationRequested):
             cancel(conn, timers, timer_id)
@@ -276,6 +280,21 @@ class DirectoryProjection:
                     "confirmed_at": after.confirmed_at.isoformat() if after.confirmed_at else None,
                 }
                 schedule(conn, timers, Timer(timer_id, "remind", env.agency, env.subject, due[0], data))
+
+    def _hand_on(self, conn: Connection, env: Envelope, before: Peer, after: Peer) -> None:
+        """A peer just deselected or gone on a break: each case still with them is handed on (a timer
+        due now, so the handing on survives a restart and happens once)."""
+        if after.stage == "deselected" and before.stage != "deselected":
+            why = "peer_deselected"
+        elif rules.defect(before) or rules.defect(after):
+            return  # a record matching cannot evaluate (skipped by matching, logged there)
+        elif after.on_break(env.time) and not before.on_break(env.time):
+            why = "peer_on_break"
+        else:
+            return
+        for case_id, agency in conn.execute(_HELD_BY, {"b_peer": env.subject}).all():
+            data = {"peer_ref": env.subject, "why": why}
+            schedule(conn, timers, Timer(f"handon:{case_id}", "handon", agency, case_id, env.time, data))
 
     def _reach_reported(self, conn: Connection, agency: str) -> None:
         """The first word from notify on an agency: its peers not (yet) named reachable are not."""
@@ -303,6 +322,7 @@ class DirectoryProjection:
         conn.execute(_ASSIGNMENT_DELETE, {"b_case": case_id})
         conn.execute(_OPEN_OFFER_DELETE, {"b_case": case_id})
         cancel(conn, timers, f"expire:{row.assignment_id}")
+        cancel(conn, timers, f"handon:{case_id}")
         self._count(conn, row.peer_ref, -1)
 
     def _decision(

@@ -169,6 +169,7 @@ def card(p: Peer) -> dict[str, Any]:
         "languages": list(p.languages),
         "stage": p.stage,
         "trainings": p.trainings,
+        "training_expires": p.training_expires,
         "mentor_ref": p.mentor_ref,
         "acknowledged": p.acknowledged,
         "on_duty": p.on_duty,

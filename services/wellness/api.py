@@ -65,6 +65,13 @@ class FollowupView(BaseModel):
     status: str
 
 
+class UptakeView(BaseModel):
+    incident_id: str
+    offered: int
+    accepted: int
+    declined: int
+
+
 class ExposureView(BaseModel):
     member_ref: str
     incidents_in_window: int
@@ -220,6 +227,14 @@ def build_api(
         """Follow-ups of the agency not completed within the grace period."""
         check_agency(who, agency)
         return await asyncio.to_thread(read, lambda c: queries.followups_of(c, agency, status="overdue"))
+
+    @api.get("/v1/agencies/{agency}/incidents/uptake", response_model=list[UptakeView], tags=["offers"])
+    async def incident_uptake(
+        agency: str, who: Principal = auth.require("coordinator")
+    ) -> list[dict[str, Any]]:
+        """Critical incidents with the agency's debrief offers made, accepted and declined (counts only)."""
+        check_agency(who, agency)
+        return await asyncio.to_thread(read, queries.incident_uptake, agency)
 
     @api.get(
         "/v1/agencies/{agency}/members/{member_ref}/exposure", response_model=ExposureView, tags=["exposure"]

@@ -149,3 +149,21 @@ def followups_of(
     if status is not None:
         q = q.where(followups.c.status == status)
     return [dict(r) for r in conn.execute(q.order_by(followups.c.due_at).limit(limit)).mappings()]
+
+
+def incident_uptake(conn: Connection, agency: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Per critical incident, the agency's debrief offers by answer: counts only, never who."""
+    rows = conn.execute(
+        select(offers.c.incident_id, offers.c.status, func.count())
+        .where(offers.c.agency == agency)
+        .group_by(offers.c.incident_id, offers.c.status)
+    ).all()
+    found: dict[str, dict[str, Any]] = {}
+    for incident_id, status, n in rows:
+        entry = found.setdefault(
+            incident_id, {"incident_id": incident_id, "offered": 0, "accepted": 0, "declined": 0}
+        )
+        entry["offered"] += int(n)
+        if status in ("accepted", "declined"):
+            entry[status] += int(n)
+    return sorted(found.values(), key=lambda e: e["incident_id"], reverse=True)[:limit]

@@ -105,6 +105,12 @@ class MemberIdentityErased(Event):
     by_role: str
 
 
+# Why a clinician asks for a member's identity (the policy category is the basis; this is the purpose).
+RevealReason = Literal[
+    "emergency_response", "welfare_check", "mandated_report", "legal_order", "member_consent"
+]
+
+
 @event("identity_disclosed", aggregate="member")
 class IdentityDisclosed(Event):
     """The vault revealed a member's identity under an escalation. Immutable record of who, why, to whom."""
@@ -115,6 +121,7 @@ class IdentityDisclosed(Event):
     requested_by: str = Field(description="subject id of the clinician who asked")
     disclosed_to: str
     fields: tuple[str, ...]
+    reason: RevealReason | None = Field(default=None, description="why the clinician needed it, coded")
 
 
 class IncidentFlags(BaseModel):
@@ -192,6 +199,7 @@ class RevealRequest(BaseModel):
     case_id: str
     requested_by: str = Field(description="subject id of the acknowledging clinician")
     disclosed_to: str = Field(description="who receives the identity (usually the same clinician)")
+    reason: RevealReason | None = None
 
 
 class RevealReply(BaseModel):

@@ -41,6 +41,9 @@ class PeerEnrolled(Event):
 class PeerTrainingRecorded(Event):
     course: str
     completed_on: str
+    expires_on: str | None = Field(
+        default=None, description="ISO date the certification lapses (a peer then leaves matching)"
+    )
 
 
 @event("confidentiality_acknowledged", aggregate="peer")
@@ -88,13 +91,19 @@ class AssignmentAccepted(Event):
 
 # Why a peer declined, as a code (never free text); events from before codes were kept read as None.
 DeclineReason = Literal["unavailable", "conflict", "not_my_skill", "overloaded", "other"]
+# Why a case was handed on from its peer by someone else: a coordinator's reassignment, or the directory
+# when the peer was deselected or went on a break (their open cases are never left with them).
+HandOn = Literal["reassigned", "peer_deselected", "peer_on_break"]
 
 
 @event("assignment_declined", aggregate="case")
 class AssignmentDeclined(Event):
+    """The assignment ended without the peer keeping the case: declined by the peer, or handed on."""
+
     peer_ref: str
     assignment_id: str = ""
     reason: DeclineReason | None = None
+    handed_on: HandOn | None = Field(default=None, description="set when handed on, not declined by the peer")
 
 
 @event("assignment_expired", aggregate="case")

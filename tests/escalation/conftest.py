@@ -90,6 +90,7 @@ class VaultDouble:
             requested_by=req.requested_by,
             disclosed_to=req.disclosed_to,
             fields=("name", "phone"),
+            reason=req.reason,
         )
         env = Envelope.wrap(disclosed, agency=req.agency, subject=member_ref, source="test/vault-double")
         await self.store.append([env], expected=member.version)

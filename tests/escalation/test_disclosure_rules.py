@@ -122,7 +122,11 @@ async def test_a_clinician_who_raises_a_concern_cannot_acknowledge_it_and_reveal
         x = r.json()["escalation_id"]
         own = await c.post(f"{BASE}/escalations/{x}/acknowledge", headers=h.token("clinician", "u-cl"))
         assert own.status_code == 409 and "raised" in own.json()["detail"]
-        reveal = await c.post(f"{BASE}/escalations/{x}/reveal", headers=h.token("clinician", "u-cl"))
+        reveal = await c.post(
+            f"{BASE}/escalations/{x}/reveal",
+            json={"reason": "welfare_check"},
+            headers=h.token("clinician", "u-cl"),
+        )
         assert reveal.status_code == 403
         other = await c.post(f"{BASE}/escalations/{x}/acknowledge", headers=h.token("clinician", "u-cl2"))
         assert other.status_code == 200
@@ -154,7 +158,11 @@ async def test_a_clinician_takes_over_a_page_a_coordinator_acknowledged_first(
         assert taken.status_code == 200, taken.text
         second = await c.post(f"{BASE}/escalations/{x}/acknowledge", headers=h.token("clinician", "u-cl2"))
         assert second.status_code == 409
-        reveal = await c.post(f"{BASE}/escalations/{x}/reveal", headers=h.token("clinician", "u-cl"))
+        reveal = await c.post(
+            f"{BASE}/escalations/{x}/reveal",
+            json={"reason": "welfare_check"},
+            headers=h.token("clinician", "u-cl"),
+        )
     assert reveal.status_code == 200, reveal.text
     assert [r.requested_by for r in vault.requests] == ["u-cl"]
 

@@ -184,7 +184,9 @@ async def test_flag_pages_then_restart_mid_deadline_advances_once_and_reveal_is_
         assert not RevealReply.model_validate_json(answer.data).ok
 
         r = await c.post(
-            f"/v1/agencies/{AGENCY}/escalations/{x}/reveal", headers=stack.headers("clinician", "u-cl")
+            f"/v1/agencies/{AGENCY}/escalations/{x}/reveal",
+            json={"reason": "welfare_check"},
+            headers=stack.headers("clinician", "u-cl"),
         )
         requested = await stack.store.load(AGENCY, "case", case_id)
         member_ref = requested.events[0].envelope.data["member_ref"]
@@ -210,7 +212,9 @@ async def test_flag_pages_then_restart_mid_deadline_advances_once_and_reveal_is_
             f"/v1/agencies/{AGENCY}/escalations/{y}/acknowledge", headers=stack.headers("clinician", "u-cl")
         )
         refused = await c.post(
-            f"/v1/agencies/{AGENCY}/escalations/{y}/reveal", headers=stack.headers("clinician", "u-cl")
+            f"/v1/agencies/{AGENCY}/escalations/{y}/reveal",
+            json={"reason": "welfare_check"},
+            headers=stack.headers("clinician", "u-cl"),
         )
         assert refused.status_code == 403 and "does not permit disclosure" in refused.json()["detail"]
 

@@ -184,7 +184,9 @@ async def test_a_permitted_reveal_goes_through_the_vault_and_is_audited(
     x = await raise_and_ack(h, AGENCY, "threat_to_identifiable_person", "u-cl")
     async with h.client() as c:
         r = await c.post(
-            f"/v1/agencies/{AGENCY}/escalations/{x}/reveal", headers=h.token("clinician", "u-cl")
+            f"/v1/agencies/{AGENCY}/escalations/{x}/reveal",
+            json={"reason": "welfare_check"},
+            headers=h.token("clinician", "u-cl"),
         )
     assert r.status_code == 200, r.text
     assert r.json()["fields"]["name"] == "Test Member" and r.headers["cache-control"] == "no-store"
@@ -217,6 +219,7 @@ async def test_a_reveal_the_policy_does_not_permit_is_refused_with_the_reason_an
     async with h.client() as c:
         r = await c.post(
             f"/v1/agencies/county-ems/escalations/{x}/reveal",
+            json={"reason": "welfare_check"},
             headers=h.token("clinician", "u-cl", "county-ems"),
         )
     assert r.status_code == 403
@@ -232,9 +235,11 @@ async def test_only_the_acknowledging_clinician_of_an_unresolved_escalation_may_
     x = await raise_and_ack(h, AGENCY, "imminent_self_harm", "u-cl")
     async with h.client() as c:
         url = f"/v1/agencies/{AGENCY}/escalations/{x}/reveal"
-        other = await c.post(url, headers=h.token("clinician", "u-other"))
+        other = await c.post(url, json={"reason": "welfare_check"}, headers=h.token("clinician", "u-other"))
         assert other.status_code == 403 and "who acknowledged" in other.json()["detail"]
-        coordinator = await c.post(url, headers=h.token("coordinator", "u-cl"))
+        coordinator = await c.post(
+            url, json={"reason": "welfare_check"}, headers=h.token("coordinator", "u-cl")
+        )
         assert coordinator.status_code == 403
         done = await c.post(
             f"/v1/agencies/{AGENCY}/escalations/{x}/resolve",
@@ -242,10 +247,12 @@ async def test_only_the_acknowledging_clinician_of_an_unresolved_escalation_may_
             headers=h.token("clinician", "u-cl"),
         )
         assert done.status_code == 200
-        late = await c.post(url, headers=h.token("clinician", "u-cl"))
+        late = await c.post(url, json={"reason": "welfare_check"}, headers=h.token("clinician", "u-cl"))
         assert late.status_code == 403 and "resolved" in late.json()["detail"]
         missing = await c.post(
-            f"/v1/agencies/{AGENCY}/escalations/x-nope/reveal", headers=h.token("clinician", "u")
+            f"/v1/agencies/{AGENCY}/escalations/x-nope/reveal",
+            json={"reason": "welfare_check"},
+            headers=h.token("clinician", "u"),
         )
         assert missing.status_code == 404
     assert vault.requests == []
@@ -265,7 +272,9 @@ async def test_the_vault_refusing_is_recorded_too(h: Harness, vault: VaultDouble
     vault.decide = refuse  # type: ignore[method-assign]
     async with h.client() as c:
         r = await c.post(
-            f"/v1/agencies/{AGENCY}/escalations/{x}/reveal", headers=h.token("clinician", "u-cl")
+            f"/v1/agencies/{AGENCY}/escalations/{x}/reveal",
+            json={"reason": "welfare_check"},
+            headers=h.token("clinician", "u-cl"),
         )
     assert r.status_code == 403 and "the vault refused: sealed" in r.json()["detail"]
 

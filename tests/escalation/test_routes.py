@@ -28,7 +28,12 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/agencies/{agency}/escalations"): {},
     ("POST", "/v1/agencies/{agency}/escalations/{escalation_id}/acknowledge"): {},
     ("POST", "/v1/agencies/{agency}/escalations/{escalation_id}/resolve"): {"json": {"outcome": "no_action"}},
-    ("POST", "/v1/agencies/{agency}/escalations/{escalation_id}/reveal"): {},
+    ("POST", "/v1/agencies/{agency}/escalations/{escalation_id}/reveal"): {
+        "json": {"reason": "welfare_check"}
+    },
+    ("GET", "/v1/agencies/{agency}/escalations/{escalation_id}"): {},
+    ("GET", "/v1/agencies/{agency}/escalations/{escalation_id}/audit"): {},
+    ("GET", "/v1/agencies/{agency}/audit/verification"): {},
 }
 EXPECTED_ROLES = {
     ("PUT", "/v1/agencies/{agency}/disclosure-policy"): {"regional_admin", "coordinator"},
@@ -53,6 +58,13 @@ EXPECTED_ROLES = {
         "leader",
     },
     ("POST", "/v1/agencies/{agency}/escalations/{escalation_id}/reveal"): {"clinician"},
+    ("GET", "/v1/agencies/{agency}/escalations/{escalation_id}"): {"coordinator", "clinician"},
+    ("GET", "/v1/agencies/{agency}/escalations/{escalation_id}/audit"): {
+        "clinician",
+        "coordinator",
+        "regional_admin",
+    },
+    ("GET", "/v1/agencies/{agency}/audit/verification"): {"clinician", "coordinator", "regional_admin"},
 }
 
 

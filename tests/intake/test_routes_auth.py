@@ -56,6 +56,10 @@ async def test_every_route_admits_exactly_its_roles_and_only_in_their_agency(wor
             "url": f"/v1/agencies/{A}/roster",
             "json": {"entries": [{"cad_id": "RFD-1", "member_ref": mapped}]},
         },
+        ("POST", "/v1/agencies/{agency}/roster/lookup"): {
+            "url": f"/v1/agencies/{A}/roster/lookup",
+            "json": {"cad_ids": ["RFD-1"]},
+        },
         ("DELETE", "/v1/members/{member_ref}/identity"): {"url": f"/v1/members/{erased}/identity"},
         ("POST", "/v1/cad/incidents"): {"url": f"/v1/cad/incidents?agency={A}", "json": WEBHOOK},
         ("GET", "/v1/agencies/{agency}/cases/{case_id}/callback"): {

@@ -191,6 +191,7 @@ SAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/agencies/{agency}/peers/{peer_ref}/profile"): {"json": {"display_name": "Sam"}},
     ("GET", "/v1/agencies/{agency}/cases/{case_id}/explanation"): {},
     ("POST", "/v1/agencies/{agency}/cases/{case_id}/rematch"): {},
+    ("POST", "/v1/agencies/{agency}/cases/{case_id}/assignment"): {"json": {"peer_ref": "p-1"}},
 }
 
 

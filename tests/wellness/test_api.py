@@ -45,6 +45,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         None,
     ),
     ("GET", "/v1/agencies/{agency}/followups/overdue"): (f"/v1/agencies/{A}/followups/overdue", None),
+    ("GET", "/v1/agencies/{agency}/incidents/uptake"): (f"/v1/agencies/{A}/incidents/uptake", None),
     ("GET", "/v1/agencies/{agency}/members/{member_ref}/exposure"): (
         f"/v1/agencies/{A}/members/m-1/exposure",
         None,
@@ -141,6 +142,11 @@ async def test_members_and_peers_act_only_on_their_own(rig: Rig) -> None:
         assert (
             await http.get(f"/v1/agencies/{A}/followups/overdue", headers=bearer(rig, "coordinator"))
         ).json() == []
+        uptake = (
+            await http.get(f"/v1/agencies/{A}/incidents/uptake", headers=bearer(rig, "coordinator"))
+        ).json()
+        assert [(u["offered"], u["accepted"], u["declined"]) for u in uptake] == [(1, 0, 1)]
+        assert "member_ref" not in str(uptake), "counts only, never who"
         load = await http.get(f"/v1/agencies/{A}/peers/p-1/load", headers=bearer(rig, "peer", sub="p-2"))
         assert load.status_code == 403
 
