@@ -80,7 +80,12 @@ class Matching:
             data = timer.data
             return bool(
                 await self.assigner.hand_on(
-                    timer.agency, timer.aggregate_id, data["peer_ref"], data["why"], fired(timer)
+                    timer.agency,
+                    timer.aggregate_id,
+                    data["peer_ref"],
+                    data["why"],
+                    # one case handed on from several peers at one instant: each hand-on decides once
+                    f"{fired(timer)}/{data['peer_ref']}/{data['why']}",
                 )
             )
         if timer.kind == "remind":
