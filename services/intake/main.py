@@ -14,9 +14,9 @@ import sys
 from fastapi import FastAPI
 from nats.js.errors import NotFoundError
 
+from services.intake import inbox
 from services.intake.api import build_api
 from services.intake.dispatch import Dispatch
-from services.intake.inbox import Inbox
 from services.intake.peercards import PeerCards
 from services.intake.policy import Policies
 from services.intake.projection import CaseProjection
@@ -30,6 +30,7 @@ from shared.consumers.intake import CAD_INBOX
 from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.projection import Projection, ensure_schema
+from shared.reactor import Reactions
 from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
@@ -89,8 +90,10 @@ class Intake:
         except NotFoundError:
             log.error("stream %s is not provisioned: CAD over NATS is off (HTTP still works)", CAD_INBOX)
         else:
-            dispatch = Dispatch(self._store, self.vault, self.policies)
-            tasks.append(Inbox(js, dispatch, self.settings.cad_max_deliveries).run)
+            policies = inbox.policy(self.settings.cad_max_deliveries)
+            cad = Reactions(self.settings, inbox.routes(), policies=policies)
+            cad.provide(dispatch=Dispatch(self._store, self.vault, self.policies))
+            tasks.append(cad.run)
         self.ready = True
         if self.settings.metrics_port:
             ops = ops_app("intake", lambda: self.ready and nc.is_connected)
