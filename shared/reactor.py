@@ -1,39 +1,36 @@
-"""Reactions: an event on the log (or a document in an inbox stream) → a handler, the one way to consume.
+"""Reactions: an event on the log (or a document in an inbox stream) → a handler; the one way to consume.
 
 A reaction is written as faststream's documentation writes a subscriber, on a router the service's
-composition root includes in its broker:
+composition root includes in its reaction broker (one router per app: a faststream router belongs to
+one broker):
 
-    router = NatsRouter()
-
-    @reaction(router, consumer("escalation-riskflags"), workers=8)
     async def raise_concern(delivered: Delivered, commands: Commands = Depends(provided("commands"))):
         ...
+
+    router = NatsRouter()
+    reaction(router, consumer("escalation-riskflags"), workers=8)(raise_concern)
 
 - The body is a `Delivered` (the envelope, its typed event, its stream sequence) made by ONE decoder,
   the contract registry's (`decode`); an inbox of outside documents passes its own decoder, which raises
   `Undecodable` with a reason that quotes no value.
-- Dependencies come through `Depends`; `provided(name)` hands out what the composition root put in the
-  broker's context (`broker.context.set_global(name, value)`). A reaction that publishes declares its
-  publisher on the router, so the AsyncAPI document (`faststream.specification.AsyncAPI`) lists it.
+- Dependencies come through `Depends`; `provided(name)` hands out what the composition root gave
+  `Reactions.provide`. A reaction that publishes declares its publisher on the router, so the AsyncAPI
+  document (`faststream.specification.AsyncAPI(reactions.broker)`) lists what it sends and receives.
 - Nothing is created on the server: the stream is bound with `declare=False` and the pull subscription
   binds the durable the provisioner made (shared/consumers), pulling into the service's private inbox
   prefix (the only one its bus identity may subscribe to).
-
-`Settlement`, the reaction broker's middleware, decides every message's fate in ONE place:
-decoded and handled → ack; undecodable → dead-lettered at once with the reason (shared.dlq), acked;
-the handler raised → nak with a growing delay (the worker moves on meanwhile) until the delivery count
-reaches `max_deliveries`, then dead-lettered with the reason, acked. One bad event never stalls the rest.
+- Every message is settled by shared.settlement: ack after success; undecodable → dead letter at once;
+  a failing handler → nak with backoff, then dead letter with the reason.
+- A reaction that decides a whole fetched batch at once uses shared.batches, settled the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, cast
 
-from faststream import BaseMiddleware, Context
+from faststream import Context
 from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
@@ -42,21 +39,17 @@ from faststream.nats.security import NatsNKey
 from faststream.security import BaseSecurity
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shared import busclient
 from shared.contracts.base import Event, UnknownEventType
-from shared.dlq import dead_letter
 from shared.envelope import STREAM, Envelope, read_event
 from shared.items import describe
 from shared.settings import ServiceSettings
+from shared.settlement import Policy, Settlement, Undecodable
 from shared.topology import Consumer
 
-log = logging.getLogger("peerline.reactor")
-HANDLED = Counter("peerline_reaction_events_total", "events a reaction handled", ["consumer"])
-RETRIED = Counter("peerline_reaction_retries_total", "deliveries a reaction failed and naked", ["consumer"])
-DEAD = Counter("peerline_reaction_dead_letters_total", "events a reaction dead-lettered", ["consumer"])
+__all__ = ["Delivered", "Policy", "Reactions", "Undecodable", "decode", "decode_msg", "provided", "reaction"]
 Decoder = Callable[[StreamMessage[Msg]], Awaitable[Any]]
 
 
@@ -68,20 +61,21 @@ class Delivered(BaseModel):
     env: Envelope
     event: Event
     seq: int
-
-
-class Undecodable(Exception):
-    """The message is no valid input: dead-lettered at once, never retried. The reason quotes no value."""
+    headers: dict[str, str] = {}  # as delivered: trace context, message id
 
 
 async def decode(msg: StreamMessage[Msg]) -> Delivered:
-    """The one decoder for events on the log: envelope, subject check, typed payload (contract registry)."""
-    raw = msg.raw_message
+    """The one decoder for events on the log (faststream's decoder hook)."""
+    return decode_msg(msg.raw_message)
+
+
+def decode_msg(raw: Msg) -> Delivered:
+    """An event as the log holds it: envelope, subject check, typed payload (the contract registry)."""
     try:
         env, event = read_event(raw.data, raw.subject)
     except (ValidationError, UnknownEventType, ValueError) as exc:
         raise Undecodable(describe(exc)) from exc
-    return Delivered(env=env, event=event, seq=raw.metadata.sequence.stream)
+    return Delivered(env=env, event=event, seq=raw.metadata.sequence.stream, headers=raw.headers or {})
 
 
 def provided(name: str) -> Callable[..., Any]:
@@ -115,80 +109,6 @@ def reaction(
         title=spec.durable,
         description=spec.description or None,
     )
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How a durable's failures are settled."""
-
-    max_deliveries: int = 5
-    backoff_s: float = 0.1  # the n-th failed delivery comes back after backoff_s * 2**n
-    dlq_ttl_s: int | None = None  # dead letters holding raw outside data expire (shared.dlq)
-
-
-class Settlement:
-    """Acks, naks and dead letters for every reaction of one broker (its middleware factory)."""
-
-    def __init__(self, default: Policy, policies: Mapping[str, Policy] | None = None) -> None:
-        self.default, self.policies = default, dict(policies or {})
-        self.js: JetStreamContext | None = None  # set once the broker is connected
-
-    def __call__(self, msg: Any, /, *, context: Any) -> _Settle:
-        return _Settle(msg, context=context, settlement=self)
-
-    async def settle(self, raw: Msg, handle: Callable[[], Awaitable[Any]]) -> Any:
-        durable = raw.metadata.consumer or ""
-        policy = self.policies.get(durable, self.default)
-        try:
-            result = await handle()
-        except Undecodable as exc:
-            await self.dead(raw, policy, str(exc))
-            return None
-        except Exception as exc:
-            await self.failed(raw, policy, describe(exc))
-            return None
-        HANDLED.labels(durable).inc()
-        await raw.ack()
-        return result
-
-    async def failed(self, raw: Msg, policy: Policy, reason: str) -> None:
-        """A handler failed on `raw`: nak it with a delay, or dead-letter it once it failed often enough."""
-        delivered = raw.metadata.num_delivered or 1
-        durable, seq = raw.metadata.consumer or "", raw.metadata.sequence.stream
-        if delivered < policy.max_deliveries:
-            log.warning("%s: seq %d failed (delivery %d): %s", durable, seq, delivered, reason)
-            RETRIED.labels(durable).inc()
-            await raw.nak(delay=policy.backoff_s * 2**delivered)
-            return
-        log.error("%s: seq %d dead-lettered after %d deliveries", durable, seq, delivered)
-        await self.dead(raw, policy, f"failed {delivered} times: {reason}")
-
-    async def dead(self, raw: Msg, policy: Policy, reason: str) -> None:
-        assert self.js is not None, "connect the reaction broker first"
-        durable = raw.metadata.consumer or ""
-        DEAD.labels(durable).inc()
-        await dead_letter(
-            self.js,
-            durable,
-            subject=raw.subject,
-            seq=raw.metadata.sequence.stream,
-            data=raw.data,
-            headers=raw.headers,
-            reason=reason,
-            ttl_s=policy.dlq_ttl_s,
-        )
-        await raw.ack()
-
-
-class _Settle(BaseMiddleware):
-    """Wraps the decoding and the handling of one message (faststream decodes inside consume_scope)."""
-
-    def __init__(self, msg: Any, /, *, context: Any, settlement: Settlement) -> None:
-        super().__init__(msg, context=context)
-        self.settlement = settlement
-
-    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
-        return await self.settlement.settle(msg.raw_message, lambda: call_next(msg))
 
 
 class Reactions:
