@@ -17,8 +17,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from services.intake.dispatch import Dispatch
 from services.intake import inbox
+from services.intake.dispatch import Dispatch
 from services.intake.main import Intake
 from services.intake.projection import CaseProjection
 from services.intake.reveal import Revealer
