@@ -97,6 +97,8 @@ def reaction(
     decoder: Decoder = decode,
 ) -> Any:
     """Declare the decorated handler as the reaction reading the provisioned durable `spec`."""
+    if spec.read_all:
+        raise ValueError(f"{spec.durable} reads the whole log: a reaction's durable is server-filtered")
     subject = spec.filter_subjects[0] if spec.filter_subjects else ">"
     return router.subscriber(
         subject,
