@@ -14,7 +14,6 @@ import sys
 from fastapi import FastAPI
 from nats.js.errors import NotFoundError
 
-from services.intake import inbox
 from services.intake.api import build_api
 from services.intake.dispatch import Dispatch
 from services.intake.peercards import PeerCards
@@ -30,7 +29,6 @@ from shared.consumers.intake import CAD_INBOX
 from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.projection import Projection, ensure_schema
-from shared.reactor import Reactions
 from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
@@ -90,10 +88,7 @@ class Intake:
         except NotFoundError:
             log.error("stream %s is not provisioned: CAD over NATS is off (HTTP still works)", CAD_INBOX)
         else:
-            policies = inbox.policy(self.settings.cad_max_deliveries)
-            cad = Reactions(self.settings, inbox.routes(), policies=policies)
-            cad.provide(dispatch=Dispatch(self._store, self.vault, self.policies))
-            tasks.append(cad.run)
+            tasks.append(self.cad_inbox)
         self.ready = True
         if self.settings.metrics_port:
             ops = ops_app("intake", lambda: self.ready and nc.is_connected)
@@ -103,6 +98,18 @@ class Intake:
         finally:
             await reveal.unsubscribe()
             await nc.close()
+
+
+    async def cad_inbox(self, stop: asyncio.Event) -> None:
+        """The CAD inbox reaction. Imported here, once intake serves: faststream costs a second of start-up
+        on a busy machine, and readiness does not wait for the CAD inbox (its durable keeps what arrives)."""
+        from services.intake import inbox
+        from shared.reactor import Reactions
+
+        policies = inbox.policy(self.settings.cad_max_deliveries)
+        cad = Reactions(self.settings, inbox.routes(), policies=policies)
+        cad.provide(dispatch=Dispatch(self.store(), self.vault, self.policies))
+        await cad.run(stop)
 
 
 def create_app(settings: IntakeSettings | None = None, **overrides: object) -> Intake:
