@@ -99,7 +99,6 @@ class Intake:
             await reveal.unsubscribe()
             await nc.close()
 
-
     async def cad_inbox(self, stop: asyncio.Event) -> None:
         """The CAD inbox reaction. Imported here, once intake serves: faststream costs a second of start-up
         on a busy machine, and readiness does not wait for the CAD inbox (its durable keeps what arrives)."""
