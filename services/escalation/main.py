@@ -16,7 +16,7 @@ from rich.console import Console
 
 from services.escalation import audit_api
 from services.escalation.api import build_api
-from services.escalation.app import Reactors, build_broker, connect
+from services.escalation.app import routes
 from services.escalation.commands import Commands
 from services.escalation.policies import DEMO_REGION
 from services.escalation.projection import EscalationProjection, timers
@@ -27,6 +27,7 @@ from shared.clock import Clock, SystemClock
 from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.projection import Projection, ensure_schema
+from shared.reactor import Policy, Reactions
 from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
@@ -48,8 +49,11 @@ class Escalation:
         self._store: EventStore | None = None
         self._nc: Client | None = None
         self.commands = Commands(self.store, self.nc, self.clock, settings.reveal_timeout_s)
-        self.reactors = Reactors(self.commands, settings.risk_flag_category)
-        self.broker = build_broker(settings, self.reactors)
+        router, pages = routes()
+        self.reactions = Reactions(settings, router, policy=Policy(settings.max_deliveries))
+        self.reactions.provide(
+            commands=self.commands, risk_flag_category=settings.risk_flag_category, pages=pages
+        )
         self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth, settings.http_limits())
         audit_api.add_routes(self.api, self.engine, self.auth, self.nc)
         self.timers = TimerLoop(
@@ -77,16 +81,16 @@ class Escalation:
         """Connect, bind the view's consumer, seed the demo policies if absent; reactors start last."""
         view = EscalationProjection()
         await asyncio.to_thread(ensure_schema, self.engine, view)
-        await self.broker.connect()
-        self._nc = self.broker.connection
-        self._store = connect(self.reactors, self.broker)
-        runner = ProjectionRunner(self._nc.jetstream(), self.engine, view, consumer("escalation-view"))
+        js = await self.reactions.connect()
+        self._nc = self.reactions.broker.connection
+        self._store = EventStore(js)
+        runner = ProjectionRunner(js, self.engine, view, consumer("escalation-view"))
         await runner.start()
         if self.settings.seed_demo_policies:
             for agency, policy in DEMO_REGION.items():
                 await self.commands.seed_policy(agency, policy)
         await runner.catch_up()
-        await self.broker.start()
+        await self.reactions.start()
         return runner
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -103,7 +107,7 @@ class Escalation:
         try:
             await run_until_stopped(tasks, stop)
         finally:
-            await self.broker.stop()
+            await self.reactions.stop()
 
 
 def create_app(settings: EscalationSettings | None = None, **overrides: object) -> Escalation:

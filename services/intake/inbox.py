@@ -1,129 +1,92 @@
-"""The CAD inbox worker: raw documents from `cad.<agency>.incident` (stream PEERLINE_CAD_INBOX), and
+"""The CAD inbox reaction: raw documents from `cad.<agency>.incident` (stream PEERLINE_CAD_INBOX), and
 support requests taken at an agency site (`site.<agency>.request`, sourced from the site's stream).
 
-A document is acked only after its events are in the log, or after it went to PEERLINE_DLQ with the
-reason (invalid documents at once; failing ones after `max_deliveries`): nothing accepted is lost.
+A reaction (shared.reactor) with its own decoder: a document that is no valid EIDO or webhook
+document, or arrives on a subject naming no valid agency, is dead-lettered at once with the reason;
+one whose handling fails is retried, then dead-lettered. Dead letters expire after a week (they name
+members of the public). A document is acked only after its events are in the log, or once it is in
+PEERLINE_DLQ: nothing accepted is lost. One document at a time: updates of one incident come in order.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from typing import Annotated
 
+from faststream import Depends
+from faststream.message import StreamMessage
+from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js import JetStreamContext
-from opentelemetry import propagate, trace
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
 from services.intake import reader
+from services.intake.cad import Incident
 from services.intake.dispatch import Dispatch
 from services.intake.site_requests import SiteRequests
-from shared.consumers.intake import CAD_DURABLE, CAD_INBOX
-from shared.dlq import dead_letter
+from shared.consumers.intake import CAD_DURABLE, CAD_INBOX, CAD_SUBJECTS
 from shared.envelope import TOKEN
 from shared.items import describe
-from shared.service import keep_stepping
+from shared.reactor import Policy, Undecodable, provided, reaction
 from shared.siterequest import SiteRequest
+from shared.topology import Consumer
 
 log = logging.getLogger("peerline.intake.cad")
-DLQ_TTL_S = (
-    7 * 24 * 3600
-)  # a rejected CAD document names members of the public: kept a week to fix, then gone
-_tracer = trace.get_tracer("peerline.intake.cad")
+DLQ_TTL_S = 7 * 24 * 3600  # a rejected CAD document names members of the public: kept a week to fix
+INBOX = Consumer(
+    CAD_DURABLE, (CAD_SUBJECTS,), description="intake's CAD adapter: raw EIDO / webhook documents"
+)
 
 
-class Inbox:
-    def __init__(
-        self,
-        js: JetStreamContext,
-        dispatch: Dispatch,
-        max_deliveries: int = 5,
-        requests: SiteRequests | None = None,
-    ) -> None:
-        self.js, self.dispatch, self.max_deliveries = js, dispatch, max_deliveries
-        self.requests = requests
-        self._sub: JetStreamContext.PullSubscription | None = None
+class CadDocument(BaseModel):
+    """One inbox message as the reaction receives it: the agency of its subject and what was read — a CAD
+    document (an incident), or a support request taken at the agency's site."""
 
-    async def start(self) -> None:
-        self._sub = await self.js.pull_subscribe_bind(CAD_DURABLE, stream=CAD_INBOX)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        if self._sub is None:
-            await self.start()
-        try:
-            await keep_stepping("CAD inbox", self.step, stop)
-        finally:
-            if self._sub is not None:
-                with contextlib.suppress(Exception):
-                    await self._sub.unsubscribe()
-                self._sub = None
+    agency: str
+    incident: Annotated[
+        Incident | None,
+        WithJsonSchema({"type": "object", "description": "a NENA EIDO or webhook document"}),
+    ] = None
+    request: SiteRequest | None = None
 
-    async def step(self, timeout: float = 1.0) -> int:
-        assert self._sub is not None, "start() first"
-        try:
-            msgs = await self._sub.fetch(32, timeout=timeout)
-        except (TimeoutError, NatsTimeout):
-            return 0
-        for msg in msgs:
-            with _tracer.start_as_current_span(
-                "cad.incident process",
-                kind=trace.SpanKind.CONSUMER,
-                context=propagate.extract(msg.headers or {}),
-                attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject},
-            ):
-                await self.handle(msg)
-        return len(msgs)
 
-    def _parse(self, subject: str, data: bytes) -> Callable[[], Awaitable[str]]:
-        """What taking this message means (raises on a message that can never be taken)."""
-        parts = subject.split(".")
-        agency = parts[1] if len(parts) == 3 else ""
+async def decode_document(msg: StreamMessage[Msg]) -> CadDocument:
+    raw = msg.raw_message
+    parts = raw.subject.split(".")
+    agency = parts[1] if len(parts) == 3 else ""
+    try:
         if not TOKEN.match(agency):
             raise ValueError("the subject's agency token is not a valid agency id")
         if parts[0] == "site" and parts[2] == "request":
-            if self.requests is None:
-                raise ValueError("site requests are not taken here")
-            request, requests = SiteRequest.model_validate_json(data), self.requests
-            return lambda: requests.take(agency, request)
-        incident = reader.parse(data)
+            return CadDocument(agency=agency, request=SiteRequest.model_validate_json(raw.data))
+        incident = reader.parse(raw.data)
+    except Exception as exc:  # whatever a document does to the parser (too deep, too odd): its fault
+        log.warning("inbox message on %s dead-lettered: %s", raw.subject.split(".")[0], describe(exc))
+        raise Undecodable(describe(exc)) from exc
+    return CadDocument(agency=agency, incident=incident)
 
-        async def take() -> str:
-            outcome = await self.dispatch.take(agency, incident)
-            return f"CAD update for {outcome.incident_ref}: {outcome.summary}"
 
-        return take
+async def take(
+    document: CadDocument,
+    dispatch: Dispatch = Depends(provided("dispatch")),
+    requests: SiteRequests = Depends(provided("requests")),
+) -> None:
+    """A CAD document becomes (or adds to) a critical incident report; a site's request opens its case."""
+    if document.request is not None:
+        log.info("%s", await requests.take(document.agency, document.request))
+        return
+    assert document.incident is not None
+    outcome = await dispatch.take(document.agency, document.incident)
+    log.info("CAD update for %s: %s", outcome.incident_ref, outcome.summary)
 
-    async def handle(self, msg: Msg) -> None:
-        try:
-            take = self._parse(msg.subject, msg.data)
-        except Exception as exc:  # whatever a document does to the parser (too deep, too odd): its fault
-            await self._dead_letter(msg, describe(exc))
-            return
-        try:
-            summary = await take()
-        except Exception as exc:
-            delivered = msg.metadata.num_delivered or 1
-            if delivered < self.max_deliveries:
-                log.warning("CAD document (delivery %d) failed: %s", delivered, describe(exc))
-                await msg.nak(delay=0.2 * 2**delivered)
-                return
-            await self._dead_letter(msg, f"failed {delivered} times: {describe(exc)}")
-            return
-        log.info("%s", summary)
-        await msg.ack()
 
-    async def _dead_letter(self, msg: Msg, reason: str) -> None:
-        log.warning("inbox message on %s dead-lettered: %s", msg.subject.split(".")[0], reason)
-        await dead_letter(
-            self.js,
-            CAD_DURABLE,
-            subject=msg.subject,
-            seq=msg.metadata.sequence.stream,
-            data=msg.data,
-            headers=msg.headers,
-            reason=reason,
-            ttl_s=DLQ_TTL_S,
-        )
-        await msg.ack()
+def routes() -> NatsRouter:
+    """The inbox reaction, on a router of its own (a faststream router belongs to one broker)."""
+    router = NatsRouter()
+    reaction(router, INBOX, batch=1, stream=CAD_INBOX, decoder=decode_document)(take)
+    return router
+
+
+def policy(max_deliveries: int) -> dict[str, Policy]:
+    return {CAD_DURABLE: Policy(max_deliveries, backoff_s=0.2, dlq_ttl_s=DLQ_TTL_S)}

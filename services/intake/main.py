@@ -16,7 +16,6 @@ from nats.js.errors import NotFoundError
 
 from services.intake.api import build_api
 from services.intake.dispatch import Dispatch
-from services.intake.inbox import Inbox
 from services.intake.peercards import PeerCards
 from services.intake.policy import Policies
 from services.intake.projection import CaseProjection
@@ -91,9 +90,7 @@ class Intake:
         except NotFoundError:
             log.error("stream %s is not provisioned: CAD over NATS is off (HTTP still works)", CAD_INBOX)
         else:
-            dispatch = Dispatch(self._store, self.vault, self.policies)
-            requests = SiteRequests(self._store, self.codes)  # taken at agency sites (shared.leafnode)
-            tasks.append(Inbox(js, dispatch, self.settings.cad_max_deliveries, requests).run)
+            tasks.append(self.cad_inbox)
         self.ready = True
         if self.settings.metrics_port:
             ops = ops_app("intake", lambda: self.ready and nc.is_connected)
@@ -103,6 +100,20 @@ class Intake:
         finally:
             await reveal.unsubscribe()
             await nc.close()
+
+    async def cad_inbox(self, stop: asyncio.Event) -> None:
+        """The CAD inbox reaction. Imported here, once intake serves: faststream costs a second of start-up
+        on a busy machine, and readiness does not wait for the CAD inbox (its durable keeps what arrives)."""
+        from services.intake import inbox
+        from shared.reactor import Reactions
+
+        policies = inbox.policy(self.settings.cad_max_deliveries)
+        cad = Reactions(self.settings, inbox.routes(), policies=policies)
+        cad.provide(
+            dispatch=Dispatch(self.store(), self.vault, self.policies),
+            requests=SiteRequests(self.store(), self.codes),  # taken at agency sites (shared.leafnode)
+        )
+        await cad.run(stop)
 
 
 def create_app(settings: IntakeSettings | None = None, **overrides: object) -> Intake:

@@ -16,7 +16,7 @@ from services.matching.cards import Cards
 from services.matching.directory import Directory
 from services.matching.profiles import Profiles, profile_key
 from services.matching.projection import DirectoryProjection, timers
-from services.matching.reactor import Reactor
+from services.matching.reactor import assignments
 from services.matching.settings import MatchingSettings
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
@@ -111,14 +111,7 @@ class Matching:
         await runner.start()
         await runner.catch_up()  # assign only once the directory is current
         reactors = [
-            Reactor(
-                nc,
-                self.assigner,
-                consumer("matching-assigner"),
-                s.max_deliveries,
-                s.reactor_batch,
-                s.reactor_in_flight,
-            )
+            assignments(nc, self.assigner, s.max_deliveries, s.reactor_batch, s.reactor_in_flight)
             for s in [self.settings] * max(1, self.settings.reactor_loops)
         ]
         for reactor in reactors:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from services.wellness import statements as q
 from services.wellness.domain import lodd_alert_id
 from services.wellness.tables import timers
+from services.wellness.work import LODD_ALERT
 from shared.contracts.wellness import LineOfDutyDeathAlerted
 from shared.envelope import Envelope
 from shared.timers import Timer, cancel, schedule
@@ -67,7 +68,7 @@ def owe(conn: Connection, env: Envelope, named: Named, lodd: bool, due: datetime
     schedule(
         conn,
         timers,
-        Timer(timer_id(env.agency, env.subject), "lodd_alert", env.agency, env.subject, due, data),
+        Timer(timer_id(env.agency, env.subject), LODD_ALERT, env.agency, env.subject, due, data),
     )
 
 

@@ -17,6 +17,7 @@ from services.wellness import alerts
 from services.wellness import statements as q
 from services.wellness.domain import debrief_id
 from services.wellness.tables import timers
+from services.wellness.work import OFFER
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,
@@ -124,7 +125,7 @@ class IncidentView:
         if any(not row["offered"] and not row["deceased"] for row in rows):
             key = f"offer:{env.agency}:{incident_id}"
             cause = {"cause": env.id, "correlation": env.correlationid or env.id}  # what the offers follow
-            schedule(conn, timers, Timer(key, "offer", env.agency, incident_id, NOW, cause))
+            schedule(conn, timers, Timer(key, OFFER, env.agency, incident_id, NOW, cause))
 
     def _raised(self, conn: Connection, env: Envelope, event: IncidentFlagsRaised) -> None:
         """Later flags join the incident's (for offers not made yet); people now marked deceased are

@@ -17,6 +17,7 @@ from services.wellness import statements as q
 from services.wellness.incidents import NOW, IncidentView
 from services.wellness.policy import Policies
 from services.wellness.tables import metadata, timers
+from services.wellness.work import FOLLOWUP_DUE, FOLLOWUP_OVERDUE, PLAN
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,
@@ -176,7 +177,7 @@ class WellnessProjection:
         conn.execute(q.PLANNED_INSERT, {"case_id": env.subject, "agency": env.agency})
         if self.policies.of(env.agency).followup_after:
             data = {"peer_ref": env.data["peer_ref"], "contact_at": env.time.isoformat()}
-            schedule(conn, timers, Timer(f"plan:{env.subject}", "plan", env.agency, env.subject, NOW, data))
+            schedule(conn, timers, Timer(f"plan:{env.subject}", PLAN, env.agency, env.subject, NOW, data))
 
     def _scheduled(self, conn: Connection, env: Envelope, event: FollowupScheduled) -> None:
         due_at = _time(event.due_at, env.time)
@@ -192,10 +193,8 @@ class WellnessProjection:
         conn.execute(q.FOLLOWUP_INSERT, row)
         grace = self.policies.of(env.agency).followup_grace
         fid = env.subject
-        schedule(conn, timers, Timer(f"due:{fid}", "followup_due", env.agency, fid, due_at, {}))
-        schedule(
-            conn, timers, Timer(f"overdue:{fid}", "followup_overdue", env.agency, fid, due_at + grace, {})
-        )
+        schedule(conn, timers, Timer(f"due:{fid}", FOLLOWUP_DUE, env.agency, fid, due_at, {}))
+        schedule(conn, timers, Timer(f"overdue:{fid}", FOLLOWUP_OVERDUE, env.agency, fid, due_at + grace, {}))
         if event.n == 1:
             cancel(conn, timers, f"plan:{event.case_id}")
 

@@ -1,9 +1,16 @@
-"""Wellness's workers: what its timers do when they fire, and the sweep that re-evaluates peer load."""
+"""Wellness's reactions: what each timer kind does when it fires, and the sweep that re-evaluates peer load.
+
+Wellness is a process manager (docs/recipes.md): its view records what is owed as a timer in the same
+transaction that applies the event (kind, aggregate, cause), and each timer kind below is declared
+together with the one handler that fires it (`@fires`). A handler acts with deterministic ids, so a
+timer fired again after a crash is one decision in the log.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,6 +27,28 @@ from shared.eventstore import History
 from shared.timers import Timer
 
 log = logging.getLogger("peerline.wellness")
+
+# The timer kinds the view schedules; each is fired by the Worker method marked `@fires(kind)`.
+OFFER = "offer"  # debrief offers (and exposure checks) for the people an incident names
+LODD_ALERT = "lodd_alert"  # the line-of-duty-death alerts an incident owes, one per agency
+PLAN = "plan"  # the follow-ups a contact asks for
+FOLLOWUP_DUE = "followup_due"
+FOLLOWUP_OVERDUE = "followup_overdue"
+Handler = Callable[["Worker", Timer], Awaitable[bool]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def fires(*kinds: str) -> Callable[[Handler], Handler]:
+    """Declare a Worker method as the handler of timer `kinds`: True while its work is not settled."""
+
+    def register(handler: Handler) -> Handler:
+        for kind in kinds:
+            if kind in HANDLERS:
+                raise ValueError(f"timer kind {kind} has two handlers")
+            HANDLERS[kind] = handler
+        return handler
+
+    return register
 
 
 def fold_peer(history: History) -> domain.PeerState:
@@ -55,20 +84,16 @@ class Worker:
         self.engine, self.writer, self.policies, self.clock = engine, writer, policies, clock
 
     async def fire(self, timer: Timer) -> bool:
-        """The TimerLoop's handler: True while the timer's work is not settled in the log yet."""
-        if timer.kind == "offer":
-            return await self.offer(timer)
-        if timer.kind == "lodd_alert":
-            return await self.alert(timer)
-        if timer.kind == "plan":
-            return await self.plan(timer)
-        if timer.kind in ("followup_due", "followup_overdue"):
-            return await self.followup(timer)
-        log.warning("unknown timer kind %s dropped", timer.kind)
-        return False
+        """The scheduler's one entry point: the handler of the timer's kind."""
+        handler = HANDLERS.get(timer.kind)
+        if handler is None:
+            log.warning("unknown timer kind %s dropped", timer.kind)
+            return False
+        return await handler(self, timer)
 
     # --- debrief offers and exposure -----------------------------------------------------------
 
+    @fires(OFFER)
     async def offer(self, timer: Timer) -> bool:
         now = self.clock.now()
         read = asyncio.to_thread(self._read, self._waiting, timer.agency, timer.aggregate_id, now)
@@ -129,6 +154,7 @@ class Worker:
         if events:
             await self.writer.create(row["agency"], row["offer_id"], events, cause)
 
+    @fires(LODD_ALERT)
     async def alert(self, timer: Timer) -> bool:
         """The line-of-duty-death alerts the incident still owes, one per agency; the view settles the
         timer when it has seen them (like the offers)."""
@@ -166,6 +192,7 @@ class Worker:
 
     # --- follow-ups ----------------------------------------------------------------------------
 
+    @fires(PLAN)
     async def plan(self, timer: Timer) -> bool:
         policy = self.policies.of(timer.agency)
         contact_at = datetime.fromisoformat(timer.data["contact_at"])
@@ -178,6 +205,7 @@ class Worker:
             await self.writer.decide(timer.agency, "followup", fid, decide, command_id=fired(timer))
         return bool(plan)
 
+    @fires(FOLLOWUP_DUE, FOLLOWUP_OVERDUE)
     async def followup(self, timer: Timer) -> bool:
         now = self.clock.now()
         grace = self.policies.of(timer.agency).followup_grace
@@ -186,7 +214,7 @@ class Worker:
         def decide(history: History) -> list[domain.Event]:
             state = fold_followup(history)
             last[:] = [state]
-            if timer.kind == "followup_due":
+            if timer.kind == FOLLOWUP_DUE:
                 return domain.decide_due(state, now)
             return domain.decide_overdue(state, now, grace)
 
@@ -195,7 +223,7 @@ class Worker:
         ):
             return True
         # nothing to do: settled already (the view cancels the timer), unless it is not time yet
-        return bool(last) and last[0].status == "scheduled" and timer.kind == "followup_due"
+        return bool(last) and last[0].status == "scheduled" and timer.kind == FOLLOWUP_DUE
 
     # --- peer load -----------------------------------------------------------------------------
 

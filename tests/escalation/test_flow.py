@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services.escalation.app import escalation_id_for
+from services.escalation.app import escalation_id_for, raise_concern
 from services.escalation.projection import EscalationProjection, chain_table, timers
 from services.escalation.verify import verify
 from shared.contracts.escalation import (
@@ -18,6 +18,7 @@ from shared.contracts.escalation import (
 from shared.contracts.intake import IdentityDisclosed, RevealReply, RevealRequest
 from shared.contracts.tracking import ContactLogged
 from shared.projection import digest
+from shared.reactor import Delivered
 from shared.replay import rebuild
 from shared.timers import due
 from shared.topology import consumer
@@ -351,5 +352,6 @@ async def test_a_risk_flag_where_no_policy_is_recorded_still_pages_and_a_redeliv
     assert (page.agency, page.case_id, page.role, page.disclosable) == (agency, case_id, "clinician", False)
     x = escalation_id_for(flagged)
     assert page.escalation_id == x
-    await h.app.reactors.on_contact(flagged, flagged.payload())  # the same report delivered again
+    again = Delivered(env=flagged, event=flagged.payload(), seq=0)  # the same report delivered again
+    await raise_concern(again, commands=h.app.commands, category=h.app.settings.risk_flag_category)
     assert len(await h.events("escalation", x, agency)) == 1

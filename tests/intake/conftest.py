@@ -17,20 +17,21 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from services.intake import inbox
 from services.intake.dispatch import Dispatch
-from services.intake.inbox import Inbox
 from services.intake.main import Intake
 from services.intake.projection import CaseProjection
 from services.intake.reveal import Revealer
 from services.intake.settings import IntakeSettings
 from shared.auth import Role, generate_dev_keys, mint
-from shared.consumers.intake import provision_streams
+from shared.consumers.intake import CAD_DURABLE, CAD_INBOX, provision_streams
 from shared.envelope import STREAM, Envelope
 from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
+from shared.reactor import Reactions
 from shared.runner import ProjectionRunner
 from shared.topology import consumer, provision
-from tests.support.bus import connect
+from tests.support.bus import connect, seed
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -44,7 +45,14 @@ class World:
     private_key: bytes
     var_dir: Path
     cases: ProjectionRunner
-    inbox: Inbox
+
+    async def cad_taken(self) -> None:
+        """Wait until the CAD inbox reaction has taken (or dead-lettered) every document published."""
+        while True:
+            info = await self.js.consumer_info(CAD_INBOX, CAD_DURABLE)
+            if not info.num_pending and not info.num_ack_pending:
+                return
+            await asyncio.sleep(0.05)
 
     def auth(self, role: Role, agency: str, sub: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {mint(self.private_key, role=role, agency=agency, sub=sub)}"}
@@ -85,6 +93,8 @@ async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]
     await provision_streams(js)
     private, public = generate_dev_keys(tmp_path / "keys")
     settings = IntakeSettings(
+        nats_url=nats_server.url,
+        nats_seed_file=seed(nats_server.url, "intake"),
         var_dir=tmp_path,
         jwt_public_key_file=public,
         kek_file=write_kek(tmp_path / "kek"),
@@ -98,15 +108,17 @@ async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]
     cases = ProjectionRunner(js, intake.engine, CaseProjection(shred), consumer("intake-cases"))
     stop = asyncio.Event()
     running = asyncio.create_task(cases.run(stop))
-    inbox = Inbox(js, Dispatch(store, intake.vault, intake.policies), max_deliveries=2)
-    await inbox.start()
+    cad = Reactions(settings, inbox.routes(), policies=inbox.policy(max_deliveries=2))
+    cad.provide(dispatch=Dispatch(store, intake.vault, intake.policies))
+    reacting = asyncio.create_task(cad.run(stop))
     reveal = await Revealer(store, intake.vault).serve(nc)
     transport = httpx.ASGITransport(app=intake.api)
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
-        yield World(intake, client, nc, js, private.read_bytes(), tmp_path, cases, inbox)
+        yield World(intake, client, nc, js, private.read_bytes(), tmp_path, cases)
     await reveal.unsubscribe()
     stop.set()
     await running
+    await reacting
     await nc.close()
     intake.engine.dispose()
     intake.vault.engine.dispose()

@@ -84,8 +84,7 @@ async def test_the_same_incident_over_nats_three_times_is_one_report_then_additi
             f"cad.{FIRE}.incident", (FIXTURES / f"mayday_update_{n}.json").read_bytes(), stream=CAD_INBOX
         )
         assert ack.stream == CAD_INBOX
-    while await world.inbox.step(timeout=0.5):
-        pass
+    await world.cad_taken()
     report, added = await incidents(world)
     assert isinstance(report, CriticalIncidentReported) and report.flags.mayday
     assert {i.member_ref for i in report.involved} == {refs["RFD-1001"], refs["RFD-1002"], refs["ECC-204"]}
@@ -126,8 +125,7 @@ async def test_a_malformed_document_is_422_over_http_and_dead_lettered_over_nats
     assert "Ferrante" not in r.text
     await world.js.publish(f"cad.{FIRE}.incident", raw, stream=CAD_INBOX)
     await world.js.publish(f"cad.{FIRE}.incident", b"{truncated", stream=CAD_INBOX)
-    while await world.inbox.step(timeout=0.5):
-        pass
+    await world.cad_taken()
     dead = await stored(world.js, DLQ_STREAM, "dlq.intake-cad-inbox")
     assert len(dead) == 2
     reasons = [h["Peerline-Reason"] for _, h in dead]
@@ -147,8 +145,7 @@ async def test_a_document_that_breaks_the_parser_is_dead_lettered_and_the_next_o
     nested = b'{"incidentComponent": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
     await world.js.publish(f"cad.{FIRE}.incident", nested, stream=CAD_INBOX)
     await world.js.publish(f"cad.{FIRE}.incident", (FIXTURES / "lodd.json").read_bytes(), stream=CAD_INBOX)
-    while await world.inbox.step(timeout=0.5):
-        pass
+    await world.cad_taken()
     [(data, headers)] = await stored(world.js, DLQ_STREAM, "dlq.intake-cad-inbox")
     assert data == nested and headers["Peerline-Reason"].startswith("RecursionError")
     [report] = await incidents(world)

@@ -94,8 +94,7 @@ async def test_seeded_identities_never_appear_in_plaintext_outside_the_vault_cip
     await world.js.publish(
         f"cad.{A}.incident", (FIXTURES / "mayday_update_1.json").read_bytes(), stream=CAD_INBOX
     )
-    while await world.inbox.step(timeout=0.5):
-        pass
+    await world.cad_taken()
     # a reveal (the identity crosses NATS only on the reply inbox)
     esc = new_id("x")
     trig = EscalationTriggered(

@@ -67,8 +67,7 @@ async def send(world: World, door: str, raw: bytes, agency: str = ECC) -> dict[s
         answer: dict[str, Any] = r.json()
         return answer
     await world.js.publish(f"cad.{agency}.incident", raw, stream=CAD_INBOX)
-    while await world.inbox.step(timeout=0.5):
-        pass
+    await world.cad_taken()
     return None
 
 
