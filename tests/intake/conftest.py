@@ -23,6 +23,7 @@ from services.intake.main import Intake
 from services.intake.projection import CaseProjection
 from services.intake.reveal import Revealer
 from services.intake.settings import IntakeSettings
+from services.intake.site_requests import SiteRequests
 from shared.auth import Role, generate_dev_keys, mint
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX, provision_streams
 from shared.envelope import STREAM, Envelope
@@ -109,7 +110,9 @@ async def world(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[World]
     stop = asyncio.Event()
     running = asyncio.create_task(cases.run(stop))
     cad = Reactions(settings, inbox.routes(), policies=inbox.policy(max_deliveries=2))
-    cad.provide(dispatch=Dispatch(store, intake.vault, intake.policies))
+    cad.provide(
+        dispatch=Dispatch(store, intake.vault, intake.policies), requests=SiteRequests(store, intake.codes)
+    )
     reacting = asyncio.create_task(cad.run(stop))
     reveal = await Revealer(store, intake.vault).serve(nc)
     transport = httpx.ASGITransport(app=intake.api)
