@@ -7,35 +7,16 @@ import csv
 import io
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from shared.auth import mint
-from tests.console.stack import BACKENDS, console_server
-from tests.support.cluster import Cluster
 
 CHROMIUM = "/usr/bin/chromium"
 WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 LINKS = "[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"
 TABLE = """t => [...t.querySelectorAll('tr')].map(r => [...r.cells].map(c => c.innerText.trim()))"""
-
-
-@contextmanager
-def region(workdir: Path, within: float = 120.0) -> Iterator[tuple[Cluster, str]]:
-    """Every service and the console, as the package's `stack`, but this module's own and patient with
-    a machine busy enough that a service takes more than the usual 30 s to come up."""
-    cluster = Cluster(workdir, services=BACKENDS, start_within=within)
-    try:
-        cluster.start()
-        for name in BACKENDS:
-            cluster.wait_healthy(name, within)
-        with console_server(cluster) as url:
-            yield cluster, url
-    finally:
-        cluster.stop()
 
 
 def chromium() -> Iterator[Browser]:

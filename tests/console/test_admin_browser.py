@@ -13,18 +13,12 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Route, expect
 
-from tests.console.browsing import WCAG, chromium, csv_of, links, region, signed_in, table_of
+from tests.console.browsing import WCAG, chromium, csv_of, links, signed_in, table_of
 from tests.support.cluster import Cluster, events
 
 pytestmark = pytest.mark.e2e
 EMS = "county-ems"
 FIRST, SECOND = "ra-demo-1", "ra-demo-2"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, str]]:
-    with region(tmp_path_factory.mktemp("admin")) as found:
-        yield found
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from tests.console.browsing import (
     csv_of,
     links,
     open_requests,
-    region,
     signed_in,
     table_of,
     wait_until_counted,
@@ -33,12 +32,6 @@ AGGREGATE = re.compile(
     r"^(#main|/|/resources|/me/notifications|/leader(\?[a-z0-9=&_-]*)?"
     r"|/leader/reports/[a-z_]+(/csv)?\?[a-z0-9=&_-]*)$"
 )
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, str]]:
-    with region(tmp_path_factory.mktemp("leader")) as found:
-        yield found
 
 
 @pytest.fixture(scope="module")
