@@ -172,6 +172,10 @@ def _print_endpoints(server: NatsServer, http_port: int, var_dir: Path) -> None:
     console.print("  a member: m-demo-riverton-fire (asks for a peer; also sees a responder's debriefs)")
     console.print("  a peer: p-riverton-fire-01 … -10 (or riverton-police, county-ems); the offered one")
     console.print(f"    opens {web}/peer/offers/<case_id>, the link its notification carries")
+    console.print("  a coordinator: u-coord-riverton-fire (the queue, assignment, the rosters)")
+    console.print("  a clinician: u-clin-riverton-fire (pages, acknowledgement, an audited reveal)")
+    console.print("  a leader: l-demo-riverton-fire (trends, small counts hidden)")
+    console.print("  a regional admin: ra-demo-1 and ra-demo-2 (policies: one proposes, the other approves)")
     console.print("try:  TOKEN=$(.venv/bin/peerline token --role member --agency riverton-fire)")
     console.print(
         f'      curl -s -XPOST 127.0.0.1:{http_port}/v1/requests -H "Authorization: Bearer $TOKEN" '
