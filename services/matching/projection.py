@@ -157,6 +157,7 @@ _PEER_COUNT = (
 
 class DirectoryProjection:
     name = "matching-directory"
+    defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
     metadata = metadata
     handles: tuple[type[Event], ...] = (
         *events_of("peer"),  # every peer and reach event goes through the peer rules (`_peer`)

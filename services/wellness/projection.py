@@ -81,6 +81,7 @@ SCHEDULES = (
 
 class WellnessProjection:
     name = "wellness-view"
+    defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
     metadata = metadata
     handles: tuple[type[Event], ...] = (
         *IncidentView.handles,
