@@ -116,10 +116,29 @@ def replace_later(
     return True
 
 
+def add_later(conn: Connection, statement: Executable, rows: list[dict[str, Any]], total: str = "n") -> bool:
+    """Defer additive rows (e.g. an upsert adding `n` to a counter): rows equal but for `total` are summed,
+    and `statement` runs once per batch with the sums. False (nothing deferred) when no batch defers.
+    Only for rows nothing in `apply` reads back."""
+    pending: _Pending | None = conn.info.get(_LATER)
+    if pending is None:
+        return False
+    sums = pending.sums.setdefault(statement, {})
+    for row in rows:
+        key = tuple(v for k, v in row.items() if k != total)
+        found = sums.get(key)
+        if found is None:
+            sums[key] = dict(row)
+        else:
+            found[total] += row[total]
+    return True
+
+
 class _Pending:
     def __init__(self) -> None:
         self.rows: dict[Executable, list[dict[str, Any]]] = {}
         self.keyed: dict[tuple[Executable, Executable], dict[str, dict[str, Any] | None]] = {}
+        self.sums: dict[Executable, dict[tuple[Any, ...], dict[str, Any]]] = {}
 
     def flush(self, conn: Connection) -> None:
         for (delete, insert), rows in self.keyed.items():
@@ -129,6 +148,8 @@ class _Pending:
                 conn.execute(insert, kept)
         for statement, batch in self.rows.items():
             conn.execute(statement, batch)
+        for statement, sums in self.sums.items():
+            conn.execute(statement, list(sums.values()))
 
 
 def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -> None:

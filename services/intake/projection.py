@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, select
 
-from services.intake.domain import Case, Meeting, evolve
+from services.intake.domain import Case, Meeting, Status, evolve
 from shared.contracts.base import Event, events_of
 from shared.contracts.intake import CallbackLeft, CallbackReleased, RequestCancelled, SupportRequested
 from shared.contracts.matching import AssignmentAccepted, PeerAssigned
@@ -97,7 +98,7 @@ class CaseProjection:
         found = _meeting(conn, env.subject)
         if found is None:
             return  # an event for a case opened elsewhere (none today): nothing for the requester to see
-        new = evolve(Case(status=found.status), event).status
+        new = evolve(Case(status=cast(Status, found.status)), event).status
         conn.execute(_UPDATE, {"cid": env.subject, "new_status": new, "at": env.time, "seq": seq})
         if found.member_ref:
             self._meeting(conn, env, event, found)
@@ -121,7 +122,7 @@ class CaseProjection:
             if self.shred is not None:
                 self.shred(env.subject, env.time)
         if changes:
-            row = {
+            row: dict[str, object] = {
                 "peer_ref": found.peer_ref,
                 "assignment_id": found.assignment_id,
                 "callback": found.callback,
