@@ -47,6 +47,7 @@ from shared.contracts.wellness import (
     PeerRecovered,
 )
 from shared.envelope import Envelope
+from shared.projection import later
 from shared.timers import Timer, cancel, schedule
 
 
@@ -142,7 +143,7 @@ class WellnessProjection:
             case AssignmentDeclined() | AssignmentExpired() | CaseClosed() | RequestCancelled():
                 conn.execute(q.ASSIGNMENT_DELETE, {"c_id": env.subject})
             case ContactLogged():
-                conn.execute(q.CONTACT_INSERT, {"seq": seq, "peer_ref": event.peer_ref, "at": env.time})
+                later(conn, q.CONTACT_INSERT, {"seq": seq, "peer_ref": event.peer_ref, "at": env.time})
                 if event.initial:
                     self._plan(conn, env)
             case DebriefAccepted() | DebriefDeclined():
@@ -169,7 +170,7 @@ class WellnessProjection:
                     "window_days": event.window_days,
                     "offered_at": env.time,
                 }
-                conn.execute(q.CHECKIN_INSERT, checkin)
+                later(conn, q.CHECKIN_INSERT, checkin)
 
     def _plan(self, conn: Connection, env: Envelope) -> None:
         if conn.execute(q.PLANNED, {"c_id": env.subject}).first():
