@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import live
 from bench.region import fill, raw
 from bench.region_rebuild import REPLAYED
 from bench.region_store import Params, Stored, manifest
@@ -53,7 +54,9 @@ def roots() -> dict[str, list[tuple[Projection, Consumer]]]:
     return {name: made[name]() for name in REPLAYED}
 
 
-async def measure(events: int, tmp: Path, agencies: int = 6) -> tuple[Stored, Rate, list[Rebuilt]]:
+async def measure(
+    events: int, tmp: Path, agencies: int = 6
+) -> tuple[Stored, Rate, list[Rebuilt], list[live.Live]]:
     params = Params(events, agencies=agencies, years=1)
     directory = STORE / params.key()
     if directory.exists() and manifest(directory) is None:
@@ -75,6 +78,11 @@ async def measure(events: int, tmp: Path, agencies: int = 6) -> tuple[Stored, Ra
                 engine.dispose()
         finally:
             await nc.close()
+        harness = await connect(server.url)
+        try:
+            running = [await live.measure(harness.jetstream(), tmp, n, p) for n, p in roots().items()]
+        finally:
+            await harness.close()
     finally:
         server.stop()
-    return stored, floor, results
+    return stored, floor, results, running

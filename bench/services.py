@@ -206,7 +206,7 @@ async def _tracking(report: Report, s: Sizes, tmp: Path) -> None:
 
 
 async def _rebuilds(report: Report, s: Sizes, tmp: Path) -> None:
-    stored, floor, results = await rebuilds.measure(s.rebuild_events, tmp)
+    stored, floor, results, running = await rebuilds.measure(s.rebuild_events, tmp)
     for r in results:
         report.add(
             Figure(
@@ -217,6 +217,18 @@ async def _rebuilds(report: Report, s: Sizes, tmp: Path) -> None:
                 "raw callback",
                 target=REBUILD_TARGET,
                 note=f"{r.read:,} log events read in one pass, {r.applied:,} applied, {r.seconds:.1f}s",
+            )
+        )
+    for r in running:
+        report.add(
+            Figure(
+                f"live: {r.service} runners catching up",
+                r.runner.per_s,
+                "events/s",
+                r.raw.per_s,
+                "raw durable pull",
+                target=REBUILD_TARGET,
+                note=f"{r.runner.count:,} messages over its consumers; raw = fetch + ack, same filters",
             )
         )
     report.meta["rebuilds"] = {
