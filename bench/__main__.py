@@ -51,6 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="events rebuilt by Peerline and by the eventsourcing library",
     )
     p.add_argument(
+        "--rebuild-events",
+        type=int,
+        default=Sizes.rebuild_events,
+        help="the mixed history (demo activity model) every service's replay rebuilds from",
+    )
+    p.add_argument(
         "--memory-events",
         type=int,
         default=Sizes.memory_events,
@@ -123,6 +129,7 @@ def measure(args: argparse.Namespace, sink: Sink) -> int:
         tracking_events=args.tracking_events,
         eventsourcing_events=args.eventsourcing_events,
         memory_events=args.memory_events,
+        rebuild_events=args.rebuild_events,
     )
     report.meta["service_stages"] = {"run": list(args.services), **vars(sizes)}
     run_all(report, sizes, console, args.services)

@@ -19,6 +19,7 @@ from bench import (
     memory,
     overload,
     pipeline,
+    rebuilds,
     tracking,
     wellness,
 )
@@ -49,6 +50,7 @@ class Sizes:
     memory_small: int = 10_000
     memory_events: int = 1_000_000  # the size; --memory-events 100000 for a shorter run
     load_events: int = 10_000
+    rebuild_events: int = 50_000  # the mixed history every service's replay rebuilds from
 
 
 async def _pipeline(report: Report, s: Sizes, tmp: Path) -> None:
@@ -203,6 +205,42 @@ async def _tracking(report: Report, s: Sizes, tmp: Path) -> None:
     report.add(Figure("tracking: slowest first report answer", slowest, "ms", note="uncached"))
 
 
+async def _rebuilds(report: Report, s: Sizes, tmp: Path) -> None:
+    stored, floor, results, running = await rebuilds.measure(s.rebuild_events, tmp)
+    for r in results:
+        report.add(
+            Figure(
+                f"rebuild: {r.service} (its replay)",
+                r.read_per_s,
+                "events/s",
+                floor.per_s,
+                "raw callback",
+                target=REBUILD_TARGET,
+                note=f"{r.read:,} log events read in one pass, {r.applied:,} applied, {r.seconds:.1f}s",
+            )
+        )
+    for r in running:
+        report.add(
+            Figure(
+                f"live: {r.service} runners catching up",
+                r.runner.per_s,
+                "events/s",
+                r.raw.per_s,
+                "raw durable pull",
+                target=REBUILD_TARGET,
+                note=f"{r.runner.count:,} messages over its consumers; raw = fetch + ack, same filters",
+            )
+        )
+    report.meta["rebuilds"] = {
+        "events": stored.events,
+        "raw_callback_per_s": round(floor.per_s),
+        **{
+            r.service: {"seconds": round(r.seconds, 2), "read": r.read, "applied": r.applied} for r in results
+        },
+    }
+    report.checks["rebuilds: every service's replay read the log through"] = all(r.read > 0 for r in results)
+
+
 async def _eventsourcing(report: Report, s: Sizes, tmp: Path) -> None:
     server = start_server(tmp / "nats")
     try:
@@ -291,6 +329,7 @@ STAGES = {
     "escalation": _escalation,
     "wellness": _wellness,
     "tracking": _tracking,
+    "rebuilds": _rebuilds,
     "eventsourcing": _eventsourcing,
     "memory": _memory,
     "overload": _overload,

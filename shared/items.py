@@ -75,6 +75,13 @@ def parse(msg: Msg, wants: Callable[[str], bool] | None = None) -> Item:
     return _decoded(item)
 
 
+def skipped(item: Item) -> Item:
+    """The same message for a reader that does not want it: left undecoded, only skipped."""
+    return Item(
+        item.seq, item.subject, item.data, item.headers, item.msg, item.delivered, item.consumer_seq, False
+    )
+
+
 def parse_raw(raw: RawStreamMsg) -> Item:
     return _decoded(Item(raw.seq or 0, raw.subject or "", raw.data or b"", raw.headers))
 

@@ -14,10 +14,21 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import Counter
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, bindparam, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Executable,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    select,
+)
 
 from shared.contracts.base import Event
 from shared.envelope import Envelope
@@ -78,27 +89,106 @@ class Failed(Exception):
         self.cause = cause
 
 
+_LATER = "peerline.later"  # conn.info key: the batch's deferred writes, while a batch is open
+
+
+def later(conn: Connection, statement: Executable, row: dict[str, Any]) -> None:
+    """Run `statement` with `row` when the batch commits, one `executemany` per statement, in the same
+    transaction; at once outside a batch of a projection that sets `defers = True`.
+    Only for rows nothing in `apply` reads back (e.g. an append-only log)."""
+    pending: _Pending | None = conn.info.get(_LATER)
+    if pending is None:
+        conn.execute(statement, row)
+    else:
+        pending.rows.setdefault(statement, []).append(row)
+
+
+def replace_later(
+    conn: Connection, statements: tuple[Executable, Executable], key: str, row: dict[str, Any] | None
+) -> bool:
+    """Defer a keyed replace: at commit, `statements[0]` (a delete by `{"key": …}`) for every key touched,
+    then `statements[1]` (an insert) for each key's last row (None: deleted). False (nothing deferred)
+    when no batch defers: the caller writes at once. Only for rows nothing in `apply` reads back."""
+    pending: _Pending | None = conn.info.get(_LATER)
+    if pending is None:
+        return False
+    pending.keyed.setdefault(statements, {})[key] = row
+    return True
+
+
+def add_later(conn: Connection, statement: Executable, rows: list[dict[str, Any]], total: str = "n") -> bool:
+    """Defer additive rows (e.g. an upsert adding `n` to a counter): rows equal but for `total` are summed,
+    and `statement` runs once per batch with the sums. False (nothing deferred) when no batch defers.
+    Only for rows nothing in `apply` reads back."""
+    pending: _Pending | None = conn.info.get(_LATER)
+    if pending is None:
+        return False
+    sums = pending.sums.setdefault(statement, {})
+    for row in rows:
+        key = tuple(v for k, v in row.items() if k != total)
+        found = sums.get(key)
+        if found is None:
+            sums[key] = dict(row)
+        else:
+            found[total] += row[total]
+    return True
+
+
+class _Pending:
+    def __init__(self) -> None:
+        self.rows: dict[Executable, list[dict[str, Any]]] = {}
+        self.keyed: dict[tuple[Executable, Executable], dict[str, dict[str, Any] | None]] = {}
+        self.sums: dict[Executable, dict[tuple[Any, ...], dict[str, Any]]] = {}
+
+    def flush(self, conn: Connection) -> None:
+        for (delete, insert), rows in self.keyed.items():
+            conn.execute(delete, [{"key": k} for k in rows])
+            kept = [r for r in rows.values() if r is not None]
+            if kept:
+                conn.execute(insert, kept)
+        for statement, batch in self.rows.items():
+            conn.execute(statement, batch)
+        for statement, sums in self.sums.items():
+            conn.execute(statement, list(sums.values()))
+
+
 def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -> None:
     """Apply in one transaction; raises Failed(index) after rolling back everything."""
-    handles = frozenset(projection.handles)
     with engine.begin() as conn:
-        last = position(conn, projection.name)
-        start = last
-        for i, item in enumerate(items):
-            if item.seq <= last:
+        if not getattr(projection, "defers", False):
+            _apply(conn, projection, items)
+            return
+        pending = conn.info[_LATER] = _Pending()
+        try:
+            _apply(conn, projection, items, pending)
+        finally:
+            conn.info.pop(_LATER, None)
+
+
+def _apply(
+    conn: Connection, projection: Projection, items: Sequence[Item], pending: _Pending | None = None
+) -> None:
+    handles = frozenset(projection.handles)
+    last = position(conn, projection.name)
+    start = last
+    for i, item in enumerate(items):
+        if item.seq <= last:
+            continue
+        if item.env is not None and item.event is not None and item.problem is None:
+            if type(item.event) not in handles:
+                _unhandled(projection.name, type(item.event))
+                last = item.seq
                 continue
-            if item.env is not None and item.event is not None and item.problem is None:
-                if type(item.event) not in handles:
-                    _unhandled(projection.name, type(item.event))
-                    last = item.seq
-                    continue
-                try:
-                    projection.apply(conn, item.env, item.event, item.seq)
-                except Exception as exc:
-                    raise Failed(i, exc) from exc
-            last = item.seq
-        if last != start:
-            set_position(conn, projection.name, last)
+            try:
+                projection.apply(conn, item.env, item.event, item.seq)
+            except Exception as exc:
+                raise Failed(i, exc) from exc
+        last = item.seq
+    if pending is not None:
+        conn.info.pop(_LATER, None)
+        pending.flush(conn)
+    if last != start:
+        set_position(conn, projection.name, last)
 
 
 def _unhandled(name: str, kind: type[Event]) -> None:

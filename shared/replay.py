@@ -12,7 +12,7 @@ from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
 from shared.envelope import STREAM
-from shared.items import parse
+from shared.items import Item, parse, skipped
 from shared.projection import Projection, apply_batch, reset
 from shared.settings import ServiceSettings
 from shared.topology import Consumer
@@ -35,8 +35,35 @@ class ReplayIncomplete(RuntimeError):
     pass
 
 
-def _apply_raw(engine: Engine, projection: Projection, msgs: list[Msg], consumer: Consumer) -> None:
-    apply_batch(engine, projection, [parse(m, consumer.client_filter) for m in msgs])
+Pair = tuple[Projection, Consumer]
+
+
+def _items(msgs: list[Msg], pairs: Sequence[Pair], shared: bool) -> list[list[Item]]:
+    """Each projection's items for the batch; a message is decoded once, however many projections want it.
+    `shared`: the messages come from one subscription on the whole log, so each consumer's filter applies
+    in the client; else the server filtered for the only consumer."""
+    wants = [(c.wants if shared else c.client_filter) for _, c in pairs]
+    out: list[list[Item]] = [[] for _ in pairs]
+    for m in msgs:
+        wanted = [w is None or w(m.subject) for w in wants]
+        if not any(wanted):
+            item = parse(m, _nobody)
+            for items in out:
+                items.append(item)
+            continue
+        item = parse(m)
+        for items, ok in zip(out, wanted, strict=True):
+            items.append(item if ok else skipped(item))
+    return out
+
+
+def _nobody(_subject: str) -> bool:
+    return False
+
+
+def _apply_raw(engine: Engine, pairs: Sequence[Pair], msgs: list[Msg], shared: bool) -> None:
+    for (projection, _), items in zip(pairs, _items(msgs, pairs, shared), strict=True):
+        apply_batch(engine, projection, items)
 
 
 async def rebuild(
@@ -49,7 +76,24 @@ async def rebuild(
     progress: Progress | None = None,
     idle_timeout: float = 30.0,
 ) -> int:
-    """Replay every event the consumer's filter selects into an emptied projection. Returns the count.
+    """Replay every event the consumer's filter selects into an emptied projection. Returns the count."""
+    return await rebuild_many(
+        js, engine, [(projection, consumer)], batch=batch, progress=progress, idle_timeout=idle_timeout
+    )
+
+
+async def rebuild_many(
+    js: JetStreamContext,
+    engine: Engine,
+    pairs: Sequence[Pair],
+    *,
+    batch: int = 1000,
+    progress: Progress | None = None,
+    idle_timeout: float = 30.0,
+) -> int:
+    """Replay every event the consumers' filters select into emptied projections, in one pass over the
+    log (several projections: one subscription on the whole log, each event decoded once). Returns the
+    count of messages read.
 
     Stop the service first: the live runner and a rebuild must not write the same tables at once.
     Events that cannot be parsed are skipped here (the live consumer already dead-lettered them).
@@ -57,8 +101,10 @@ async def rebuild(
     callback waits, so the server's flow control holds back the rest instead of the client dropping it.
     Raises ReplayIncomplete if fewer events arrive than the log held when the replay began.
     """
-    await asyncio.to_thread(reset, engine, projection)
-    subjects = list(consumer.filter_subjects)
+    names = ", ".join(p.name for p, _ in pairs)
+    for projection, _ in pairs:
+        await asyncio.to_thread(reset, engine, projection)
+    subjects = list(dict.fromkeys(s for _, c in pairs for s in c.filter_subjects))
     if not await has_events(js, subjects):  # an ordered consumer would just wait
         return 0
     buffer: list[Msg] = []
@@ -79,7 +125,8 @@ async def rebuild(
 
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     first = subjects[0]
-    if consumer.read_all:  # the whole log, the rest skipped in the client (see Consumer.read_all)
+    shared = len(pairs) > 1
+    if shared or pairs[0][1].read_all:  # the whole log, the rest skipped in the client (Consumer.read_all)
         first = "ev.>"
     elif len(subjects) > 1:
         config.filter_subjects = subjects
@@ -90,14 +137,12 @@ async def rebuild(
             try:
                 await asyncio.wait_for(full.wait(), timeout=idle_timeout)
             except TimeoutError as exc:
-                raise ReplayIncomplete(
-                    f"{projection.name}: {done} of {state['total']} events, then silence"
-                ) from exc
+                raise ReplayIncomplete(f"{names}: {done} of {state['total']} events, then silence") from exc
             full.clear()
             msgs = buffer[:]
             del buffer[:]
             room.set()
-            await asyncio.to_thread(_apply_raw, engine, projection, msgs, consumer)
+            await asyncio.to_thread(_apply_raw, engine, pairs, msgs, shared)
             done += len(msgs)
             if progress:
                 progress(done, state["total"])
@@ -106,30 +151,30 @@ async def rebuild(
     finally:
         await sub.unsubscribe()
     if done < state["total"]:
-        raise ReplayIncomplete(f"{projection.name}: {done} of {state['total']} events replayed")
+        raise ReplayIncomplete(f"{names}: {done} of {state['total']} events replayed")
     return done
 
 
 async def rebuild_all(
     settings: ServiceSettings, engine: Engine, pairs: list[tuple[Projection, Consumer]]
 ) -> None:
-    """`peerline replay <service>`: rebuild each of a service's projections with a progress bar. Runs as
+    """`peerline replay <service>`: rebuild a service's projections in one pass with a progress bar. Runs as
     the read-only `replay` bus identity (PEERLINE_NATS_USER / PEERLINE_NATS_SEED_FILE)."""
     from rich.progress import Progress as Bar
-    from rich.progress import TaskID
 
     from shared.service import connect_nats
 
+    if not pairs:
+        return
     nc = await connect_nats(settings)
     try:
         with Bar() as bar:
-            for projection, consumer in pairs:
-                task = bar.add_task(projection.name, total=None)
+            task = bar.add_task(", ".join(p.name for p, _ in pairs), total=None)
 
-                def show(done: int, total: int, task: TaskID = task) -> None:
-                    bar.update(task, completed=done, total=total)
+            def show(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
-                count = await rebuild(nc.jetstream(), engine, projection, consumer, progress=show)
-                bar.update(task, completed=count, total=max(count, 1))
+            count = await rebuild_many(nc.jetstream(), engine, pairs, progress=show)
+            bar.update(task, completed=count, total=max(count, 1))
     finally:
         await nc.close()

@@ -40,6 +40,7 @@ from sqlalchemy import (
 from shared.clock import Clock
 from shared.dlq import dead_letter
 from shared.items import describe
+from shared.projection import replace_later
 
 log = logging.getLogger("peerline.timers")
 
@@ -76,29 +77,29 @@ def _utc(value: datetime) -> datetime:
 @cache
 def _statements(table: Table) -> tuple[Delete, Insert]:
     """Built once per timers table: projections call schedule/cancel for many events."""
-    return table.delete().where(table.c.timer_id == bindparam("tid")), table.insert()
+    return table.delete().where(table.c.timer_id == bindparam("key")), table.insert()
 
 
 def schedule(conn: Connection, table: Table, timer: Timer) -> None:
-    """Create or move a timer (idempotent by timer_id)."""
-    delete, insert = _statements(table)
-    conn.execute(delete, {"tid": timer.timer_id})
-    conn.execute(
-        insert,
-        {
-            "timer_id": timer.timer_id,
-            "kind": timer.kind,
-            "agency": timer.agency,
-            "aggregate_id": timer.aggregate_id,
-            "due_at": _utc(timer.due_at),
-            "data": json.dumps(timer.data),
-            "attempted_at": None,
-        },
-    )
+    """Create or move a timer (idempotent by timer_id); in a deferring projection's batch, at its commit."""
+    row = {
+        "timer_id": timer.timer_id,
+        "kind": timer.kind,
+        "agency": timer.agency,
+        "aggregate_id": timer.aggregate_id,
+        "due_at": _utc(timer.due_at),
+        "data": json.dumps(timer.data),
+        "attempted_at": None,
+    }
+    if not replace_later(conn, _statements(table), timer.timer_id, row):
+        delete, insert = _statements(table)
+        conn.execute(delete, {"key": timer.timer_id})
+        conn.execute(insert, row)
 
 
 def cancel(conn: Connection, table: Table, timer_id: str) -> None:
-    conn.execute(_statements(table)[0], {"tid": timer_id})
+    if not replace_later(conn, _statements(table), timer_id, None):
+        conn.execute(_statements(table)[0], {"key": timer_id})
 
 
 def due(engine: Engine, table: Table, now: datetime, retry_after: timedelta, limit: int = 200) -> list[Timer]:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
-from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.contracts.base import Event
 from shared.contracts.intake import SupportRequested
@@ -18,7 +19,7 @@ from shared.db import make_engine
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
 from shared.items import Item
-from shared.projection import digest, position
+from shared.projection import add_later, digest, later, position, replace_later
 from shared.replay import rebuild
 from shared.runner import ProjectionRunner
 from shared.topology import DLQ_STREAM, Consumer
@@ -236,6 +237,54 @@ async def test_failing_handler_is_retried_then_succeeds(js: JetStreamContext, en
     assert proj.failures == 2
     assert proj.total(engine) == 6
     assert await dlq_messages(js, c.durable) == []
+
+
+class Deferring(Counting):
+    """Counts through `add_later`, logs each event through `later` and keeps each activation's latest event
+    through `replace_later`: all written once per batch, in the batch's transaction."""
+
+    defers = True
+
+    def __init__(self, name: str, fail_on: set[int] | None = None, fail_times: int = 10**6) -> None:
+        super().__init__(name, fail_on, fail_times)
+        self.log = Table("log", self.metadata, Column("seq", Integer, primary_key=True))
+        self.latest = Table(
+            "latest", self.metadata, Column("activation", String, primary_key=True), Column("seq", Integer)
+        )
+        self.forget = self.latest.delete().where(self.latest.c.activation == bindparam("key"))
+
+    def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        if seq in self.fail_on and self.failures < self.fail_times:
+            self.failures += 1
+            raise RuntimeError("database said no")
+        assert isinstance(event, SupportRequested)
+        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(self.counts)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["activation"], set_={"n": self.counts.c.n + insert.excluded.n}
+        )
+        assert add_later(conn, upsert, [{"activation": event.activation, "n": 1}])
+        later(conn, self.log.insert(), {"seq": seq})
+        row = {"activation": event.activation, "seq": seq}
+        assert replace_later(conn, (self.forget, self.latest.insert()), event.activation, row)
+
+
+async def test_deferred_writes_commit_with_their_batch_and_vanish_with_a_failed_one(
+    js: JetStreamContext, engine: Engine
+) -> None:
+    ag = agency()
+    c = await consumer_for(js, ag)
+    seqs = await publish_requests(js, ag, 7)
+    proj = Deferring(c.durable, fail_on={seqs[4]}, fail_times=2)
+    runner = ProjectionRunner(js, engine, proj, c, batch=5, backoff=(0.01,))
+    await runner.start()
+    await drain(runner)
+    assert proj.failures == 2
+    assert proj.total(engine) == 7  # each event counted once, though its batch was tried three times
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(proj.log.c.seq)).scalars()) == seqs  # a duplicate would raise
+        latest = {r.activation: r.seq for r in conn.execute(select(proj.latest))}
+        assert position(conn, proj.name) == seqs[-1]
+    assert latest == {"self": seqs[6], "peer": seqs[5]}
 
 
 async def test_handler_failing_every_time_is_dead_lettered_after_bounded_deliveries(

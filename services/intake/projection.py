@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, select
 
-from services.intake.domain import Case, Meeting, evolve
+from services.intake.domain import Case, Meeting, Status, evolve
 from shared.contracts.base import Event, events_of
 from shared.contracts.intake import CallbackLeft, CallbackReleased, RequestCancelled, SupportRequested
 from shared.contracts.matching import AssignmentAccepted, PeerAssigned
@@ -43,11 +44,27 @@ Shred = Callable[[str, datetime], None]
 
 # Built once: constructing statements per event costs several times what SQLite spends running them.
 _INSERT = cases.insert()
-_STATUS = select(cases.c.status).where(cases.c.case_id == bindparam("cid"))
+_OPEN = meetings.insert()
+_MEETING = (
+    select(
+        cases.c.status,
+        meetings.c.member_ref,
+        meetings.c.peer_ref,
+        meetings.c.assignment_id,
+        meetings.c.callback,
+    )
+    .select_from(cases.outerjoin(meetings, cases.c.case_id == meetings.c.case_id))
+    .where(cases.c.case_id == bindparam("cid"))
+)
 _UPDATE = (
     cases.update()
     .where(cases.c.case_id == bindparam("cid"))
     .values(status=bindparam("new_status"), updated_at=bindparam("at"), last_seq=bindparam("seq"))
+)
+_MEET = (
+    meetings.update()
+    .where(meetings.c.case_id == bindparam("cid"))
+    .values(peer_ref=bindparam("peer"), assignment_id=bindparam("assignment"), callback=bindparam("cb"))
 )
 
 
@@ -76,19 +93,18 @@ class CaseProjection:
                 "last_seq": seq,
             }
             conn.execute(_INSERT, row)
-            conn.execute(meetings.insert(), {"case_id": env.subject, "member_ref": event.member_ref})
+            conn.execute(_OPEN, {"case_id": env.subject, "member_ref": event.member_ref})
             return
-        status = conn.execute(_STATUS, {"cid": env.subject}).scalar()
-        if status is None:
-            return  # an event for a case opened elsewhere (none today): nothing for the requester to see
-        new = evolve(Case(status=status), event).status
-        conn.execute(_UPDATE, {"cid": env.subject, "new_status": new, "at": env.time, "seq": seq})
-        self._meeting(conn, env, event)
-
-    def _meeting(self, conn: Connection, env: Envelope, event: Event) -> None:
-        found = meeting(conn, env.subject)
+        found = _meeting(conn, env.subject)
         if found is None:
-            return
+            return  # an event for a case opened elsewhere (none today): nothing for the requester to see
+        new = evolve(Case(status=cast(Status, found.status)), event).status
+        conn.execute(_UPDATE, {"cid": env.subject, "new_status": new, "at": env.time, "seq": seq})
+        if found.member_ref:
+            self._meeting(conn, env, event, found)
+
+    def _meeting(self, conn: Connection, env: Envelope, event: Event, found: Meeting) -> None:
+        """`found`: the meeting as it stood before this event (status aside)."""
         changes: dict[str, object] = {}
         match event:
             case AssignmentAccepted():
@@ -106,7 +122,14 @@ class CaseProjection:
             if self.shred is not None:
                 self.shred(env.subject, env.time)
         if changes:
-            conn.execute(meetings.update().where(meetings.c.case_id == env.subject).values(**changes))
+            row: dict[str, object] = {
+                "peer_ref": found.peer_ref,
+                "assignment_id": found.assignment_id,
+                "callback": found.callback,
+            }
+            row.update(changes)
+            params = {"peer": row["peer_ref"], "assignment": row["assignment_id"], "cb": row["callback"]}
+            conn.execute(_MEET, {"cid": env.subject, **params})
 
 
 def find(conn: Connection, case_id: str) -> dict[str, object] | None:
@@ -115,14 +138,16 @@ def find(conn: Connection, case_id: str) -> dict[str, object] | None:
 
 
 def meeting(conn: Connection, case_id: str) -> Meeting | None:
-    row = conn.execute(
-        select(meetings, cases.c.status)
-        .join(cases, cases.c.case_id == meetings.c.case_id)
-        .where(meetings.c.case_id == case_id)
-    ).first()
+    found = _meeting(conn, case_id)
+    return found if found is not None and found.member_ref else None
+
+
+def _meeting(conn: Connection, case_id: str) -> Meeting | None:
+    """The case's status and meeting (member_ref "" when the case has no meeting row); None: no case."""
+    row = conn.execute(_MEETING, {"cid": case_id}).first()
     if row is None:
         return None
-    return Meeting(row.status, row.member_ref, row.peer_ref, row.assignment_id, row.callback)
+    return Meeting(row.status, row.member_ref or "", row.peer_ref, row.assignment_id or "", row.callback)
 
 
 def list_cases(conn: Connection, agency: str, status: str | None, limit: int) -> list[dict[str, object]]:

@@ -43,6 +43,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
+from shared.projection import later
 from shared.timers import Timer, cancel, schedule, timers_table
 
 metadata = MetaData()
@@ -157,6 +158,7 @@ _PEER_COUNT = (
 
 class DirectoryProjection:
     name = "matching-directory"
+    defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
     metadata = metadata
     handles: tuple[type[Event], ...] = (
         *events_of("peer"),  # every peer and reach event goes through the peer rules (`_peer`)
@@ -201,7 +203,8 @@ class DirectoryProjection:
                         "status": "offered",
                     },
                 )
-                conn.execute(
+                later(  # offers and decisions are only appended here: one executemany per batch
+                    conn,
                     _OFFER_INSERT,
                     {
                         "assignment_id": event.assignment_id or f"{env.subject}-{seq}",
@@ -335,7 +338,8 @@ class DirectoryProjection:
         explanation: object,
     ) -> None:
         body = explanation.model_dump(mode="json") if explanation is not None else {}  # type: ignore[attr-defined]
-        conn.execute(
+        later(
+            conn,
             _DECISION_INSERT,
             {
                 "case_id": env.subject,

@@ -28,6 +28,7 @@ from shared.contracts.matching import (
 from shared.contracts.tracking import CaseClosed, ContactLogged
 from shared.contracts.wellness import FollowupCompleted, FollowupDue, FollowupOverdue, FollowupScheduled
 from shared.envelope import Envelope
+from shared.projection import later
 
 metadata = MetaData()
 audit_entries = Table(
@@ -99,6 +100,7 @@ LINK_OF = select(audit_escalations.c.case_id, audit_escalations.c.agency).where(
 class AuditProjection:
     name = "tracking-audit"
     metadata = metadata
+    defers = True  # entries are written with one executemany per batch (shared.projection.later)
     handles: tuple[type[Event], ...] = (*CASE_EVENTS, *FOLLOWUP_EVENTS, *ESCALATION_EVENTS)
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
@@ -130,7 +132,7 @@ class AuditProjection:
             "peer_ref": getattr(event, "peer_ref", None),
             "detail": _detail(event),
         }
-        conn.execute(ENTRY_INSERT, entry)
+        later(conn, ENTRY_INSERT, entry)  # nothing here reads the entries back
 
 
 def timeline(conn: Connection, agency: str, case_id: str) -> list[dict[str, object]]:

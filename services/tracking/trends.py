@@ -50,6 +50,7 @@ from shared.contracts.wellness import (
     FollowupScheduled,
 )
 from shared.envelope import Envelope
+from shared.projection import add_later
 
 metadata = MetaData()
 
@@ -121,7 +122,8 @@ def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
             index_elements=["agency", "week", "measure", "dimension", "value"],
             set_={"n": trend_counts.c.n + insert.excluded.n},
         )
-    conn.execute(stmt, rows)
+    if not add_later(conn, stmt, rows):  # a rebuild or a live batch: summed, one executemany per batch
+        conn.execute(stmt, rows)
 
 
 def _counts(agency: str, week: str, measure: str, pairs: list[tuple[str, str]], n: int = 1) -> list[dict]:
@@ -159,6 +161,7 @@ class TrendsProjection:
     so a report's column labels are configured codes, never what someone typed."""
 
     name = "tracking-trends"
+    defers = True  # counts are summed per batch and written once (shared.projection.add_later)
     handles: tuple[type[Event], ...] = (
         SupportRequested,
         PeerAssigned,

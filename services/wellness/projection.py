@@ -48,6 +48,7 @@ from shared.contracts.wellness import (
     PeerRecovered,
 )
 from shared.envelope import Envelope
+from shared.projection import later
 from shared.timers import Timer, cancel, schedule
 
 
@@ -82,6 +83,7 @@ SCHEDULES = (
 
 class WellnessProjection:
     name = "wellness-view"
+    defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
     metadata = metadata
     handles: tuple[type[Event], ...] = (
         *IncidentView.handles,
@@ -142,7 +144,7 @@ class WellnessProjection:
             case AssignmentDeclined() | AssignmentExpired() | CaseClosed() | RequestCancelled():
                 conn.execute(q.ASSIGNMENT_DELETE, {"c_id": env.subject})
             case ContactLogged():
-                conn.execute(q.CONTACT_INSERT, {"seq": seq, "peer_ref": event.peer_ref, "at": env.time})
+                later(conn, q.CONTACT_INSERT, {"seq": seq, "peer_ref": event.peer_ref, "at": env.time})
                 if event.initial:
                     self._plan(conn, env)
             case DebriefAccepted() | DebriefDeclined():
@@ -169,7 +171,7 @@ class WellnessProjection:
                     "window_days": event.window_days,
                     "offered_at": env.time,
                 }
-                conn.execute(q.CHECKIN_INSERT, checkin)
+                later(conn, q.CHECKIN_INSERT, checkin)
 
     def _plan(self, conn: Connection, env: Envelope) -> None:
         if conn.execute(q.PLANNED, {"c_id": env.subject}).first():

@@ -29,7 +29,7 @@ from shared.db import make_engine
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
 from shared.projection import digest
-from shared.replay import rebuild
+from shared.replay import rebuild, rebuild_many
 from shared.runner import ProjectionRunner
 from shared.topology import Consumer
 
@@ -232,6 +232,11 @@ async def test_rebuilt_views_equal_the_live_ones(env: Env, js: JetStreamContext,
         count = await rebuild(js, fresh, runner.projection, c)
         assert count >= 7
         assert digest(fresh, runner.projection) == digest(env.app.engine, runner.projection)
+    together = make_engine(f"sqlite:///{tmp_path}/rebuilt-together.db")  # one pass, as `replay` runs
+    pairs = [(r.projection, c) for r, c in zip(env.runners, env.consumers, strict=True)]
+    assert await rebuild_many(js, together, pairs) >= 7
+    for projection, _ in pairs:
+        assert digest(together, projection) == digest(env.app.engine, projection)
 
 
 Sample = Callable[[Env, str], Awaitable[dict[str, Any]]]

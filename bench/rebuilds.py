@@ -1,0 +1,88 @@
+"""Every service's projections rebuilt as its `replay` command rebuilds them (`shared.replay.rebuild_many`
+over the pairs of its composition root's `projections()`, as the read-only `replay` identity, into an
+empty SQLite file) from a realistic mixed history — the demo's activity model at a few agencies over a
+year (`bench.region_store`, made once under var/bench-region/ and reused) — each beside the raw callback
+replay of the same log. Timed in this process, so a service's interpreter start-up is not counted."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import live
+from bench.region import fill, raw
+from bench.region_rebuild import REPLAYED
+from bench.region_store import Params, Stored, manifest
+from bench.timing import Rate
+from shared.db import make_engine
+from shared.projection import Projection
+from shared.replay import rebuild_many
+from shared.topology import Consumer
+from tests.support.bus import connect, start_server
+
+STORE = Path("var/bench-region")
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    service: str
+    seconds: float
+    read: int  # messages its one pass read from the log
+    applied: int  # events its projections' filters select (summed over its projections)
+
+    @property
+    def read_per_s(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+
+def roots() -> dict[str, list[tuple[Projection, Consumer]]]:
+    from services.escalation.main import projections as escalation
+    from services.intake.main import projections as intake
+    from services.matching.main import projections as matching
+    from services.tracking.main import projections as tracking
+    from services.wellness.main import projections as wellness
+
+    made = {
+        "intake": intake,
+        "matching": matching,
+        "escalation": escalation,
+        "tracking": tracking,
+        "wellness": wellness,
+    }
+    return {name: made[name]() for name in REPLAYED}
+
+
+async def measure(
+    events: int, tmp: Path, agencies: int = 6
+) -> tuple[Stored, Rate, list[Rebuilt], list[live.Live]]:
+    params = Params(events, agencies=agencies, years=1)
+    directory = STORE / params.key()
+    if directory.exists() and manifest(directory) is None:
+        shutil.rmtree(directory)  # a generation that did not finish: start it over
+    directory.mkdir(parents=True, exist_ok=True)
+    server = start_server(directory / "nats")
+    try:
+        stored = await fill(server.url, directory, params)
+        floor = await raw(server.url, stored.events)
+        nc = await connect(server.url, "replay")
+        results = []
+        try:
+            for service, pairs in roots().items():
+                engine = make_engine(f"sqlite:///{tmp}/{service}.db")
+                t0 = time.perf_counter()
+                read = await rebuild_many(nc.jetstream(), engine, pairs)
+                took = time.perf_counter() - t0
+                results.append(Rebuilt(service, took, read, stored.applied.get(service, 0)))
+                engine.dispose()
+        finally:
+            await nc.close()
+        harness = await connect(server.url)
+        try:
+            running = [await live.measure(harness.jetstream(), tmp, n, p) for n, p in roots().items()]
+        finally:
+            await harness.close()
+    finally:
+        server.stop()
+    return stored, floor, results, running
