@@ -57,8 +57,14 @@ def user_block(identity: Identity, key: str) -> str:
     perms = f"publish: {{{publish}}}, subscribe: {{allow: {_list(identity.subscribe)}}}"
     if identity.responses:
         perms += f", allow_responses: {{max: {identity.responses}}}"
+    # Without it, any user may also link a leaf node (on the region's public leaf port) and a site's
+    # link could connect as a client: each identity gets the one kind of connection it is for.
+    kind = _list(["LEAFNODE" if identity.leaf else "STANDARD"])
     comment = f"    # {identity.name}: {identity.description}\n"
-    return comment + f"    {{nkey: {json.dumps(key)}, permissions: {{{perms}}}}}"
+    return (
+        comment
+        + f"    {{nkey: {json.dumps(key)}, allowed_connection_types: {kind}, permissions: {{{perms}}}}}"
+    )
 
 
 def authorization(identities: Iterable[Identity], keys: dict[str, str]) -> str:

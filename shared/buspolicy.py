@@ -66,6 +66,7 @@ class Identity:
     responses: int = 0  # may answer this many replies per request it receives (0: none)
     description: str = ""
     inbox: str = field(default="")
+    leaf: bool = False  # True: connects only as a leaf node (a site's link); False: only as a client
 
     def __post_init__(self) -> None:
         if not self.inbox:
@@ -243,6 +244,7 @@ def site_link(agency: str) -> Identity:
             f"$JS.FC.{stream}.>",
         ),
         description=f"the leaf link of {agency}'s site (its stream, sourced by the region)",
+        leaf=True,
     )
 
 

@@ -29,6 +29,7 @@ HTTP_PORTS = dict(runtime.HTTP_PORTS)
 METRICS_PORTS = dict(runtime.METRICS_PORTS)
 BACKENDS = sorted(set(HTTP_PORTS) - {CONSOLE})
 INGRESS_NS, MONITORING_NS = "ns:ingress-nginx", "ns:monitoring"
+LEAF_PORT = 7422  # agency sites' leaf nodes (docs/leaf-sites.md): the one port open to anyone
 ROUTE = re.compile(r"""@\w+\.(?:get|post|put|patch|delete)\(\s*"(/[^"]*)\"""")
 
 
@@ -106,12 +107,34 @@ def test_production_entry_is_tls_from_cert_manager() -> None:
     assert env["PEERLINE_PUBLIC_URL"] == f"https://{hosts.pop()}", "the console must know its public address"
 
 
+def container_port(overlay: str, selector: Doc, target: int | str) -> int:
+    """The container port a Service's `targetPort` names, on the pods it selects."""
+    for w in workloads(overlay):
+        if selects(selector, w["spec"]["template"]["metadata"]["labels"]):
+            for p in (p for c in pod_spec(w)["containers"] for p in c.get("ports", [])):
+                if target in (p["containerPort"], p.get("name")):
+                    return int(p["containerPort"])
+    pytest.fail(f"{overlay}: no pod serves {target}")
+
+
 @pytest.mark.unit
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_nothing_else_is_exposed(overlay: str) -> None:
+    """One Service may leave the cluster, in production only: `nats-leaf`, the agency sites' leaf port."""
+    exposed = {}
     for name, svc in objects(overlay, "Service").items():
-        assert svc["spec"].get("type", "ClusterIP") == "ClusterIP", f"{overlay}: Service {name} is exposed"
+        kind = svc["spec"].get("type", "ClusterIP")
+        assert kind in ("ClusterIP", "LoadBalancer"), f"{overlay}: Service {name} is a {kind}"
         assert not svc["spec"].get("externalIPs"), name
+        if kind == "LoadBalancer":
+            exposed[name] = {
+                (p["port"], container_port(overlay, svc["spec"]["selector"], p["targetPort"]))
+                for p in svc["spec"]["ports"]
+            }
+    expected = {"nats-leaf": {(LEAF_PORT, LEAF_PORT)}} if overlay == "production" else {}
+    assert exposed == expected, f"{overlay}: exposed {exposed}"
+    leaf = objects(overlay, "Service")["nats-leaf"]
+    assert selects(leaf["spec"]["selector"], pods(overlay)["nats"]), "nats-leaf reaches the NATS nodes"
     for w in workloads(overlay):
         spec = pod_spec(w)
         assert not spec.get("hostNetwork"), w["metadata"]["name"]
@@ -171,11 +194,17 @@ def test_network_policy_graph(overlay: str) -> None:
     nats = labels["nats"]
     assert allowed(overlay, nats, 4222) == bus_clients, "the bus: its clients only"
     assert allowed(overlay, nats, 6222) <= {f"pod:{w}" for w in labels if w == "nats"}, "routes: nats only"
+    assert allowed(overlay, nats, LEAF_PORT) == {"anyone"}, "agency sites are remote: the leaf port is open"
     for name, policy in objects(overlay, "NetworkPolicy").items():
         for rule in policy["spec"].get("ingress") or []:
             peers = set().union(*(peer_names(overlay, p) for p in rule.get("from", [])))
-            assert rule.get("from") and "anyone" not in peers, f"{overlay}: {name} lets anyone in"
-            assert rule.get("ports"), f"{overlay}: {name} opens every port"
+            assert rule.get("from") and rule.get("ports"), f"{overlay}: {name} opens every port or to anyone"
+            if "anyone" in peers:  # from outside the cluster: the NATS nodes' leaf port, nothing else
+                ports = {(p["port"], p.get("protocol", "TCP")) for p in rule["ports"]}
+                assert ports == {(LEAF_PORT, "TCP")}, f"{overlay}: {name} lets anyone reach {ports}"
+                selector = policy["spec"]["podSelector"] or {}
+                reached = {w for w, lab in labels.items() if selects(selector, lab)}
+                assert reached == {"nats"}, f"{overlay}: {name} lets anyone reach {reached}"
 
 
 # ---------------------------------------------------------------- docker-compose: the proxy
