@@ -3,7 +3,9 @@
 Decoded and handled → ack. Undecodable → dead-lettered at once with the reason (shared.dlq), acked.
 The handler raised → nak with a growing delay (the worker moves on meanwhile) until the delivery count
 reaches the policy's `max_deliveries`, then dead-lettered with the reason, acked. One bad event never
-stalls the rest. Used as the reaction broker's faststream middleware (shared.reactor) and by the
+stalls the rest. The log unreachable or contended (a NATS error or time-out — a node failing over — or
+`Busy`) is no fault of the message: naked with a delay capped at `unavailable_s`, never dead-lettered.
+Used as the reaction broker's faststream middleware (shared.reactor) and by the
 batched pull loop (shared.batches).
 """
 
@@ -17,9 +19,11 @@ from typing import Any
 from faststream import BaseMiddleware
 from faststream.message import StreamMessage
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from prometheus_client import Counter
 
+from shared.decision import Busy
 from shared.dlq import dead_letter
 from shared.items import describe
 
@@ -40,6 +44,7 @@ class Policy:
     max_deliveries: int = 5
     backoff_s: float = 0.1  # the n-th failed delivery comes back after backoff_s * 2**n
     dlq_ttl_s: int | None = None  # dead letters holding raw outside data expire (shared.dlq)
+    unavailable_s: float = 5.0  # the longest wait before a message that met an unavailable log comes back
 
 
 class Settlement:
@@ -78,6 +83,11 @@ class Settlement:
         delivered = raw.metadata.num_delivered or 1
         durable, seq = raw.metadata.consumer or "", raw.metadata.sequence.stream
         policy = self.policy(durable)
+        if isinstance(failure, NatsError | TimeoutError | Busy):  # the log, not the message: try again
+            log.warning("%s: seq %d waits for the log (delivery %d): %s", durable, seq, delivered, reason)
+            RETRIED.labels(durable).inc()
+            await raw.nak(delay=min(policy.backoff_s * 2**delivered, policy.unavailable_s))
+            return
         if delivered < policy.max_deliveries:
             log.warning("%s: seq %d failed (delivery %d): %s", durable, seq, delivered, reason)
             RETRIED.labels(durable).inc()

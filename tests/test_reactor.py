@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from faststream.nats import NatsRouter
 from faststream.specification import AsyncAPI
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import NoStreamResponseError, NotFoundError
 
 from services.escalation.app import routes as escalation_routes
 from services.escalation.settings import EscalationSettings
@@ -42,6 +42,7 @@ class Bench:
     seen: Counter[str]
     failing: set[str]
     reactions: Reactions
+    unavailable: dict[str, int] = field(default_factory=dict)  # how many more deliveries meet no log
 
     async def publish(self, escalation_id: str) -> Envelope:
         env = Envelope.wrap(missed(escalation_id), agency="a", subject="n1", source="t")
@@ -72,6 +73,9 @@ async def record(delivered: Delivered, bench: Bench = Depends(provided("bench"))
     bench.seen[delivered.event.escalation_id] += 1
     if delivered.event.escalation_id in bench.failing:
         raise RuntimeError("the handler failed")
+    if bench.unavailable.get(delivered.event.escalation_id, 0) > 0:  # the log failing over meanwhile
+        bench.unavailable[delivered.event.escalation_id] -= 1
+        raise NoStreamResponseError
 
 
 @pytest.fixture
@@ -130,6 +134,14 @@ async def test_a_failing_handler_is_retried_with_backoff_then_dead_lettered_neve
     assert headers["Peerline-Reason"] == "failed 3 times: RuntimeError: the handler failed"
     info = await bench.js.consumer_info(STREAM, DURABLE)
     assert info.num_redelivered == 0 and info.ack_floor.stream_seq == 6
+
+
+async def test_an_unavailable_log_is_waited_out_never_dead_lettered(bench: Bench) -> None:
+    bench.unavailable["x-wait"] = 5  # more failed deliveries than max_deliveries (3) allows a handler
+    await bench.publish("x-wait")
+    await bench.settled()
+    assert bench.seen == Counter({"x-wait": 6}) and bench.unavailable["x-wait"] == 0
+    assert await bench.dead() == []
 
 
 @pytest.mark.unit
