@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 
 from shared.db import make_engine
 from shared.envelope import STREAM, Envelope
@@ -137,7 +138,13 @@ async def settled(
     """Read the log until every accepted case is settled and every debrief offered (or time runs out)."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
-        log = await read_log(url)
+        try:
+            log = await read_log(url)
+        except (NatsError, TimeoutError):  # a node just killed: ask again while there is time
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(1.0)
+            continue
         if not _waiting(log, accepted, incidents or {}) or asyncio.get_running_loop().time() > deadline:
             return log
         await asyncio.sleep(1.0)
@@ -152,7 +159,11 @@ async def quiet(url: str, within: float) -> list[str]:
     while True:
         busy = []
         for c in all_consumers():
-            info = await js.consumer_info(STREAM, c.durable)
+            try:
+                info = await js.consumer_info(STREAM, c.durable)
+            except (NatsError, TimeoutError) as exc:  # a node just killed: the cluster still electing
+                busy.append(f"{c.durable}: no answer ({type(exc).__name__})")
+                continue
             if info.num_pending or info.num_ack_pending:
                 busy.append(f"{c.durable}: {info.num_pending} pending, {info.num_ack_pending} unacked")
         if not busy or asyncio.get_running_loop().time() > deadline:
