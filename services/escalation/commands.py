@@ -6,7 +6,7 @@ shared.decision (a conflict: reload, decide again; repeated conflicts: Busy).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,17 @@ from shared.contracts.escalation import DisclosurePolicyProposed, DisclosurePoli
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReason, RevealReply, RevealRequest
 from shared.decision import Aggregate, payloads
 from shared.envelope import STREAM, Envelope
-from shared.eventstore import EventStore, History
+from shared.eventstore import ConcurrencyConflict, EventStore, History
 from shared.timers import Timer
 
 SOURCE = "peerline/escalation"
 POLICY_ID = "disclosure"  # one policy aggregate per agency: ev.<agency>.policy.disclosure.*
+# Pages a tier: the event that put it on duty, the escalation's state, the tier (services.escalation.pages).
+Page = Callable[[Envelope, domain.Escalation, int], Awaitable[None]]
+
+
+async def _no_pager(env: Envelope, esc: domain.Escalation, tier: int) -> None:
+    raise RuntimeError("escalation has no pager wired")
 
 
 @dataclass(frozen=True)
@@ -40,9 +46,15 @@ class Reveal:
 
 class Commands:
     def __init__(
-        self, store: Callable[[], EventStore], nc: Callable[[], Client], clock: Clock, reveal_timeout_s: float
+        self,
+        store: Callable[[], EventStore],
+        nc: Callable[[], Client],
+        clock: Clock,
+        reveal_timeout_s: float,
+        page: Page = _no_pager,
     ) -> None:
         self.store, self.nc, self.clock, self.reveal_timeout_s = store, nc, clock, reveal_timeout_s
+        self.page = page
 
     async def load(self, agency: str, escalation_id: str) -> tuple[domain.Escalation, History]:
         history = await self.store().load(agency, "escalation", escalation_id)
@@ -111,17 +123,35 @@ class Commands:
         cmd: domain.RaiseConcern,
         cause: Envelope | None = None,
         fallback: domain.Policy | None = None,
+        *,
+        again: bool = False,
     ) -> bool:
-        """Trigger an escalation (idempotent per escalation id). True if this call triggered it.
-        A new id is the common case, so decide on an empty escalation and let the log's concurrency
-        check (expected version 0) say whether it already exists."""
+        """Trigger an escalation (idempotent per escalation id) and page its first tier straight after the
+        append, in one hop. True if this call triggered it. A new id is the common case, so decide on an
+        empty escalation and let the log's concurrency check (expected version 0) say whether it exists.
+        `again`: an earlier attempt may have appended and stopped before paging (a redelivered risk flag):
+        if the escalation still waits at tier 1, page it again — the same event, so the same page."""
         policy = await self.policy(agency)
         if not policy.version and fallback is not None:
             policy = fallback
         events = domain.raise_concern(domain.Escalation(), policy, cmd)
         aggregate = Aggregate(agency, "escalation", escalation_id)
-        version = await decision.create(self.store(), aggregate, events, **self._as("triggered"), cause=cause)
-        return version is not None
+        ids = decision.event_ids(aggregate, len(events), "triggered")
+        envs = decision.wrap(aggregate, events, source=SOURCE, ids=ids, clock=self.clock, cause=cause)
+        try:
+            await self.store().append(envs, expected=0)
+        except ConcurrencyConflict:
+            if again:
+                await self.page_again(agency, escalation_id)
+            return False
+        await self.page(envs[0], domain.fold(events), 1)
+        return True
+
+    async def page_again(self, agency: str, escalation_id: str) -> None:
+        """Page tier 1 of an escalation again if it is still open there (nobody has answered or moved on)."""
+        esc, history = await self.load(agency, escalation_id)
+        if esc.status == "open" and esc.tier == 1:
+            await self.page(history.events[0].envelope, esc, 1)
 
     def _as(self, command_id: str) -> dict[str, Any]:
         return {"source": SOURCE, "clock": self.clock, "command_id": command_id}
