@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from faststream.nats import NatsMessage, NatsRouter
+from faststream.nats import NatsRouter
 from faststream.nats.publisher.usecase import LogicPublisher
 
 from services.escalation import domain
@@ -47,20 +47,16 @@ def routes(
     more waits for the batch to fill or time out)."""
     router = NatsRouter()
 
-    async def raise_concern(delivered: Delivered, message: NatsMessage) -> None:
+    async def raise_concern(delivered: Delivered) -> None:
         """A contact logged with a risk flag raises a concern (one escalation per report) and pages tier 1
-        at once. A redelivery (an earlier delivery may have appended and stopped before paging) pages
-        it again: the same page."""
+        at once (a redelivery pages it again only as the same page, see Commands.raise_concern)."""
         env, event = delivered.env, delivered.event
         if not isinstance(event, ContactLogged) or not event.risk_flag:
             return
         cmd = domain.RaiseConcern(
             case_id=env.subject, category=category, raised_by_role="peer", raised_by=event.peer_ref
         )
-        again = (message.raw_message.metadata.num_delivered or 1) > 1
-        await commands().raise_concern(
-            env.agency, escalation_id_for(env), cmd, cause=env, fallback=FALLBACK, again=again
-        )
+        await commands().raise_concern(env.agency, escalation_id_for(env), cmd, cause=env, fallback=FALLBACK)
 
     async def page_next_tier(delivered: Delivered) -> None:
         """A page that reached nobody pages the next tier at once."""

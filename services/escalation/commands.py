@@ -123,14 +123,13 @@ class Commands:
         cmd: domain.RaiseConcern,
         cause: Envelope | None = None,
         fallback: domain.Policy | None = None,
-        *,
-        again: bool = False,
     ) -> bool:
         """Trigger an escalation (idempotent per escalation id) and page its first tier straight after the
-        append, in one hop. True if this call triggered it. A new id is the common case, so decide on an
-        empty escalation and let the log's concurrency check (expected version 0) say whether it exists.
-        `again`: an earlier attempt may have appended and stopped before paging (a redelivered risk flag):
-        if the escalation still waits at tier 1, page it again — the same event, so the same page."""
+        append, in one hop. True if the escalation was appended by this call or stands as an earlier call
+        with the same id appended it; then tier 1 is paged — again, if an earlier call paged it already,
+        with the same event id, so it is the same page to its receivers (a risk flag redelivered after an
+        append whose page was lost is paged all the same). A new id is the common case, so decide on an
+        empty escalation and let the log's concurrency check (expected version 0) say whether it exists."""
         policy = await self.policy(agency)
         if not policy.version and fallback is not None:
             policy = fallback
@@ -141,17 +140,9 @@ class Commands:
         try:
             await self.store().append(envs, expected=0)
         except ConcurrencyConflict:
-            if again:
-                await self.page_again(agency, escalation_id)
-            return False
+            return False  # it exists and has moved on since (answered, or a later tier paged)
         await self.page(envs[0], domain.fold(events), 1)
         return True
-
-    async def page_again(self, agency: str, escalation_id: str) -> None:
-        """Page tier 1 of an escalation again if it is still open there (nobody has answered or moved on)."""
-        esc, history = await self.load(agency, escalation_id)
-        if esc.status == "open" and esc.tier == 1:
-            await self.page(history.events[0].envelope, esc, 1)
 
     def _as(self, command_id: str) -> dict[str, Any]:
         return {"source": SOURCE, "clock": self.clock, "command_id": command_id}
