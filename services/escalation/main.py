@@ -49,9 +49,9 @@ class Escalation:
         )
         self._store: EventStore | None = None
         self._nc: Client | None = None
-        router, pages = routes(lambda: self.commands, settings.risk_flag_category)
+        router, _ = routes(lambda: self.commands, settings.risk_flag_category)
         self.commands = Commands(
-            self.store, self.nc, self.clock, settings.reveal_timeout_s, page=Pager(pages).send
+            self.store, self.nc, self.clock, settings.reveal_timeout_s, page=Pager(self.nc).send
         )
         self.reactions = Reactions(settings, router, policy=Policy(settings.max_deliveries))
         self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth, settings.http_limits())

@@ -8,9 +8,10 @@ captures `notify.>` de-duplicate on that id, as notify's inbox keys its notices 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
-from faststream.nats.publisher.usecase import LogicPublisher
+from nats.aio.client import Client
 from opentelemetry import propagate
 
 from services.escalation import domain
@@ -35,14 +36,17 @@ def page(env: Envelope, esc: domain.Escalation, tier: int) -> TierNotification:
 
 
 class Pager:
-    """Sends pages through the reaction broker's declared publisher (so the AsyncAPI document lists it)."""
+    """Sends pages on the service's connection: the subject and schema the reactions' router declares
+    (services.escalation.app.routes, so the AsyncAPI document lists them), without the broker's
+    per-message publish machinery (a page is one small core-NATS message, sent while the risk flag
+    that caused it waits)."""
 
-    def __init__(self, publisher: LogicPublisher) -> None:
-        self.publisher = publisher
+    def __init__(self, nc: Callable[[], Client]) -> None:
+        self.nc = nc
 
     async def send(self, env: Envelope, esc: domain.Escalation, tier: int) -> None:
         note = page(env, esc, tier)
         headers = {"Peerline-Event-Id": env.id, "Nats-Msg-Id": env.id}
         propagate.inject(headers)
         subject = NOTIFY_SUBJECT.format(agency=env.agency, role=note.role)
-        await self.publisher.publish(note, subject=subject, headers=headers)
+        await self.nc().publish(subject, note.model_dump_json().encode(), headers=headers)
