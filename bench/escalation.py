@@ -5,7 +5,9 @@ same paced load in the same run:
   raw        publish to the log → a push consumer's callback (nats-py, nothing else);
   risk flag  `contact_logged` with a risk flag → the reaction appends `escalation_triggered` (seen in the
              log) and pages `notify.<agency>.clinician` straight after the append (one hop): both timed.
-Each sample is receive time minus the moment just before the publish call, in this process.
+Each sample is receive time minus the moment just before the publish call, in this process. Also the
+escalation process's CPU time per risk flag (user + system, from /proc), which a loaded machine
+changes less than it changes latency.
 Target: risk flag → page p99 ≤ 5 × raw p99. Writes bench/results/escalation-<time>.json.
 """
 
@@ -40,6 +42,12 @@ from tests.support.cluster import Cluster
 
 AGENCY = "bench-esc"
 TARGET_RATIO = 5.0
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -164,7 +172,8 @@ def flagged(i: int) -> Envelope:
     return envelope(event, f"c-flag-{i}")
 
 
-async def run(server: NatsServer, tmp: Path, n: int, rate: float) -> list[Latency]:
+async def run(server: NatsServer, tmp: Path, n: int, rate: float) -> tuple[list[Latency], float]:
+    """The three latencies, and the escalation process's CPU milliseconds per risk flag."""
     nc = await connect(server.url)
     try:
         js = nc.jetstream()
@@ -182,10 +191,14 @@ async def run(server: NatsServer, tmp: Path, n: int, rate: float) -> list[Latenc
         try:
             await risk_flags(nc, [flagged(-i - 1) for i in range(20)], rate)  # warm-up
             raw = await raw_round_trip(nc, n, rate)
+            proc = alone.child("escalation").proc
+            assert proc is not None
+            before = cpu_s(proc.pid)
             appended, flow = await risk_flags(nc, [flagged(i) for i in range(n)], rate)
+            cpu_ms = (cpu_s(proc.pid) - before) * 1000 / n
         finally:
             await asyncio.to_thread(alone.stop)
-        return [raw, appended, flow]
+        return [raw, appended, flow], cpu_ms
     finally:
         await nc.close()
 
@@ -201,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="peerline-bench-esc-") as tmp:
         server = start_server(Path(tmp) / "nats")
         try:
-            results = asyncio.run(asyncio.wait_for(run(server, Path(tmp), args.events, args.rate), 300))
+            results, cpu_ms = asyncio.run(
+                asyncio.wait_for(run(server, Path(tmp), args.events, args.rate), 300)
+            )
         finally:
             server.stop()
     raw, appended, flow = results
@@ -210,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         figures = f"p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  max {r.max_ms:7.2f} ms"
         print(f"{r.path:40s} sent {r.sent:5d} got {r.received:5d}  {figures}")
+    print(f"escalation CPU per risk flag: {cpu_ms:.2f} ms (load average {os.getloadavg()[0]:.1f})")
     verdict = "ok" if ok else "MISSED"
     print(f"risk flag → page p99 / raw p99 = {ratio:.2f} (target ≤ {TARGET_RATIO}): {verdict}")
     report = {
@@ -219,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "latency": [asdict(r) for r in results],
+        "escalation_cpu_ms_per_risk_flag": cpu_ms,
         "risk_flag_page_p99_over_raw_p99": ratio,
         "target_ratio": TARGET_RATIO,
         "ok": ok,
