@@ -49,14 +49,17 @@ def routes(
 
     async def raise_concern(delivered: Delivered) -> None:
         """A contact logged with a risk flag raises a concern (one escalation per report) and pages tier 1
-        at once (a redelivery pages it again only as the same page, see Commands.raise_concern)."""
+        at once; a redelivery pages it again only as the same page, and the same report appended again
+        after its escalation pages nothing (Commands.raise_concern)."""
         env, event = delivered.env, delivered.event
         if not isinstance(event, ContactLogged) or not event.risk_flag:
             return
         cmd = domain.RaiseConcern(
             case_id=env.subject, category=category, raised_by_role="peer", raised_by=event.peer_ref
         )
-        await commands().raise_concern(env.agency, escalation_id_for(env), cmd, cause=env, fallback=FALLBACK)
+        await commands().raise_concern(
+            env.agency, escalation_id_for(env), cmd, cause=env, fallback=FALLBACK, after=delivered.seq
+        )
 
     async def page_next_tier(delivered: Delivered) -> None:
         """A page that reached nobody pages the next tier at once."""

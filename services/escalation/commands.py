@@ -123,13 +123,17 @@ class Commands:
         cmd: domain.RaiseConcern,
         cause: Envelope | None = None,
         fallback: domain.Policy | None = None,
+        *,
+        after: int = 0,
     ) -> bool:
         """Trigger an escalation (idempotent per escalation id) and page its first tier straight after the
         append, in one hop. True if the escalation was appended by this call or stands as an earlier call
-        with the same id appended it; then tier 1 is paged — again, if an earlier call paged it already,
-        with the same event id, so it is the same page to its receivers (a risk flag redelivered after an
-        append whose page was lost is paged all the same). A new id is the common case, so decide on an
-        empty escalation and let the log's concurrency check (expected version 0) say whether it exists."""
+        with the same id appended it (the log keeps it once). Tier 1 is paged if the escalation's event lies
+        after `after` (the stream position of the report that raised it): so a report delivered again
+        pages again, with the same event id — the same page to its receivers, and sent even if an earlier
+        delivery appended and stopped before paging — while the same report appended to the log a second
+        time, after its escalation, pages nothing. A new id is the common case, so decide on an empty
+        escalation and let the log's concurrency check (expected version 0) say whether it exists."""
         policy = await self.policy(agency)
         if not policy.version and fallback is not None:
             policy = fallback
@@ -138,10 +142,11 @@ class Commands:
         ids = decision.event_ids(aggregate, len(events), "triggered")
         envs = decision.wrap(aggregate, events, source=SOURCE, ids=ids, clock=self.clock, cause=cause)
         try:
-            await self.store().append(envs, expected=0)
+            version = await self.store().append(envs, expected=0)
         except ConcurrencyConflict:
             return False  # it exists and has moved on since (answered, or a later tier paged)
-        await self.page(envs[0], domain.fold(events), 1)
+        if version > after:
+            await self.page(envs[0], domain.fold(events), 1)
         return True
 
     def _as(self, command_id: str) -> dict[str, Any]:
