@@ -55,6 +55,7 @@ class Commands:
     ) -> None:
         self.store, self.nc, self.clock, self.reveal_timeout_s = store, nc, clock, reveal_timeout_s
         self.page = page
+        self._policies: dict[str, tuple[int, domain.Policy]] = {}  # agency → (stream seq, policy)
 
     async def load(self, agency: str, escalation_id: str) -> tuple[domain.Escalation, History]:
         history = await self.store().load(agency, "escalation", escalation_id)
@@ -62,14 +63,19 @@ class Commands:
 
     async def policy(self, agency: str) -> domain.Policy:
         """The agency's current policy. Each recorded version is a whole policy, so the last one is all
-        there is to read (one round trip)."""
+        there is to read (one round trip); a version already read is not parsed again."""
         subject = f"ev.{agency}.policy.{POLICY_ID}.{DisclosurePolicyRecorded.name}"
         try:
             msg = await self.nc().jetstream().get_last_msg(STREAM, subject, direct=True)
         except NotFoundError:
             return domain.Policy()
         assert msg.data is not None
-        return domain.evolve_policy(domain.Policy(), Envelope.from_bytes(msg.data).payload())
+        known = self._policies.get(agency)
+        if known is not None and known[0] == msg.seq:  # the same stored version: read once
+            return known[1]
+        policy = domain.evolve_policy(domain.Policy(), Envelope.from_bytes(msg.data).payload())
+        self._policies[agency] = (msg.seq or 0, policy)
+        return policy
 
     async def involvement(self, agency: str, case_id: str) -> domain.Involvement:
         history = await self.store().load(agency, "case", case_id)
