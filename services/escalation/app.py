@@ -30,6 +30,11 @@ def escalation_id_for(contact: Envelope) -> str:
     return "x-" + uuid.uuid5(uuid.NAMESPACE_URL, f"peerline-risk-flag/{contact.id}").hex
 
 
+# Pull loops on the risk-flag durable, each fetching one message at a time: a fetch of more waits for the
+# batch to fill (or its time-out) when the log is quiet; one loop alone waits a round trip per message.
+FETCHERS = 4
+
+
 def unwired() -> Commands:
     raise RuntimeError("escalation's reactions have no commands wired")
 
@@ -43,8 +48,8 @@ def routes(
 
     The handlers close over what they need: each `Depends`/`Context` parameter costs a hop to a worker
     thread per message (fast-depends runs sync resolvers there), which the page waits for. Each page and
-    flagged contact stands alone, so several are handled at once, each fetched as it comes (a fetch of
-    more waits for the batch to fill or time out)."""
+    flagged contact stands alone, so several are handled at once, each fetched as it comes (see
+    FETCHERS)."""
     router = NatsRouter()
 
     async def raise_concern(delivered: Delivered) -> None:
@@ -74,7 +79,8 @@ def routes(
             esc, _ = await commands().load(env.agency, env.subject)
             await commands().page(env, esc, event.tier)
 
-    reaction(router, consumer("escalation-riskflags"), workers=8, batch=1)(raise_concern)
+    for _ in range(FETCHERS):  # as replicas sharing the durable would: one slow reply holds up no other
+        reaction(router, consumer("escalation-riskflags"), workers=2, batch=1)(raise_concern)
     reaction(router, consumer("escalation-missedpages"), workers=2, batch=1)(page_next_tier)
     reaction(router, consumer("escalation-notifier"), workers=4, batch=1)(announce_page)
     pages = router.publisher(
