@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from shared.envelope import Envelope
+from shared.projection import later
 
 GENESIS = "0" * 64
 
@@ -79,14 +80,24 @@ def _statements(table: Table) -> tuple[Select[int, str], Insert]:
     return last, table.insert()
 
 
+_TAIL = "peerline.audit_tail"  # conn.info: (transaction, table, position, hash) of the chain's end
+
+
 def append(conn: Connection, table: Table, env: Envelope, seq: int) -> None:
-    """Add one event's record to the end of the chain (inside the projection's transaction)."""
-    last_stmt, insert = _statements(table)
-    last = conn.execute(last_stmt).first()
-    position, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    """Add one event's record to the end of the chain (inside the projection's transaction). The chain's
+    end is read once per transaction and then followed here, and the record is written with the batch
+    (shared.projection.later: one executemany at commit), since nothing in `apply` reads records back."""
+    txn = conn.get_transaction()
+    tail = conn.info.get(_TAIL)
+    if tail is not None and tail[0] is txn and tail[1] is table:
+        position, prev = tail[2], tail[3]
+    else:
+        last_stmt, _ = _statements(table)
+        last = conn.execute(last_stmt).first()
+        position, prev = (last[0], last[1]) if last else (0, GENESIS)
     record = body(env, seq)
     row = {
-        "position": position,
+        "position": position + 1,
         "seq": seq,
         "event_id": env.id,
         "event_type": env.type,
@@ -97,7 +108,8 @@ def append(conn: Connection, table: Table, env: Envelope, seq: int) -> None:
         "prev_hash": prev,
         "hash": link(prev, record),
     }
-    conn.execute(insert, row)
+    later(conn, _statements(table)[1], row)
+    conn.info[_TAIL] = (txn, table, position + 1, row["hash"])
 
 
 @dataclass

@@ -6,7 +6,7 @@ shared.decision (a conflict: reload, decide again; repeated conflicts: Busy).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,17 @@ from shared.contracts.escalation import DisclosurePolicyProposed, DisclosurePoli
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReason, RevealReply, RevealRequest
 from shared.decision import Aggregate, payloads
 from shared.envelope import STREAM, Envelope
-from shared.eventstore import EventStore, History
+from shared.eventstore import ConcurrencyConflict, EventStore, History
 from shared.timers import Timer
 
 SOURCE = "peerline/escalation"
 POLICY_ID = "disclosure"  # one policy aggregate per agency: ev.<agency>.policy.disclosure.*
+# Pages a tier: the event that put it on duty, the escalation's state, the tier (services.escalation.pages).
+Page = Callable[[Envelope, domain.Escalation, int], Awaitable[None]]
+
+
+async def _no_pager(env: Envelope, esc: domain.Escalation, tier: int) -> None:
+    raise RuntimeError("escalation has no pager wired")
 
 
 @dataclass(frozen=True)
@@ -40,9 +46,16 @@ class Reveal:
 
 class Commands:
     def __init__(
-        self, store: Callable[[], EventStore], nc: Callable[[], Client], clock: Clock, reveal_timeout_s: float
+        self,
+        store: Callable[[], EventStore],
+        nc: Callable[[], Client],
+        clock: Clock,
+        reveal_timeout_s: float,
+        page: Page = _no_pager,
     ) -> None:
         self.store, self.nc, self.clock, self.reveal_timeout_s = store, nc, clock, reveal_timeout_s
+        self.page = page
+        self._policies: dict[str, tuple[int, domain.Policy]] = {}  # agency → (stream seq, policy)
 
     async def load(self, agency: str, escalation_id: str) -> tuple[domain.Escalation, History]:
         history = await self.store().load(agency, "escalation", escalation_id)
@@ -50,14 +63,19 @@ class Commands:
 
     async def policy(self, agency: str) -> domain.Policy:
         """The agency's current policy. Each recorded version is a whole policy, so the last one is all
-        there is to read (one round trip)."""
+        there is to read (one round trip); a version already read is not parsed again."""
         subject = f"ev.{agency}.policy.{POLICY_ID}.{DisclosurePolicyRecorded.name}"
         try:
             msg = await self.nc().jetstream().get_last_msg(STREAM, subject, direct=True)
         except NotFoundError:
             return domain.Policy()
         assert msg.data is not None
-        return domain.evolve_policy(domain.Policy(), Envelope.from_bytes(msg.data).payload())
+        known = self._policies.get(agency)
+        if known is not None and known[0] == msg.seq:  # the same stored version: read once
+            return known[1]
+        policy = domain.evolve_policy(domain.Policy(), Envelope.from_bytes(msg.data).payload())
+        self._policies[agency] = (msg.seq or 0, policy)
+        return policy
 
     async def involvement(self, agency: str, case_id: str) -> domain.Involvement:
         history = await self.store().load(agency, "case", case_id)
@@ -111,17 +129,31 @@ class Commands:
         cmd: domain.RaiseConcern,
         cause: Envelope | None = None,
         fallback: domain.Policy | None = None,
+        *,
+        after: int = 0,
     ) -> bool:
-        """Trigger an escalation (idempotent per escalation id). True if this call triggered it.
-        A new id is the common case, so decide on an empty escalation and let the log's concurrency
-        check (expected version 0) say whether it already exists."""
+        """Trigger an escalation (idempotent per escalation id) and page its first tier straight after the
+        append, in one hop. True if the escalation was appended by this call or stands as an earlier call
+        with the same id appended it (the log keeps it once). Tier 1 is paged if the escalation's event lies
+        after `after` (the stream position of the report that raised it): so a report delivered again
+        pages again, with the same event id — the same page to its receivers, and sent even if an earlier
+        delivery appended and stopped before paging — while the same report appended to the log a second
+        time, after its escalation, pages nothing. A new id is the common case, so decide on an empty
+        escalation and let the log's concurrency check (expected version 0) say whether it exists."""
         policy = await self.policy(agency)
         if not policy.version and fallback is not None:
             policy = fallback
         events = domain.raise_concern(domain.Escalation(), policy, cmd)
         aggregate = Aggregate(agency, "escalation", escalation_id)
-        version = await decision.create(self.store(), aggregate, events, **self._as("triggered"), cause=cause)
-        return version is not None
+        ids = decision.event_ids(aggregate, len(events), "triggered")
+        envs = decision.wrap(aggregate, events, source=SOURCE, ids=ids, clock=self.clock, cause=cause)
+        try:
+            version = await self.store().append(envs, expected=0)
+        except ConcurrencyConflict:
+            return False  # it exists and has moved on since (answered, or a later tier paged)
+        if version > after:
+            await self.page(envs[0], domain.fold(events), 1)
+        return True
 
     def _as(self, command_id: str) -> dict[str, Any]:
         return {"source": SOURCE, "clock": self.clock, "command_id": command_id}

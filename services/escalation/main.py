@@ -18,6 +18,7 @@ from services.escalation import audit_api
 from services.escalation.api import build_api
 from services.escalation.app import routes
 from services.escalation.commands import Commands
+from services.escalation.pages import Pager
 from services.escalation.policies import DEMO_REGION
 from services.escalation.projection import EscalationProjection, timers
 from services.escalation.settings import EscalationSettings
@@ -48,12 +49,11 @@ class Escalation:
         )
         self._store: EventStore | None = None
         self._nc: Client | None = None
-        self.commands = Commands(self.store, self.nc, self.clock, settings.reveal_timeout_s)
-        router, pages = routes()
-        self.reactions = Reactions(settings, router, policy=Policy(settings.max_deliveries))
-        self.reactions.provide(
-            commands=self.commands, risk_flag_category=settings.risk_flag_category, pages=pages
+        router, _ = routes(lambda: self.commands, settings.risk_flag_category)
+        self.commands = Commands(
+            self.store, self.nc, self.clock, settings.reveal_timeout_s, page=Pager(self.nc).send
         )
+        self.reactions = Reactions(settings, router, policy=Policy(settings.max_deliveries))
         self.api: FastAPI = build_api(lambda: self.commands, self.engine, self.auth, settings.http_limits())
         audit_api.add_routes(self.api, self.engine, self.auth, self.nc)
         self.timers = TimerLoop(

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from services.escalation import audit
-from services.escalation.domain import Policy
+from services.escalation.domain import MAX_TIERS, Policy
 from shared.contracts.base import Event, events_of
 from shared.contracts.escalation import (
     DisclosurePolicyRecorded,
@@ -35,7 +35,7 @@ from shared.contracts.escalation import (
 )
 from shared.contracts.intake import IdentityDisclosed
 from shared.envelope import Envelope
-from shared.timers import Timer, schedule, timers_table
+from shared.timers import Timer, cancel, schedule, timers_table
 
 TIER_DEADLINE = "tier_deadline"
 metadata = MetaData()
@@ -81,7 +81,6 @@ POLICY_FORGET = policies.delete().where(policies.c.agency == bindparam("agency")
 POLICY_INSERT = policies.insert()
 ESCALATION_INSERT = escalations.insert()
 CHAIN_OF = select(escalations.c.chain).where(escalations.c.escalation_id == EID)
-TIMERS_FORGET = timers.delete().where(timers.c.aggregate_id == EID)
 ONE_ESCALATION = escalations.update().where(escalations.c.escalation_id == EID)
 ADVANCED = ONE_ESCALATION.values(
     tier=bindparam("to_tier"), tier_role=bindparam("role"), deadline_at=bindparam("due"), updated_at=AT
@@ -96,13 +95,25 @@ REFUSED = ONE_ESCALATION.values(refusals=escalations.c.refusals + 1, updated_at=
 DISCLOSED = ONE_ESCALATION.values(disclosures=escalations.c.disclosures + 1, updated_at=AT)
 
 
+def _timer_id(escalation_id: str, tier: int) -> str:
+    return f"{escalation_id}:tier:{tier}"
+
+
 def _timer(agency: str, escalation_id: str, tier: int, due: datetime) -> Timer:
-    return Timer(f"{escalation_id}:tier:{tier}", TIER_DEADLINE, agency, escalation_id, due, {"tier": tier})
+    return Timer(_timer_id(escalation_id, tier), TIER_DEADLINE, agency, escalation_id, due, {"tier": tier})
+
+
+def _forget_timers(conn: Connection, escalation_id: str) -> None:
+    """Cancel the escalation's tier deadlines (by id, so that in a batch it is written with the timers
+    scheduled before it, at commit)."""
+    for tier in range(1, MAX_TIERS + 1):
+        cancel(conn, timers, _timer_id(escalation_id, tier))
 
 
 class EscalationProjection:
     name = "escalation-view"
     metadata = metadata
+    defers = True  # timers and audit records are written once per batch (shared.projection.later)
     # each joins the audit chain; some change the view
     handles: tuple[type[Event], ...] = (*events_of("policy"), *events_of("escalation"), IdentityDisclosed)
 
@@ -164,13 +175,13 @@ class EscalationProjection:
         chain = [Tier.model_validate(t) for t in json.loads(raw or "[]")]
         within = chain[event.tier - 1].ack_within_s if len(chain) >= event.tier else 600
         due = env.time + timedelta(seconds=within)
-        conn.execute(TIMERS_FORGET, {"eid": env.subject})
+        _forget_timers(conn, env.subject)
         values = {"eid": env.subject, "to_tier": event.tier, "role": event.role, "due": due, "at": env.time}
         conn.execute(ADVANCED, values)
         schedule(conn, timers, _timer(env.agency, env.subject, event.tier, due))
 
     def _settle(self, conn: Connection, env: Envelope, stmt: Update, values: dict[str, object]) -> None:
-        conn.execute(TIMERS_FORGET, {"eid": env.subject})
+        _forget_timers(conn, env.subject)
         conn.execute(stmt, {"eid": env.subject, "at": env.time, **values})
 
 

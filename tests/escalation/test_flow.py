@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services.escalation.app import escalation_id_for, raise_concern
+from services.escalation.app import escalation_id_for
 from services.escalation.projection import EscalationProjection, chain_table, timers
 from services.escalation.verify import verify
 from shared.contracts.escalation import (
@@ -18,7 +18,6 @@ from shared.contracts.escalation import (
 from shared.contracts.intake import IdentityDisclosed, RevealReply, RevealRequest
 from shared.contracts.tracking import ContactLogged
 from shared.projection import digest
-from shared.reactor import Delivered
 from shared.replay import rebuild
 from shared.timers import due
 from shared.topology import consumer
@@ -340,18 +339,3 @@ async def test_a_new_policy_version_governs_new_escalations_only(h: Harness) -> 
     assert isinstance(old_trig, EscalationTriggered) and isinstance(new_trig, EscalationTriggered)
     assert (old_trig.policy_version, old_trig.disclosable) == (1, True)
     assert (new_trig.policy_version, new_trig.disclosable) == (2, False)
-
-
-async def test_a_risk_flag_where_no_policy_is_recorded_still_pages_and_a_redelivery_adds_nothing(
-    h: Harness,
-) -> None:
-    agency = "lakeside-dispatch"  # not in the demo region: no policy seeded
-    case_id = await h.open_case(agency)
-    flagged = await h.append(agency, case_id, contact(risk=True))
-    page = await h.page()
-    assert (page.agency, page.case_id, page.role, page.disclosable) == (agency, case_id, "clinician", False)
-    x = escalation_id_for(flagged)
-    assert page.escalation_id == x
-    again = Delivered(env=flagged, event=flagged.payload(), seq=0)  # the same report delivered again
-    await raise_concern(again, commands=h.app.commands, category=h.app.settings.risk_flag_category)
-    assert len(await h.events("escalation", x, agency)) == 1
