@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, MetaData, Table, select
 
-from services.escalation import audit
+from services.escalation.projection import audit
 from shared.contracts.escalation import EscalationAcknowledged, EscalationTriggered
 from shared.db import make_engine
 from shared.envelope import Envelope

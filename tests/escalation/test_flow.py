@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services.escalation.app import escalation_id_for, raise_concern
 from services.escalation.projection import EscalationProjection, chain_table, timers
-from services.escalation.verify import verify
+from services.escalation.projection.verify import verify
+from services.escalation.reactions import escalation_id_for, raise_concern
 from shared.contracts.escalation import (
     EscalationTierAdvanced,
     EscalationTriggered,

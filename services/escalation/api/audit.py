@@ -12,10 +12,9 @@ from nats.aio.client import Client
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from services.escalation import audit
 from services.escalation.api import AgencyId, EscalationId
-from services.escalation.projection import chain_table
-from services.escalation.verify import verify_recent
+from services.escalation.projection import audit, chain_table
+from services.escalation.projection.verify import verify_recent
 from shared.auth import Auth, Principal, check_agency
 
 

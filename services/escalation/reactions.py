@@ -18,7 +18,7 @@ from opentelemetry import propagate
 
 from services.escalation import domain
 from services.escalation.commands import Commands
-from services.escalation.policies import FALLBACK
+from services.escalation.domain.policies import FALLBACK
 from shared.contracts.escalation import (
     NOTIFY_SUBJECT,
     EscalationTierAdvanced,

@@ -21,8 +21,8 @@ from sqlalchemy import (
     select,
 )
 
-from services.escalation import audit
 from services.escalation.domain import Policy
+from services.escalation.projection import audit
 from shared.contracts.base import Event, events_of
 from shared.contracts.escalation import (
     DisclosurePolicyRecorded,
