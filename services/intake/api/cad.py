@@ -8,10 +8,10 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.json_schema import models_json_schema
 
-from services.intake import reader
-from services.intake.cad import WebhookIncident
-from services.intake.eido import EidoDocument, EidoInvalid
-from services.intake.ports import Ports
+from services.intake.api.ports import Ports
+from services.intake.domain import reader
+from services.intake.domain.cad import WebhookIncident
+from services.intake.domain.eido import EidoDocument, EidoInvalid
 from shared.auth import Principal, check_agency
 from shared.envelope import TOKEN
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import FastAPI, Path
 from pydantic import BaseModel
 
-from services.intake.policy import Advisement, CrisisLine
-from services.intake.ports import Ports
-from services.intake.resources import Resource
+from services.intake.api.ports import Ports
+from services.intake.domain.policy import Advisement, CrisisLine
+from services.intake.domain.resources import Resource
 from shared.envelope import TOKEN
 
 

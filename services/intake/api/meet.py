@@ -17,10 +17,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import domain, projection
-from services.intake.keys import KeyUnavailable
-from services.intake.policy import CrisisLine
-from services.intake.ports import Ports
-from services.intake.requests_api import SOURCE, CaseView, token_hash
+from services.intake.api.ports import Ports
+from services.intake.api.requests import SOURCE, CaseView, token_hash
+from services.intake.domain.policy import CrisisLine
+from services.intake.vault.keys import KeyUnavailable
 from shared import decision
 from shared.auth import Principal, check_agency
 from shared.contracts.base import Event

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.policy import Flag
+from services.intake.domain.policy import Flag
 from shared.contracts.intake import CadRole
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]

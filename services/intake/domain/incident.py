@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from services.intake.cad import Incident
-from services.intake.policy import Triggers
+from services.intake.domain.cad import Incident
+from services.intake.domain.policy import Triggers
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from services.intake import incident as rules
-from services.intake.cad import Incident
-from services.intake.policy import Policies
+from services.intake.domain import incident as rules
+from services.intake.domain.cad import Incident
+from services.intake.domain.policy import Policies
 from services.intake.vault import Vault
 from shared import decision
 from shared.contracts.intake import Involved

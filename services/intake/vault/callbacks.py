@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from services.intake.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
+from services.intake.vault.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
 from shared.contracts.intake import SealedField
 
 metadata = MetaData()

@@ -13,8 +13,8 @@ from fastapi import FastAPI, Header, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake import domain, projection
-from services.intake.policy import Advisement
-from services.intake.ports import Ports
+from services.intake.api.ports import Ports
+from services.intake.domain.policy import Advisement
 from shared import decision
 from shared.auth import ROLES, Principal, check_agency
 from shared.contracts.intake import Activation, AgencyScope, Preferences

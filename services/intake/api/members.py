@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import FastAPI, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.ports import Ports
-from services.intake.requests_api import SOURCE, AgencyId, Identity
+from services.intake.api.ports import Ports
+from services.intake.api.requests import SOURCE, AgencyId, Identity
 from services.intake.vault import RosterConflict
 from shared import decision
 from shared.auth import Principal, check_agency

@@ -46,8 +46,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from services.intake.callbacks import Callbacks, callback_keys
-from services.intake.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
+from services.intake.vault.callbacks import Callbacks, callback_keys
+from services.intake.vault.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
 from shared.contracts.intake import MemberRegistered
 from shared.db import make_engine
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.resources import DEFAULT_RESOURCES, Resource
+from services.intake.domain.resources import DEFAULT_RESOURCES, Resource
 
 Flag = Literal[
     "line_of_duty_death",

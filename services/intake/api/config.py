@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import FastAPI, Path
 from pydantic import BaseModel
 
-from services.intake.policy import Triggers
-from services.intake.ports import Ports
+from services.intake.api.ports import Ports
+from services.intake.domain.policy import Triggers
 from shared.auth import Principal
 from shared.envelope import TOKEN
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from services.intake.dispatch import Dispatch
+from services.intake.commands.dispatch import Dispatch
+from services.intake.domain.policy import Policies
 from services.intake.peercards import PeerCards
-from services.intake.policy import Policies
 from services.intake.vault import Vault
 from shared.auth import Auth
 from shared.clock import Clock

@@ -13,10 +13,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from services.intake import niem
-from services.intake.cad import Incident, Person, WebhookIncident, from_webhook
-from services.intake.eido import Component, EidoAgency, EidoDocument, EidoInvalid, Index
-from services.intake.eido_schema import check_structure
+from services.intake.domain import niem
+from services.intake.domain.cad import Incident, Person, WebhookIncident, from_webhook
+from services.intake.domain.eido import Component, EidoAgency, EidoDocument, EidoInvalid, Index
+from services.intake.domain.eido_schema import check_structure
 from shared.contracts.intake import CadRole
 
 # NENA registry values (compared lower-case, also accepting the older wording) → Peerline's CAD roles

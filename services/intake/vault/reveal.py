@@ -19,8 +19,8 @@ from opentelemetry import propagate, trace
 from pydantic import ValidationError
 
 from services.intake import domain
-from services.intake.keys import KeyUnavailable
 from services.intake.vault import Vault
+from services.intake.vault.keys import KeyUnavailable
 from shared import decision
 from shared.contracts.base import Event
 from shared.contracts.intake import (

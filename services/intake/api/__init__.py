@@ -7,11 +7,16 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from services.intake import cad_api, config_api, meet_api, members_api, public_api, requests_api
-from services.intake.inflight import InFlight
+from services.intake.api import cad as cad_api
+from services.intake.api import config as config_api
+from services.intake.api import meet as meet_api
+from services.intake.api import members as members_api
+from services.intake.api import public as public_api
+from services.intake.api import requests as requests_api
+from services.intake.api.inflight import InFlight
+from services.intake.api.ports import Ports
+from services.intake.domain.policy import Policies
 from services.intake.peercards import PeerCards
-from services.intake.policy import Policies
-from services.intake.ports import Ports
 from services.intake.vault import Vault
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock

@@ -19,10 +19,10 @@ from faststream.nats import NatsRouter
 from nats.aio.msg import Msg
 from pydantic import BaseModel, ConfigDict, WithJsonSchema
 
-from services.intake import reader
-from services.intake.cad import Incident
-from services.intake.dispatch import Dispatch
-from services.intake.site_requests import SiteRequests
+from services.intake.commands.dispatch import Dispatch
+from services.intake.commands.site_requests import SiteRequests
+from services.intake.domain import reader
+from services.intake.domain.cad import Incident
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX, CAD_SUBJECTS
 from shared.envelope import TOKEN
 from shared.items import describe

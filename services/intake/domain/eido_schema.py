@@ -19,7 +19,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import best_match
 
-from services.intake.eido import EidoInvalid
+from services.intake.domain.eido import EidoInvalid
 
 SCHEMA = Path(__file__).parent / "schema" / "eido-openapi.yaml"
 ROOT = "EmergencyIncidentDataObjectType"
