@@ -27,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy import event as sa_event
 
-from services.matching import peers as rules
-from services.matching.codec import peer_from_json, peer_to_json
-from services.matching.peers import Peer, Policy
+from services.matching.domain import peers as rules
+from services.matching.domain.codec import peer_from_json, peer_to_json
+from services.matching.domain.peers import Peer, Policy
 from shared.contracts.base import Event, events_of
 from shared.contracts.intake import CriticalIncidentReported, IncidentRespondersAdded, RequestCancelled
 from shared.contracts.matching import (

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from services.matching.peers import Peer, Policy, available_at
+from services.matching.domain.peers import Peer, Policy, available_at
 from shared.contracts.base import Event
 from shared.contracts.intake import Preferences, RequestCancelled, SupportRequested
 from shared.contracts.matching import (

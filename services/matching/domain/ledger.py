@@ -6,7 +6,7 @@ import dataclasses
 import heapq
 from dataclasses import dataclass
 
-from services.matching.peers import Peer, with_load
+from services.matching.domain.peers import Peer, with_load
 from shared.contracts.base import Event
 from shared.contracts.matching import AssignmentDeclined, AssignmentExpired, PeerAssigned
 

@@ -15,9 +15,10 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine
 
-from services.matching import domain, views
-from services.matching.ledger import Ledger
-from services.matching.peers import Peer, Policy
+from services.matching import domain
+from services.matching import queries as views
+from services.matching.domain.ledger import Ledger
+from services.matching.domain.peers import Peer, Policy
 from services.matching.projection import utc_day
 from shared.contracts.base import Event
 from shared.contracts.matching import PeerAssigned

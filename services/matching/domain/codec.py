@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from services.matching.peers import Peer
+from services.matching.domain.peers import Peer
 from shared.contracts.matching import AvailabilityWindow
 
 _TIMES = ("break_until", "confirmed_at")

@@ -12,9 +12,9 @@ from typing import Any
 from prometheus_client import Counter as Metric
 from sqlalchemy import Connection, bindparam, func, select
 
-from services.matching.codec import peer_from_json
 from services.matching.domain import Case
-from services.matching.peers import Peer, defect, with_load
+from services.matching.domain.codec import peer_from_json
+from services.matching.domain.peers import Peer, defect, with_load
 from services.matching.projection import (
     assignments,
     decisions,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from nats.aio.client import Client
 
-from services.matching import peers as rules
-from services.matching.peers import Peer
+from services.matching.domain import peers as rules
+from services.matching.domain.peers import Peer
 from shared import decision
 from shared.clock import Clock
 from shared.contracts.base import Event

@@ -11,7 +11,7 @@ import logging
 
 from nats.aio.client import Client
 
-from services.matching.assigner import Assigner, Delivered, Prepared
+from services.matching.commands.assigner import Assigner, Delivered, Prepared
 from shared.batches import BatchReaction, Results
 from shared.reactor import Delivered as Event
 from shared.settlement import Policy, Settlement

@@ -11,11 +11,12 @@ from fastapi import FastAPI, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from services.matching import domain, views
-from services.matching import peers as rules
-from services.matching.assigner import Assigner
-from services.matching.directory import Directory
-from services.matching.peers import Peer
+from services.matching import domain
+from services.matching import queries as views
+from services.matching.commands.assigner import Assigner
+from services.matching.commands.directory import Directory
+from services.matching.domain import peers as rules
+from services.matching.domain.peers import Peer
 from shared.auth import Auth, Principal, check_agency
 from shared.codes import CodeLists
 from shared.contracts.base import Event

@@ -9,7 +9,7 @@ Fairness under a burst: the directory view lags the assigner's own appends, so t
 its own recent offers (`Ledger`) until the view has caught up with them.
 
 New requests take a fast path (`prepare`, `complete`): a fetched batch is decided on one read of the
-directory (services.matching.batch) and appended in one atomic write (EventStore.append_many).
+directory (services.matching.commands.batch) and appended in one atomic write (EventStore.append_many).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from nats.aio.client import Client
 from opentelemetry import propagate, trace
 from sqlalchemy import Engine
 
-from services.matching import domain, views
-from services.matching.batch import DirectoryReader, decide_all
-from services.matching.ledger import Ledger
-from services.matching.peers import Peer, Policy
+from services.matching import domain
+from services.matching import queries as views
+from services.matching.commands.batch import DirectoryReader, decide_all
+from services.matching.domain.ledger import Ledger
+from services.matching.domain.peers import Peer, Policy
 from shared import decision
 from shared.clock import Clock
 from shared.contracts.base import Event
