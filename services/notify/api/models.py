@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.notify.people import Prefs
+from services.notify.queries import Prefs
 from shared.envelope import TOKEN
 
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"

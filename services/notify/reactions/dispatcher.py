@@ -21,7 +21,8 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import Engine, select
 
-from services.notify import domain, people
+from services.notify import domain
+from services.notify import queries as people
 from services.notify.channels import Message, Result, Sender
 from services.notify.sealing import Sealer, Unreadable
 from services.notify.tables import contacts, deliveries, notices

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, HTTPException, Query, status
 from sqlalchemy import Connection, Engine
 
-from services.notify import people
-from services.notify.models import Contact, ContactView, Preferences, Schedule, Shift, TierRole, summary
+from services.notify import queries as people
+from services.notify.api.models import Contact, ContactView, Preferences, Schedule, Shift, TierRole, summary
 from services.notify.sealing import Sealer
 from shared.auth import Auth, Principal, check_agency
 from shared.clock import Clock

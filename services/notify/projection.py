@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, MetaData, select
 
-from services.notify import domain, people
+from services.notify import domain
+from services.notify import queries as people
 from services.notify.tables import case_peers, deliveries, escalation_cases, metadata, notices
 from shared.clock import Clock
 from shared.contracts.base import Event, events_of
