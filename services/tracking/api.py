@@ -18,7 +18,9 @@ from fastapi import FastAPI, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from services.tracking import audit, domain, publication, reports
+from services.tracking import domain
+from services.tracking.projection import audit
+from services.tracking.queries import publication, reports
 from services.tracking.settings import TrackingSettings
 from shared import decision
 from shared.auth import Auth, Principal, check_agency

@@ -13,8 +13,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
-from services.tracking.suppression import augmented, suppress
-from services.tracking.trends import RESPONSE_BUCKETS
+from services.tracking.domain.suppression import augmented, suppress
+from services.tracking.projection.trends import RESPONSE_BUCKETS
 from shared.contracts.intake import Activation
 from shared.contracts.tracking import Category, ContactMode, DurationBucket, Referral
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 
 from services.tracking.domain import quarter_of as quarter_of
-from services.tracking.reports import REPORTS, VOCABULARY, BadQuery, Report, publish, table
-from services.tracking.suppression import suppress
-from services.tracking.trends import trend_counts
+from services.tracking.domain.suppression import suppress
+from services.tracking.projection.trends import trend_counts
+from services.tracking.queries.reports import REPORTS, VOCABULARY, BadQuery, Report, publish, table
 from shared.projection import position
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
