@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from services.wellness import domain, queries
-from services.wellness.policy import Policies
-from services.wellness.writer import Cause, Writer
+from services.wellness.commands import Cause, Writer
+from services.wellness.domain.policy import Policies
 from shared.clock import Clock
 from shared.contracts.intake import IncidentFlags, Involved
 from shared.decision import fired

@@ -12,9 +12,9 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from services.wellness import domain, queries
-from services.wellness.policy import Policies
+from services.wellness.commands import SOURCE
+from services.wellness.domain.policy import Policies
 from services.wellness.projection import WellnessProjection
-from services.wellness.writer import SOURCE
 from shared.clock import Clock
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, Involved
 from shared.envelope import Envelope

@@ -38,7 +38,7 @@ class Scheduler:
         self.retry_after, self.batch = retry_after, batch
         self.attempts = attempts or Attempts()
         self.gate = asyncio.Semaphore(concurrency)
-        # built once (see services.wellness.statements)
+        # built once (see services.wellness.tables.statements)
         t_ids = table.c.timer_id.in_(bindparam("t_ids", expanding=True))
         self._attempted = table.update().where(t_ids).values(attempted_at=bindparam("t_at"))
         self._settled = table.delete().where(t_ids)

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
-from services.wellness import statements as q
-from services.wellness.incidents import NOW, IncidentView
-from services.wellness.policy import Policies
+from services.wellness.domain.policy import Policies
+from services.wellness.projection.incidents import NOW, IncidentView
+from services.wellness.reactions import FOLLOWUP_DUE, FOLLOWUP_OVERDUE, PLAN
 from services.wellness.tables import metadata, timers
-from services.wellness.work import FOLLOWUP_DUE, FOLLOWUP_OVERDUE, PLAN
+from services.wellness.tables import statements as q
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,

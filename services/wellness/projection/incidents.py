@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
-from services.wellness import alerts
-from services.wellness import statements as q
 from services.wellness.domain import debrief_id
+from services.wellness.projection import alerts
+from services.wellness.reactions import OFFER
+from services.wellness.tables import statements as q
 from services.wellness.tables import timers
-from services.wellness.work import OFFER
 from shared.contracts.base import Event
 from shared.contracts.intake import (
     CriticalIncidentReported,

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from services.wellness import statements as q
 from services.wellness.domain import lodd_alert_id
+from services.wellness.reactions import LODD_ALERT
+from services.wellness.tables import statements as q
 from services.wellness.tables import timers
-from services.wellness.work import LODD_ALERT
 from shared.contracts.wellness import LineOfDutyDeathAlerted
 from shared.envelope import Envelope
 from shared.timers import Timer, cancel, schedule
