@@ -17,10 +17,11 @@ from services.escalation.api import audit as audit_api
 from services.escalation.api import build_api
 from services.escalation.commands import Commands
 from services.escalation.domain.policies import DEMO_REGION
-from services.escalation.projection import EscalationProjection, timers
+from services.escalation.projection import EscalationProjection
 from services.escalation.projection.verify import verify
 from services.escalation.reactions import routes
 from services.escalation.settings import EscalationSettings
+from services.escalation.tables import timers
 from shared import entry
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock

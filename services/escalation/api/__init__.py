@@ -14,7 +14,7 @@ from fastapi import FastAPI, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from services.escalation import domain, projection
+from services.escalation import domain, queries
 from services.escalation.commands import Commands
 from shared.auth import Auth, Principal, check_agency
 from shared.contracts.escalation import ALL_CATEGORIES, ConcernCategory, DisclosurePolicyProposed, Tier
@@ -237,7 +237,7 @@ def build_api(
         """Escalations not yet resolved, oldest first. No identities, no content."""
         check_agency(who, agency)
         with engine.connect() as conn:
-            return projection.open_escalations(conn, agency, limit)
+            return queries.open_escalations(conn, agency, limit)
 
     @api.get(
         "/v1/agencies/{agency}/escalations/{escalation_id}",
@@ -252,7 +252,7 @@ def build_api(
         """One escalation's state (resolved ones too). No identities, no content."""
         check_agency(who, agency)
         with engine.connect() as conn:
-            found = projection.find(conn, escalation_id)
+            found = queries.find(conn, escalation_id)
         if found is None or found.pop("agency") != agency:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such escalation in this agency")
         return found

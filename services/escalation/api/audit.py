@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from services.escalation.api import AgencyId, EscalationId
-from services.escalation.projection import audit, chain_table
+from services.escalation.projection import audit
 from services.escalation.projection.verify import verify_recent
+from services.escalation.tables import chain_table
 from shared.auth import Auth, Principal, check_agency
 
 

@@ -6,23 +6,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    BindParameter,
-    Boolean,
-    Column,
-    Connection,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Update,
-    bindparam,
-    select,
-)
+from sqlalchemy import BindParameter, Connection, Update, bindparam, select
 
-from services.escalation.domain import Policy
 from services.escalation.projection import audit
+from services.escalation.tables import chain_table, escalations, metadata, policies, timers
 from shared.contracts.base import Event, events_of
 from shared.contracts.escalation import (
     DisclosurePolicyRecorded,
@@ -35,43 +22,9 @@ from shared.contracts.escalation import (
 )
 from shared.contracts.intake import IdentityDisclosed
 from shared.envelope import Envelope
-from shared.timers import Timer, schedule, timers_table
+from shared.timers import Timer, schedule
 
 TIER_DEADLINE = "tier_deadline"
-metadata = MetaData()
-policies = Table(
-    "policies",
-    metadata,
-    Column("agency", String(64), primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("jurisdiction", String(64), nullable=False),
-    Column("body", String(4000), nullable=False),  # the recorded event's data (JSON)
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-)
-escalations = Table(
-    "escalations",
-    metadata,
-    Column("escalation_id", String(96), primary_key=True),
-    Column("agency", String(64), nullable=False, index=True),
-    Column("case_id", String(96), nullable=False, index=True),
-    Column("category", String(48), nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("tier", Integer, nullable=False),
-    Column("tier_role", String(16), nullable=False),
-    Column("disclosable", Boolean, nullable=False),
-    Column("policy_version", Integer, nullable=False),
-    Column("raised_by_role", String(32), nullable=False),
-    Column("chain", String(1000), nullable=False),
-    Column("acknowledged_by", String(96)),
-    Column("outcome", String(32)),
-    Column("disclosures", Integer, nullable=False, default=0),
-    Column("refusals", Integer, nullable=False, default=0),
-    Column("triggered_at", DateTime(timezone=True), nullable=False),
-    Column("deadline_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-timers = timers_table(metadata)
-chain_table = audit.audit_table(metadata)
 
 
 # Built once: building statements per event costs several times what SQLite spends running them.
@@ -172,57 +125,3 @@ class EscalationProjection:
     def _settle(self, conn: Connection, env: Envelope, stmt: Update, values: dict[str, object]) -> None:
         conn.execute(TIMERS_FORGET, {"eid": env.subject})
         conn.execute(stmt, {"eid": env.subject, "at": env.time, **values})
-
-
-def current_policy(conn: Connection, agency: str) -> Policy:
-    raw = conn.execute(select(policies.c.body).where(policies.c.agency == agency)).scalar()
-    if raw is None:
-        return Policy()
-    event = DisclosurePolicyRecorded.model_validate(json.loads(raw))
-    return Policy(
-        event.policy_version,
-        event.jurisdiction,
-        event.categories,
-        event.disclosable,
-        event.chain,
-        event.self_harm_requires,
-    )
-
-
-OPEN_COLUMNS = (
-    escalations.c.escalation_id,
-    escalations.c.case_id,
-    escalations.c.category,
-    escalations.c.status,
-    escalations.c.tier,
-    escalations.c.tier_role,
-    escalations.c.disclosable,
-    escalations.c.policy_version,
-    escalations.c.triggered_at,
-    escalations.c.deadline_at,
-)
-
-
-def open_escalations(conn: Connection, agency: str, limit: int) -> list[dict[str, object]]:
-    q = (
-        select(*OPEN_COLUMNS)
-        .where(escalations.c.agency == agency, escalations.c.status != "resolved")
-        .order_by(escalations.c.triggered_at)
-        .limit(limit)
-    )
-    return [dict(r) for r in conn.execute(q).mappings()]
-
-
-def open_for_case(conn: Connection, agency: str, case_id: str) -> str | None:
-    q = select(escalations.c.escalation_id).where(
-        escalations.c.agency == agency, escalations.c.case_id == case_id, escalations.c.status != "resolved"
-    )
-    return conn.execute(q.limit(1)).scalar()
-
-
-def find(conn: Connection, escalation_id: str) -> dict[str, object] | None:
-    row = conn.execute(
-        select(*OPEN_COLUMNS, escalations.c.agency).where(escalations.c.escalation_id == escalation_id)
-    ).mappings()
-    first = row.first()
-    return dict(first) if first else None

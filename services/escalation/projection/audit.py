@@ -15,16 +15,10 @@ import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
-    Column,
     Connection,
-    DateTime,
     Insert,
-    Integer,
-    MetaData,
     Select,
-    String,
     Table,
-    Text,
     func,
     select,
 )
@@ -32,23 +26,6 @@ from sqlalchemy import (
 from shared.envelope import Envelope
 
 GENESIS = "0" * 64
-
-
-def audit_table(metadata: MetaData) -> Table:
-    return Table(
-        "audit_chain",
-        metadata,
-        Column("position", Integer, primary_key=True, autoincrement=False),
-        Column("seq", Integer, nullable=False, unique=True),
-        Column("event_id", String(96), nullable=False),
-        Column("event_type", String(96), nullable=False),
-        Column("agency", String(64), nullable=False, index=True),
-        Column("aggregate_id", String(96), nullable=False, index=True),
-        Column("occurred_at", DateTime(timezone=True), nullable=False),
-        Column("body", Text, nullable=False),
-        Column("prev_hash", String(64), nullable=False),
-        Column("hash", String(64), nullable=False),
-    )
 
 
 def body(env: Envelope, seq: int) -> str:

@@ -9,7 +9,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
-from services.escalation.projection import EscalationProjection, audit, chain_table
+from services.escalation.projection import EscalationProjection, audit
+from services.escalation.tables import chain_table
 from shared.envelope import STREAM, read_event
 from shared.projection import ensure_schema, position
 from shared.replay import has_events
