@@ -16,7 +16,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake import domain, projection
+from services.intake import domain, queries
 from services.intake.api.ports import Ports
 from services.intake.api.requests import SOURCE, CaseView, token_hash
 from services.intake.domain.policy import CrisisLine
@@ -64,8 +64,8 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
     ) -> tuple[dict[str, object], domain.Meeting]:
         """(case row, meeting) if the caller holds the case token or is the member logged in."""
         with ports.engine.connect() as conn:
-            row = projection.find(conn, case_id)
-            meeting = projection.meeting(conn, case_id)
+            row = queries.find(conn, case_id)
+            meeting = queries.meeting(conn, case_id)
         if row is not None:
             meeting = meeting or domain.Meeting(str(row["status"]))  # a case from before meetings were kept
             if case_token is not None:
@@ -147,8 +147,8 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         `{agency}` = their own) and no one else. Recorded (`callback_released`) before it is shown."""
         check_agency(who, agency)
         with ports.engine.connect() as conn:
-            row = projection.find(conn, case_id)
-            meeting = projection.meeting(conn, case_id)
+            row = queries.find(conn, case_id)
+            meeting = queries.meeting(conn, case_id)
         if row is None or meeting is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case")
         try:

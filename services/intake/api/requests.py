@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Header, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake import domain, projection
+from services.intake import domain, queries
 from services.intake.api.ports import Ports
 from services.intake.domain.policy import Advisement
 from shared import decision
@@ -160,7 +160,7 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
 
     def visible_case(case_id: str, case_token: str | None) -> dict[str, object]:
         with ports.engine.connect() as conn:
-            row = projection.find(conn, case_id)
+            row = queries.find(conn, case_id)
         if (
             row is None
             or case_token is None
@@ -210,4 +210,4 @@ def add_routes(api: FastAPI, ports: Ports) -> None:
         """Cases of one agency, without content or identities."""
         check_agency(who, agency)
         with ports.engine.connect() as conn:
-            return projection.list_cases(conn, agency, status_is, limit)
+            return queries.list_cases(conn, agency, status_is, limit)
