@@ -15,9 +15,10 @@ from services.matching.cards import Cards
 from services.matching.commands.assigner import Assigner
 from services.matching.commands.directory import Directory
 from services.matching.profiles import Profiles, profile_key
-from services.matching.projection import DirectoryProjection, timers
+from services.matching.projection import DirectoryProjection
 from services.matching.reactions import assignments
 from services.matching.settings import MatchingSettings
+from services.matching.tables import timers
 from shared import entry
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock

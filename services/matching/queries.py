@@ -15,14 +15,15 @@ from sqlalchemy import Connection, bindparam, func, select
 from services.matching.domain import Case
 from services.matching.domain.codec import peer_from_json
 from services.matching.domain.peers import Peer, defect, with_load
-from services.matching.projection import (
+from services.matching.projection import utc_day
+from services.matching.tables import (
     assignments,
     decisions,
     incident_people,
     offer_days,
     offers,
+    open_offers,
     peers,
-    utc_day,
 )
 from shared.projection import positions
 
@@ -204,3 +205,9 @@ def explanations(conn: Connection, case_id: str) -> tuple[str | None, list[dict[
 def open_assignment(conn: Connection, case_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(assignments).where(assignments.c.case_id == case_id)).mappings().first()
     return dict(row) if row else None
+
+
+def offers_to(conn: Connection, peer_ref: str) -> list[dict[str, Any]]:
+    """Offers waiting for this peer's answer, oldest first."""
+    query = select(open_offers).where(open_offers.c.peer_ref == peer_ref).order_by(open_offers.c.offered_at)
+    return [dict(r) for r in conn.execute(query).mappings()]

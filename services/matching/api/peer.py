@@ -9,10 +9,10 @@ from typing import Annotated
 
 from fastapi import FastAPI, Path
 from pydantic import BaseModel
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
+from services.matching import queries
 from services.matching.profiles import Profile, Profiles
-from services.matching.projection import open_offers
 from shared.auth import Auth, Principal
 from shared.envelope import TOKEN
 
@@ -37,11 +37,8 @@ def add_routes(api: FastAPI, engine: Engine, auth: Auth, profiles: Profiles) -> 
     def offers(agency: Ref, peer_ref: Ref, who: Principal = peer_or_coordinator) -> list[dict[str, object]]:
         """Offers waiting for this peer's answer, oldest first; each expires at `respond_by`. Answer with
         `POST …/assignments/{case_id}/accept|decline` and `{"case_agency": …}`."""
-        query = (
-            select(open_offers).where(open_offers.c.peer_ref == peer_ref).order_by(open_offers.c.offered_at)
-        )
         with engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return queries.offers_to(conn, peer_ref)
 
     @api.get(base + "/profile", response_model=Profile, tags=["peer"])
     async def get_profile(agency: Ref, peer_ref: Ref, who: Principal = peer) -> Profile:
