@@ -8,8 +8,10 @@ Read by coordinators of the case's agency only; leadership never reaches these t
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
+from services.tracking.tables import audit_entries, audit_escalations
+from services.tracking.tables import audit_metadata as metadata
 from shared.contracts.base import Event
 from shared.contracts.escalation import (
     EscalationAcknowledged,
@@ -29,26 +31,6 @@ from shared.contracts.tracking import CaseClosed, ContactLogged
 from shared.contracts.wellness import FollowupCompleted, FollowupDue, FollowupOverdue, FollowupScheduled
 from shared.envelope import Envelope
 from shared.projection import later
-
-metadata = MetaData()
-audit_entries = Table(
-    "audit_entries",
-    metadata,
-    Column("seq", Integer, primary_key=True),
-    Column("case_id", String(96), nullable=False, index=True),
-    Column("agency", String(64), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("what", String(32), nullable=False),
-    Column("peer_ref", String(96)),
-    Column("detail", String(32)),
-)
-audit_escalations = Table(
-    "audit_escalations",
-    metadata,
-    Column("escalation_id", String(96), primary_key=True),
-    Column("case_id", String(96), nullable=False),
-    Column("agency", String(64), nullable=False),
-)
 
 CASE_EVENTS: dict[type[Event], str] = {
     SupportRequested: "requested",
@@ -133,12 +115,3 @@ class AuditProjection:
             "detail": _detail(event),
         }
         later(conn, ENTRY_INSERT, entry)  # nothing here reads the entries back
-
-
-def timeline(conn: Connection, agency: str, case_id: str) -> list[dict[str, object]]:
-    q = (
-        select(audit_entries.c.at, audit_entries.c.what, audit_entries.c.peer_ref, audit_entries.c.detail)
-        .where(audit_entries.c.case_id == case_id, audit_entries.c.agency == agency)
-        .order_by(audit_entries.c.seq)
-    )
-    return [dict(r) for r in conn.execute(q).mappings()]

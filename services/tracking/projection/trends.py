@@ -23,20 +23,20 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
-    Column,
     Connection,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
     bindparam,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.tracking.domain import iso_week
+from services.tracking.tables import (
+    trend_counts,
+    work_cases,
+    work_debriefs,
+    work_followups,
+)
+from services.tracking.tables import trends_metadata as metadata
 from shared.codes import CodeLists
 from shared.contracts.base import Event
 from shared.contracts.intake import CriticalIncidentReported, RequestCancelled, SupportRequested
@@ -51,47 +51,6 @@ from shared.contracts.wellness import (
 )
 from shared.envelope import Envelope
 from shared.projection import add_later
-
-metadata = MetaData()
-
-trend_counts = Table(
-    "trend_counts",
-    metadata,
-    Column("agency", String(64), primary_key=True),
-    Column("week", String(8), primary_key=True),
-    Column("measure", String(24), primary_key=True),
-    Column("dimension", String(24), primary_key=True),
-    Column("value", String(64), primary_key=True),
-    Column("n", Integer, nullable=False),
-    Index("trend_counts_by_measure", "measure", "dimension", "week"),
-)
-LEADERSHIP = (trend_counts,)
-
-work_cases = Table(
-    "work_cases",
-    metadata,
-    Column("case_id", String(96), primary_key=True),
-    Column("agency", String(64), nullable=False),
-    Column("unit", String(64), nullable=False),
-    Column("discipline", String(32), nullable=False),
-    Column("activation", String(16), nullable=False),
-    Column("requested_at", DateTime(timezone=True)),  # cleared once the first assignment is counted
-)
-work_followups = Table(
-    "work_followups",
-    metadata,
-    Column("followup_id", String(96), primary_key=True),
-    Column("agency", String(64), nullable=False),
-    Column("week", String(8), nullable=False),
-)
-work_debriefs = Table(
-    "work_debriefs",
-    metadata,
-    Column("debrief_id", String(96), primary_key=True),
-    Column("agency", String(64), nullable=False),
-    Column("week", String(8), nullable=False),
-)
-WORKING = (work_cases, work_followups, work_debriefs)
 
 UNKNOWN = "unknown"
 RESPONSE_BUCKETS = ("under_15m", "15_60m", "1_4h", "4_24h", "over_24h")

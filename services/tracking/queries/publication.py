@@ -17,8 +17,8 @@ from sqlalchemy import Connection, select
 
 from services.tracking.domain import quarter_of as quarter_of
 from services.tracking.domain.suppression import suppress
-from services.tracking.projection.trends import trend_counts
 from services.tracking.queries.reports import REPORTS, VOCABULARY, BadQuery, Report, publish, table
+from services.tracking.tables import trend_counts
 from shared.projection import position
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
