@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from services.matching.assigner import SOURCE, Assigner, Delivered, event_id
-from services.matching.peers import Policy
+from services.matching.commands.assigner import SOURCE, Assigner, Delivered, event_id
+from services.matching.domain.peers import Policy
 from services.matching.projection import DirectoryProjection
 from shared.clock import SystemClock
 from shared.contracts.intake import Preferences, SupportRequested

@@ -26,9 +26,10 @@ from typing import Any
 
 from nats.js.api import ConsumerConfig, DeliverPolicy, RawStreamMsg
 
-from services.tracking import publication
 from services.tracking.domain import iso_week
-from services.tracking.trends import TrendsProjection, trend_counts
+from services.tracking.projection.trends import TrendsProjection
+from services.tracking.queries import publication
+from services.tracking.tables import trend_counts
 from shared.contracts.base import Event
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, SupportRequested
 from shared.contracts.matching import AssignmentAccepted, PeerAssigned

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from demo import shape
 from demo.engine import Engine
 from services.escalation import domain as escalation
-from services.escalation.app import escalation_id_for
 from services.escalation.commands import POLICY_ID
-from services.escalation.policies import BROAD, NARROW
+from services.escalation.domain.policies import BROAD, NARROW
+from services.escalation.reactions import escalation_id_for
 from services.wellness import domain as wellness
-from services.wellness.policy import AgencyPolicy
+from services.wellness.domain.policy import AgencyPolicy
 from shared.contracts.base import Event
 from shared.decision import Aggregate, event_ids
 from shared.demo_people import on_call_ref

@@ -11,11 +11,11 @@ from demo import shape
 from demo.cases import Cases
 from demo.engine import Engine
 from demo.roster import UNITS
-from services.intake import incident as intake
-from services.intake.cad import Incident
-from services.intake.policy import Triggers
+from services.intake.domain import incident as intake
+from services.intake.domain.cad import Incident
+from services.intake.domain.policy import Triggers
 from services.wellness import domain as wellness
-from services.wellness.policy import AgencyPolicy
+from services.wellness.domain.policy import AgencyPolicy
 from shared.contracts.intake import CriticalIncidentReported, Involved
 from shared.envelope import Envelope
 

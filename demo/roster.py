@@ -8,10 +8,10 @@ from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
 from demo.engine import Engine
-from services.matching import peers as directory
-from services.matching.peers import Peer, Policy, with_load
+from services.matching.domain import peers as directory
+from services.matching.domain.peers import Peer, Policy, with_load
 from services.wellness import domain as wellness
-from services.wellness.policy import AgencyPolicy
+from services.wellness.domain.policy import AgencyPolicy
 from shared.contracts.base import Event
 from shared.contracts.matching import (
     ConfidentialityAcknowledged,

@@ -52,7 +52,7 @@ def service_metrics() -> set[str]:
     """Every metric name the services register (their modules imported as the processes import them)."""
     for name in runtime.SERVICES:
         importlib.import_module(f"services.{name}.main")
-    importlib.import_module("services.notify.outbox")
+    importlib.import_module("services.notify.reactions.outbox")
     families = list(REGISTRY.collect())
     return {m.name for m in families} | {f"{m.name}_total" for m in families if m.type == "counter"}
 

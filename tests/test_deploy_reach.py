@@ -35,7 +35,7 @@ ROUTE = re.compile(r"""@\w+\.(?:get|post|put|patch|delete)\(\s*"(/[^"]*)\"""")
 
 def routes(service: str) -> list[str]:
     """Every path a service's code declares (each role's routes among them), with sample parameters."""
-    found = {m for p in (ROOT / "services" / service).glob("*.py") for m in ROUTE.findall(p.read_text())}
+    found = {m for p in (ROOT / "services" / service).rglob("*.py") for m in ROUTE.findall(p.read_text())}
     assert found, f"no routes found in services/{service}"
     return sorted(re.sub(r"\{[^}]+\}", "x-1", p) for p in found)
 

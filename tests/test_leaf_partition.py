@@ -25,7 +25,7 @@ import httpx
 import pytest
 from nats.js.errors import NotFoundError
 
-from services.intake.incident import incident_id
+from services.intake.domain.incident import incident_id
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX, site_domain, site_stream_name
 from shared.leafnode import SiteServer, provision_site
 from shared.siterequest import SiteRequest, case_id, headers

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.intake.keys import KeyUnavailable
 from services.intake.settings import IntakeSettings
 from services.intake.vault import Vault, vault_engine
+from services.intake.vault.keys import KeyUnavailable
 from shared.auth import Role
 from shared.demo_people import seed_people
 from tests.notify.receivers import Browser, Mailbox, Receiver

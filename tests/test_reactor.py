@@ -18,9 +18,9 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, NotFoundError
 
-from services.escalation.app import routes as escalation_routes
+from services.escalation.reactions import routes as escalation_routes
 from services.escalation.settings import EscalationSettings
-from services.intake import inbox as cad_inbox
+from services.intake import reactions as cad_inbox
 from shared.contracts.notify import PageMissed
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer

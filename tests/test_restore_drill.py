@@ -21,9 +21,9 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.engine import make_url
 
 from services.escalation.settings import EscalationSettings
-from services.intake.keys import KeyUnavailable
 from services.intake.settings import IntakeSettings
 from services.intake.vault import Vault, vault_engine
+from services.intake.vault.keys import KeyUnavailable
 from services.matching.settings import MatchingSettings
 from services.tracking.settings import TrackingSettings
 from services.wellness.settings import WellnessSettings

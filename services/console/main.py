@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import httpx
@@ -31,9 +30,9 @@ from services.console.security import headers
 from services.console.sessions import Sessions
 from services.console.settings import ConsoleSettings
 from services.console.views import add_error_pages
+from shared import entry
 from shared.projection import Projection
 from shared.service import http_task, ops_app, run_until_stopped
-from shared.telemetry import configure_logging
 from shared.topology import Consumer
 
 
@@ -69,20 +68,21 @@ def create_app(
     return app
 
 
-def projections() -> list[tuple[Projection, Consumer]]:
+def projections(settings: ConsoleSettings | None = None) -> list[tuple[Projection, Consumer]]:
     """None: the console reads nothing from the log (it asks the services), so nothing is rebuilt."""
     return []
 
 
-def main() -> None:
-    settings = ConsoleSettings()
-    configure_logging(settings.log_level)
-    if sys.argv[1:]:
-        sys.exit("usage: python -m services.console   (the console keeps nothing from the log: no replay)")
+async def serve(settings: ConsoleSettings, stop: asyncio.Event) -> None:
     app = create_app(settings)
     tasks = [http_task(app, settings.http_host, settings.http_port)]
     if settings.metrics_port:
         tasks.append(
             http_task(ops_app("console", lambda: True), settings.metrics_host, settings.metrics_port)
         )
-    asyncio.run(run_until_stopped(tasks))
+    await run_until_stopped(tasks, stop)
+
+
+def main() -> None:
+    settings = ConsoleSettings()
+    entry.run("console", settings, lambda stop: serve(settings, stop), projections, telemetry=False)

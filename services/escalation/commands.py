@@ -16,7 +16,8 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from services.escalation import approval, domain
+from services.escalation import domain
+from services.escalation.domain import approval
 from shared import decision
 from shared.clock import Clock
 from shared.contracts.base import Event

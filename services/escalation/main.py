@@ -7,32 +7,31 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from datetime import timedelta
 
 from fastapi import FastAPI
 from nats.aio.client import Client
 from rich.console import Console
 
-from services.escalation import audit_api
+from services.escalation.api import audit as audit_api
 from services.escalation.api import build_api
-from services.escalation.app import routes
 from services.escalation.commands import Commands
+from services.escalation.domain.policies import DEMO_REGION
 from services.escalation.pages import Pager
-from services.escalation.policies import DEMO_REGION
-from services.escalation.projection import EscalationProjection, timers
+from services.escalation.projection import EscalationProjection
+from services.escalation.projection.verify import verify
+from services.escalation.reactions import routes
 from services.escalation.settings import EscalationSettings
-from services.escalation.verify import verify
+from services.escalation.tables import timers
+from shared import entry
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.projection import Projection, ensure_schema
 from shared.reactor import Policy, Reactions
-from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
-from shared.telemetry import configure_logging, configure_telemetry
 from shared.timers import Attempts, TimerLoop, dead_letters
 from shared.topology import Consumer, consumer
 
@@ -79,12 +78,12 @@ class Escalation:
 
     async def start(self) -> ProjectionRunner:
         """Connect, bind the view's consumer, seed the demo policies if absent; reactors start last."""
-        view = EscalationProjection()
+        [(view, source)] = projections()
         await asyncio.to_thread(ensure_schema, self.engine, view)
         js = await self.reactions.connect()
         self._nc = self.reactions.broker.connection
         self._store = EventStore(js)
-        runner = ProjectionRunner(js, self.engine, view, consumer("escalation-view"))
+        runner = ProjectionRunner(js, self.engine, view, source)
         await runner.start()
         if self.settings.seed_demo_policies:
             for agency, policy in DEMO_REGION.items():
@@ -114,7 +113,7 @@ def create_app(settings: EscalationSettings | None = None, **overrides: object) 
     return Escalation(settings or EscalationSettings(), **overrides)  # type: ignore[arg-type]
 
 
-def projections() -> list[tuple[Projection, Consumer]]:
+def projections(settings: EscalationSettings | None = None) -> list[tuple[Projection, Consumer]]:
     return [(EscalationProjection(), consumer("escalation-view"))]
 
 
@@ -134,14 +133,5 @@ async def audit_verify(settings: EscalationSettings) -> int:
 
 def main() -> None:
     settings = EscalationSettings()
-    configure_logging(settings.log_level)
-    args = sys.argv[1:]
-    if args == ["replay"]:
-        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections()))
-        return
-    if args == ["audit", "verify"]:
-        sys.exit(asyncio.run(audit_verify(settings)))
-    if args:
-        sys.exit("usage: python -m services.escalation [replay | audit verify]")
-    configure_telemetry("escalation", settings.otlp_endpoint)
-    asyncio.run(create_app(settings).run(asyncio.Event()))
+    commands = {"audit verify": lambda: asyncio.run(audit_verify(settings))}
+    entry.run("escalation", settings, lambda stop: create_app(settings).run(stop), projections, commands)

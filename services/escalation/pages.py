@@ -37,7 +37,7 @@ def page(env: Envelope, esc: domain.Escalation, tier: int) -> TierNotification:
 
 class Pager:
     """Sends pages on the service's connection: the subject and schema the reactions' router declares
-    (services.escalation.app.routes, so the AsyncAPI document lists them), without the broker's
+    (services.escalation.reactions.routes, so the AsyncAPI document lists them), without the broker's
     per-message publish machinery (a page is one small core-NATS message, sent while the risk flag
     that caused it waits)."""
 

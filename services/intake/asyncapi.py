@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.intake.cad import WebhookIncident
-from services.intake.eido import EidoDocument
+from services.intake.domain.cad import WebhookIncident
+from services.intake.domain.eido import EidoDocument
 from shared.consumers.intake import CAD_INBOX, CAD_MAX_AGE_S
 from shared.contracts.base import Event
 from shared.contracts.intake import (

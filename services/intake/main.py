@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 
 from fastapi import FastAPI
 from nats.js.errors import NotFoundError
 
 from services.intake.api import build_api
-from services.intake.dispatch import Dispatch
+from services.intake.commands.dispatch import Dispatch
+from services.intake.commands.site_requests import SiteRequests
+from services.intake.domain.policy import Policies
 from services.intake.peercards import PeerCards
-from services.intake.policy import Policies
-from services.intake.projection import CaseProjection
-from services.intake.reveal import Revealer
+from services.intake.projection import CaseProjection, Shred
 from services.intake.settings import IntakeSettings
-from services.intake.site_requests import SiteRequests
 from services.intake.vault import Vault, vault_engine
+from services.intake.vault.reveal import Revealer
+from shared import entry
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.codes import CodeLists
@@ -30,10 +30,8 @@ from shared.consumers.intake import CAD_INBOX
 from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.projection import Projection, ensure_schema
-from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
-from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer
 
 log = logging.getLogger("peerline.intake")
@@ -80,9 +78,9 @@ class Intake:
         js = nc.jetstream()
         self._store = EventStore(js)
         self.cards.connect(nc)
-        await asyncio.to_thread(ensure_schema, self.engine, CaseProjection())  # readable before it runs
-        shred = self.vault.callbacks.shred
-        cases = ProjectionRunner(js, self.engine, CaseProjection(shred), consumer("intake-cases"))
+        [(view, source)] = projections(self.settings, self.vault.callbacks.shred)
+        await asyncio.to_thread(ensure_schema, self.engine, view)  # readable before it runs
+        cases = ProjectionRunner(js, self.engine, view, source)
         reveal = await Revealer(self._store, self.vault).serve(nc)
         tasks: list[Task] = [cases.run, http_task(self.api, self.settings.http_host, self.settings.http_port)]
         try:
@@ -104,7 +102,7 @@ class Intake:
     async def cad_inbox(self, stop: asyncio.Event) -> None:
         """The CAD inbox reaction. Imported here, once intake serves: faststream costs a second of start-up
         on a busy machine, and readiness does not wait for the CAD inbox (its durable keeps what arrives)."""
-        from services.intake import inbox
+        from services.intake import reactions as inbox
         from shared.reactor import Reactions
 
         policies = inbox.policy(self.settings.cad_max_deliveries)
@@ -120,25 +118,25 @@ def create_app(settings: IntakeSettings | None = None, **overrides: object) -> I
     return Intake(settings or IntakeSettings(), **overrides)  # type: ignore[arg-type]
 
 
-def projections() -> list[tuple[Projection, Consumer]]:
-    return [(CaseProjection(), consumer("intake-cases"))]
+def projections(
+    settings: IntakeSettings | None = None, shred: Shred | None = None
+) -> list[tuple[Projection, Consumer]]:
+    """`shred` drops a closed case's callback from the vault: the live service's, never a replay's."""
+    return [(CaseProjection(shred), consumer("intake-cases"))]
+
+
+def rotate_kek(settings: IntakeSettings) -> None:
+    count = Vault(vault_engine(settings.vault_db_url()), settings.keyring()).rotate()
+    print(f"{count} keys rewrapped under the current KEK; the old KEK may now be retired")
+
+
+def asyncapi() -> None:
+    from services.intake.asyncapi import document_json
+
+    print(document_json(), end="")
 
 
 def main() -> None:
     settings = IntakeSettings()
-    configure_logging(settings.log_level)
-    command = sys.argv[1:]
-    if command == ["replay"]:
-        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections()))
-        return
-    if command == ["rotate-kek"]:
-        count = Vault(vault_engine(settings.vault_db_url()), settings.keyring()).rotate()
-        print(f"{count} keys rewrapped under the current KEK; the old KEK may now be retired")
-        return
-    if command == ["asyncapi"]:
-        from services.intake.asyncapi import document_json
-
-        print(document_json(), end="")
-        return
-    configure_telemetry("intake", settings.otlp_endpoint)
-    asyncio.run(create_app(settings).run(asyncio.Event()))
+    commands = {"rotate-kek": lambda: rotate_kek(settings), "asyncapi": asyncapi}
+    entry.run("intake", settings, lambda stop: create_app(settings).run(stop), projections, commands)

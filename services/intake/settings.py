@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import field_validator
 
-from services.intake.keys import Keyring, dev_kek, read_kek
+from services.intake.vault.keys import Keyring, dev_kek, read_kek
 from shared.settings import ServiceSettings
 
 

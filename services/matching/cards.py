@@ -16,7 +16,7 @@ from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from services.matching import views
+from services.matching import queries as views
 from services.matching.profiles import Profiles
 from shared.buspolicy import PEER_CARD_QUEUE
 from shared.contracts.matching import PEER_CARD_SUBJECT, PeerCard, PeerCardReply, PeerCardRequest

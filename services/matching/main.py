@@ -9,15 +9,17 @@ import sys
 
 from fastapi import FastAPI
 
-from services.matching import peer_api
 from services.matching.api import build_api
-from services.matching.assigner import Assigner
+from services.matching.api import peer as peer_api
 from services.matching.cards import Cards
-from services.matching.directory import Directory
+from services.matching.commands.assigner import Assigner
+from services.matching.commands.directory import Directory
 from services.matching.profiles import Profiles, profile_key
-from services.matching.projection import DirectoryProjection, timers
-from services.matching.reactor import assignments
+from services.matching.projection import DirectoryProjection
+from services.matching.reactions import assignments
 from services.matching.settings import MatchingSettings
+from services.matching.tables import timers
+from shared import entry
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.codes import CodeLists
@@ -25,10 +27,8 @@ from shared.consumers.matching import directory_replica
 from shared.db import make_engine
 from shared.decision import fired
 from shared.projection import Projection, ensure_schema
-from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
-from shared.telemetry import configure_logging, configure_telemetry
 from shared.timers import Attempts, Timer, TimerLoop, dead_letters
 from shared.topology import Consumer, consumer
 
@@ -40,7 +40,7 @@ class Matching:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.engine = make_engine(settings.db_url())
-        self.projection = DirectoryProjection(settings.policy, name=settings.directory_consumer)
+        [(self.projection, self.source)] = projections(settings)
         self.assigner = Assigner(self.engine, self.clock, settings.policy, settings.directory_consumer)
         self.directory = Directory(self.clock)
         self.auth = auth or Auth.from_settings(
@@ -105,9 +105,7 @@ class Matching:
         js = nc.jetstream()
         self.assigner.connect(nc)
         self.directory.connect(nc)
-        runner = ProjectionRunner(
-            js, self.engine, self.projection, directory_consumer(self.settings.directory_consumer)
-        )
+        runner = ProjectionRunner(js, self.engine, self.projection, self.source)
         await runner.start()
         await runner.catch_up()  # assign only once the directory is current
         reactors = [
@@ -151,10 +149,5 @@ def projections(settings: MatchingSettings | None = None) -> list[tuple[Projecti
 
 def main() -> None:
     settings = MatchingSettings()
-    configure_logging(settings.log_level)
-    if sys.argv[1:] == ["replay"]:
-        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections(settings)))
-        return
-    configure_telemetry("matching", settings.otlp_endpoint)
     sys.setswitchinterval(settings.switch_interval_s)
-    asyncio.run(create_app(settings).run(asyncio.Event()))
+    entry.run("matching", settings, lambda stop: create_app(settings).run(stop), projections)

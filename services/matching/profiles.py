@@ -15,20 +15,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, delete, insert, select
+from sqlalchemy import Engine, delete, insert, select
+
+from services.matching.tables import profile_metadata, profiles
 
 log = logging.getLogger("peerline.matching")
 NONCE = 12
 PHONE = r"^\+?[0-9 ().-]{5,32}$"
-
-metadata = MetaData()
-profiles = Table(
-    "peer_profiles",
-    metadata,
-    Column("peer_ref", String(64), primary_key=True),
-    Column("agency", String(64), nullable=False),
-    Column("sealed", LargeBinary, nullable=False),
-)
 
 
 class Profile(BaseModel):
@@ -59,7 +52,7 @@ def profile_key(path: Path | None, var_dir: Path) -> bytes:
 class Profiles:
     def __init__(self, engine: Engine, key: bytes) -> None:
         self.engine, self._aead = engine, AESGCM(key)
-        metadata.create_all(engine)
+        profile_metadata.create_all(engine)
 
     def put(self, agency: str, peer_ref: str, profile: Profile) -> None:
         nonce = os.urandom(NONCE)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.matching.peers import Policy
+from services.matching.domain.peers import Policy
 from shared.settings import ServiceSettings
 
 

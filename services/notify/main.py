@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
@@ -25,11 +24,12 @@ from services.notify.channels.email import SmtpSender
 from services.notify.channels.push import PushSender, application_server_key, load_vapid
 from services.notify.channels.sms import LoggingSmsAdapter, SmsSender
 from services.notify.channels.webhook import WebhookSender
-from services.notify.dispatcher import Dispatcher
-from services.notify.inbox import Inbox
-from services.notify.outbox import Outbox
+from services.notify.projection import Inbox
+from services.notify.reactions.dispatcher import Dispatcher
+from services.notify.reactions.outbox import Outbox
 from services.notify.sealing import Sealer
 from services.notify.settings import NotifySettings
+from shared import entry
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine
@@ -39,7 +39,6 @@ from shared.items import Item
 from shared.projection import Projection, ensure_schema
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
-from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer
 
 log = logging.getLogger("peerline.notify")
@@ -167,15 +166,11 @@ def create_app(settings: NotifySettings | None = None, **overrides: object) -> N
     return Notify(settings or NotifySettings(), **overrides)  # type: ignore[arg-type]
 
 
-def main() -> None:
-    settings = NotifySettings()
-    configure_logging(settings.log_level)
-    if sys.argv[1:]:
-        sys.exit("usage: python -m services.notify   (notify has no replay: it would send everything again)")
-    configure_telemetry("notify", settings.otlp_endpoint)
-    asyncio.run(create_app(settings).run(asyncio.Event()))
-
-
-def projections() -> list[tuple[Projection, Consumer]]:
+def projections(settings: NotifySettings | None = None) -> list[tuple[Projection, Consumer]]:
     """None: nothing notify keeps is rebuilt from the log (see the module docstring)."""
     return []
+
+
+def main() -> None:
+    settings = NotifySettings()
+    entry.run("notify", settings, lambda stop: create_app(settings).run(stop), projections)

@@ -18,7 +18,8 @@ from fastapi import FastAPI, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from services.tracking import audit, domain, publication, reports
+from services.tracking import domain, queries
+from services.tracking.queries import publication, reports
 from services.tracking.settings import TrackingSettings
 from shared import decision
 from shared.auth import Auth, Principal, check_agency
@@ -171,7 +172,7 @@ def build_api(
         """Who was assigned when, follow-ups and escalation state — never content."""
         check_agency(who, agency)
         with engine.connect() as conn:
-            rows = audit.timeline(conn, agency, case_id)
+            rows = queries.timeline(conn, agency, case_id)
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case in this agency")
         return [{**r, "at": r["at"].isoformat()} for r in rows]  # type: ignore[attr-defined]

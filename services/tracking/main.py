@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 from fastapi import FastAPI
 
 from services.tracking.api import build_api
-from services.tracking.audit import AuditProjection
+from services.tracking.projection.audit import AuditProjection
+from services.tracking.projection.trends import TrendsProjection
 from services.tracking.settings import TrackingSettings
-from services.tracking.trends import TrendsProjection
+from shared import entry
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.codes import CodeLists
 from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.projection import Projection
-from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
-from shared.telemetry import configure_logging, configure_telemetry
 from shared.topology import Consumer, consumer
 
 
@@ -76,9 +74,4 @@ def projections(settings: TrackingSettings | None = None) -> list[tuple[Projecti
 
 def main() -> None:
     settings = TrackingSettings()
-    configure_logging(settings.log_level)
-    if sys.argv[1:] == ["replay"]:
-        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections(settings)))
-        return
-    configure_telemetry("tracking", settings.otlp_endpoint)
-    asyncio.run(create_app(settings).run(asyncio.Event()))
+    entry.run("tracking", settings, lambda stop: create_app(settings).run(stop), projections)

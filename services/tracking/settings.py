@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from services.tracking.suppression import MINIMUM_THRESHOLD
+from services.tracking.domain.suppression import MINIMUM_THRESHOLD
 from shared.settings import ServiceSettings
 
 

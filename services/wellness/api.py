@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
 from services.wellness import domain, queries
-from services.wellness.policy import AgencyPolicy, Policies
-from services.wellness.work import fold_debrief, fold_followup, fold_peer
-from services.wellness.writer import Writer
+from services.wellness.commands import Writer
+from services.wellness.domain.policy import AgencyPolicy, Policies
+from services.wellness.reactions import fold_debrief, fold_followup, fold_peer
 from shared.auth import Auth, Principal, Role, check_agency
 from shared.clock import Clock
 from shared.eventstore import History

@@ -5,31 +5,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import cast
 
 from fastapi import FastAPI
 
 from services.wellness.api import build_api
-from services.wellness.policy import Policies
+from services.wellness.commands import Writer
+from services.wellness.domain.policy import Policies
 from services.wellness.projection import LOAD_INPUTS, SCHEDULES, WellnessProjection
-from services.wellness.scheduler import Scheduler
+from services.wellness.projection.warmup import warm_up
+from services.wellness.reactions import Worker
+from services.wellness.reactions.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
 from services.wellness.tables import timers
-from services.wellness.warmup import warm_up
-from services.wellness.work import Worker
-from services.wellness.writer import Writer
+from shared import entry
 from shared.auth import Auth
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.items import Item
 from shared.projection import Projection
-from shared.replay import rebuild_all
 from shared.runner import ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
-from shared.telemetry import configure_logging, configure_telemetry
 from shared.timers import Attempts, dead_letters
 from shared.topology import Consumer, consumer
 
@@ -72,7 +71,8 @@ class Wellness:
                 settings.timer_attempts, dead_letters(lambda: self.store().js, "wellness-view")
             ),
         )
-        self.projection = WellnessProjection(self.policies)
+        [(view, self.source)] = projections(settings, self.policies)
+        self.projection = cast(WellnessProjection, view)
         self.api: FastAPI = build_api(
             self.writer, self.engine, self.auth, self.policies, self.clock, settings.http_limits()
         )
@@ -125,7 +125,7 @@ class Wellness:
             js,  # type: ignore[arg-type]
             self.engine,
             self.projection,
-            consumer("wellness-view"),
+            self.source,
             on_committed=self.committed,
         )
 
@@ -157,16 +157,13 @@ def create_app(settings: WellnessSettings | None = None, **overrides: object) ->
     return Wellness(settings or WellnessSettings(), **overrides)  # type: ignore[arg-type]
 
 
-def projections(settings: WellnessSettings | None = None) -> list[tuple[Projection, Consumer]]:
-    policies = Policies.load((settings or WellnessSettings()).policy_file)
+def projections(
+    settings: WellnessSettings | None = None, policies: Policies | None = None
+) -> list[tuple[Projection, Consumer]]:
+    policies = policies or Policies.load((settings or WellnessSettings()).policy_file)
     return [(WellnessProjection(policies), consumer("wellness-view"))]
 
 
 def main() -> None:
     settings = WellnessSettings()
-    configure_logging(settings.log_level)
-    if sys.argv[1:] == ["replay"]:
-        asyncio.run(rebuild_all(settings, make_engine(settings.db_url()), projections(settings)))
-        return
-    configure_telemetry("wellness", settings.otlp_endpoint)
-    asyncio.run(create_app(settings).run(asyncio.Event()))
+    entry.run("wellness", settings, lambda stop: create_app(settings).run(stop), projections)

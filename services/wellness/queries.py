@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from services.wellness import statements as q
 from services.wellness.domain import Load, PeerState
-from services.wellness.policy import Policies
+from services.wellness.domain.policy import Policies
 from services.wellness.tables import (
     assignments,
     checkins,
@@ -20,6 +19,7 @@ from services.wellness.tables import (
     offers,
     peers,
 )
+from services.wellness.tables import statements as q
 
 
 def peer_loads(

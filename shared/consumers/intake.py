@@ -54,7 +54,7 @@ def site_stream_name(agency: str) -> str:
 
 
 def site_request_subject(agency: str) -> str:
-    """A support request accepted at a site (services/intake/site_requests.py reads it)."""
+    """A support request accepted at a site (services/intake/commands/site_requests.py reads it)."""
     return f"site.{agency}.request"
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, MetaData, Table, select
 
-from services.escalation import audit
+from services.escalation.projection import audit
+from services.escalation.tables import audit_table
 from shared.contracts.escalation import EscalationAcknowledged, EscalationTriggered
 from shared.db import make_engine
 from shared.envelope import Envelope
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.unit
 
 def setup(tmp_path: Path) -> tuple[Engine, Table, dict[int, str]]:
     metadata = MetaData()
-    table = audit.audit_table(metadata)
+    table = audit_table(metadata)
     engine = make_engine(f"sqlite:///{tmp_path}/a.db")
     metadata.create_all(engine)
     log: dict[int, str] = {}

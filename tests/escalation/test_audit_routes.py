@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from services.escalation.projection import chain_table
+from services.escalation.tables import chain_table
 from tests.escalation.conftest import AGENCY, Harness, VaultDouble
 from tests.escalation.test_flow import raise_and_ack
 

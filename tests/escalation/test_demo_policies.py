@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from services.escalation.domain.policies import DEMO_REGION
 from services.escalation.main import Escalation
-from services.escalation.policies import DEMO_REGION
 from services.escalation.settings import EscalationSettings
 from shared.auth import generate_dev_keys
 from shared.natsserver import NatsServer

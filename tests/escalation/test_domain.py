@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.escalation import approval, domain
-from services.escalation.policies import BROAD, NARROW
+from services.escalation import domain
+from services.escalation.domain import approval
+from services.escalation.domain.policies import BROAD, NARROW
 from shared.contracts.base import Event
 from shared.contracts.escalation import (
     ALL_CATEGORIES,
@@ -249,7 +250,7 @@ def test_an_unworkable_policy_is_rejected_naming_the_field(change: dict[str, obj
 
 
 def test_the_fallback_for_an_agency_without_policy_pages_but_never_permits_disclosure() -> None:
-    from services.escalation.policies import FALLBACK
+    from services.escalation.domain.policies import FALLBACK
 
     [event] = domain.raise_concern(
         domain.Escalation(), FALLBACK, domain.RaiseConcern("c-1", "court_order", "peer")

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services.escalation.app import escalation_id_for
-from services.escalation.projection import EscalationProjection, chain_table, timers
-from services.escalation.verify import verify
+from services.escalation.projection import EscalationProjection
+from services.escalation.projection.verify import verify
+from services.escalation.reactions import escalation_id_for
+from services.escalation.tables import chain_table, timers
 from shared.contracts.escalation import (
     EscalationTierAdvanced,
     EscalationTriggered,

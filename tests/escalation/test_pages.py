@@ -11,7 +11,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from services.escalation import domain
-from services.escalation.app import escalation_id_for
+from services.escalation.reactions import escalation_id_for
 from shared.contracts.escalation import EscalationTriggered, TierNotification
 from shared.contracts.tracking import ContactLogged
 from shared.envelope import STREAM, Envelope

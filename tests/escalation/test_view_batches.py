@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, create_engine, select
 
-from services.escalation import audit
-from services.escalation.projection import EscalationProjection, chain_table, timers
+from services.escalation.projection import EscalationProjection, audit
+from services.escalation.tables import chain_table, timers
 from shared.envelope import Envelope
 from shared.items import Item
 from shared.projection import apply_batch, digest, ensure_schema

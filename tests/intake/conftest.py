@@ -17,13 +17,13 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from services.intake import inbox
-from services.intake.dispatch import Dispatch
+from services.intake import reactions as inbox
+from services.intake.commands.dispatch import Dispatch
+from services.intake.commands.site_requests import SiteRequests
 from services.intake.main import Intake
 from services.intake.projection import CaseProjection
-from services.intake.reveal import Revealer
 from services.intake.settings import IntakeSettings
-from services.intake.site_requests import SiteRequests
+from services.intake.vault.reveal import Revealer
 from shared.auth import Role, generate_dev_keys, mint
 from shared.consumers.intake import CAD_DURABLE, CAD_INBOX, provision_streams
 from shared.envelope import STREAM, Envelope

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.intake import incident, reader
-from services.intake.eido import EidoInvalid
-from services.intake.eido_schema import check_structure
-from services.intake.policy import AgencyPolicy, Policies, Triggers
+from services.intake.domain import incident, reader
+from services.intake.domain.eido import EidoInvalid
+from services.intake.domain.eido_schema import check_structure
+from services.intake.domain.policy import AgencyPolicy, Policies, Triggers
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlagsRaised, Involved
 
 pytestmark = pytest.mark.unit

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.intake.policy import AgencyPolicy
+from services.intake.domain.policy import AgencyPolicy
 from shared.consumers.intake import CAD_INBOX
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlagsRaised
 from shared.topology import DLQ_STREAM

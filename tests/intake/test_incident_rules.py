@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.intake import cad, incident, reader
-from services.intake.policy import Triggers
+from services.intake.domain import cad, incident, reader
+from services.intake.domain.policy import Triggers
 from shared.contracts.intake import CriticalIncidentReported, IncidentRespondersAdded, Involved
 
 pytestmark = pytest.mark.unit

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from services.intake.keys import KeyUnavailable
 from services.intake.settings import IntakeSettings
 from services.intake.vault import Vault, vault_engine
+from services.intake.vault.keys import KeyUnavailable
 
 IDENTITY = {"name": "Ana Ortiz", "phone": "+1 555 0100"}
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from services.intake.domain.policy import Policies
 from services.intake.main import Intake
-from services.intake.policy import Policies
 from services.intake.settings import IntakeSettings
 from shared.auth import generate_dev_keys, mint
 from shared.limits import Limits, RateLimiter
@@ -187,7 +187,7 @@ async def test_writes_beyond_the_in_flight_bound_are_shed_with_503_at_once(tmp_p
 
 
 def test_the_in_flight_bound_must_allow_a_write() -> None:
-    from services.intake.inflight import InFlight
+    from services.intake.api.inflight import InFlight
 
     with pytest.raises(ValueError):
         InFlight(FastAPI(), limit=0)

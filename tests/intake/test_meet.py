@@ -13,8 +13,8 @@ import pytest
 from nats.aio.msg import Msg
 from sqlalchemy import select
 
-from services.intake.callbacks import callback_keys
-from services.intake.keys import KeyUnavailable
+from services.intake.vault.callbacks import callback_keys
+from services.intake.vault.keys import KeyUnavailable
 from shared.contracts.base import Event
 from shared.contracts.intake import RequestCancelled
 from shared.contracts.matching import (

@@ -7,8 +7,8 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from services.intake.keys import KeyUnavailable, open_sealed
 from services.intake.vault import data_keys, secrets_table
+from services.intake.vault.keys import KeyUnavailable, open_sealed
 from shared.consumers.intake import CAD_INBOX
 from shared.contracts.escalation import EscalationAcknowledged, EscalationTriggered
 from shared.contracts.intake import REVEAL_SUBJECT, MemberRegistered, RevealReply, RevealRequest
@@ -136,8 +136,8 @@ async def test_erasure_is_admin_only_and_unknown_members_are_404(world: World) -
 
 
 async def test_kek_rotation_leaves_the_log_untouched(world: World) -> None:
-    from services.intake.keys import Keyring
     from services.intake.vault import Vault
+    from services.intake.vault.keys import Keyring
 
     await world.client.post(
         "/v1/requests",

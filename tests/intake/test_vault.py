@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from services.intake.callbacks import callback_keys
-from services.intake.keys import Keyring, KeyUnavailable, dev_kek, open_sealed, read_kek
 from services.intake.vault import Vault, data_keys, vault_engine
+from services.intake.vault.callbacks import callback_keys
+from services.intake.vault.keys import Keyring, KeyUnavailable, dev_kek, open_sealed, read_kek
 from tests.pg import fresh_database
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from nats.js import JetStreamContext
 
+from services.matching.domain.peers import Policy
 from services.matching.main import Matching
-from services.matching.peers import Policy
 from shared.clock import FakeClock
 from shared.contracts.intake import Preferences, SupportRequested
 from shared.envelope import STREAM, Envelope, new_id

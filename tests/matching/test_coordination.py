@@ -11,7 +11,7 @@ import pytest
 
 from services.matching import domain
 from services.matching.domain import Case, Context
-from services.matching.peers import Peer, evolve
+from services.matching.domain.peers import Peer, evolve
 from shared.contracts.base import Event
 from shared.contracts.intake import SupportRequested
 from shared.contracts.matching import (

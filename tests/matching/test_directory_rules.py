@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.matching import peers as rules
-from services.matching.peers import Peer, Policy
+from services.matching.domain import peers as rules
+from services.matching.domain.peers import Peer, Policy
 from shared.contracts.base import Event
 from shared.contracts.matching import (
     ConfidentialityAcknowledged,

@@ -9,8 +9,8 @@ import pytest
 
 from services.matching import domain
 from services.matching.domain import Case, Context
-from services.matching.ledger import Ledger
-from services.matching.peers import Peer, with_load
+from services.matching.domain.ledger import Ledger
+from services.matching.domain.peers import Peer, with_load
 from shared.contracts.base import Event
 from shared.contracts.intake import RequestCancelled, SupportRequested
 from shared.contracts.matching import (

@@ -9,7 +9,7 @@ import pytest
 
 from services.matching import domain
 from services.matching.domain import Case, Context
-from services.matching.peers import Peer, Policy
+from services.matching.domain.peers import Peer, Policy
 from shared.contracts.intake import Preferences, SupportRequested
 from shared.contracts.matching import AvailabilityWindow, PeerAssigned
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from services.matching import views
-from services.matching.assigner import Assigner, Delivered
-from services.matching.peers import Policy
-from services.matching.projection import DirectoryProjection, metadata, offer_days, offers
+from services.matching import queries as views
+from services.matching.commands.assigner import Assigner, Delivered
+from services.matching.domain.peers import Policy
+from services.matching.projection import DirectoryProjection
+from services.matching.tables import metadata, offer_days, offers
 from shared.clock import FakeClock
 from shared.contracts.intake import SupportRequested
 from shared.contracts.matching import PeerAssigned

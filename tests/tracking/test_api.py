@@ -15,11 +15,11 @@ import pytest
 from fastapi.routing import APIRoute
 from nats.js import JetStreamContext
 
-from services.tracking.audit import AuditProjection
 from services.tracking.main import Tracking
-from services.tracking.reports import REPORTS
+from services.tracking.projection.audit import AuditProjection
+from services.tracking.projection.trends import TrendsProjection
+from services.tracking.queries.reports import REPORTS
 from services.tracking.settings import TrackingSettings
-from services.tracking.trends import TrendsProjection
 from shared.auth import ROLES, RoleGuard, generate_dev_keys, mint
 from shared.clock import FakeClock
 from shared.codes import CodeLists

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine
 
-from services.tracking.audit import AuditProjection, timeline
+from services.tracking.projection.audit import AuditProjection
+from services.tracking.queries import timeline
 from shared.contracts.base import Event
 from shared.contracts.escalation import EscalationAcknowledged, EscalationResolved, EscalationTriggered
 from shared.contracts.intake import SupportRequested

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, event
 
-from services.tracking.audit import AuditProjection
-from services.tracking.trends import TrendsProjection
+from services.tracking.projection.audit import AuditProjection
+from services.tracking.projection.trends import TrendsProjection
 from shared.contracts.escalation import EscalationAcknowledged, EscalationTriggered
 from shared.envelope import Envelope
 from shared.projection import Projection, ensure_schema

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.tracking.reports import publish
+from services.tracking.domain.suppression import augmented, suppress
+from services.tracking.queries.reports import publish
 from services.tracking.settings import TrackingSettings
-from services.tracking.suppression import augmented, suppress
 from tests.tracking.disclosure import recoverable
 
 pytestmark = pytest.mark.unit

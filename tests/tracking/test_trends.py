@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, inspect, select
 
-from services.tracking import publication, reports
 from services.tracking.domain import iso_week
-from services.tracking.trends import LEADERSHIP, WORKING, TrendsProjection, response_bucket, trend_counts
+from services.tracking.projection.trends import TrendsProjection, response_bucket
+from services.tracking.queries import publication, reports
+from services.tracking.tables import LEADERSHIP, WORKING, trend_counts
 from shared.codes import AgencyCodes, CodeLists
 from shared.contracts.base import Event
 from shared.contracts.intake import CriticalIncidentReported, IncidentFlags, SupportRequested

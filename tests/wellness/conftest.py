@@ -12,8 +12,8 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from services.wellness.domain.policy import AgencyPolicy, Policies
 from services.wellness.main import Wellness
-from services.wellness.policy import AgencyPolicy, Policies
 from services.wellness.settings import WellnessSettings
 from shared.auth import Auth, Verifier, generate_dev_keys
 from shared.clock import FakeClock

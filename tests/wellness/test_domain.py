@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.wellness import domain
-from services.wellness.policy import AgencyPolicy, Policies
+from services.wellness.domain.policy import AgencyPolicy, Policies
 from shared.contracts.intake import IncidentFlags, Involved
 from shared.contracts.wellness import (
     DebriefAccepted,

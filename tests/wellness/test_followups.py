@@ -78,7 +78,7 @@ async def test_a_completed_followup_is_never_overdue(rig: Rig) -> None:
     rig.clock.advance(days=3)
     await rig.settle()
     from services.wellness import domain
-    from services.wellness.work import fold_followup
+    from services.wellness.reactions import fold_followup
 
     await rig.app.writer.decide(
         A, "followup", fid, lambda h: domain.complete_followup(fold_followup(h), "p-9")

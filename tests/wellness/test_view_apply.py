@@ -13,15 +13,15 @@ from typing import cast
 import pytest
 from sqlalchemy import Engine, select
 
+from services.wellness.commands import Writer
+from services.wellness.domain.policy import Policies
 from services.wellness.main import Wellness
-from services.wellness.policy import Policies
 from services.wellness.projection import NOW, WellnessProjection
-from services.wellness.scheduler import Scheduler
+from services.wellness.projection.warmup import warm_up
+from services.wellness.reactions import Worker
+from services.wellness.reactions.scheduler import Scheduler
 from services.wellness.settings import WellnessSettings
 from services.wellness.tables import involvements, timers
-from services.wellness.warmup import warm_up
-from services.wellness.work import Worker
-from services.wellness.writer import Writer
 from shared.auth import Auth, Verifier, generate_dev_keys
 from shared.clock import FakeClock
 from shared.contracts.base import Event

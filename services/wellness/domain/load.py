@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from services.wellness.domain.common import Rejected
-from services.wellness.policy import AgencyPolicy
+from services.wellness.domain.policy import AgencyPolicy
 from shared.contracts.base import Event
 from shared.contracts.wellness import (
     PeerBreakEnded,

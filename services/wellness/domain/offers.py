@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from services.wellness.domain.common import Rejected
-from services.wellness.policy import FLAG_ORDER, AgencyPolicy, OfferRule
+from services.wellness.domain.policy import FLAG_ORDER, AgencyPolicy, OfferRule
 from shared.contracts.base import Event
 from shared.contracts.intake import IncidentFlags, Involved
 from shared.contracts.wellness import (

@@ -1,0 +1,365 @@
+"""The identity vault's own storage: members' data keys, the CAD roster, and who referred whom.
+
+Why the data key is NOT in the log: `member_registered` lives forever in an append-only, replicated,
+backed-up stream, and the KEK lives as long as the deployment. If the event carried the wrapped data
+key, anyone holding the KEK and any old copy of the log could open an "erased" identity. So the event
+carries only ciphertext (and the member_ref naming the key); the data key exists in exactly one place,
+the `data_keys` table of this database, wrapped by the KEK. Erasure deletes that row (SQLite runs with
+`secure_delete` and the WAL is truncated, so the bytes are overwritten, not just unlinked; PostgreSQL
+vacuums); afterwards no KEK, log copy or replay can open the ciphertext. The price: these tables are
+not a projection and cannot be rebuilt from the log — back them up, and bound how long backups are
+kept (an erasure is final once the backups holding the key have expired). KEK rotation rewraps rows
+here; the log is never rewritten.
+
+CAD ids (which may be employee or radio ids) are kept only as HMACs under a vault secret, and a
+referral's referrer only here — never in the log.
+
+A signed-in member is the same person across requests: the verified token subject, keyed with a vault
+secret (HMAC), finds their member_ref here (`member_of`); the log holds only the member_ref, random,
+so nobody without this table and the key can link it to a subject. A coordinator can tie a registered
+member to their sign-in (`link`), so a peer's or a supervisor's own request carries the member_ref the
+directory knows them by. Erasure deletes the link with the data key: the next request is a stranger's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from services.intake.vault.callbacks import Callbacks, callback_keys
+from services.intake.vault.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
+from shared.contracts.intake import MemberRegistered
+from shared.db import make_engine
+
+IDENTITY_FIELDS = ("name", "phone", "email", "employee_id")
+ROSTER_SECRET = "roster-hmac"  # noqa: S105 - the name of a vault row, not a secret
+PSEUDONYM_SECRET = "member-pseudonym"  # noqa: S105 - the name of a vault row, not a secret
+HELD_BY_VAULT = "vault-held"  # `kek_id` of events whose data key never leaves the vault
+
+metadata = MetaData()
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("member_ref", String(64), primary_key=True),
+    Column("agency", String(64), nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("kek_id", String(32), nullable=False),
+)
+erased = Table(
+    "erased_members",
+    metadata,
+    Column("member_ref", String(64), primary_key=True),
+    Column("agency", String(64), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+)
+secrets_table = Table(
+    "vault_secrets",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("kek_id", String(32), nullable=False),
+)
+roster = Table(
+    "roster",
+    metadata,
+    Column("agency", String(64), primary_key=True),
+    Column("cad_hash", String(64), primary_key=True),
+    Column("member_ref", String(64), nullable=False, index=True),
+)
+pseudonyms = Table(
+    "pseudonyms",
+    metadata,
+    Column("subject_hash", String(64), primary_key=True),  # HMAC(vault secret, agency/subject)
+    Column("agency", String(64), nullable=False),
+    Column("member_ref", String(64), nullable=False, index=True),
+)
+referrals = Table(
+    "referrals",
+    metadata,
+    Column("case_id", String(64), primary_key=True),
+    Column("agency", String(64), nullable=False),
+    Column("referred_by", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+def vault_engine(url: str) -> Engine:
+    engine = make_engine(url)
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine, "connect")
+        def _secure(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA secure_delete=ON")
+            cur.close()
+
+    metadata.create_all(engine)
+    return engine
+
+
+class RosterConflict(Exception):
+    """CAD ids already mapped to another member (positions in the batch); nothing was mapped."""
+
+    def __init__(self, positions: list[int]) -> None:
+        super().__init__(positions)
+        self.positions = positions
+
+
+class Vault:
+    def __init__(self, engine: Engine, keyring: Keyring) -> None:
+        self.engine, self.keyring = engine, keyring
+        self.callbacks = Callbacks(engine, keyring)  # members' callback channels, one key per case
+
+    # --- identities ---------------------------------------------------------------------------------
+
+    def register(
+        self, agency: str, member_ref: str, identity: dict[str, str], discipline: str | None
+    ) -> MemberRegistered:
+        """Make the member's data key, keep it here (wrapped), and seal their identity with it."""
+        key = new_data_key()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(data_keys).values(
+                    member_ref=member_ref,
+                    agency=agency,
+                    wrapped=self.keyring.wrap(key, member_ref),
+                    kek_id=self.keyring.current_id,
+                )
+            )
+        sealed = {f: seal(key, member_ref, f, v) for f, v in identity.items() if v}
+        return MemberRegistered(
+            wrapped_key="", kek_id=HELD_BY_VAULT, key_id=member_ref, sealed=sealed, discipline=discipline
+        )
+
+    def open(self, member_ref: str, registered: MemberRegistered) -> dict[str, str]:
+        """The plaintext identity. Raises KeyUnavailable once the member was erased."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(data_keys).where(data_keys.c.member_ref == member_ref)).first()
+        if row is None:
+            raise KeyUnavailable("the member's data key does not exist (erased or never registered)")
+        key = self.keyring.unwrap(row.wrapped, member_ref, row.kek_id)
+        return {f: open_sealed(key, member_ref, f, s) for f, s in registered.sealed.items()}
+
+    def agency_of(self, member_ref: str) -> tuple[str, bool] | None:
+        """(agency, already erased) of a member the vault knows, else None."""
+        with self.engine.connect() as conn:
+            live = conn.execute(
+                select(data_keys.c.agency).where(data_keys.c.member_ref == member_ref)
+            ).scalar()
+            if live is not None:
+                return live, False
+            linked = conn.execute(
+                select(pseudonyms.c.agency).where(pseudonyms.c.member_ref == member_ref).limit(1)
+            ).scalar()
+            if linked is not None:
+                return linked, False
+            gone = conn.execute(select(erased.c.agency).where(erased.c.member_ref == member_ref)).scalar()
+        return (gone, True) if gone is not None else None
+
+    def erase(self, member_ref: str, at: datetime) -> None:
+        """Destroy the data key and every roster link to the member; idempotent."""
+        with self.engine.begin() as conn:
+            agency = conn.execute(
+                select(data_keys.c.agency).where(data_keys.c.member_ref == member_ref)
+            ).scalar()
+            if agency is None:
+                agency = conn.execute(
+                    select(pseudonyms.c.agency).where(pseudonyms.c.member_ref == member_ref).limit(1)
+                ).scalar()
+            else:
+                conn.execute(delete(data_keys).where(data_keys.c.member_ref == member_ref))
+            gone = conn.execute(select(erased.c.agency).where(erased.c.member_ref == member_ref)).scalar()
+            if agency is not None and gone is None:
+                conn.execute(insert(erased).values(member_ref=member_ref, agency=agency, erased_at=at))
+            conn.execute(delete(roster).where(roster.c.member_ref == member_ref))
+            conn.execute(delete(pseudonyms).where(pseudonyms.c.member_ref == member_ref))
+        self._flush()
+
+    def _flush(self) -> None:
+        """Make deleted key bytes go away on disk: SQLite (secure_delete) checkpoints and truncates its
+        WAL; PostgreSQL vacuums the tables so dead rows are removed (its WAL archives and base backups
+        still hold them until they expire — keep that retention short)."""
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            with self.engine.connect() as conn:
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        elif dialect == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM data_keys, roster, pseudonyms, vault_secrets"))
+
+    def rotate(self) -> int:
+        """Rewrap every key held under an older KEK with the current one. Returns how many were rewrapped."""
+        current = self.keyring.current_id
+        count = 0
+        with self.engine.begin() as conn:
+            for table, key_col in (
+                (data_keys, data_keys.c.member_ref),
+                (secrets_table, secrets_table.c.name),
+                (callback_keys, callback_keys.c.case_id),
+            ):
+                for row in conn.execute(select(key_col, table.c.wrapped, table.c.kek_id)).all():
+                    if row.kek_id == current:
+                        continue
+                    plain = self.keyring.unwrap(row.wrapped, row[0], row.kek_id)
+                    conn.execute(
+                        update(table)
+                        .where(key_col == row[0])
+                        .values(wrapped=self.keyring.wrap(plain, row[0]), kek_id=current)
+                    )
+                    count += 1
+        self._flush()
+        return count
+
+    # --- roster: CAD ids → member_refs ---------------------------------------------------------------
+
+    def _secret(self, name: str) -> bytes:
+        """A vault secret (made on first use), wrapped by the KEK like the data keys. Two first uses at
+        once: one insert wins, and the other reads the winner's secret."""
+        for _ in range(2):
+            with self.engine.begin() as conn:
+                row = conn.execute(select(secrets_table).where(secrets_table.c.name == name)).first()
+                if row is not None:
+                    return self.keyring.unwrap(row.wrapped, name, row.kek_id)
+            key = new_data_key()
+            try:
+                with self.engine.begin() as conn:
+                    wrapped = self.keyring.wrap(key, name)
+                    conn.execute(
+                        insert(secrets_table).values(
+                            name=name, wrapped=wrapped, kek_id=self.keyring.current_id
+                        )
+                    )
+                return key
+            except IntegrityError:
+                continue  # made by a concurrent first use: read it
+        raise RuntimeError(f"vault secret {name} could not be read or made")
+
+    def _roster_key(self) -> bytes:
+        return self._secret(ROSTER_SECRET)
+
+    # --- pseudonyms: a signed-in member's subject → their member_ref ------------------------------
+
+    def _subject_hash(self, agency: str, subject: str) -> str:
+        key = self._secret(PSEUDONYM_SECRET)
+        return hmac.new(key, f"{agency}/{subject}".encode(), hashlib.sha256).hexdigest()
+
+    def member_ref_of(self, agency: str, subject: str) -> str | None:
+        """The member_ref a signed-in subject has in `agency`, if they have one (reads only)."""
+        if self.known_member(agency, subject):
+            return subject
+        h = self._subject_hash(agency, subject)
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == h)
+            ).scalar()
+        return None if found is None else str(found)
+
+    def member_of(self, agency: str, subject: str, fresh: str) -> str:
+        """The member_ref of this signed-in subject in `agency`; `fresh` becomes it on their first request.
+        An identity provider that already signs members in by their member_ref is taken at its word."""
+        if self.known_member(agency, subject):
+            return subject
+        h = self._subject_hash(agency, subject)
+        for _ in range(2):  # two first requests at once: one insert wins, the other reads the winner's
+            with self.engine.begin() as conn:
+                found = conn.execute(
+                    select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == h)
+                ).scalar()
+            if found is not None:
+                return str(found)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(pseudonyms).values(subject_hash=h, agency=agency, member_ref=fresh))
+                return fresh
+            except IntegrityError:
+                continue
+        raise RuntimeError("a member's pseudonym could not be read or made")
+
+    def link(self, agency: str, subject: str, member_ref: str) -> None:
+        """Tie a registered member to their sign-in (a coordinator's act, e.g. on enrolling a peer)."""
+        h = self._subject_hash(agency, subject)
+        with self.engine.begin() as conn:
+            conn.execute(delete(pseudonyms).where(pseudonyms.c.subject_hash == h))
+            conn.execute(insert(pseudonyms).values(subject_hash=h, agency=agency, member_ref=member_ref))
+
+    def registered(self, member_ref: str) -> bool:
+        """Whether the member's identity is sealed here already."""
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(data_keys.c.member_ref).where(data_keys.c.member_ref == member_ref)
+                ).first()
+                is not None
+            )
+
+    def _hash(self, key: bytes, agency: str, cad_id: str) -> str:
+        return hmac.new(key, f"{agency}/{cad_id.strip().lower()}".encode(), hashlib.sha256).hexdigest()
+
+    def map_cad(self, agency: str, pairs: Iterable[tuple[str, str]]) -> int:
+        """Map CAD ids to members, all or nothing. A CAD id already held by another member is never moved
+        (RosterConflict names each such pair by its position); mapping it again to its member is a no-op."""
+        key = self._roster_key()
+        count = 0
+        conflicts: list[int] = []
+        with self.engine.begin() as conn:
+            for i, (cad_id, member_ref) in enumerate(pairs):
+                h = self._hash(key, agency, cad_id)
+                held = conn.execute(
+                    select(roster.c.member_ref).where(roster.c.agency == agency, roster.c.cad_hash == h)
+                ).scalar()
+                if held is not None and held != member_ref:
+                    conflicts.append(i)
+                elif held is None:
+                    conn.execute(insert(roster).values(agency=agency, cad_hash=h, member_ref=member_ref))
+                count += 1
+            if conflicts:
+                raise RosterConflict(conflicts)
+        return count
+
+    def lookup(self, agency: str, cad_ids: Iterable[str]) -> dict[str, str]:
+        key = self._roster_key()
+        wanted = {self._hash(key, agency, c): c for c in cad_ids}
+        if not wanted:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(roster.c.cad_hash, roster.c.member_ref).where(
+                    roster.c.agency == agency, roster.c.cad_hash.in_(list(wanted))
+                )
+            ).all()
+        return {wanted[r.cad_hash]: r.member_ref for r in rows}
+
+    def known_member(self, agency: str, member_ref: str) -> bool:
+        found = self.agency_of(member_ref)
+        return found is not None and found == (agency, False)
+
+    # --- referrals ---------------------------------------------------------------------------------
+
+    def record_referral(self, case_id: str, agency: str, referred_by: str, role: str, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(referrals).values(
+                    case_id=case_id, agency=agency, referred_by=referred_by, role=role, at=at
+                )
+            )

@@ -1,0 +1,1 @@
+"""Matching's command handlers: load a case or a peer, decide (domain), append at its version."""

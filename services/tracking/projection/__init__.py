@@ -1,0 +1,1 @@
+"""Tracking's read models, rebuildable from the log: anonymous trends, and the coordinator audit view."""
