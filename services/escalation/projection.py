@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from services.escalation import audit
 from services.escalation.domain import Policy
-from shared.contracts.base import Event, events_of
+from shared.contracts.base import Event
 from shared.contracts.escalation import (
     DisclosurePolicyRecorded,
     EscalationAcknowledged,
@@ -36,6 +36,7 @@ from shared.contracts.escalation import (
 from shared.contracts.intake import IdentityDisclosed
 from shared.envelope import Envelope
 from shared.timers import Timer, schedule, timers_table
+from shared.topology import consumer
 
 TIER_DEADLINE = "tier_deadline"
 metadata = MetaData()
@@ -104,7 +105,7 @@ class EscalationProjection:
     name = "escalation-view"
     metadata = metadata
     # each joins the audit chain; some change the view
-    handles: tuple[type[Event], ...] = (*events_of("policy"), *events_of("escalation"), IdentityDisclosed)
+    handles = consumer("escalation-view").events
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         audit.append(conn, chain_table, env, seq)
@@ -123,6 +124,7 @@ class EscalationProjection:
                 conn.execute(REFUSED, {"eid": env.subject, "at": env.time})
             case IdentityDisclosed():
                 conn.execute(DISCLOSED, {"eid": event.escalation_id, "at": env.time})
+            # any other policy or escalation event only joins the audit chain
 
     def _policy(self, conn: Connection, env: Envelope, event: DisclosurePolicyRecorded) -> None:
         conn.execute(POLICY_FORGET, {"agency": env.agency})

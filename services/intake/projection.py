@@ -9,11 +9,12 @@ from typing import cast
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, select
 
 from services.intake.domain import Case, Meeting, Status, evolve
-from shared.contracts.base import Event, events_of
+from shared.contracts.base import Event
 from shared.contracts.intake import CallbackLeft, CallbackReleased, RequestCancelled, SupportRequested
 from shared.contracts.matching import AssignmentAccepted, PeerAssigned
 from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
+from shared.topology import consumer
 
 metadata = MetaData()
 cases = Table(
@@ -75,7 +76,7 @@ class CaseProjection:
     name = "intake-cases"
     metadata = metadata
     # every case event moves `updated_at`; some change the status or the meeting
-    handles: tuple[type[Event], ...] = events_of("case")
+    handles = consumer("intake-cases").events
 
     def __init__(self, shred: Shred | None = None) -> None:
         self.shred = shred

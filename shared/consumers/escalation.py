@@ -1,13 +1,11 @@
+from shared.contracts import intake, notify, tracking
 from shared.contracts.base import events_of
-from shared.contracts.intake import IdentityDisclosed
-from shared.contracts.notify import PageMissed
-from shared.contracts.tracking import ContactLogged
 from shared.topology import Consumer
 
 CONSUMERS = (
     Consumer.of(
         "escalation-view",
-        (*events_of("policy"), *events_of("escalation"), IdentityDisclosed),
+        (*events_of("policy"), *events_of("escalation"), intake.IdentityDisclosed),
         ack_wait_s=10.0,  # what a crashed instance had fetched comes back within 10 s: deadlines stay close
         description="escalation's read model: policies, escalations, tier deadlines, the audit chain",
     ),
@@ -19,12 +17,12 @@ CONSUMERS = (
     ),
     Consumer.of(
         "escalation-riskflags",
-        (ContactLogged,),
+        (tracking.ContactLogged,),
         description="escalation's reactor: a contact logged with a risk flag raises a concern",
     ),
     Consumer.of(
         "escalation-missedpages",
-        (PageMissed,),
+        (notify.PageMissed,),
         description="escalation's reactor: a page that reached nobody pages the next tier at once",
     ),
 )
