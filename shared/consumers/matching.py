@@ -1,4 +1,5 @@
-from shared.contracts import intake, matching, tracking
+from shared.consumers import ASSIGNMENT
+from shared.contracts import intake, tracking
 from shared.contracts.base import Event, events_of
 from shared.topology import Consumer
 
@@ -7,11 +8,7 @@ DIRECTORY: tuple[type[Event], ...] = (
     *events_of("reach"),
     intake.CriticalIncidentReported,
     intake.IncidentRespondersAdded,
-    matching.PeerAssigned,
-    matching.AssignmentAccepted,
-    matching.AssignmentDeclined,
-    matching.AssignmentExpired,
-    matching.RequestUnmatched,
+    *ASSIGNMENT,
     intake.RequestCancelled,
     tracking.CaseClosed,
 )

@@ -1,3 +1,4 @@
+from shared.consumers import ASSIGNMENT
 from shared.contracts import escalation, intake, matching, tracking, wellness
 from shared.contracts.base import events_of
 from shared.topology import Consumer
@@ -23,11 +24,7 @@ CONSUMERS = (
         "tracking-audit",
         (
             intake.SupportRequested,
-            matching.PeerAssigned,
-            matching.AssignmentAccepted,
-            matching.AssignmentDeclined,
-            matching.AssignmentExpired,
-            matching.RequestUnmatched,
+            *ASSIGNMENT,
             intake.RequestCancelled,
             tracking.ContactLogged,
             tracking.CaseClosed,
