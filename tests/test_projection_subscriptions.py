@@ -14,6 +14,7 @@ import ast
 import inspect
 import logging
 import sys
+import textwrap
 import types
 import typing
 from collections.abc import Callable
@@ -146,22 +147,46 @@ def test_apply_acts_on_every_event_its_consumer_delivers(
         assert _count(projection.name) == before, f"{label}: apply has no arm for {cls.type_name()}"
 
 
+def named_events(obj: Any) -> set[type[Event]]:
+    """The event classes a function, class or module names in `case` patterns and `isinstance` checks."""
+    scope = vars(inspect.getmodule(obj))
+    found: set[type[Event]] = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(obj)))):
+        if isinstance(node, ast.MatchClass):
+            named = [node.cls]
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "isinstance"
+            and len(node.args) == 2
+        ):
+            named = _alternatives(node.args[1])
+        else:
+            continue
+        for name in named:
+            cls = scope.get(name.id) if isinstance(name, ast.Name) else None
+            if isinstance(cls, type) and issubclass(cls, Event):
+                found.add(cls)
+    return found
+
+
+def _alternatives(node: ast.expr) -> list[ast.expr]:
+    """`A`, `(A, B)` or `A | B` → its parts."""
+    if isinstance(node, ast.Tuple):
+        return [p for e in node.elts for p in _alternatives(e)]
+    if isinstance(node, ast.BinOp):
+        return _alternatives(node.left) + _alternatives(node.right)
+    return [node]
+
+
 def arms(cls: type) -> set[type[Event]]:
-    """The event classes `case` patterns name in the module defining `cls` (and those it imports from
-    the same service: a projection may hand events to a part of it, like wellness's incident view)."""
+    """What the module defining `cls` names, and the modules of the same service it imports (a projection
+    may hand events to a part of it, like matching's peer rules)."""
     module = sys.modules[cls.__module__]
     service = cls.__module__.rsplit(".", 1)[0]
-    sources = [module] + [
+    imported = [
         m for m in vars(module).values() if isinstance(m, types.ModuleType) and m.__name__.startswith(service)
     ]
-    found: set[type[Event]] = set()
-    for source in sources:
-        for node in ast.walk(ast.parse(inspect.getsource(source))):
-            if isinstance(node, ast.MatchClass) and isinstance(node.cls, ast.Name):
-                named = vars(source).get(node.cls.id)
-                if isinstance(named, type) and issubclass(named, Event):
-                    found.add(named)
-    return found
+    return set().union(*(named_events(m) for m in [module, *imported]))
 
 
 @pytest.mark.unit

@@ -27,6 +27,7 @@ from shared.natsserver import NatsServer
 from shared.reactor import Delivered, Policy, Reactions, provided, reaction
 from shared.topology import DLQ_STREAM, consumer, provision
 from tests.support.bus import connect, seed
+from tests.test_projection_subscriptions import named_events, names
 
 pytestmark = pytest.mark.integration
 DURABLE = "escalation-missedpages"  # a durable escalation's identity may bind: ev.*.notice.*.page_missed
@@ -161,3 +162,18 @@ def test_the_asyncapi_document_lists_each_reaction_and_what_it_publishes(tmp_pat
     assert doc["channels"]["notify.{agency}.{role}"]["address"] == "notify.{agency}.{role}"
     assert doc["channels"]["escalation-riskflags"]["address"] == "ev.*.case.*.contact_logged"
     assert {"Delivered", "CadDocument", "TierNotification"} <= doc["components"]["schemas"].keys()
+
+
+@pytest.mark.unit
+def test_each_reaction_acts_on_exactly_what_its_durable_delivers() -> None:
+    """A reaction's events are its durable's (shared/consumers): its handler names each of them, and no
+    other (an event it names but its durable filters out would never arrive)."""
+    router, _ = escalation_routes()
+    for sub in router.subscribers:
+        durable = consumer(sub.extra_options["durable"])
+        handler = sub.calls[0].handler._original_call
+        named, delivered = named_events(handler), set(durable.events)
+        assert named == delivered, (
+            f"{handler.__name__} on {durable.durable}: delivered, not acted on: {names(delivered - named)}; "
+            f"named, never delivered: {names(named - delivered)}"
+        )

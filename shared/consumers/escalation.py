@@ -1,4 +1,4 @@
-from shared.contracts import intake, notify, tracking
+from shared.contracts import escalation, intake, notify, tracking
 from shared.contracts.base import events_of
 from shared.topology import Consumer
 
@@ -11,9 +11,9 @@ CONSUMERS = (
     ),
     Consumer.of(
         "escalation-notifier",
-        events_of("escalation"),
+        (escalation.EscalationTriggered, escalation.EscalationTierAdvanced),
         ack_wait_s=10.0,  # a page lost with a crashed instance is sent again within 10 s
-        description="escalation's pager: each tier paged on notify.<agency>.<role>",
+        description="escalation's pager: each tier put on duty is paged on notify.<agency>.<role>",
     ),
     Consumer.of(
         "escalation-riskflags",
