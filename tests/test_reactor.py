@@ -21,6 +21,7 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 from services.escalation.app import routes as escalation_routes
 from services.escalation.settings import EscalationSettings
 from services.intake import inbox as cad_inbox
+from services.matching import reactor as matching_reactor
 from shared.contracts.notify import PageMissed
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer
@@ -149,7 +150,7 @@ async def test_an_unavailable_log_is_waited_out_never_dead_lettered(bench: Bench
 def test_the_asyncapi_document_lists_each_reaction_and_what_it_publishes(tmp_path: Path) -> None:
     settings = EscalationSettings(var_dir=tmp_path)
     router, _ = escalation_routes()
-    reactions = Reactions(settings, router, cad_inbox.routes())
+    reactions = Reactions(settings, router, cad_inbox.routes(), matching_reactor.routes())
     doc = AsyncAPI(reactions.broker, title="Peerline reactions").to_specification().to_jsonable()
     operations = {name: op["action"] for name, op in doc["operations"].items()}
     assert {k: v for k, v in operations.items() if v == "receive"}.keys() == {
@@ -157,7 +158,15 @@ def test_the_asyncapi_document_lists_each_reaction_and_what_it_publishes(tmp_pat
         "escalation-missedpages",
         "escalation-notifier",
         "intake-cad-inbox",
+        "matching-assigner",  # a batch reaction (shared.batches), documented though faststream never reads it
     }
+    assigner = doc["channels"]["matching-assigner"]
+    assert assigner["address"] == "ev.*.case.*.support_requested"
+    assert "fetched in batches" in assigner["description"]
+    assert "delivers peerline.support_requested.v1" in assigner["description"]
+    [ref] = [m["$ref"].rsplit("/", 1)[1] for m in assigner["messages"].values()]
+    message = doc["components"]["messages"][ref]
+    assert message["payload"]["$ref"] == "#/components/schemas/Delivered"
     assert [v for v in operations.values() if v == "send"] == ["send"]
     assert doc["channels"]["notify.{agency}.{role}"]["address"] == "notify.{agency}.{role}"
     assert doc["channels"]["escalation-riskflags"]["address"] == "ev.*.case.*.contact_logged"
