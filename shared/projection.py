@@ -66,7 +66,7 @@ class Projection(Protocol):
 
     name: str
     metadata: MetaData
-    handles: tuple[type[Event], ...]  # every event class `apply` acts on; its consumer delivers these
+    handles: tuple[type[Event], ...]  # `consumer(durable).events`: what its durable delivers, `apply` acts on
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None: ...
 

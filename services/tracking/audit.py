@@ -11,15 +11,9 @@ from __future__ import annotations
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, select
 
 from shared.contracts.base import Event
-from shared.contracts.escalation import (
-    EscalationAcknowledged,
-    EscalationTierAdvanced,
-    EscalationTriggered,
-)
+from shared.contracts.escalation import EscalationAcknowledged, EscalationTierAdvanced, EscalationTriggered
 from shared.contracts.intake import RequestCancelled, SupportRequested
-from shared.contracts.matching import (
-    RequestUnmatched,
-)
+from shared.contracts.matching import RequestUnmatched
 from shared.contracts.tracking import CaseClosed, ContactLogged
 from shared.contracts.wellness import FollowupScheduled
 from shared.envelope import Envelope
@@ -86,7 +80,7 @@ class AuditProjection:
     name = "tracking-audit"
     metadata = metadata
     defers = True  # entries are written with one executemany per batch (shared.projection.later)
-    handles = consumer("tracking-audit").events  # each one named in CASE_, FOLLOWUP_ or ESCALATION_EVENTS
+    handles = consumer("tracking-audit").events  # placed on a case's timeline by aggregate
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         match event.aggregate:
