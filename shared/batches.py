@@ -11,6 +11,9 @@ item the handler failed → nak with backoff, then dead letter; done → ack. Th
 
     prepare(batch) -> (prepared | None, per item: None or what failed it)
     complete(prepared) -> per item prepare did not fail: None or what failed it
+
+faststream never reads such a durable, so `documented` declares it as a subscriber on a router of its own
+for the AsyncAPI document (channel, message, description), never included in a broker that starts.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import json
 import logging
 from typing import Any, Protocol
 
+from faststream.nats import NatsRouter
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
 from shared.envelope import STREAM
-from shared.reactor import Delivered, decode_msg
+from shared.reactor import Delivered, decode_msg, reaction
 from shared.service import keep_stepping
 from shared.settlement import Settlement, Undecodable
 from shared.topology import Consumer
@@ -86,6 +90,18 @@ class Puller:
                     break
                 msgs.append(msg)
         return msgs
+
+
+def documented(spec: Consumer, how: str) -> NatsRouter:
+    """A batch reaction as faststream documents a subscriber, for the AsyncAPI document only: include the
+    router in a broker that documents and is never started (a BatchReaction reads the durable itself)."""
+    router = NatsRouter()
+
+    async def batch_reaction(delivered: Delivered) -> None:
+        raise RuntimeError(f"{spec.durable} is read by a BatchReaction; this subscriber only documents it")
+
+    reaction(router, spec, description=how)(batch_reaction)
+    return router
 
 
 class BatchReaction:

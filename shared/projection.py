@@ -3,10 +3,11 @@
 `apply_batch` applies a batch of events and moves the position in ONE transaction, skipping what the
 position says was applied already; `shared.runner` feeds it live, `shared.replay` rebuilds it.
 
-A projection declares the event classes it handles (`handles`); its consumer's filter is derived from
-the same classes (`shared.topology.Consumer.of`, bound to the projection by
-tests/test_projection_subscriptions.py). An event delivered that the projection does not handle is
-skipped, counted and logged, never applied by accident.
+A projection handles the events its durable delivers: `handles = consumer("<durable>").events`, the one
+list in `shared/consumers/<service>.py` its filter is derived from. An event delivered that `apply` has no
+arm for (it calls `unhandled(event)`, before writing anything) or that is not in `handles` is skipped,
+counted and logged, never applied by accident; tests/test_projection_subscriptions.py applies a sample of
+every delivered event to each projection and requires none of them to be reported.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from prometheus_client import Counter
 from sqlalchemy import (
@@ -51,12 +52,21 @@ positions = Table(
 )
 
 
+class Unhandled(Exception):
+    """Raised by `apply` for an event it has no arm for."""
+
+
+def unhandled(event: Event) -> NoReturn:
+    """`apply`'s last arm (`case _: unhandled(event)`): what its consumer delivers but nothing acts on."""
+    raise Unhandled(type(event).type_name())
+
+
 class Projection(Protocol):
     """A read model: its tables, and how one event changes them (inside the runner's transaction)."""
 
     name: str
     metadata: MetaData
-    handles: tuple[type[Event], ...]  # every event class `apply` acts on; its consumer delivers these
+    handles: tuple[type[Event], ...]  # `consumer(durable).events`: what its durable delivers, `apply` acts on
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None: ...
 
@@ -181,6 +191,8 @@ def _apply(
                 continue
             try:
                 projection.apply(conn, item.env, item.event, item.seq)
+            except Unhandled:
+                _unhandled(projection.name, type(item.event))
             except Exception as exc:
                 raise Failed(i, exc) from exc
         last = item.seq

@@ -21,7 +21,8 @@ one broker):
   prefix (the only one its bus identity may subscribe to).
 - Every message is settled by shared.settlement: ack after success; undecodable → dead letter at once;
   a failing handler → nak with backoff, then dead letter with the reason.
-- A reaction that decides a whole fetched batch at once uses shared.batches, settled the same way.
+- A reaction that decides a whole fetched batch at once uses shared.batches, settled the same way, and
+  appears in the AsyncAPI document through `shared.batches.documented`.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def reaction(
     batch: int = 32,
     stream: str = STREAM,
     decoder: Decoder = decode,
+    description: str = "",
 ) -> Any:
     """Declare the decorated handler as the reaction reading the provisioned durable `spec`."""
     if spec.read_all:
@@ -109,8 +111,15 @@ def reaction(
         ack_policy=AckPolicy.MANUAL,  # Settlement acks, naks and dead-letters
         decoder=decoder,
         title=spec.durable,
-        description=spec.description or None,
+        description=described(spec, description),
     )
+
+
+def described(spec: Consumer, how: str = "") -> str | None:
+    """A durable's description for the AsyncAPI document (and how it is read), with the event types it
+    delivers."""
+    types = ", ".join(e.type_name() for e in spec.events)
+    return "; ".join(filter(None, [spec.description, how, types and f"delivers {types}"])) or None
 
 
 class Reactions:

@@ -21,12 +21,14 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 from services.escalation.reactions import routes as escalation_routes
 from services.escalation.settings import EscalationSettings
 from services.intake import reactions as cad_inbox
+from services.matching import reactions as matching_reactor
 from shared.contracts.notify import PageMissed
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer
 from shared.reactor import Delivered, Policy, Reactions, provided, reaction
 from shared.topology import DLQ_STREAM, consumer, provision
 from tests.support.bus import connect, seed
+from tests.test_projection_subscriptions import named_events, names
 
 pytestmark = pytest.mark.integration
 DURABLE = "escalation-missedpages"  # a durable escalation's identity may bind: ev.*.notice.*.page_missed
@@ -148,7 +150,7 @@ async def test_an_unavailable_log_is_waited_out_never_dead_lettered(bench: Bench
 def test_the_asyncapi_document_lists_each_reaction_and_what_it_publishes(tmp_path: Path) -> None:
     settings = EscalationSettings(var_dir=tmp_path)
     router, _ = escalation_routes()
-    reactions = Reactions(settings, router, cad_inbox.routes())
+    reactions = Reactions(settings, router, cad_inbox.routes(), matching_reactor.routes())
     doc = AsyncAPI(reactions.broker, title="Peerline reactions").to_specification().to_jsonable()
     operations = {name: op["action"] for name, op in doc["operations"].items()}
     assert {k: v for k, v in operations.items() if v == "receive"}.keys() == {
@@ -156,8 +158,31 @@ def test_the_asyncapi_document_lists_each_reaction_and_what_it_publishes(tmp_pat
         "escalation-missedpages",
         "escalation-notifier",
         "intake-cad-inbox",
+        "matching-assigner",  # a batch reaction (shared.batches), documented though faststream never reads it
     }
+    assigner = doc["channels"]["matching-assigner"]
+    assert assigner["address"] == "ev.*.case.*.support_requested"
+    assert "fetched in batches" in assigner["description"]
+    assert "delivers peerline.support_requested.v1" in assigner["description"]
+    [ref] = [m["$ref"].rsplit("/", 1)[1] for m in assigner["messages"].values()]
+    message = doc["components"]["messages"][ref]
+    assert message["payload"]["$ref"] == "#/components/schemas/Delivered"
     assert [v for v in operations.values() if v == "send"] == ["send"]
     assert doc["channels"]["notify.{agency}.{role}"]["address"] == "notify.{agency}.{role}"
     assert doc["channels"]["escalation-riskflags"]["address"] == "ev.*.case.*.contact_logged"
     assert {"Delivered", "CadDocument", "TierNotification"} <= doc["components"]["schemas"].keys()
+
+
+@pytest.mark.unit
+def test_each_reaction_acts_on_exactly_what_its_durable_delivers() -> None:
+    """A reaction's events are its durable's (shared/consumers): its handler names each of them, and no
+    other (an event it names but its durable filters out would never arrive)."""
+    router, _ = escalation_routes()
+    for sub in router.subscribers:
+        durable = consumer(sub.extra_options["durable"])
+        handler = sub.calls[0].handler._original_call
+        named, delivered = named_events(handler), set(durable.events)
+        assert named == delivered, (
+            f"{handler.__name__} on {durable.durable}: delivered, not acted on: {names(delivered - named)}; "
+            f"named, never delivered: {names(named - delivered)}"
+        )

@@ -11,11 +11,12 @@ from sqlalchemy import Connection, bindparam
 from services.intake.domain import Case, Meeting, Status, evolve
 from services.intake.queries import case_meeting
 from services.intake.tables import cases, meetings, metadata
-from shared.contracts.base import Event, events_of
+from shared.contracts.base import Event
 from shared.contracts.intake import CallbackLeft, CallbackReleased, RequestCancelled, SupportRequested
 from shared.contracts.matching import AssignmentAccepted, PeerAssigned
 from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
+from shared.topology import consumer
 
 Shred = Callable[[str, datetime], None]
 
@@ -42,7 +43,7 @@ class CaseProjection:
     name = "intake-cases"
     metadata = metadata
     # every case event moves `updated_at`; some change the status or the meeting
-    handles: tuple[type[Event], ...] = events_of("case")
+    handles = consumer("intake-cases").events
 
     def __init__(self, shred: Shred | None = None) -> None:
         self.shred = shred

@@ -36,7 +36,7 @@ from services.matching.tables import (
     reach_agencies,
     timers,
 )
-from shared.contracts.base import Event, events_of
+from shared.contracts.base import Event
 from shared.contracts.intake import CriticalIncidentReported, IncidentRespondersAdded, RequestCancelled
 from shared.contracts.matching import (
     AssignmentAccepted,
@@ -49,8 +49,9 @@ from shared.contracts.matching import (
 )
 from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
-from shared.projection import later
+from shared.projection import later, unhandled
 from shared.timers import Timer, cancel, schedule
+from shared.topology import consumer
 
 # Built once, executed with parameters: building and cache-keying a statement per event costs several
 # times what SQLite spends running it.
@@ -99,19 +100,7 @@ class DirectoryProjection:
     name = "matching-directory"
     defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
     metadata = metadata
-    handles: tuple[type[Event], ...] = (
-        *events_of("peer"),  # every peer and reach event goes through the peer rules (`_peer`)
-        *events_of("reach"),
-        CriticalIncidentReported,
-        IncidentRespondersAdded,
-        PeerAssigned,
-        AssignmentAccepted,
-        AssignmentDeclined,
-        AssignmentExpired,
-        RequestUnmatched,
-        RequestCancelled,
-        CaseClosed,
-    )
+    handles = consumer("matching-directory").events  # every peer and reach event: the peer rules (`_peer`)
 
     def __init__(
         self, policy: Callable[[str], Policy] | None = None, name: str = "matching-directory"
@@ -187,6 +176,8 @@ class DirectoryProjection:
             case RequestCancelled() | CaseClosed():
                 self._release(conn, env.subject)
                 cancel(conn, timers, f"assign:{env.subject}")
+            case _:
+                unhandled(event)
 
     def _peer(self, conn: Connection, env: Envelope, event: Event) -> None:
         row = conn.execute(_PEER_STATE, {"b_peer": env.subject}).scalar()

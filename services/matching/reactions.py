@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
+from faststream.nats import NatsRouter
 from nats.aio.client import Client
 
 from services.matching.commands.assigner import Assigner, Delivered, Prepared
-from shared.batches import BatchReaction, Results
+from shared.batches import BatchReaction, Results, documented
 from shared.reactor import Delivered as Event
 from shared.settlement import Policy, Settlement
 from shared.topology import consumer
@@ -56,10 +57,16 @@ class Assignments:
         return await self.assigner.complete(prepared)
 
 
+ASSIGNER = consumer("matching-assigner")
+
+
 def assignments(
     nc: Client, assigner: Assigner, max_deliveries: int, batch: int, in_flight: int
 ) -> BatchReaction:
     settlement = Settlement(Policy(max_deliveries))
-    return BatchReaction(
-        nc, consumer("matching-assigner"), Assignments(assigner), settlement, batch=batch, in_flight=in_flight
-    )
+    return BatchReaction(nc, ASSIGNER, Assignments(assigner), settlement, batch=batch, in_flight=in_flight)
+
+
+def routes() -> NatsRouter:
+    """The reaction as the AsyncAPI document shows it (shared.batches.documented)."""
+    return documented(ASSIGNER, "fetched in batches, each decided on one directory snapshot, written at once")

@@ -104,8 +104,9 @@ TEXT: dict[str, str] = {
 TITLE = "Peerline"
 
 
-def notices_for(agency: str, aggregate_id: str, event: Event) -> list[Notice]:
-    """What an event means for people. `aggregate_id` is the envelope's subject."""
+def notices_for(agency: str, aggregate_id: str, event: Event) -> list[Notice] | None:
+    """What an event means for people (None: notify has no rule for it). `aggregate_id` is the envelope's
+    subject."""
     match event:
         case PeerAssigned():
             who = Person(event.peer_agency or agency, event.peer_ref)
@@ -145,7 +146,9 @@ def notices_for(agency: str, aggregate_id: str, event: Event) -> list[Notice]:
             return [Notice("debrief_declined", Coordinators(agency), "/coordinator/debriefs")]
         case ExposureCheckinOffered():
             return [Notice("exposure_checkin", Person(agency, event.member_ref), "/me/checkins", opt_in=True)]
-    return []
+        case EscalationTriggered():  # with nobody in its chain to page
+            return []
+    return None
 
 
 def _page(agency: str, escalation_id: str, tier: int, role: str) -> Notice:

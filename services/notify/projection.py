@@ -17,41 +17,31 @@ from services.notify import domain
 from services.notify import queries as people
 from services.notify.tables import case_peers, deliveries, escalation_cases, metadata, notices
 from shared.clock import Clock
-from shared.contracts.base import Event, events_of
-from shared.contracts.escalation import EscalationResolved, EscalationTierAdvanced, EscalationTriggered
-from shared.contracts.intake import RequestCancelled
-from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
-from shared.contracts.wellness import ExposureCheckinOffered, FollowupDue, FollowupOverdue, PeerOverloaded
+from shared.contracts.base import Event
+from shared.contracts.escalation import EscalationTriggered
+from shared.contracts.matching import PeerAssigned
 from shared.envelope import Envelope
+from shared.projection import unhandled
+from shared.topology import consumer
 
 
 class Inbox:
     name = "notify-inbox"
     metadata: MetaData = metadata
-    # what `domain.notices_for` turns into notices, and what `remember` keeps
-    handles: tuple[type[Event], ...] = (
-        PeerAssigned,
-        CoordinatorAlerted,
-        RequestCancelled,
-        EscalationTriggered,
-        EscalationTierAdvanced,
-        EscalationResolved,
-        FollowupDue,
-        FollowupOverdue,
-        *events_of("debrief"),
-        ExposureCheckinOffered,
-        PeerOverloaded,
-    )
+    handles = consumer("notify-inbox").events  # what `domain.notices_for` turns into notices
 
     def __init__(self, clock: Clock, channels: Iterable[str], stale_after: timedelta) -> None:
         self.clock, self.channels, self.stale_after = clock, frozenset(channels), stale_after
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        found = domain.notices_for(env.agency, env.subject, event)
+        if found is None:
+            unhandled(event)
         remember(conn, env, event)
         at = env.time.astimezone(UTC)
         if at < self.clock.now() - self.stale_after:
             return
-        for notice in domain.notices_for(env.agency, env.subject, event):
+        for notice in found:
             self.queue(conn, env.id, at, notice)
 
     def queue(self, conn: Connection, source_event_id: str, at: datetime, notice: domain.Notice) -> None:

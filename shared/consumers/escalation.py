@@ -1,30 +1,29 @@
+from shared.contracts import escalation, intake, notify, tracking
 from shared.contracts.base import events_of
-from shared.contracts.intake import IdentityDisclosed
-from shared.contracts.notify import PageMissed
-from shared.contracts.tracking import ContactLogged
 from shared.topology import Consumer
 
 CONSUMERS = (
     Consumer.of(
         "escalation-view",
-        (*events_of("policy"), *events_of("escalation"), IdentityDisclosed),
+        (*events_of("policy"), *events_of("escalation"), intake.IdentityDisclosed),
         ack_wait_s=10.0,  # what a crashed instance had fetched comes back within 10 s: deadlines stay close
         description="escalation's read model: policies, escalations, tier deadlines, the audit chain",
     ),
     Consumer.of(
         "escalation-notifier",
-        events_of("escalation"),
+        (escalation.EscalationTierAdvanced,),
         ack_wait_s=10.0,  # a page lost with a crashed instance is sent again within 10 s
-        description="escalation's pager: each tier paged on notify.<agency>.<role>",
+        description="escalation's pager: each later tier put on duty is paged on notify.<agency>.<role>"
+        " (tier 1 is paged by the reaction that raises the escalation)",
     ),
     Consumer.of(
         "escalation-riskflags",
-        (ContactLogged,),
+        (tracking.ContactLogged,),
         description="escalation's reactor: a contact logged with a risk flag raises a concern",
     ),
     Consumer.of(
         "escalation-missedpages",
-        (PageMissed,),
+        (notify.PageMissed,),
         description="escalation's reactor: a page that reached nobody pages the next tier at once",
     ),
 )

@@ -1,32 +1,16 @@
+from shared.consumers import ASSIGNMENT
+from shared.contracts import intake, tracking
 from shared.contracts.base import Event, events_of
-from shared.contracts.intake import (
-    CriticalIncidentReported,
-    IncidentRespondersAdded,
-    RequestCancelled,
-    SupportRequested,
-)
-from shared.contracts.matching import (
-    AssignmentAccepted,
-    AssignmentDeclined,
-    AssignmentExpired,
-    PeerAssigned,
-    RequestUnmatched,
-)
-from shared.contracts.tracking import CaseClosed
 from shared.topology import Consumer
 
 DIRECTORY: tuple[type[Event], ...] = (
     *events_of("peer"),
     *events_of("reach"),
-    CriticalIncidentReported,
-    IncidentRespondersAdded,
-    PeerAssigned,
-    AssignmentAccepted,
-    AssignmentDeclined,
-    AssignmentExpired,
-    RequestUnmatched,
-    RequestCancelled,
-    CaseClosed,
+    intake.CriticalIncidentReported,
+    intake.IncidentRespondersAdded,
+    *ASSIGNMENT,
+    intake.RequestCancelled,
+    tracking.CaseClosed,
 )
 
 CONSUMERS = (
@@ -38,7 +22,7 @@ CONSUMERS = (
     ),
     Consumer.of(
         "matching-assigner",
-        (SupportRequested,),
+        (intake.SupportRequested,),
         description="matching's reactor: assign a peer to each new request (shared by every replica)",
     ),
 )

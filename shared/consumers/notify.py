@@ -1,25 +1,22 @@
+from shared.contracts import escalation, intake, matching, wellness
 from shared.contracts.base import events_of
-from shared.contracts.escalation import EscalationResolved, EscalationTierAdvanced, EscalationTriggered
-from shared.contracts.intake import RequestCancelled
-from shared.contracts.matching import CoordinatorAlerted, PeerAssigned
-from shared.contracts.wellness import ExposureCheckinOffered, FollowupDue, FollowupOverdue, PeerOverloaded
 from shared.topology import Consumer
 
 CONSUMERS = (
     Consumer.of(
         "notify-inbox",
         (
-            PeerAssigned,
-            CoordinatorAlerted,
-            RequestCancelled,
-            EscalationTriggered,
-            EscalationTierAdvanced,
-            EscalationResolved,
-            FollowupDue,
-            FollowupOverdue,
+            matching.PeerAssigned,
+            matching.CoordinatorAlerted,
+            intake.RequestCancelled,
+            escalation.EscalationTriggered,
+            escalation.EscalationTierAdvanced,
+            escalation.EscalationResolved,
+            wellness.FollowupDue,
+            wellness.FollowupOverdue,
             *events_of("debrief"),
-            ExposureCheckinOffered,
-            PeerOverloaded,
+            *events_of("exposure"),
+            wellness.PeerOverloaded,
         ),
         ack_wait_s=10.0,  # a page a crashed instance had fetched comes back within 10 s
         description="notify's inbox: events that someone must be told about, queued once per event",

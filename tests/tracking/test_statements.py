@@ -29,7 +29,8 @@ def statements_run(engine: Engine, projection: Projection, envs: list[Envelope])
     event.listen(engine, "before_execute", record)
     with engine.begin() as conn:
         for seq, env in enumerate(envs, start=1):
-            projection.apply(conn, env, env.payload(), seq)
+            if type(payload := env.payload()) in projection.handles:  # what its durable delivers
+                projection.apply(conn, env, payload, seq)
     event.remove(engine, "before_execute", record)
     return list(seen.values())
 

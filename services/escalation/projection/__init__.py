@@ -11,7 +11,7 @@ from sqlalchemy import BindParameter, Connection, Update, bindparam, select
 from services.escalation.domain import MAX_TIERS
 from services.escalation.projection import audit
 from services.escalation.tables import chain_table, escalations, metadata, policies, timers
-from shared.contracts.base import Event, events_of
+from shared.contracts.base import Event
 from shared.contracts.escalation import (
     DisclosurePolicyRecorded,
     EscalationAcknowledged,
@@ -24,6 +24,7 @@ from shared.contracts.escalation import (
 from shared.contracts.intake import IdentityDisclosed
 from shared.envelope import Envelope
 from shared.timers import Timer, cancel, schedule
+from shared.topology import consumer
 
 TIER_DEADLINE = "tier_deadline"
 
@@ -69,7 +70,7 @@ class EscalationProjection:
     metadata = metadata
     defers = True  # timers and audit records are written once per batch (shared.projection.later)
     # each joins the audit chain; some change the view
-    handles: tuple[type[Event], ...] = (*events_of("policy"), *events_of("escalation"), IdentityDisclosed)
+    handles = consumer("escalation-view").events
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
         audit.append(conn, chain_table, env, seq)
@@ -88,6 +89,7 @@ class EscalationProjection:
                 conn.execute(REFUSED, {"eid": env.subject, "at": env.time})
             case IdentityDisclosed():
                 conn.execute(DISCLOSED, {"eid": event.escalation_id, "at": env.time})
+            # any other policy or escalation event only joins the audit chain
 
     def _policy(self, conn: Connection, env: Envelope, event: DisclosurePolicyRecorded) -> None:
         conn.execute(POLICY_FORGET, {"agency": env.agency})

@@ -13,48 +13,27 @@ from sqlalchemy import Connection, bindparam, select
 from services.tracking.tables import audit_entries, audit_escalations
 from services.tracking.tables import audit_metadata as metadata
 from shared.contracts.base import Event
-from shared.contracts.escalation import (
-    EscalationAcknowledged,
-    EscalationResolved,
-    EscalationTierAdvanced,
-    EscalationTriggered,
-)
+from shared.contracts.escalation import EscalationAcknowledged, EscalationTierAdvanced, EscalationTriggered
 from shared.contracts.intake import RequestCancelled, SupportRequested
-from shared.contracts.matching import (
-    AssignmentAccepted,
-    AssignmentDeclined,
-    AssignmentExpired,
-    PeerAssigned,
-    RequestUnmatched,
-)
+from shared.contracts.matching import RequestUnmatched
 from shared.contracts.tracking import CaseClosed, ContactLogged
-from shared.contracts.wellness import FollowupCompleted, FollowupDue, FollowupOverdue, FollowupScheduled
+from shared.contracts.wellness import FollowupScheduled
 from shared.envelope import Envelope
-from shared.projection import later
+from shared.projection import later, unhandled
+from shared.topology import consumer
 
-CASE_EVENTS: dict[type[Event], str] = {
+# What an entry calls an event where that is not the event's own name.
+WHAT: dict[type[Event], str] = {
     SupportRequested: "requested",
-    PeerAssigned: "peer_assigned",
-    AssignmentAccepted: "assignment_accepted",
-    AssignmentDeclined: "assignment_declined",
-    AssignmentExpired: "assignment_expired",
     RequestUnmatched: "unmatched",
     RequestCancelled: "cancelled",
     ContactLogged: "contact_reported",
     CaseClosed: "closed",
 }
-FOLLOWUP_EVENTS: dict[type[Event], str] = {
-    FollowupScheduled: "followup_scheduled",
-    FollowupDue: "followup_due",
-    FollowupCompleted: "followup_completed",
-    FollowupOverdue: "followup_overdue",
-}
-ESCALATION_EVENTS: dict[type[Event], str] = {
-    EscalationTriggered: "escalation_triggered",
-    EscalationTierAdvanced: "escalation_tier_advanced",
-    EscalationAcknowledged: "escalation_acknowledged",
-    EscalationResolved: "escalation_resolved",
-}
+
+
+def _what(event: Event) -> str:
+    return WHAT.get(type(event), event.name)
 
 
 def _detail(event: Event) -> str | None:
@@ -83,34 +62,36 @@ class AuditProjection:
     name = "tracking-audit"
     metadata = metadata
     defers = True  # entries are written with one executemany per batch (shared.projection.later)
-    handles: tuple[type[Event], ...] = (*CASE_EVENTS, *FOLLOWUP_EVENTS, *ESCALATION_EVENTS)
+    handles = consumer("tracking-audit").events  # placed on a case's timeline by aggregate
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
-        kind = type(event)
-        if kind in CASE_EVENTS:
-            self._add(conn, seq, env.subject, env.agency, env, CASE_EVENTS[kind], event)
-        elif kind in FOLLOWUP_EVENTS:
-            case_id = getattr(event, "case_id", None)
-            if case_id:
-                self._add(conn, seq, case_id, env.agency, env, FOLLOWUP_EVENTS[kind], event)
-        elif isinstance(event, EscalationTriggered):
-            link = {"escalation_id": env.subject, "case_id": event.case_id, "agency": env.agency}
-            conn.execute(LINK_INSERT, link)
-            self._add(conn, seq, event.case_id, env.agency, env, "escalation_triggered", event)
-        elif kind in ESCALATION_EVENTS:
-            found = conn.execute(LINK_OF, {"eid": env.subject}).first()
-            if found is not None:
-                self._add(conn, seq, found.case_id, found.agency, env, ESCALATION_EVENTS[kind], event)
+        match event.aggregate:
+            case "case":
+                self._add(conn, seq, env.subject, env.agency, env, event)
+            case "followup":
+                case_id = getattr(event, "case_id", None)
+                if case_id:
+                    self._add(conn, seq, case_id, env.agency, env, event)
+            case "escalation" if isinstance(event, EscalationTriggered):
+                link = {"escalation_id": env.subject, "case_id": event.case_id, "agency": env.agency}
+                conn.execute(LINK_INSERT, link)
+                self._add(conn, seq, event.case_id, env.agency, env, event)
+            case "escalation":
+                found = conn.execute(LINK_OF, {"eid": env.subject}).first()
+                if found is not None:
+                    self._add(conn, seq, found.case_id, found.agency, env, event)
+            case _:
+                unhandled(event)
 
     def _add(
-        self, conn: Connection, seq: int, case_id: str, agency: str, env: Envelope, what: str, event: Event
+        self, conn: Connection, seq: int, case_id: str, agency: str, env: Envelope, event: Event
     ) -> None:
         entry = {
             "seq": seq,
             "case_id": case_id,
             "agency": agency,
             "at": env.time,
-            "what": what,
+            "what": _what(event),
             "peer_ref": getattr(event, "peer_ref", None),
             "detail": _detail(event),
         }

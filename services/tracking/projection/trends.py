@@ -50,7 +50,8 @@ from shared.contracts.wellness import (
     FollowupScheduled,
 )
 from shared.envelope import Envelope
-from shared.projection import add_later
+from shared.projection import add_later, unhandled
+from shared.topology import consumer
 
 UNKNOWN = "unknown"
 RESPONSE_BUCKETS = ("under_15m", "15_60m", "1_4h", "4_24h", "over_24h")
@@ -121,19 +122,7 @@ class TrendsProjection:
 
     name = "tracking-trends"
     defers = True  # counts are summed per batch and written once (shared.projection.add_later)
-    handles: tuple[type[Event], ...] = (
-        SupportRequested,
-        PeerAssigned,
-        ContactLogged,
-        CaseClosed,
-        RequestCancelled,
-        FollowupScheduled,
-        FollowupCompleted,
-        DebriefOffered,
-        DebriefAccepted,
-        DebriefDeclined,
-        CriticalIncidentReported,
-    )
+    handles = consumer("tracking-trends").events
     metadata = metadata
 
     def __init__(self, codes: CodeLists | None = None) -> None:
@@ -169,6 +158,8 @@ class TrendsProjection:
                     for r in _counts(a, week, "incidents", [("all", "all")])
                 ]
                 _upsert(conn, rows)
+            case _:
+                unhandled(event)
 
     def _requested(self, conn: Connection, env: Envelope, event: SupportRequested) -> None:
         unit = self.codes.unit(env.agency, event.unit) or UNKNOWN

@@ -48,8 +48,9 @@ from shared.contracts.wellness import (
     PeerRecovered,
 )
 from shared.envelope import Envelope
-from shared.projection import later
+from shared.projection import later, unhandled
 from shared.timers import Timer, cancel, schedule
+from shared.topology import consumer
 
 
 def _time(value: str | None, fallback: datetime) -> datetime:
@@ -85,29 +86,7 @@ class WellnessProjection:
     name = "wellness-view"
     defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
     metadata = metadata
-    handles: tuple[type[Event], ...] = (
-        *IncidentView.handles,
-        PeerEnrolled,
-        PeerApplied,
-        PeerActivated,
-        PeerOverloaded,
-        PeerRecovered,
-        PeerBreakRequested,
-        PeerBreakEnded,
-        PeerAssigned,
-        AssignmentDeclined,
-        AssignmentExpired,
-        CaseClosed,
-        RequestCancelled,
-        ContactLogged,
-        DebriefAccepted,
-        DebriefDeclined,
-        FollowupScheduled,
-        FollowupDue,
-        FollowupOverdue,
-        FollowupCompleted,
-        ExposureCheckinOffered,
-    )
+    handles = consumer("wellness-view").events
 
     def __init__(self, policies: Policies | None = None) -> None:
         self.policies = policies or Policies()
@@ -172,6 +151,8 @@ class WellnessProjection:
                     "offered_at": env.time,
                 }
                 later(conn, q.CHECKIN_INSERT, checkin)
+            case _:
+                unhandled(event)
 
     def _plan(self, conn: Connection, env: Envelope) -> None:
         if conn.execute(q.PLANNED, {"c_id": env.subject}).first():

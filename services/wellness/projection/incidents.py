@@ -56,14 +56,6 @@ def _time(value: str | None, fallback: datetime) -> datetime:
 class IncidentView:
     """The incident part of wellness's projection (same transaction, same tables)."""
 
-    handles: tuple[type[Event], ...] = (
-        CriticalIncidentReported,
-        IncidentRespondersAdded,
-        IncidentFlagsRaised,
-        DebriefOffered,
-        LineOfDutyDeathAlerted,
-    )
-
     def apply(self, conn: Connection, env: Envelope, event: Event) -> bool:
         """Applies an incident or offer event; False for any other event."""
         match event:
