@@ -152,7 +152,7 @@ async def measure(
 ) -> dict[str, Any]:
     # Peers are never taken out of rotation for their caseload here, so every request can be assigned.
     policy = workdir / "wellness-policy.json"
-    policy.write_text(json.dumps({"default": {"max_active_cases": 1_000_000, "max_contacts_7d": 1_000_000}}))
+    policy.write_text(json.dumps({"default": {"max_active_cases": 100, "max_contacts_7d": 1_000_000}}))
     cluster = Cluster(workdir, env={"PEERLINE_POLICY_FILE": str(policy)})
     await asyncio.to_thread(cluster.start)
     try:
