@@ -20,8 +20,8 @@ from shared.auth import ROLES, Principal, check_agency
 from shared.contracts.intake import Activation, AgencyScope, Preferences
 from shared.decision import Aggregate, payloads
 from shared.envelope import TOKEN, Envelope, new_id
-from shared.groupcommit import GroupCommit
 from shared.fields import Id, Language
+from shared.groupcommit import GroupCommit
 
 SOURCE = "peerline/intake"
 AgencyId = Annotated[str, Field(pattern=TOKEN.pattern, description="agency id, e.g. `cfd`")]
