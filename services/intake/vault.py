@@ -42,8 +42,10 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    literal,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -105,9 +107,16 @@ referrals = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 # Built once: each member request runs them (a statement built per call costs more than the query).
-_LIVE = select(data_keys.c.agency).where(data_keys.c.member_ref == bindparam("ref"))
-_LINKED = select(pseudonyms.c.agency).where(pseudonyms.c.member_ref == bindparam("ref")).limit(1)
-_GONE = select(erased.c.agency).where(erased.c.member_ref == bindparam("ref"))
+_KNOWN = (  # (agency, erased) of a member_ref: a live key first, then a sign-in link, then an erasure
+    union_all(
+        *(
+            select(t.c.agency, literal(rank).label("rank")).where(t.c.member_ref == bindparam("ref"))
+            for rank, t in enumerate((data_keys, pseudonyms, erased))
+        )
+    )
+    .order_by("rank")
+    .limit(1)
+)
 _PSEUDONYM = select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == bindparam("h"))
 
 
@@ -176,12 +185,8 @@ class Vault:
 
     @staticmethod
     def _agency_of(conn: Connection, member_ref: str) -> tuple[str, bool] | None:
-        for query in (_LIVE, _LINKED):
-            found = conn.execute(query, {"ref": member_ref}).scalar()
-            if found is not None:
-                return found, False
-        gone = conn.execute(_GONE, {"ref": member_ref}).scalar()
-        return (gone, True) if gone is not None else None
+        found = conn.execute(_KNOWN, {"ref": member_ref}).first()
+        return None if found is None else (found.agency, found.rank == 2)
 
     def erase(self, member_ref: str, at: datetime) -> None:
         """Destroy the data key and every roster link to the member; idempotent."""
