@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from opentelemetry.context import get_current
 
-from shared.envelope import Envelope
+from shared.envelope import Envelope, aggregate_filter
 from shared.eventstore import MAX_BATCH, Append, EventStore
 
 log = logging.getLogger("peerline.eventstore")
@@ -34,6 +34,8 @@ class GroupCommit:
         appends of whoever else is appending now."""
         if not envelopes:
             raise ValueError("nothing to append")
+        if len({aggregate_filter(e.agency, e.aggregate, e.subject) for e in envelopes}) > 1:
+            raise ValueError("one append holds events of one aggregate")  # refused alone, not with others
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiting.append((Append(list(envelopes), expected, get_current()), done))
         if self._writer is None:
@@ -49,7 +51,7 @@ class GroupCommit:
         rest: list[Waiting] = []
         for waiting in self._waiting:
             first = waiting[0].envelopes[0]
-            key = f"{first.agency}.{first.aggregate}.{first.subject}"
+            key = aggregate_filter(first.agency, first.aggregate, first.subject)
             size = len(waiting[0].envelopes)
             if key in seen or len(batch) >= self._max or (batch and count + size > MAX_BATCH):
                 rest.append(waiting)

@@ -69,3 +69,17 @@ async def test_one_aggregate_twice_is_written_in_turn_and_a_repeat_lands_once(js
     assert again == [one, one]  # the same event sent again: the version it landed at, stored once
     assert (await js.stream_info(STREAM)).state.last_seq == last
     assert await names(store, case) == ["support_requested"]
+
+
+async def test_an_append_of_two_aggregates_is_refused_alone(js: JetStreamContext) -> None:
+    store = EventStore(js)
+    log = GroupCommit(lambda: store)
+    a, b, c = (new_id("c") for _ in range(3))
+    mixed, fine = await asyncio.gather(
+        log.append([requested(a), requested(b)], expected=0),
+        log.append([requested(c)], expected=0),
+        return_exceptions=True,
+    )
+    assert isinstance(mixed, ValueError) and isinstance(fine, int)
+    assert await names(store, c) == ["support_requested"]
+    assert await names(store, a) == []
