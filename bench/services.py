@@ -66,7 +66,7 @@ async def _pipeline(report: Report, s: Sizes, tmp: Path) -> None:
             r["raw_publish_per_s"],
             "raw fsynced publishes (64 in flight)",
             target=RATE_TARGET,
-            note=f"{every}; closed loop {s.pipeline_seconds:g}s; {req['assigned']} assigned, "
+            note=f"{every}; closed loop {s.pipeline_seconds:g}s, 64 clients; {req['assigned']} assigned, "
             f"{req['unmatched']} unmatched, answers {req['burst_answers']}",
         )
     )
