@@ -1,8 +1,9 @@
 """The whole pipeline as deployed: nats-server and every service as its own process, spans exported over
 OTLP, driven through intake's HTTP API; raw JetStream baselines measured on the same server in the run.
 
-- support requests fully assigned per second: closed-loop POST /v1/requests for `seconds`, counted until
-  each accepted case's `peer_assigned` (or `request_unmatched`) is in the log;
+- support requests fully assigned per second: closed-loop POST /v1/requests for `seconds` by `workers`
+  clients (as many as the raw publishes in flight), counted until each accepted case's `peer_assigned`
+  (or `request_unmatched`) is in the log; held against raw fsynced publishes on the same server;
 - `support_requested` → `peer_assigned` p50/p99 at half that rate (open loop), both stamped as they reach
   an ordered consumer of the log; also POST → assigned;
 - CAD incidents → offers per second: `incidents` webhook documents (each naming 5 rostered people) POSTed
@@ -27,7 +28,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from bench.chaos.cad import document, register_roster
 from bench.chaos.cluster import Cluster
-from bench.matching import RAW_STREAM, raw_durable_consume, raw_round_trip
+from bench.matching import RAW_STREAM, raw_durable_consume, raw_publish_rate, raw_round_trip
 from bench.overload import Client, closed_loop, open_loop
 from bench.timing import pct
 from shared.envelope import STREAM, Envelope
@@ -35,6 +36,7 @@ from shared.seed import AGENCIES
 from tests.support.bus import connect
 
 CREW = 5  # people named by each bench.chaos.cad document
+PUBLISHES = 5000  # raw fsynced publishes, 64 in flight: the baseline the request rate is held against
 
 
 @dataclass
@@ -148,11 +150,11 @@ async def _incidents(cluster: Cluster, watch: LogWatch, n: int, clients: int) ->
 
 
 async def measure(
-    workdir: Path, *, seconds: float = 8.0, workers: int = 16, incidents: int = 300, raw_n: int = 20_000
+    workdir: Path, *, seconds: float = 8.0, workers: int = 64, incidents: int = 300, raw_n: int = 20_000
 ) -> dict[str, Any]:
     # Peers are never taken out of rotation for their caseload here, so every request can be assigned.
     policy = workdir / "wellness-policy.json"
-    policy.write_text(json.dumps({"default": {"max_active_cases": 1_000_000, "max_contacts_7d": 1_000_000}}))
+    policy.write_text(json.dumps({"default": {"max_active_cases": 100, "max_contacts_7d": 1_000_000}}))
     cluster = Cluster(workdir, env={"PEERLINE_POLICY_FILE": str(policy)})
     await asyncio.to_thread(cluster.start)
     try:
@@ -172,6 +174,7 @@ async def measure(
         try:
             await js.add_stream(StreamConfig(name=RAW_STREAM, subjects=["bench.>"], storage=StorageType.FILE))
             raw_rate = await raw_durable_consume(js, raw_n)
+            publish_rate = await raw_publish_rate(js, PUBLISHES)
             requests = await _requests(cluster, watch, seconds, workers)
             rtts = await raw_round_trip(nc, js, requests["half_rate_per_s"], seconds)
             cad = await _incidents(cluster, watch, incidents, clients=4)
@@ -182,6 +185,7 @@ async def measure(
         await asyncio.to_thread(cluster.stop)
     return {
         "raw_durable_consume_per_s": raw_rate,
+        "raw_publish_per_s": publish_rate,
         "raw_round_trip_ms": {"p50": pct(rtts, 0.5) * 1000, "p99": pct(rtts, 0.99) * 1000},
         "raw_round_trip_mean_ms": statistics.fmean(rtts) * 1000 if rtts else float("nan"),
         "requests": requests,

@@ -149,14 +149,14 @@ class RoleGuard:
     """A FastAPI dependency admitting only the listed roles, only in their own agency where the path names
     one (`{agency}`; a regional admin reaches every agency), and for a role in `owner` only when the named
     path parameter is the caller's own subject (a peer acts only for themselves). Routes keep it so tests
-    can walk them."""
+    can walk them. Async: checked on the loop (a signature check), never a thread hand-over per request."""
 
     def __init__(
         self, verifier: Verifier, roles: tuple[Role, ...], owner: Mapping[Role, str] | None = None
     ) -> None:
         self.verifier, self.roles, self.owner = verifier, roles, dict(owner or {})
 
-    def __call__(
+    async def __call__(
         self, request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> Principal:
         if creds is None:

@@ -10,11 +10,13 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from services.intake.api.inflight import InFlight
 from services.intake.domain.policy import Policies
 from services.intake.main import Intake
 from services.intake.settings import IntakeSettings
 from shared.auth import generate_dev_keys, mint
-from shared.limits import Limits, RateLimiter
+from shared.eventstore import Append
+from shared.limits import Limits, RateLimiter, Receive, Scope, Send
 from tests.support.bus import connect
 
 pytestmark = pytest.mark.unit
@@ -145,17 +147,25 @@ class StalledLog:
         import asyncio
 
         self.release = asyncio.Event()
-        self.all_held = asyncio.Event()
         self.waiting = 0
         self.appended: list[object] = []
 
     async def append(self, envs: list[object], expected: int | None = None) -> int:
         self.waiting += 1
-        if self.waiting == 3:
-            self.all_held.set()
         await self.release.wait()
         self.appended.extend(envs)
         return len(self.appended)
+
+    async def append_many(self, appends: list[Append]) -> list[int | Exception]:
+        return [await self.append(list(a.envelopes), a.expected) for a in appends]
+
+
+def in_flight(app: FastAPI) -> InFlight:
+    """The app's write guard (its middleware stack is built on the first request)."""
+    layer = app.middleware_stack
+    while not isinstance(layer, InFlight):
+        layer = layer.app  # type: ignore[union-attr]
+    return layer
 
 
 async def test_writes_beyond_the_in_flight_bound_are_shed_with_503_at_once(tmp_path: Path) -> None:
@@ -172,9 +182,19 @@ async def test_writes_beyond_the_in_flight_bound_are_shed_with_503_at_once(tmp_p
     bearer = {"Authorization": "Bearer " + mint(private.read_bytes(), role="member", agency="riverton-fire")}
     body = {"agency": "riverton-fire", "activation": "self"}
     transport = httpx.ASGITransport(app=intake.api)
+    intake.api.middleware_stack = intake.api.build_middleware_stack()
+    guard = in_flight(intake.api)
+    inner, passed = guard.app, asyncio.Event()
+
+    async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") == "POST" and guard.current == 3:
+            passed.set()
+        await inner(scope, receive, send)
+
+    guard.app = counted
     async with httpx.AsyncClient(transport=transport, base_url="http://intake") as c:
         held = [asyncio.create_task(c.post("/v1/requests", json=body, headers=bearer)) for _ in range(3)]
-        await asyncio.wait_for(log.all_held.wait(), 10)
+        await asyncio.wait_for(passed.wait(), 10)  # one write stalled, two gathered behind it
         # answered while 3 are stalled (a queued write would never return: the guard fails the test)
         shed = await asyncio.wait_for(c.post("/v1/requests", json=body, headers=bearer), 10)
         assert shed.status_code == 503 and shed.headers["retry-after"] == "1"

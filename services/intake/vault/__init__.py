@@ -31,17 +31,21 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     LargeBinary,
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     event,
     insert,
+    literal,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -102,6 +106,18 @@ referrals = Table(
     Column("role", String(32), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+# Built once: each member request runs them (a statement built per call costs more than the query).
+_KNOWN = (  # (agency, erased) of a member_ref: a live key first, then a sign-in link, then an erasure
+    union_all(
+        *(
+            select(t.c.agency, literal(rank).label("rank")).where(t.c.member_ref == bindparam("ref"))
+            for rank, t in enumerate((data_keys, pseudonyms, erased))
+        )
+    )
+    .order_by("rank")
+    .limit(1)
+)
+_PSEUDONYM = select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == bindparam("h"))
 
 
 def vault_engine(url: str) -> Engine:
@@ -130,6 +146,7 @@ class Vault:
     def __init__(self, engine: Engine, keyring: Keyring) -> None:
         self.engine, self.keyring = engine, keyring
         self.callbacks = Callbacks(engine, keyring)  # members' callback channels, one key per case
+        self._secrets: dict[str, bytes] = {}  # vault secrets as read or made (see `_secret`)
 
     # --- identities ---------------------------------------------------------------------------------
 
@@ -164,18 +181,12 @@ class Vault:
     def agency_of(self, member_ref: str) -> tuple[str, bool] | None:
         """(agency, already erased) of a member the vault knows, else None."""
         with self.engine.connect() as conn:
-            live = conn.execute(
-                select(data_keys.c.agency).where(data_keys.c.member_ref == member_ref)
-            ).scalar()
-            if live is not None:
-                return live, False
-            linked = conn.execute(
-                select(pseudonyms.c.agency).where(pseudonyms.c.member_ref == member_ref).limit(1)
-            ).scalar()
-            if linked is not None:
-                return linked, False
-            gone = conn.execute(select(erased.c.agency).where(erased.c.member_ref == member_ref)).scalar()
-        return (gone, True) if gone is not None else None
+            return self._agency_of(conn, member_ref)
+
+    @staticmethod
+    def _agency_of(conn: Connection, member_ref: str) -> tuple[str, bool] | None:
+        found = conn.execute(_KNOWN, {"ref": member_ref}).first()
+        return None if found is None else (found.agency, found.rank == 2)
 
     def erase(self, member_ref: str, at: datetime) -> None:
         """Destroy the data key and every roster link to the member; idempotent."""
@@ -236,11 +247,14 @@ class Vault:
     def _secret(self, name: str) -> bytes:
         """A vault secret (made on first use), wrapped by the KEK like the data keys. Two first uses at
         once: one insert wins, and the other reads the winner's secret."""
+        if (known := self._secrets.get(name)) is not None:  # never changes once made (a new KEK rewraps it)
+            return known
         for _ in range(2):
             with self.engine.begin() as conn:
                 row = conn.execute(select(secrets_table).where(secrets_table.c.name == name)).first()
                 if row is not None:
-                    return self.keyring.unwrap(row.wrapped, name, row.kek_id)
+                    self._secrets[name] = self.keyring.unwrap(row.wrapped, name, row.kek_id)
+                    return self._secrets[name]
             key = new_data_key()
             try:
                 with self.engine.begin() as conn:
@@ -250,6 +264,7 @@ class Vault:
                             name=name, wrapped=wrapped, kek_id=self.keyring.current_id
                         )
                     )
+                self._secrets[name] = key
                 return key
             except IntegrityError:
                 continue  # made by a concurrent first use: read it
@@ -278,14 +293,12 @@ class Vault:
     def member_of(self, agency: str, subject: str, fresh: str) -> str:
         """The member_ref of this signed-in subject in `agency`; `fresh` becomes it on their first request.
         An identity provider that already signs members in by their member_ref is taken at its word."""
-        if self.known_member(agency, subject):
-            return subject
         h = self._subject_hash(agency, subject)
         for _ in range(2):  # two first requests at once: one insert wins, the other reads the winner's
-            with self.engine.begin() as conn:
-                found = conn.execute(
-                    select(pseudonyms.c.member_ref).where(pseudonyms.c.subject_hash == h)
-                ).scalar()
+            with self.engine.connect() as conn:
+                if self._agency_of(conn, subject) == (agency, False):  # known_member, same connection
+                    return subject
+                found = conn.execute(_PSEUDONYM, {"h": h}).scalar()
             if found is not None:
                 return str(found)
             try:

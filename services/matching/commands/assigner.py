@@ -221,28 +221,23 @@ class Assigner:
         again."""
         batch, decided = prepared.batch, prepared.decided
         outcomes = await self._append_batch(batch, decided, prepared.now)
-
-        async def settle(
-            env: Envelope, events: list[Event], outcome: Exception | None
-        ) -> BaseException | None:
-            if isinstance(outcome, ConcurrencyConflict):  # each case its own aggregate: all at once
-                try:
-                    await self.handle(env)
-                except Exception as exc:
-                    return exc
-                return None
-            if outcome is None:
+        results: list[BaseException | None] = []
+        conflicts: list[int] = []
+        for i, ((env, _, _), events, outcome) in enumerate(zip(batch, decided, outcomes, strict=True)):
+            if isinstance(outcome, ConcurrencyConflict):
+                conflicts.append(i)
+            elif outcome is None:
                 await self._alert(env.agency, env.subject, events)
-            return outcome
-
-        return list(
-            await asyncio.gather(
-                *(
-                    settle(env, events, outcome)
-                    for (env, _, _), events, outcome in zip(batch, decided, outcomes, strict=True)
-                )
+            results.append(outcome)
+        if conflicts:  # each case its own aggregate: decided again all at once
+            again = await asyncio.gather(
+                *(self.handle(batch[i].env) for i in conflicts), return_exceptions=True
             )
-        )
+            for i, result in zip(conflicts, again, strict=True):
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result  # a cancellation
+                results[i] = result if isinstance(result, Exception) else None
+        return results
 
     async def _append_batch(
         self, batch: list[Delivered], decided: list[list[Event]], now: datetime
