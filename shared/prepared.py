@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Executable, exc
@@ -28,6 +29,10 @@ class _Plan:
         self.names = tuple(compiled.positiontup or ()) if compiled.positional else None
         self.fixed = fixed
         self.binds: list[tuple[str, Callable[[Any], Any]]] = list(compiled._bind_processors.items())
+        if self.names is not None:
+            self.pick = _picker(self.names)
+            processors = dict(self.binds)
+            self.process = [(i, p) for i, n in enumerate(self.names) if (p := processors.get(n)) is not None]
         self.selects = bool(compiled.statement.is_select)
         dialect = compiled.dialect
         columns = compiled._result_columns
@@ -40,11 +45,30 @@ class _Plan:
         ]
 
     def params(self, row: Mapping[str, Any]) -> Any:
-        full = {**self.fixed, **row} if self.fixed else dict(row)
-        for name, process in self.binds:
-            if name in full:
-                full[name] = process(full[name])
-        return full if self.names is None else tuple(full[n] for n in self.names)
+        full = {**self.fixed, **row} if self.fixed else row
+        if self.names is None:  # a named paramstyle (PostgreSQL's drivers): a dict
+            full = dict(full)
+            for name, process in self.binds:
+                if name in full:
+                    full[name] = process(full[name])
+            return full
+        values = self.pick(full)
+        if not self.process:
+            return values
+        values = list(values)
+        for i, process in self.process:
+            values[i] = process(values[i])
+        return values
+
+
+def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The positional values of a row, in the compiled statement's order."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        name = names[0]
+        return lambda row: (row[name],)
+    return lambda row: ()
 
 
 def _plan(conn: Connection, statement: Executable, keys: tuple[str, ...]) -> _Plan | None:
