@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Executable, exc
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -24,20 +24,20 @@ _plans: dict[tuple[Any, str, tuple[str, ...]], _Plan | None] = {}
 
 
 class _Plan:
-    def __init__(self, compiled: SQLCompiler, fixed: dict[str, Any]) -> None:
+    def __init__(self, compiled: SQLCompiler, fixed: dict[str, Any], selects: bool) -> None:
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup or ()) if compiled.positional else None
         self.fixed = fixed
-        self.binds: list[tuple[str, Callable[[Any], Any]]] = list(compiled._bind_processors.items())
+        self.binds = cast(list[tuple[str, Callable[[Any], Any]]], list(compiled._bind_processors.items()))
         if self.names is not None:
             self.pick = _picker(self.names)
             processors = dict(self.binds)
             self.process = [(i, p) for i, n in enumerate(self.names) if (p := processors.get(n)) is not None]
-        self.selects = bool(compiled.statement.is_select)
+        self.selects = selects
         dialect = compiled.dialect
         columns = compiled._result_columns
         keys = [c.keyname for c in columns]
-        self.row = namedtuple("Row", keys) if keys and len(set(keys)) == len(keys) else None  # type: ignore[misc]
+        self.row = namedtuple("Row", keys) if keys and len(set(keys)) == len(keys) else None
         self.results = [
             (i, p)
             for i, c in enumerate(columns)
@@ -55,10 +55,10 @@ class _Plan:
         values = self.pick(full)
         if not self.process:
             return values
-        values = list(values)
+        processed = list(values)
         for i, process in self.process:
-            values[i] = process(values[i])
-        return values
+            processed[i] = process(processed[i])
+        return processed
 
 
 def _picker(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -79,14 +79,14 @@ def _plan(conn: Connection, statement: Executable, keys: tuple[str, ...]) -> _Pl
     if isinstance(statement, ClauseElement) and (statement.is_dml or statement.is_select):
         compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
         if isinstance(compiled, SQLCompiler):
-            plan = _planned(compiled)
+            plan = _planned(compiled, statement.is_select)
     if len(_plans) >= _CAP:
         _plans.clear()
     _plans[key] = plan
     return plan
 
 
-def _planned(compiled: SQLCompiler) -> _Plan | None:
+def _planned(compiled: SQLCompiler, selects: bool) -> _Plan | None:
     if (
         compiled.post_compile_params
         or compiled.literal_execute_params
@@ -101,7 +101,7 @@ def _planned(compiled: SQLCompiler) -> _Plan | None:
         if default is None or not default.is_scalar:
             return None  # a callable default: SQLAlchemy's own path computes it
         fixed[column.key] = default.arg  # type: ignore[attr-defined]
-    plan = _Plan(compiled, fixed)
+    plan = _Plan(compiled, fixed, selects)
     return None if plan.selects and plan.row is None else plan  # rows SQLAlchemy would name ambiguously
 
 
@@ -139,15 +139,16 @@ class Prepared:
         return getattr(self._conn, name)
 
     def execute(self, statement: Executable, params: Params = None) -> Any:
-        many = isinstance(params, list | tuple)
-        first = (params[0] if params else {}) if many else (params or {})  # type: ignore[index]
-        plan = _plan(self._conn, statement, tuple(first))  # type: ignore[arg-type]
-        if plan is None or (many and not params) or (plan.selects and many):
-            return self._conn.execute(statement, params)  # type: ignore[arg-type]
+        rows: list[Mapping[str, Any]] = list(params) if isinstance(params, list | tuple) else []
+        one: Mapping[str, Any] = {} if params is None or rows else params  # type: ignore[assignment]
+        plan = _plan(self._conn, statement, tuple(rows[0] if rows else one))
+        many = bool(rows)
+        if plan is None or (plan.selects and many) or (params is not None and not rows and not one):
+            return self._conn.execute(statement, params)
         try:
-            args = [plan.params(p) for p in params] if many else plan.params(first)  # type: ignore[union-attr]
-        except KeyError:
-            return self._conn.execute(statement, params)  # type: ignore[arg-type]
+            args = [plan.params(r) for r in rows] if many else plan.params(one)
+        except KeyError:  # rows with differing keys: SQLAlchemy's path says what is wrong
+            return self._conn.execute(statement, params)
         return self._run(plan, args, many)
 
     def _run(self, plan: _Plan, args: Any, many: bool) -> Result:
