@@ -134,6 +134,7 @@ class Prepared:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._cursor: Any = None
+        self.info, self.dialect = conn.info, conn.dialect  # read per event by the projections' helpers
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)

@@ -126,12 +126,14 @@ def add_later(conn: Connection, statement: Executable, rows: list[dict[str, Any]
         return False
     sums = pending.sums.setdefault(statement, {})
     for row in rows:
-        key = tuple(v for k, v in row.items() if k != total)
+        rest = dict(row)
+        n = rest.pop(total)
+        key = tuple(rest.items())
         found = sums.get(key)
         if found is None:
             sums[key] = dict(row)
         else:
-            found[total] += row[total]
+            found[total] += n
     return True
 
 
