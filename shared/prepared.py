@@ -4,11 +4,13 @@ SQLAlchemy's `Connection.execute` rebuilds a cache key, an execution context and
 every call: several times what SQLite spends running a projection's small statements. `Prepared` wraps
 the batch's connection and runs each statement it can (no expanding or callable-default parameters, no
 RETURNING) as the compiled SQL on the same DB-API connection — so in the same transaction — with the
-dialect's own bind and result processors; anything else goes to `Connection.execute` unchanged.
+dialect's own bind and result processors; anything else, and a statement's first run (a statement built
+per call is never compiled here), goes to `Connection.execute` unchanged.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
@@ -21,6 +23,7 @@ from sqlalchemy.sql.elements import ClauseElement
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 _CAP = 2048  # compiled plans kept per process; a statement built per call would otherwise grow the cache
 _plans: dict[tuple[Any, str, tuple[str, ...]], _Plan | None] = {}
+_seen: weakref.WeakSet[Executable] = weakref.WeakSet()  # statements run once: planned from their second run
 
 
 class _Plan:
@@ -75,6 +78,9 @@ def _plan(conn: Connection, statement: Executable, keys: tuple[str, ...]) -> _Pl
     key = (statement, conn.dialect.name, keys)
     if key in _plans:
         return _plans[key]
+    if statement not in _seen:  # a statement built per call stays with SQLAlchemy's own cache
+        _seen.add(statement)
+        return None
     plan = None
     if isinstance(statement, ClauseElement) and (statement.is_dml or statement.is_select):
         compiled = statement.compile(dialect=conn.dialect, column_keys=list(keys))
