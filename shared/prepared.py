@@ -112,7 +112,8 @@ def _planned(compiled: SQLCompiler, selects: bool) -> _Plan | None:
 
 
 class Result:
-    """What the projections read back: rows (named like SQLAlchemy's) and the rows changed."""
+    """What the projections read back, as SQLAlchemy's results offer it: rows named by column (or the
+    scalars or mappings made of them) and the rows changed."""
 
     def __init__(self, rows: list[Any], rowcount: int) -> None:
         self.rows, self.rowcount = rows, rowcount
@@ -123,14 +124,38 @@ class Result:
     def all(self) -> list[Any]:
         return self.rows
 
+    fetchall = all
+
     def first(self) -> Any:
         return self.rows[0] if self.rows else None
+
+    fetchone = first
+
+    def one_or_none(self) -> Any:
+        if len(self.rows) > 1:
+            raise exc.MultipleResultsFound("more than one row where one was expected")
+        return self.first()
+
+    def one(self) -> Any:
+        if not self.rows:
+            raise exc.NoResultFound("no row where one was expected")
+        return self.one_or_none()
 
     def scalar(self) -> Any:
         return self.rows[0][0] if self.rows else None
 
-    def mappings(self) -> list[dict[str, Any]]:
-        return [r._asdict() for r in self.rows]
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalar_one_or_none(self) -> Any:
+        row = self.one_or_none()
+        return None if row is None else row[0]
+
+    def scalars(self) -> Result:
+        return Result([r[0] for r in self.rows], self.rowcount)
+
+    def mappings(self) -> Result:
+        return Result([r._asdict() for r in self.rows], self.rowcount)
 
 
 class Prepared:

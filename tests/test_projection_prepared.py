@@ -73,3 +73,16 @@ def test_a_failing_prepared_statement_raises_sqlalchemys_error(engine: Engine) -
     assert (
         caught.value.params is None
     )  # the row's values stay out of the error, as hide_parameters keeps them
+
+
+def test_prepared_results_offer_what_sqlalchemys_do(engine: Engine) -> None:
+    at = AT.replace(tzinfo=None) if engine.dialect.name == "sqlite" else AT  # SQLite's come back naive
+    with engine.begin() as begun:
+        for conn in (begun, Prepared(begun), Prepared(begun)):  # the first prepared run plans it
+            conn.execute(INSERT, [{"key": k, "at": AT, "n": 1} for k in ("a", "b")])
+            found = conn.execute(FIND, {"k": "a"})
+            assert found.mappings().all() == [{"at": at, "label": "none", "n": 1}]
+            assert conn.execute(FIND, {"k": "b"}).scalars().all() == [at]
+            assert conn.execute(FIND, {"k": "b"}).one().n == 1
+            assert conn.execute(FIND, {"k": "nobody"}).scalar_one_or_none() is None
+            conn.execute(rows.delete())
