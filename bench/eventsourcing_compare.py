@@ -19,6 +19,7 @@ SQLAlchemy Core path: a conservative baseline. Only the rebuild is timed on eith
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -31,11 +32,18 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.system import NotificationLogReader
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from sqlalchemy import Engine
 
 from bench import projection_rate, raw
 from bench.events import Outgoing, support_requests
 from bench.readmodel import CaseBoard, PreparedCaseBoard
 from shared.db import make_engine
+from shared.envelope import STREAM
+from shared.items import Item, decode
+from shared.projection import Projection, apply_batch, reset
 from shared.topology import Consumer, provision
 from tests.support.bus import connect
 
@@ -213,3 +221,92 @@ async def measure(nats_url: str, tmp: Path, n: int, batch: int = 1000) -> Compar
         await nc.close()
     persist, es_rate = eventsourcing_side(events, tmp, batch)
     return Compared(n, rates, es_rate, persist, ok, finished)
+
+
+class Log(Aggregate):
+    """A stretch of the mixed history, as eventsourcing events: each carries one stored event as is."""
+
+    @event("Started")
+    def __init__(self) -> None:
+        pass
+
+    @event("Logged")
+    def log(self, subject: str, data: str) -> None:
+        pass
+
+
+class History(Application[UUID]):
+    """The same log as the JetStream stream, persisted by eventsourcing's SQLite module."""
+
+
+Pairs = list[tuple[Projection, Consumer]]
+
+
+def history(stored: list[tuple[str, bytes]], tmp: Path, batch: int = 1000) -> History:
+    """The events (subject, bytes) saved into an eventsourcing application, in order, `batch` per save."""
+    app = History(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(tmp / "eventsourcing-history.db"),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    )
+    for i in range(0, len(stored), batch):
+        stretch = Log()
+        for subject, data in stored[i : i + batch]:
+            stretch.log(subject, data.decode())
+        app.save(stretch)
+    return app
+
+
+def es_rebuild_service(app: History, engine: Engine, pairs: Pairs, batch: int = 1000) -> float:
+    """Rebuild a service's real projections from the eventsourcing application's notification log (its
+    reader, its mapper, then the same decoding and `apply_batch` as Peerline's replay); returns seconds."""
+    t0 = time.perf_counter()
+    for projection, _ in pairs:
+        reset(engine, projection)
+    reader = NotificationLogReader(app.notification_log, section_size=batch)
+    items: list[Item] = []
+    for notification in reader.read(start=1):
+        logged: Any = app.mapper.to_domain_event(notification)
+        if isinstance(logged, Log.Logged):  # type: ignore[attr-defined]
+            items.append(Item(notification.id, logged.subject, logged.data.encode(), None))
+        if len(items) >= batch:
+            _apply_each(engine, pairs, items)
+            items = []
+    _apply_each(engine, pairs, items)
+    return time.perf_counter() - t0
+
+
+def _apply_each(engine: Engine, pairs: Pairs, items: list[Item]) -> None:
+    """Each projection's batch: the events its consumer wants decoded (once for all), the rest skipped."""
+    decoded: dict[int, Item] = {}
+    for projection, consumer in pairs:
+        mine = []
+        for item in items:
+            if consumer.wants(item.subject):
+                if item.seq not in decoded:
+                    decoded[item.seq] = decode(Item(item.seq, item.subject, item.data, None))
+                mine.append(decoded[item.seq])
+            else:
+                mine.append(item)  # left undecoded: only skipped
+        apply_batch(engine, projection, mine)
+
+
+async def log_of(js: JetStreamContext, n: int, stall_s: float = 10.0) -> list[tuple[str, bytes]]:
+    """The first `n` events of the log, (subject, bytes), read once through an ordered consumer."""
+    out: list[tuple[str, bytes]] = []
+    done = asyncio.Event()
+
+    async def keep(msg: Msg) -> None:
+        out.append((msg.subject, msg.data))
+        if len(out) >= n:
+            done.set()
+
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    sub = await js.subscribe("ev.>", stream=STREAM, ordered_consumer=True, config=config, cb=keep)
+    try:
+        await asyncio.wait_for(done.wait(), timeout=stall_s + n / 5_000)
+    finally:
+        await sub.unsubscribe()
+    return out[:n]

@@ -6,12 +6,16 @@ replay of the same log. Timed in this process, so a service's interpreter start-
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from nats.js import JetStreamContext
+
 from bench import live
+from bench.eventsourcing_compare import es_rebuild_service, history, log_of
 from bench.region import fill, raw
 from bench.region_rebuild import REPLAYED
 from bench.region_store import Params, Stored, manifest
@@ -31,6 +35,13 @@ class Rebuilt:
     seconds: float
     read: int  # messages its one pass read from the log
     applied: int  # events its projections' filters select (summed over its projections)
+    log: int = 0  # events in the whole log
+    library_seconds: float = 0.0  # the same projections rebuilt through eventsourcing's reader
+
+    @property
+    def library_ratio(self) -> float:
+        """Peerline's rebuild speed over eventsourcing's fastest fair path on the same log (>1: faster)."""
+        return self.library_seconds / self.seconds if self.seconds else 0.0
 
     @property
     def read_per_s(self) -> float:
@@ -54,6 +65,22 @@ def roots() -> dict[str, list[tuple[Projection, Consumer]]]:
     return {name: made[name]() for name in REPLAYED}
 
 
+async def library(js: JetStreamContext, events: int, tmp: Path, results: list[Rebuilt]) -> list[Rebuilt]:
+    """Each service's projections rebuilt again from the same log kept by the eventsourcing library."""
+    app = await asyncio.to_thread(history, await log_of(js, events), tmp)
+    try:
+        made = roots()
+        out = []
+        for r in results:
+            engine = make_engine(f"sqlite:///{tmp}/es-{r.service}.db")
+            seconds = await asyncio.to_thread(es_rebuild_service, app, engine, made[r.service])
+            engine.dispose()
+            out.append(replace(r, library_seconds=seconds))
+        return out
+    finally:
+        app.close()
+
+
 async def measure(
     events: int, tmp: Path, agencies: int = 6
 ) -> tuple[Stored, Rate, list[Rebuilt], list[live.Live]]:
@@ -74,8 +101,9 @@ async def measure(
                 t0 = time.perf_counter()
                 read = await rebuild_many(nc.jetstream(), engine, pairs)
                 took = time.perf_counter() - t0
-                results.append(Rebuilt(service, took, read, stored.applied.get(service, 0)))
+                results.append(Rebuilt(service, took, read, stored.applied.get(service, 0), stored.events))
                 engine.dispose()
+            results = await library(nc.jetstream(), stored.events, tmp, results)
         finally:
             await nc.close()
         harness = await connect(server.url)

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import shared.contracts  # noqa: F401  (registers every event type)
-from shared.contracts.base import Event, model_of, resolve
+from shared.contracts.base import Event, event_types, model_of, resolve
 
 TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 STREAM = "PEERLINE_EVENTS"
@@ -112,9 +112,19 @@ def read_event(data: bytes, subject: str) -> tuple[Envelope, Event]:
     and SubjectDisagrees when the subject's agency, aggregate id or event name is not the envelope's: the
     log's per-aggregate checks, NATS permissions and every consumer's filter go by the subject, so such an
     event would reach the wrong readers, or change an aggregate that never saw it appended."""
-    env = Envelope.from_bytes(data)
-    event = env.payload()
+    env: Envelope = _ENVELOPE.validate_json(data)
+    kind = env.type
+    validator = _payloads.get(kind)
+    event = resolve(kind, env.data) if validator is None else validator.validate_python(env.data)
     tokens = subject.split(".")
-    if len(tokens) != 5 or (tokens[1], tokens[3], tokens[4]) != (env.agency, env.subject, env.event_name):
+    if len(tokens) != 5 or (tokens[1], tokens[3], tokens[4]) != (env.agency, env.subject, kind.split(".")[1]):
         raise SubjectDisagrees("the subject's agency, aggregate id or event name is not the envelope's")
     return env, event
+
+
+# pydantic's validators called directly (their model methods add a Python layer per call): the envelope's,
+# and each current (not upcast) event type's payload validator, found once
+_ENVELOPE = Envelope.__pydantic_validator__
+_payloads: dict[str, Any] = {
+    name: cls.__pydantic_validator__ for name, cls in event_types().items() if model_of(name) is cls
+}

@@ -72,7 +72,7 @@ def parse(msg: Msg, wants: Callable[[str], bool] | None = None) -> Item:
     if wants is not None and not wants(msg.subject):
         item.wanted = False
         return item
-    return _decoded(item)
+    return decode(item)
 
 
 def skipped(item: Item) -> Item:
@@ -83,15 +83,15 @@ def skipped(item: Item) -> Item:
 
 
 def parse_raw(raw: RawStreamMsg) -> Item:
-    return _decoded(Item(raw.seq or 0, raw.subject or "", raw.data or b"", raw.headers))
+    return decode(Item(raw.seq or 0, raw.subject or "", raw.data or b"", raw.headers))
 
 
 def item_of(env: Envelope, seq: int) -> Item:
     """An item for an envelope that did not come through NATS (feeding a view directly, in tests)."""
-    return _decoded(Item(seq, env.nats_subject, env.to_bytes(), None))
+    return decode(Item(seq, env.nats_subject, env.to_bytes(), None))
 
 
-def _decoded(item: Item) -> Item:
+def decode(item: Item) -> Item:
     try:
         item.env, item.event = read_event(item.data, item.subject)
     except (ValidationError, UnknownEventType, ValueError) as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, cast
 
 from prometheus_client import Counter
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy import (
 from shared.contracts.base import Event
 from shared.envelope import Envelope
 from shared.items import Item, describe
+from shared.prepared import Prepared
 
 log = logging.getLogger("peerline.projection")
 UNHANDLED = Counter(
@@ -135,12 +136,14 @@ def add_later(conn: Connection, statement: Executable, rows: list[dict[str, Any]
         return False
     sums = pending.sums.setdefault(statement, {})
     for row in rows:
-        key = tuple(v for k, v in row.items() if k != total)
+        rest = dict(row)
+        n = rest.pop(total)
+        key = tuple(rest.items())
         found = sums.get(key)
         if found is None:
             sums[key] = dict(row)
         else:
-            found[total] += row[total]
+            found[total] += n
     return True
 
 
@@ -163,16 +166,22 @@ class _Pending:
 
 
 def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -> None:
-    """Apply in one transaction; raises Failed(index) after rolling back everything."""
-    with engine.begin() as conn:
-        if not getattr(projection, "defers", False):
-            _apply(conn, projection, items)
-            return
-        pending = conn.info[_LATER] = _Pending()
+    """Apply in one transaction; raises Failed(index) after rolling back everything. The projection's
+    statements run prepared (shared.prepared) on the transaction's own DB-API connection."""
+    with engine.begin() as begun:
+        prepared = Prepared(begun)
+        conn = cast(Connection, prepared)
         try:
-            _apply(conn, projection, items, pending)
+            if not getattr(projection, "defers", False):
+                _apply(conn, projection, items)
+                return
+            pending = conn.info[_LATER] = _Pending()
+            try:
+                _apply(conn, projection, items, pending)
+            finally:
+                conn.info.pop(_LATER, None)
         finally:
-            conn.info.pop(_LATER, None)
+            prepared.release()
 
 
 def _apply(
