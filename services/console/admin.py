@@ -19,7 +19,6 @@ from services.console.leader import (
     csv_response,
     fetch,
     known,
-    quarters_now,
     view,
     words_of,
 )
@@ -126,7 +125,7 @@ async def rollup(request: Request, me: Admin, q: Ask) -> Response:
     for d in DASHBOARDS.values():
         found = await fetch(request, me, f"/v1/region/reports/{d.report}{q.query(d.by)}")
         shown.append(view(request, d, found))
-    return page(request, "admin/rollup.html", shown=shown, quarter=q.quarter, quarters=quarters_now())
+    return page(request, "admin/rollup.html", shown=shown, **q.chooser())
 
 
 @router.get("/rollup/{report}/csv")

@@ -40,6 +40,10 @@ class Asked:
         """Tracking's query for a report in this view and quarter."""
         return f"?by={by}" + (f"&quarter={self.quarter}" if self.quarter else "")
 
+    def chooser(self) -> dict[str, Any]:
+        """What a page's quarter chooser shows: the quarter asked for, and those to choose from."""
+        return {"quarter": self.quarter, "quarters": quarters_now()}
+
 
 def asked(by: Name | None = None, agency: Name | None = None, quarter: Name | None = None) -> Asked:
     return Asked(by, agency, quarter)
@@ -135,14 +139,7 @@ async def dashboards(request: Request, me: Reader, q: Ask) -> Response:
     for d in DASHBOARDS.values():
         report = await fetch(request, me, f"/v1/agencies/{where}/reports/{d.report}{q.query(d.by)}")
         shown.append(view(request, d, report))
-    return page(
-        request,
-        "leader/dashboards.html",
-        shown=shown,
-        agency=where,
-        quarter=q.quarter,
-        quarters=quarters_now(),
-    )
+    return page(request, "leader/dashboards.html", shown=shown, agency=where, **q.chooser())
 
 
 @router.get("/reports/{report}")
@@ -150,16 +147,7 @@ async def one(request: Request, report: str, me: Reader, q: Ask) -> Response:
     d, by = known(report, q.by)
     where = scope_of(me, q.agency)
     found = await fetch(request, me, f"/v1/agencies/{where}/reports/{report}{q.query(by)}")
-    context = view(request, d, found)
-    return page(
-        request,
-        "leader/report.html",
-        **context,
-        by=by,
-        agency=where,
-        quarter=q.quarter,
-        quarters=quarters_now(),
-    )
+    return page(request, "leader/report.html", **view(request, d, found), by=by, agency=where, **q.chooser())
 
 
 @router.get("/reports/{report}/csv")
