@@ -25,7 +25,6 @@ from types import TracebackType
 
 import httpx
 from nats.errors import Error as NatsError
-from nats.js.errors import NotFoundError
 
 from shared.auth import Role, generate_dev_keys, mint
 from shared.buspolicy import durables
@@ -34,7 +33,7 @@ from shared.natsserver import NatsServer, free_port
 from shared.runtime import SERVICES, Child, Supervisor, service_env
 from shared.seed import seed
 from shared.topology import provision
-from tests.support.bus import connect, seeds, start_server
+from tests.support.bus import connect, messages, seeds, start_server
 from tests.support.natscluster import NatsCluster
 
 
@@ -252,15 +251,8 @@ async def lagging(url: str, consumed: Iterable[str], within: float) -> list[str]
 
 async def _on_log(url: str, subject: str) -> list[Envelope]:
     nc = await connect(url)
-    js, out, seq = nc.jetstream(), [], 1
     try:
-        while True:
-            try:
-                msg = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
-            except NotFoundError:
-                return out
-            out.append(Envelope.from_bytes(msg.data or b""))
-            seq = (msg.seq or 0) + 1
+        return [Envelope.from_bytes(m.data or b"") for m in await messages(nc.jetstream(), STREAM, subject)]
     finally:
         await nc.close()
 
