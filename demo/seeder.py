@@ -5,11 +5,16 @@ The history is anchored at the demo peers' enrolment: on the first run the peers
 year again (same seed, same anchor: the same events, ids included) and sees its last event already in
 the log, so it appends nothing. A run stopped half-way resumes: every event goes in at the version its
 aggregate had when it was decided, and an event already stored there counts as landed.
+
+Playing the year takes seconds, so a finished run leaves a mark (a small JSON file, `mark`) naming the
+history's anchor and its last event; a later run that finds that very event in its aggregate on the log
+knows the history is there and plays nothing. The mark is only a hint: the log decides.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,6 +47,7 @@ class Seeded:
     peers: int
     events: int
     start: datetime | None  # where the history begins; None: the log's peers predate it (left alone)
+    played: int = 0  # events the activity model decided on this run (0: the mark showed them in the log)
 
 
 def demo_region(start: datetime, weeks: int = 52) -> Region:
@@ -112,8 +118,30 @@ class Writer:
 
     async def holds(self, write: Write) -> bool:
         env = write.envelope
-        stored = await self.stores[write.identity].load(env.agency, env.aggregate, env.subject)
-        return any(s.envelope.id == env.id for s in stored.events)
+        return await self.has(write.identity, env.agency, env.aggregate, env.subject, env.id)
+
+    async def has(self, identity: str, agency: str, aggregate: str, subject: str, event_id: str) -> bool:
+        """Whether that event is in its aggregate on the log."""
+        stored = await self.stores[identity].load(agency, aggregate, subject)
+        return any(s.envelope.id == event_id for s in stored.events)
+
+
+def read_mark(mark: Path, start: datetime) -> tuple[str, str, str, str, str] | None:
+    """The last event a mark names, (identity, agency, aggregate, subject, id), if it marks the history
+    anchored at `start`."""
+    try:
+        last = json.loads(mark.read_text())
+        if last["start"] != start.isoformat() or last["identity"] not in IDENTITIES:
+            return None
+        return last["identity"], last["agency"], last["aggregate"], last["subject"], last["id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def leave_mark(mark: Path, start: datetime, last: Write) -> None:
+    env = last.envelope
+    where = {"identity": last.identity, "agency": env.agency, "aggregate": env.aggregate}
+    mark.write_text(json.dumps({"start": start.isoformat(), **where, "subject": env.subject, "id": env.id}))
 
 
 async def anchor(store: EventStore) -> datetime | None:
@@ -121,7 +149,9 @@ async def anchor(store: EventStore) -> datetime | None:
     return peer.events[0].envelope.time if peer.events else None
 
 
-async def seed(url: str, creds: Path, now: datetime, weeks: int = 52) -> Seeded:
+async def seed(url: str, creds: Path, now: datetime, weeks: int = 52, mark: Path | None = None) -> Seeded:
+    """The demo peers (unless on the log) and their history up to `now`; `mark`: where a finished
+    history is noted, so a later run with the same mark skips playing it."""
     clients = {name: await busclient.connect(url, name, seed_path(creds, name)) for name in IDENTITIES}
     try:
         writer = Writer(clients)
@@ -132,11 +162,17 @@ async def seed(url: str, creds: Path, now: datetime, weeks: int = 52) -> Seeded:
             peers = await seed_peers(clients["matching"].jetstream(), at=start)
         if start + weeks * WEEK > now + timedelta(days=1):
             return Seeded(peers, 0, None)  # peers enrolled recently, before the demo had a history
-        writes = list(history(demo_region(start, weeks), demo_peers(), enroll=False))
-        if writes and await writer.holds(writes[-1]):
+        noted = read_mark(mark, start) if mark is not None else None
+        if noted is not None and await writer.has(*noted):
             return Seeded(peers, 0, start)
-        await writer.after_enrolment(demo_peers())
-        return Seeded(peers, await writer.append(writes), start)
+        writes = list(history(demo_region(start, weeks), demo_peers(), enroll=False))
+        appended = 0
+        if writes and not await writer.holds(writes[-1]):
+            await writer.after_enrolment(demo_peers())
+            appended = await writer.append(writes)
+        if writes and mark is not None:
+            leave_mark(mark, start, writes[-1])
+        return Seeded(peers, appended, start, len(writes))
     finally:
         for nc in clients.values():
             await nc.close()

@@ -51,10 +51,12 @@ async def _provision(
         await nc.close()
 
 
-def _seed_demo(url: str, creds: Path) -> None:
+def _seed_demo(url: str, creds: Path, mark: Path) -> None:
     """The demo region: its peers and a year of activity, each event appended under the identity of the
-    service that decides it (`python -m demo seed`; the demo imports services, so it runs apart)."""
-    code = subprocess.call([sys.executable, "-m", "demo", "seed", "--nats-url", url, "--creds", str(creds)])
+    service that decides it (`python -m demo seed`; the demo imports services, so it runs apart). `mark`
+    notes a finished history, so a later start does not play the year again to find it in the log."""
+    args = ["seed", "--nats-url", url, "--creds", str(creds), "--mark", str(mark)]
+    code = subprocess.call([sys.executable, "-m", "demo", *args])
     if code != 0:
         console.print(f"[yellow]seeding the demo region failed (exit {code}); starting without it")
 
@@ -96,7 +98,7 @@ def up(
     supervisor = Supervisor()
     try:
         asyncio.run(_provision(server.url, server.seed("provisioner"), None, 1))
-        _seed_demo(server.url, server.seeds)
+        _seed_demo(server.url, server.seeds, var_dir / "demo-seeded.json")
         for name in SERVICES:
             env = service_env(
                 name, nats_url=server.url, var_dir=var_dir, public_key=public_key, seeds=server.seeds

@@ -25,7 +25,7 @@ from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.envelope import Envelope, aggregate_filter, new_id
 from shared.eventstore import ConcurrencyConflict, EventStore, History
-from shared.timers import Timer
+from shared.timers import Timer, firing
 
 ATTEMPTS = 10
 BACKOFF_S = 0.005  # the first retry waits up to this long; each next one up to twice the last
@@ -89,8 +89,9 @@ def event_ids(aggregate: Aggregate, count: int, command_id: str | None) -> list[
 
 
 def fired(timer: Timer) -> str:
-    """The command id of a timer's firing: the same timer fired twice decides once."""
-    return f"timer/{timer.timer_id}@{timer.due_at.isoformat()}"
+    """The command id of a timer's firing (`shared.timers.firing`): one scheduling fired twice decides
+    once; the timer scheduled again, even for the same instant, decides again."""
+    return f"timer/{firing(timer)}"
 
 
 def payloads(history: History) -> list[Event]:

@@ -8,6 +8,10 @@ projection seeing the result) produces its event once. The projection cancels th
 the event that settles it (`cancel`); `fire` returning False (nothing left to do) deletes it directly.
 A timer whose firing keeps failing is given up after a bounded number of attempts (`Attempts`): it goes
 to PEERLINE_DLQ with the reason and is deleted, so it is not retried for ever.
+
+Each scheduling is one firing, named by `firing(timer)`: the timer id, its due instant and the id of the
+event that scheduled it (`cause`, recorded with the timer). Fired twice, a scheduling decides once; the
+same timer scheduled again at the same instant by another event is another firing, and fires too.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ def timers_table(metadata: MetaData) -> Table:
         Column("aggregate_id", String(96), nullable=False),
         Column("due_at", DateTime(timezone=True), nullable=False, index=True),
         Column("data", Text, nullable=False, default="{}"),
+        Column("cause", String(96), nullable=False, default=""),  # the event that scheduled it
         Column("attempted_at", DateTime(timezone=True)),
     )
 
@@ -68,6 +73,13 @@ class Timer:
     aggregate_id: str
     due_at: datetime
     data: dict[str, Any]
+    cause: str = ""  # the id of the event that scheduled it ("": one firing per timer id and instant)
+
+
+def firing(timer: Timer) -> str:
+    """This scheduling's firing: the same for every attempt at it, different for every other scheduling."""
+    at = f"{timer.timer_id}@{_utc(timer.due_at).isoformat()}"
+    return f"{at}/{timer.cause}" if timer.cause else at
 
 
 def _utc(value: datetime) -> datetime:
@@ -89,6 +101,7 @@ def schedule(conn: Connection, table: Table, timer: Timer) -> None:
         "aggregate_id": timer.aggregate_id,
         "due_at": _utc(timer.due_at),
         "data": json.dumps(timer.data),
+        "cause": timer.cause,
         "attempted_at": None,
     }
     if not replace_later(conn, _statements(table), timer.timer_id, row):
@@ -120,6 +133,7 @@ def due(engine: Engine, table: Table, now: datetime, retry_after: timedelta, lim
                 r["aggregate_id"],
                 _utc(r["due_at"]),
                 json.loads(r["data"]),
+                r["cause"],
             )
             for r in rows
         ]

@@ -1,6 +1,7 @@
 """The demo region's activity, seeded through the services' own decisions into a real log: tracking's
 leadership reports, rebuilt from it as `peerline replay tracking` does and read over HTTP, show weeks of
-activity with small cells suppressed; a second seeding appends nothing."""
+activity with small cells suppressed; a second seeding appends nothing, and with the mark the first one
+left it does not even play the history again."""
 
 from __future__ import annotations
 
@@ -51,8 +52,9 @@ async def test_the_seeded_demo_region_shows_weekly_trends_with_small_cells_suppr
     await provision(provisioner.jetstream())
     await provisioner.close()
 
-    first = await seed(url, seeds(url), NOW, weeks=WEEKS)
-    assert first.peers == 30 and first.events > 5_000
+    mark = tmp_path / "demo-seeded.json"
+    first = await seed(url, seeds(url), NOW, weeks=WEEKS, mark=mark)
+    assert first.peers == 30 and first.events > 5_000 and first.played == first.events
     assert first.start == NOW.replace(minute=0) - timedelta(weeks=WEEKS)  # ending at the hour before now
 
     private, public = generate_dev_keys(tmp_path / "keys")
@@ -76,7 +78,12 @@ async def test_the_seeded_demo_region_shows_weekly_trends_with_small_cells_suppr
     assert followups["column_totals"] and any(followups["column_totals"]), followups  # type: ignore[arg-type]
 
     last = (await js.stream_info(STREAM)).state.last_seq
-    again = await seed(url, seeds(url), NOW.replace(day=28), weeks=WEEKS)
-    assert (again.peers, again.events, again.start) == (0, 0, first.start)
+    again = await seed(url, seeds(url), NOW.replace(day=28), weeks=WEEKS, mark=mark)
+    assert (again.peers, again.events, again.start, again.played) == (0, 0, first.start, 0)  # not replayed
+    noted = json.loads(mark.read_text())
+    mark.write_text(json.dumps({**noted, "id": "not-on-the-log"}))  # a mark is a hint: the log decides
+    checked = await seed(url, seeds(url), NOW.replace(day=28), weeks=WEEKS, mark=mark)
+    assert (checked.events, checked.played) == (0, first.played)  # played again, and found it all there
+    assert json.loads(mark.read_text()) == noted
     assert (await js.stream_info(STREAM)).state.last_seq == last
     await harness.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData
 
+from shared import decision
 from shared.clock import FakeClock
 from shared.db import make_engine
 from shared.timers import Timer, TimerLoop, cancel, schedule, timers_table
@@ -92,3 +93,30 @@ async def test_rescheduling_moves_the_timer(tmp_path: Path) -> None:
     assert await loop.tick() == 0
     clock.advance(minutes=10)
     assert await loop.tick() == 1
+
+
+async def test_a_timer_scheduled_again_for_the_same_instant_fires_again_as_another_firing(
+    tmp_path: Path,
+) -> None:
+    engine, table = setup(tmp_path)
+    clock = FakeClock()
+    fired: list[str] = []
+    failures = 1
+
+    async def fire(t: Timer) -> bool:
+        nonlocal failures
+        fired.append(decision.fired(t))
+        if failures:
+            failures -= 1
+            raise RuntimeError("nats down")
+        return True
+
+    loop = TimerLoop(engine, table, clock, fire, retry_after=timedelta(seconds=30))
+    for cause in ("e-1", "e-2"):  # e.g. two peers gone on a break, each scheduling "hand case c-1 on now"
+        with engine.begin() as conn:
+            schedule(conn, table, Timer("handon:c-1", "handon", "cfd", "c-1", clock.now(), {}, cause=cause))
+        while await loop.tick() == 0:  # the first firing fails once and is tried again
+            clock.advance(seconds=31)
+        with engine.begin() as conn:  # the projection sees the result
+            cancel(conn, table, "handon:c-1")
+    assert len(fired) == 3 and fired[0] == fired[1] != fired[2]  # a retry decides once; each scheduling fires

@@ -26,10 +26,11 @@ from bench.chaos.invariants import (
     digest_violations,
     followup_violations,
     incident_violations,
-    quiet,
     settled,
 )
 from bench.chaos.workload import send_requests
+from shared.topology import all_consumers
+from tests.support.cluster import lagging
 from tests.support.natscluster import NatsCluster
 
 
@@ -123,12 +124,13 @@ def main(argv: list[str] | None = None) -> int:
         violations = case_violations(log, accepted)
         violations += incident_violations(log, cad.incidents)
         violations += followup_violations(log)
+        consumers = [c.durable for c in all_consumers()]
         for _ in range(3):  # stop the services with every view caught up, so each can be compared
-            busy = asyncio.run(quiet(cluster.server.url, args.settle))
+            busy = asyncio.run(lagging(cluster.server.url, consumers, args.settle))
             cluster.supervisor.stop()
             # a service may have appended while the others stopped (wellness's load sweep, say): if
             # anything is left unapplied, let them apply it and stop them again
-            if busy or not asyncio.run(quiet(cluster.server.url, 0)):
+            if busy or asyncio.run(lagging(cluster.server.url, consumers, 0)):
                 break
             cluster.supervisor.start()
         violations += [f"never caught up: {b}" for b in busy]

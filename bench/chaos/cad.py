@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench.chaos.cluster import Cluster
+from bench.chaos.workload import post_until_taken
 from shared.seed import AGENCIES
 
 FLAGS = ("line_of_duty_death", "officer_involved_shooting", "mayday", "mass_casualty", "child_victim")
@@ -94,23 +95,15 @@ async def send_incidents(
             if extra is not None:
                 await first_sent[number].wait()  # an update never overtakes its first report
             body = document(rng, number, roster[agency], extra or 0)
-            for _attempt in range(100):  # CAD sends again until Peerline answers 2xx (~30 s)
-                try:
-                    r = await client.post(
-                        "/v1/cad/incidents", json=body, headers={"Authorization": f"Bearer {tokens[agency]}"}
-                    )
-                except httpx.HTTPError:
-                    out.refused[0] = out.refused.get(0, 0) + 1
-                    await asyncio.sleep(0.3)
-                    continue
-                if 200 <= r.status_code < 300:
-                    key = (agency, str(body["incident_id"]))
-                    if key in out.incidents:
-                        out.updates += 1
-                    out.incidents[key] = r.json()["incident_ref"]
-                    break
-                out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
-                await asyncio.sleep(0.3)
+            # CAD sends again until Peerline answers 2xx (~30 s)
+            r = await post_until_taken(
+                client, "/v1/cad/incidents", body, tokens[agency], out.refused, taken=lambda s: 200 <= s < 300
+            )
+            if r is not None:
+                key = (agency, str(body["incident_id"]))
+                if key in out.incidents:
+                    out.updates += 1
+                out.incidents[key] = r.json()["incident_ref"]
             if extra is None:
                 first_sent[number].set()
 

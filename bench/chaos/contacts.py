@@ -10,6 +10,7 @@ import httpx
 from nats.aio.msg import Msg
 
 from bench.chaos.cluster import Cluster
+from bench.chaos.workload import post_until_taken
 from shared.envelope import STREAM, Envelope
 from tests.support.bus import connect
 
@@ -48,23 +49,17 @@ async def report_contacts(
     )
 
     async def report(client: httpx.AsyncClient, agency: str, case_id: str, peer_ref: str) -> None:
-        headers = {"Authorization": f"Bearer {cluster.token('peer', agency, sub=peer_ref)}"}
+        token = cluster.token("peer", agency, sub=peer_ref)
         body = {**CONTACT, "report_id": f"r{case_id}"[:64]}
-        for _attempt in range(60):  # tracking may be down, or not yet aware of the assignment (403)
-            try:
-                r = await client.post(
-                    f"/v1/agencies/{agency}/cases/{case_id}/contacts", json=body, headers=headers
-                )
-            except httpx.HTTPError:
-                out.refused[0] = out.refused.get(0, 0) + 1
-                await asyncio.sleep(0.5)
-                continue
-            if r.status_code in (200, 201):
-                out.logged.add(case_id)
-                return
-            out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
-            await asyncio.sleep(0.5)
-        out.given_up += 1  # e.g. the assignment was declined or expired before the report
+        path = f"/v1/agencies/{agency}/cases/{case_id}/contacts"
+        # tracking may be down, or not yet aware of the assignment (403)
+        taken = await post_until_taken(
+            client, path, body, token, out.refused, taken=lambda s: s in (200, 201), attempts=60, pause=0.5
+        )
+        if taken is not None:
+            out.logged.add(case_id)
+        else:
+            out.given_up += 1  # e.g. the assignment was declined or expired before the report
 
     async def worker(client: httpx.AsyncClient) -> None:
         idle = 0.0

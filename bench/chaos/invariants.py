@@ -18,7 +18,6 @@ from shared.envelope import STREAM, Envelope
 from shared.projection import digest
 from shared.replay import rebuild
 from shared.runtime import SERVICES
-from shared.topology import all_consumers
 from tests.support.bus import connect
 
 ACTIVE_DELTA = {"peer_assigned": 1, "assignment_declined": -1, "assignment_expired": -1}
@@ -148,29 +147,6 @@ async def settled(
         if not _waiting(log, accepted, incidents or {}) or asyncio.get_running_loop().time() > deadline:
             return log
         await asyncio.sleep(1.0)
-
-
-async def quiet(url: str, within: float) -> list[str]:
-    """Wait until every durable consumer has handled everything; returns the ones that did not."""
-    nc = await connect(url)
-    js = nc.jetstream()
-    deadline = asyncio.get_running_loop().time() + within
-    busy: list[str] = []
-    while True:
-        busy = []
-        for c in all_consumers():
-            try:
-                info = await js.consumer_info(STREAM, c.durable)
-            except (NatsError, TimeoutError) as exc:  # a node just killed: the cluster still electing
-                busy.append(f"{c.durable}: no answer ({type(exc).__name__})")
-                continue
-            if info.num_pending or info.num_ack_pending:
-                busy.append(f"{c.durable}: {info.num_pending} pending, {info.num_ack_pending} unacked")
-        if not busy or asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.5)
-    await nc.close()
-    return busy
 
 
 async def digest_violations(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -16,6 +18,34 @@ from shared.seed import AGENCIES
 class Accepted:
     cases: dict[str, str] = field(default_factory=dict)  # case_id -> agency
     refused: dict[int, int] = field(default_factory=dict)  # status (0 = no answer) -> count
+
+
+async def post_until_taken(
+    client: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    token: str,
+    refused: dict[int, int],
+    *,
+    taken: Callable[[int], bool],
+    attempts: int = 100,
+    pause: float = 0.3,
+) -> httpx.Response | None:
+    """POST as a client that tries again while Peerline refuses or does not answer (as members, CAD
+    systems and peers do): the response taken, or None after `attempts`. Each refusal is counted in
+    `refused` by status (0: no answer)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for _attempt in range(attempts):
+        try:
+            r = await client.post(path, json=body, headers=headers)
+        except httpx.HTTPError:
+            refused[0] = refused.get(0, 0) + 1
+        else:
+            if taken(r.status_code):
+                return r
+            refused[r.status_code] = refused.get(r.status_code, 0) + 1
+        await asyncio.sleep(pause)
+    return None
 
 
 async def send_requests(
@@ -42,20 +72,12 @@ async def send_requests(
             body: dict[str, object] = {"agency": agency, "activation": activation}
             if activation in ("supervisor", "peer"):  # a referral says how to reach the member
                 body["identity"] = {"phone": "+1 555 010 0000"}
-            for _attempt in range(100):  # a member whose request failed tries again (~30 s)
-                try:
-                    r = await client.post(
-                        "/v1/requests", json=body, headers={"Authorization": f"Bearer {tokens[agency]}"}
-                    )
-                except httpx.HTTPError:
-                    out.refused[0] = out.refused.get(0, 0) + 1
-                    await asyncio.sleep(0.3)
-                    continue
-                if r.status_code == 201:
-                    out.cases[r.json()["case_id"]] = agency
-                    break
-                out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
-                await asyncio.sleep(0.3)
+            # a member whose request failed tries again (~30 s)
+            r = await post_until_taken(
+                client, "/v1/requests", body, tokens[agency], out.refused, taken=lambda s: s == 201
+            )
+            if r is not None:
+                out.cases[r.json()["case_id"]] = agency
 
     async with httpx.AsyncClient(base_url=cluster.url("intake"), timeout=10) as client:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))

@@ -13,7 +13,15 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.console import charts
 from services.console.backend import Refused, backend
-from services.console.leader import DASHBOARDS, Name, csv_response, known, quarters_now, view, words_of
+from services.console.leader import (
+    DASHBOARDS,
+    Ask,
+    csv_response,
+    fetch,
+    known,
+    view,
+    words_of,
+)
 from services.console.people import signed_in
 from services.console.rendering import page
 from services.console.security import state_change
@@ -112,20 +120,16 @@ async def approve(
 
 
 @router.get("/rollup")
-async def rollup(request: Request, me: Admin, quarter: Name | None = None) -> Response:
+async def rollup(request: Request, me: Admin, q: Ask) -> Response:
     shown = []
     for d in DASHBOARDS.values():
-        query = f"?by={d.by}" + (f"&quarter={quarter}" if quarter else "")
-        found = await backend(request).call("tracking", "GET", f"/v1/region/reports/{d.report}{query}", me)
+        found = await fetch(request, me, f"/v1/region/reports/{d.report}{q.query(d.by)}")
         shown.append(view(request, d, found))
-    return page(request, "admin/rollup.html", shown=shown, quarter=quarter, quarters=quarters_now())
+    return page(request, "admin/rollup.html", shown=shown, **q.chooser())
 
 
 @router.get("/rollup/{report}/csv")
-async def rollup_csv(
-    request: Request, report: str, me: Admin, by: Name | None = None, quarter: Name | None = None
-) -> Response:
-    _, by = known(report, by)
-    query = f"?by={by}" + (f"&quarter={quarter}" if quarter else "")
-    found = await backend(request).call("tracking", "GET", f"/v1/region/reports/{report}{query}", me)
+async def rollup_csv(request: Request, report: str, me: Admin, q: Ask) -> Response:
+    _, by = known(report, q.by)
+    found = await fetch(request, me, f"/v1/region/reports/{report}{q.query(by)}")
     return csv_response(charts.table(found, words_of(request)).csv(), f"region-{report}-{by}")

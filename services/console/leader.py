@@ -28,6 +28,31 @@ Name = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 @dataclass(frozen=True)
+class Asked:
+    """What a report page is asked for: a view (`?by=`), an agency (a regional admin's choice) and a
+    quarter; each a plain name, else 422 naming the field."""
+
+    by: str | None
+    agency: str | None
+    quarter: str | None
+
+    def query(self, by: str) -> str:
+        """Tracking's query for a report in this view and quarter."""
+        return f"?by={by}" + (f"&quarter={self.quarter}" if self.quarter else "")
+
+    def chooser(self) -> dict[str, Any]:
+        """What a page's quarter chooser shows: the quarter asked for, and those to choose from."""
+        return {"quarter": self.quarter, "quarters": quarters_now()}
+
+
+def asked(by: Name | None = None, agency: Name | None = None, quarter: Name | None = None) -> Asked:
+    return Asked(by, agency, quarter)
+
+
+Ask = Annotated[Asked, Depends(asked)]
+
+
+@dataclass(frozen=True)
 class Dashboard:
     report: str
     by: str  # the default view
@@ -60,9 +85,9 @@ def scope_of(me: Session, agency: str | None) -> str:
     return agency or str(me.agency)
 
 
-async def fetch(request: Request, me: Session, path: str, by: str, quarter: str | None) -> dict[str, Any]:
-    query = f"?by={by}" + (f"&quarter={quarter}" if quarter else "")
-    found: dict[str, Any] = await backend(request).call("tracking", "GET", path + query, me)
+async def fetch(request: Request, me: Session, path: str) -> dict[str, Any]:
+    """One of tracking's reports (suppressed there)."""
+    found: dict[str, Any] = await backend(request).call("tracking", "GET", path, me)
     return found
 
 
@@ -108,55 +133,28 @@ def known(report: str, by: str | None) -> tuple[Dashboard, str]:
 
 
 @router.get("")
-async def dashboards(
-    request: Request, me: Reader, agency: Name | None = None, quarter: Name | None = None
-) -> Response:
-    where = scope_of(me, agency)
+async def dashboards(request: Request, me: Reader, q: Ask) -> Response:
+    where = scope_of(me, q.agency)
     shown = []
     for d in DASHBOARDS.values():
-        report = await fetch(request, me, f"/v1/agencies/{where}/reports/{d.report}", d.by, quarter)
+        report = await fetch(request, me, f"/v1/agencies/{where}/reports/{d.report}{q.query(d.by)}")
         shown.append(view(request, d, report))
-    return page(
-        request, "leader/dashboards.html", shown=shown, agency=where, quarter=quarter, quarters=quarters_now()
-    )
+    return page(request, "leader/dashboards.html", shown=shown, agency=where, **q.chooser())
 
 
 @router.get("/reports/{report}")
-async def one(
-    request: Request,
-    report: str,
-    me: Reader,
-    by: Name | None = None,
-    agency: Name | None = None,
-    quarter: Name | None = None,
-) -> Response:
-    d, by = known(report, by)
-    where = scope_of(me, agency)
-    found = await fetch(request, me, f"/v1/agencies/{where}/reports/{report}", by, quarter)
-    context = view(request, d, found)
-    return page(
-        request,
-        "leader/report.html",
-        **context,
-        by=by,
-        agency=where,
-        quarter=quarter,
-        quarters=quarters_now(),
-    )
+async def one(request: Request, report: str, me: Reader, q: Ask) -> Response:
+    d, by = known(report, q.by)
+    where = scope_of(me, q.agency)
+    found = await fetch(request, me, f"/v1/agencies/{where}/reports/{report}{q.query(by)}")
+    return page(request, "leader/report.html", **view(request, d, found), by=by, agency=where, **q.chooser())
 
 
 @router.get("/reports/{report}/csv")
-async def one_csv(
-    request: Request,
-    report: str,
-    me: Reader,
-    by: Name | None = None,
-    agency: Name | None = None,
-    quarter: Name | None = None,
-) -> Response:
-    _, by = known(report, by)
-    where = scope_of(me, agency)
-    found = await fetch(request, me, f"/v1/agencies/{where}/reports/{report}", by, quarter)
+async def one_csv(request: Request, report: str, me: Reader, q: Ask) -> Response:
+    _, by = known(report, q.by)
+    where = scope_of(me, q.agency)
+    found = await fetch(request, me, f"/v1/agencies/{where}/reports/{report}{q.query(by)}")
     return csv_response(charts.table(found, words_of(request)).csv(), f"{where}-{report}-{by}")
 
 

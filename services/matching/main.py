@@ -84,8 +84,7 @@ class Matching:
                     timer.aggregate_id,
                     data["peer_ref"],
                     data["why"],
-                    # one case handed on from several peers at one instant: each hand-on decides once
-                    f"{fired(timer)}/{data['peer_ref']}/{data['why']}",
+                    fired(timer),
                 )
             )
         if timer.kind == "remind":

@@ -168,7 +168,8 @@ class DirectoryProjection:
                 cancel(conn, timers, f"expire:{event.assignment_id}")
             case AssignmentDeclined() | AssignmentExpired():
                 self._release(conn, env.subject)
-                timer = Timer(f"assign:{env.subject}", "assign", env.agency, env.subject, env.time, {})
+                at, case = env.time, env.subject
+                timer = Timer(f"assign:{case}", "assign", env.agency, case, at, {}, cause=env.id)
                 schedule(conn, timers, timer)  # a safety net: settled at once by the next decision
             case RequestUnmatched():
                 self._decision(conn, env, seq, "unmatched", None, event.explanation)
@@ -227,7 +228,8 @@ class DirectoryProjection:
             return
         for case_id, agency in conn.execute(_HELD_BY, {"b_peer": env.subject}).all():
             data = {"peer_ref": env.subject, "why": why}
-            schedule(conn, timers, Timer(f"handon:{case_id}", "handon", agency, case_id, env.time, data))
+            timer = Timer(f"handon:{case_id}", "handon", agency, case_id, env.time, data, cause=env.id)
+            schedule(conn, timers, timer)
 
     def _reach_reported(self, conn: Connection, agency: str) -> None:
         """The first word from notify on an agency: its peers not (yet) named reachable are not."""

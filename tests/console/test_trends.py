@@ -75,6 +75,10 @@ async def test_a_leader_reads_only_their_own_agency_and_no_admin_page(client: ht
     assert (await client.get("/leader/reports/requests?agency=riverton-police")).status_code == 403
     assert (await client.get("/leader/reports/members")).status_code == 404
     assert (await client.get("/leader/reports/requests?by=unit")).status_code == 422  # a station view
+    for path in ("/leader", "/leader/reports/requests", "/leader/reports/requests/csv"):
+        for field in ("by", "agency", "quarter"):  # every route reads its query the one way
+            r = await client.get(f"{path}?{field}=Q3%3Cb%3E")
+            assert r.status_code == 422 and f"invalid: {field}" in r.text and "Q3<b>" not in r.text, path
     for path in ("/admin", "/admin/agencies/riverton-fire", "/admin/rollup", "/admin/rollup/requests/csv"):
         assert (await client.get(path)).status_code == 403, path
 
@@ -84,3 +88,6 @@ async def test_two_regional_admins_can_sign_in(client: httpx.AsyncClient) -> Non
     assert 'data-person="ra-demo-1"' in page.text and 'data-person="ra-demo-2"' in page.text
     r = await sign_in(client, "regional_admin", "region", "ra-demo-2")
     assert r.status_code == 303 and r.headers["location"] == "/admin"
+    for path, field in (("/admin/rollup", "quarter"), ("/admin/rollup/requests/csv", "by")):
+        r = await client.get(f"{path}?{field}=Q3%3Cb%3E")
+        assert r.status_code == 422 and f"invalid: {field}" in r.text and "Q3<b>" not in r.text, path

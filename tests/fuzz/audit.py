@@ -22,6 +22,7 @@ from shared.envelope import STREAM
 from shared.items import parse_raw
 from shared.topology import DLQ_STREAM, consumer
 from tests.fuzz.publish import Sent
+from tests.support.bus import messages
 
 RUNNING = (*((STREAM, d) for ds in durables().values() for d in ds), (CAD_INBOX, CAD_DURABLE))
 
@@ -52,22 +53,10 @@ async def drained(js: JetStreamContext, within: float) -> dict[str, tuple[int, i
         await asyncio.sleep(0.5)
 
 
-async def read_all(js: JetStreamContext, stream: str, subject: str) -> list[RawStreamMsg]:
-    out: list[RawStreamMsg] = []
-    seq = 1
-    while True:
-        try:
-            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
-        except NotFoundError:
-            return out
-        out.append(msg)
-        seq = (msg.seq or 0) + 1
-
-
 async def audit(js: JetStreamContext, sent: list[Sent], within: float) -> Findings:
     found = Findings(stalled=await drained(js, within))
     letters: dict[str, dict[int, str]] = {}
-    for letter in await read_all(js, DLQ_STREAM, "dlq.>"):
+    for letter in await messages(js, DLQ_STREAM, "dlq.>"):
         headers = letter.headers or {}
         if not str(headers.get("Peerline-Reason", "")):
             found.no_reason.append(f"{letter.subject} #{letter.seq}")

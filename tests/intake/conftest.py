@@ -15,7 +15,6 @@ import httpx
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from services.intake import reactions as inbox
 from services.intake.commands.dispatch import Dispatch
@@ -32,7 +31,7 @@ from shared.natsserver import NatsServer
 from shared.reactor import Reactions
 from shared.runner import ProjectionRunner
 from shared.topology import consumer, provision
-from tests.support.bus import connect, seed
+from tests.support.bus import connect, messages, seed
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -64,15 +63,7 @@ class World:
 
 async def stored(js: JetStreamContext, stream: str, subject: str = ">") -> list[tuple[bytes, dict[str, str]]]:
     """Every message a stream holds for `subject`, with its headers."""
-    out = []
-    seq = 1
-    while True:
-        try:
-            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
-        except NotFoundError:
-            return out
-        out.append((msg.data or b"", dict(msg.headers or {})))
-        seq = (msg.seq or 0) + 1
+    return [(m.data or b"", dict(m.headers or {})) for m in await messages(js, stream, subject)]
 
 
 def write_kek(path: Path) -> Path:

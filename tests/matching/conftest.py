@@ -1,26 +1,62 @@
-"""Fixtures for matching: a private log, matching apps run in-process with a fake clock, a log reader."""
+"""Fixtures for matching: a private log, matching apps run in-process with a fake clock, a log reader; and
+the given/when/then helpers of the case rules (a ready peer, a case given its events, an offer)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from nats.aio.client import Client
 
+from services.matching import domain
+from services.matching.domain import Case
+from services.matching.domain.peers import Peer
 from services.matching.main import Matching
 from services.matching.settings import MatchingSettings
 from shared.auth import generate_dev_keys
 from shared.clock import FakeClock
 from shared.consumers.matching import directory_replica
+from shared.contracts.base import Event
+from shared.contracts.intake import SupportRequested
+from shared.contracts.matching import PeerAssigned
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer
 from shared.topology import provision
 from tests.support.bus import connect, seed
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+A = "riverton-fire"
+
+
+def ready(ref: str, **kw: object) -> Peer:
+    """A peer of agency A who may be offered a case (active, acknowledged, on duty, confirmed)."""
+    base = Peer(
+        ref, A, stage="active", acknowledged=True, on_duty=True, confirmed_at=NOW, member_ref=f"m-{ref}"
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def given(*events: Event, supervisors: tuple[str, ...] = ()) -> Case:
+    """Case c-1 of agency A: a member's own request, then these events."""
+    case = Case(case_id="c-1")
+    requested = SupportRequested(
+        activation="self", member_ref="m-req", token_hash="h", supervisor_refs=supervisors
+    )
+    for e in (requested, *events):
+        case = domain.evolve(case, e, A, "c-1")
+    return case
+
+
+def offered(ref: str, n: int = 1) -> PeerAssigned:
+    """Case c-1's n-th offer, to peer `ref`, answered within 15 minutes of NOW."""
+    respond_by = (NOW + timedelta(minutes=15)).isoformat()
+    return PeerAssigned(peer_ref=ref, peer_agency=A, assignment_id=f"c-1-a{n}", respond_by=respond_by)
 
 
 @dataclass

@@ -4,16 +4,13 @@ keeping a peer out of matching."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
 from services.matching import domain
-from services.matching.domain import Case, Context
-from services.matching.domain.peers import Peer, evolve
-from shared.contracts.base import Event
-from shared.contracts.intake import SupportRequested
+from services.matching.domain import Context
+from services.matching.domain.peers import evolve
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentDeclined,
@@ -21,35 +18,10 @@ from shared.contracts.matching import (
     PeerTrainingRecorded,
     RequestUnmatched,
 )
+from tests.matching.conftest import NOW, given, offered, ready
 
 pytestmark = pytest.mark.unit
-NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-A = "riverton-fire"
-
-
-def ready(ref: str, **kw: object) -> Peer:
-    base = Peer(
-        ref, A, stage="active", acknowledged=True, on_duty=True, confirmed_at=NOW, member_ref=f"m-{ref}"
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
-
-
 POOL = [ready("p1"), ready("p2"), ready("p3")]
-
-
-def given(*events: Event, supervisors: tuple[str, ...] = ()) -> Case:
-    case = Case(case_id="c-1")
-    requested = SupportRequested(
-        activation="self", member_ref="m-req", token_hash="h", supervisor_refs=supervisors
-    )
-    for e in (requested, *events):
-        case = domain.evolve(case, e, A, "c-1")
-    return case
-
-
-def offered(ref: str, n: int = 1) -> PeerAssigned:
-    respond_by = (NOW + timedelta(minutes=15)).isoformat()
-    return PeerAssigned(peer_ref=ref, peer_agency=A, assignment_id=f"c-1-a{n}", respond_by=respond_by)
 
 
 def test_a_waiting_or_unmatched_case_goes_to_the_named_peer() -> None:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from services.matching import domain
-from services.matching.domain import Case, Context
+from services.matching.domain import Context
 from services.matching.domain.ledger import Ledger
-from services.matching.domain.peers import Peer, with_load
-from shared.contracts.base import Event
-from shared.contracts.intake import RequestCancelled, SupportRequested
+from services.matching.domain.peers import with_load
+from shared.contracts.intake import RequestCancelled
 from shared.contracts.matching import (
     AssignmentAccepted,
     AssignmentDeclined,
@@ -21,32 +20,10 @@ from shared.contracts.matching import (
     PeerAssigned,
     RequestUnmatched,
 )
+from tests.matching.conftest import NOW, given, offered, ready
 
 pytestmark = pytest.mark.unit
-NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-A = "riverton-fire"
-
-
-def ready(ref: str, **kw: object) -> Peer:
-    base = Peer(
-        ref, A, stage="active", acknowledged=True, on_duty=True, confirmed_at=NOW, member_ref=f"m-{ref}"
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
-
-
 POOL = [ready("p1"), ready("p2", active_cases=1), ready("p3", active_cases=2)]
-
-
-def given(*events: Event) -> Case:
-    case = Case(case_id="c-1")
-    for e in (SupportRequested(activation="self", member_ref="m-req", token_hash="h"), *events):
-        case = domain.evolve(case, e, A, "c-1")
-    return case
-
-
-def offered(ref: str, n: int = 1) -> PeerAssigned:
-    respond_by = (NOW + timedelta(minutes=15)).isoformat()
-    return PeerAssigned(peer_ref=ref, peer_agency=A, assignment_id=f"c-1-a{n}", respond_by=respond_by)
 
 
 def test_a_new_request_is_offered_to_the_best_peer() -> None:

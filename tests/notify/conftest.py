@@ -14,7 +14,6 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from services.notify.main import Notify
 from services.notify.settings import NotifySettings
@@ -25,7 +24,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import NatsServer, free_port
 from shared.topology import DLQ_STREAM, provision
 from tests.notify.receivers import Mailbox, Receiver
-from tests.support.bus import connect, seed
+from tests.support.bus import connect, messages, seed
 
 T = TypeVar("T")
 A = "riverton-fire"
@@ -59,25 +58,19 @@ class Rig:
 
 
 async def read_log(js: JetStreamContext, subject: str, stream: str = STREAM) -> list[Envelope]:
-    out, seq = [], 1
-    while True:
-        try:
-            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
-        except (NotFoundError, NatsTimeout):
-            return out
-        out.append(Envelope.from_bytes(msg.data or b""))
-        seq = (msg.seq or 0) + 1
+    """The events under `subject`; none yet when the server is too slow to answer (callers poll)."""
+    try:
+        return [Envelope.from_bytes(m.data or b"") for m in await messages(js, stream, subject)]
+    except NatsTimeout:
+        return []
 
 
 async def dead_letters(js: JetStreamContext) -> list[dict[str, str]]:
-    out, seq = [], 1
-    while True:
-        try:
-            msg = await js.get_msg(DLQ_STREAM, seq=seq, subject="dlq.notify-inbox", next=True)
-        except (NotFoundError, NatsTimeout):
-            return out
-        out.append(dict(msg.headers or {}) | {"body": (msg.data or b"").decode()})
-        seq = (msg.seq or 0) + 1
+    try:
+        found = await messages(js, DLQ_STREAM, "dlq.notify-inbox")
+    except NatsTimeout:
+        return []
+    return [dict(m.headers or {}) | {"body": (m.data or b"").decode()} for m in found]
 
 
 async def eventually(check: Callable[[], Awaitable[T]], within: float = 15.0) -> T:

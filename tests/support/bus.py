@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
+from nats.js.errors import NotFoundError
 
 from shared import busclient
 from shared.natsserver import DEMO_AGENCIES, NatsServer
@@ -49,3 +52,16 @@ def seeds(url: str) -> Path:
 async def connect(url: str, user: str = "harness", **options: Any) -> Client:
     """A client on `url` as `user` (a service name, "provisioner", "cad-<agency>", or "harness")."""
     return await busclient.connect(url, user, seed(url, user), **options)
+
+
+async def messages(js: JetStreamContext, stream: str, subject: str = ">") -> list[RawStreamMsg]:
+    """Every message `stream` holds under `subject`, in order, read by direct get (no consumer)."""
+    out: list[RawStreamMsg] = []
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(stream, seq=seq, subject=subject, next=True)
+        except NotFoundError:
+            return out
+        out.append(msg)
+        seq = (msg.seq or 0) + 1

@@ -18,12 +18,13 @@ import os
 import random
 import signal
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 import httpx
-from nats.js.errors import NotFoundError
+from nats.errors import Error as NatsError
 
 from shared.auth import Role, generate_dev_keys, mint
 from shared.buspolicy import durables
@@ -32,7 +33,7 @@ from shared.natsserver import NatsServer, free_port
 from shared.runtime import SERVICES, Child, Supervisor, service_env
 from shared.seed import seed
 from shared.topology import provision
-from tests.support.bus import connect, seeds, start_server
+from tests.support.bus import connect, messages, seeds, start_server
 from tests.support.natscluster import NatsCluster
 
 
@@ -149,7 +150,9 @@ class Cluster:
         for name in services:
             self.wait_healthy(name, max(1.0, deadline - time.monotonic()))
         consumed = [d for name in services for d in durables().get(name, ())]
-        asyncio.run(_caught_up(self.server.url, consumed, deadline))
+        behind = asyncio.run(lagging(self.server.url, consumed, max(0.0, deadline - time.monotonic())))
+        if behind:
+            raise TimeoutError("not caught up with the log: " + "; ".join(behind))
 
     def wait_healthy(self, service: str, within: float = 90.0) -> None:
         """Until the service's ops port says it is ready (connected, consumers bound, caught up)."""
@@ -220,21 +223,27 @@ class Cluster:
             self.server.stop()
 
 
-async def _caught_up(url: str, consumed: list[str], deadline: float) -> None:
-    """Until none of these durables has a message pending or unacknowledged (TimeoutError at `deadline`)."""
+async def lagging(url: str, consumed: Iterable[str], within: float) -> list[str]:
+    """Ask until none of these durables has a message pending or unacknowledged, all at once, or until
+    `within` seconds have passed. Returns the ones still behind, each with why (empty: all caught up). A
+    durable whose server does not answer (a node just killed, a cluster electing) counts as behind."""
     nc = await connect(url)
-    js, behind = nc.jetstream(), list(consumed)
+    js, deadline = nc.jetstream(), time.monotonic() + within
     try:
-        while behind:
-            info = await js.consumer_info(STREAM, behind[0])
-            if not info.num_pending and not info.num_ack_pending:
-                behind.pop(0)
-                continue
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"{behind[0]} has not caught up: {info.num_pending} pending, "
-                    f"{info.num_ack_pending} unacknowledged"
-                )
+        while True:
+            behind = []
+            for durable in consumed:
+                try:
+                    info = await js.consumer_info(STREAM, durable)
+                except (NatsError, TimeoutError) as exc:
+                    behind.append(f"{durable}: no answer ({type(exc).__name__})")
+                    continue
+                if info.num_pending or info.num_ack_pending:
+                    behind.append(
+                        f"{durable}: {info.num_pending} pending, {info.num_ack_pending} unacknowledged"
+                    )
+            if not behind or time.monotonic() > deadline:
+                return behind
             await asyncio.sleep(0.1)
     finally:
         await nc.close()
@@ -242,15 +251,8 @@ async def _caught_up(url: str, consumed: list[str], deadline: float) -> None:
 
 async def _on_log(url: str, subject: str) -> list[Envelope]:
     nc = await connect(url)
-    js, out, seq = nc.jetstream(), [], 1
     try:
-        while True:
-            try:
-                msg = await js.get_msg(STREAM, seq=seq, subject=subject, next=True)
-            except NotFoundError:
-                return out
-            out.append(Envelope.from_bytes(msg.data or b""))
-            seq = (msg.seq or 0) + 1
+        return [Envelope.from_bytes(m.data or b"") for m in await messages(nc.jetstream(), STREAM, subject)]
     finally:
         await nc.close()
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -23,7 +22,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
 from shared.runner import ProjectionRunner
 from shared.topology import provision
-from tests.support.bus import connect
+from tests.support.bus import connect, messages
 
 POLICY = AgencyPolicy(
     max_active_cases=2,
@@ -66,14 +65,7 @@ class Rig:
         raise AssertionError("wellness never settled")
 
     async def events(self, subject: str) -> list[Envelope]:
-        out, seq = [], 1
-        while True:
-            try:
-                msg = await self.js.get_msg(STREAM, seq=seq, subject=subject, next=True)
-            except nats.js.errors.NotFoundError:
-                return out
-            out.append(Envelope.from_bytes(msg.data or b""))
-            seq = (msg.seq or 0) + 1
+        return [Envelope.from_bytes(m.data or b"") for m in await messages(self.js, STREAM, subject)]
 
     async def restarted(self) -> Rig:
         """A fresh service object on the same database: what a process restart finds."""

@@ -44,14 +44,13 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     union_all,
-    update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from services.intake.vault.callbacks import Callbacks, callback_keys
-from services.intake.vault.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
+from services.intake.vault.heldkeys import HeldKeys, shred_on_disk
+from services.intake.vault.keys import Keyring, KeyUnavailable, open_sealed, seal
 from shared.contracts.intake import MemberRegistered
 from shared.db import make_engine
 
@@ -145,6 +144,8 @@ class RosterConflict(Exception):
 class Vault:
     def __init__(self, engine: Engine, keyring: Keyring) -> None:
         self.engine, self.keyring = engine, keyring
+        self.member_keys = HeldKeys(data_keys, data_keys.c.member_ref, keyring)
+        self.secret_keys = HeldKeys(secrets_table, secrets_table.c.name, keyring)
         self.callbacks = Callbacks(engine, keyring)  # members' callback channels, one key per case
         self._secrets: dict[str, bytes] = {}  # vault secrets as read or made (see `_secret`)
 
@@ -154,16 +155,8 @@ class Vault:
         self, agency: str, member_ref: str, identity: dict[str, str], discipline: str | None
     ) -> MemberRegistered:
         """Make the member's data key, keep it here (wrapped), and seal their identity with it."""
-        key = new_data_key()
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(data_keys).values(
-                    member_ref=member_ref,
-                    agency=agency,
-                    wrapped=self.keyring.wrap(key, member_ref),
-                    kek_id=self.keyring.current_id,
-                )
-            )
+            key = self.member_keys.make(conn, member_ref, agency=agency)
         sealed = {f: seal(key, member_ref, f, v) for f, v in identity.items() if v}
         return MemberRegistered(
             wrapped_key="", kek_id=HELD_BY_VAULT, key_id=member_ref, sealed=sealed, discipline=discipline
@@ -172,10 +165,9 @@ class Vault:
     def open(self, member_ref: str, registered: MemberRegistered) -> dict[str, str]:
         """The plaintext identity. Raises KeyUnavailable once the member was erased."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(data_keys).where(data_keys.c.member_ref == member_ref)).first()
-        if row is None:
+            key = self.member_keys.get(conn, member_ref)
+        if key is None:
             raise KeyUnavailable("the member's data key does not exist (erased or never registered)")
-        key = self.keyring.unwrap(row.wrapped, member_ref, row.kek_id)
         return {f: open_sealed(key, member_ref, f, s) for f, s in registered.sealed.items()}
 
     def agency_of(self, member_ref: str) -> tuple[str, bool] | None:
@@ -199,47 +191,21 @@ class Vault:
                     select(pseudonyms.c.agency).where(pseudonyms.c.member_ref == member_ref).limit(1)
                 ).scalar()
             else:
-                conn.execute(delete(data_keys).where(data_keys.c.member_ref == member_ref))
+                self.member_keys.destroy(conn, member_ref)
             gone = conn.execute(select(erased.c.agency).where(erased.c.member_ref == member_ref)).scalar()
             if agency is not None and gone is None:
                 conn.execute(insert(erased).values(member_ref=member_ref, agency=agency, erased_at=at))
             conn.execute(delete(roster).where(roster.c.member_ref == member_ref))
             conn.execute(delete(pseudonyms).where(pseudonyms.c.member_ref == member_ref))
-        self._flush()
-
-    def _flush(self) -> None:
-        """Make deleted key bytes go away on disk: SQLite (secure_delete) checkpoints and truncates its
-        WAL; PostgreSQL vacuums the tables so dead rows are removed (its WAL archives and base backups
-        still hold them until they expire — keep that retention short)."""
-        dialect = self.engine.dialect.name
-        if dialect == "sqlite":
-            with self.engine.connect() as conn:
-                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        elif dialect == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM data_keys, roster, pseudonyms, vault_secrets"))
+        shred_on_disk(self.engine, (data_keys, roster, pseudonyms, secrets_table))
 
     def rotate(self) -> int:
         """Rewrap every key held under an older KEK with the current one. Returns how many were rewrapped."""
-        current = self.keyring.current_id
-        count = 0
         with self.engine.begin() as conn:
-            for table, key_col in (
-                (data_keys, data_keys.c.member_ref),
-                (secrets_table, secrets_table.c.name),
-                (callback_keys, callback_keys.c.case_id),
-            ):
-                for row in conn.execute(select(key_col, table.c.wrapped, table.c.kek_id)).all():
-                    if row.kek_id == current:
-                        continue
-                    plain = self.keyring.unwrap(row.wrapped, row[0], row.kek_id)
-                    conn.execute(
-                        update(table)
-                        .where(key_col == row[0])
-                        .values(wrapped=self.keyring.wrap(plain, row[0]), kek_id=current)
-                    )
-                    count += 1
-        self._flush()
+            count = sum(
+                keys.rewrap(conn) for keys in (self.member_keys, self.secret_keys, self.callbacks.keys)
+            )
+        shred_on_disk(self.engine, (data_keys, secrets_table, callback_keys))
         return count
 
     # --- roster: CAD ids → member_refs ---------------------------------------------------------------
@@ -251,21 +217,14 @@ class Vault:
             return known
         for _ in range(2):
             with self.engine.begin() as conn:
-                row = conn.execute(select(secrets_table).where(secrets_table.c.name == name)).first()
-                if row is not None:
-                    self._secrets[name] = self.keyring.unwrap(row.wrapped, name, row.kek_id)
-                    return self._secrets[name]
-            key = new_data_key()
-            try:
-                with self.engine.begin() as conn:
-                    wrapped = self.keyring.wrap(key, name)
-                    conn.execute(
-                        insert(secrets_table).values(
-                            name=name, wrapped=wrapped, kek_id=self.keyring.current_id
-                        )
-                    )
+                key = self.secret_keys.get(conn, name)
+            if key is not None:
                 self._secrets[name] = key
                 return key
+            try:
+                with self.engine.begin() as conn:
+                    self._secrets[name] = self.secret_keys.make(conn, name)
+                    return self._secrets[name]
             except IntegrityError:
                 continue  # made by a concurrent first use: read it
         raise RuntimeError(f"vault secret {name} could not be read or made")

@@ -22,11 +22,11 @@ from sqlalchemy import (
     delete,
     insert,
     select,
-    text,
     update,
 )
 
-from services.intake.vault.keys import Keyring, KeyUnavailable, new_data_key, open_sealed, seal
+from services.intake.vault.heldkeys import HeldKeys, shred_on_disk
+from services.intake.vault.keys import Keyring, KeyUnavailable, open_sealed, seal
 from shared.contracts.intake import SealedField
 
 metadata = MetaData()
@@ -51,21 +51,16 @@ callbacks = Table(
 
 class Callbacks:
     def __init__(self, engine: Engine, keyring: Keyring) -> None:
-        self.engine, self.keyring = engine, keyring
+        self.engine = engine
+        self.keys = HeldKeys(callback_keys, callback_keys.c.case_id, keyring)
         metadata.create_all(engine)
 
     def leave(self, case_id: str, agency: str, channel: str, number: str) -> None:
         """Seal the number under a new key for this case (replacing one left before)."""
-        key = new_data_key()
-        sealed = seal(key, case_id, channel, number)
         with self.engine.begin() as conn:
-            conn.execute(delete(callback_keys).where(callback_keys.c.case_id == case_id))
+            self.keys.destroy(conn, case_id)
             conn.execute(delete(callbacks).where(callbacks.c.case_id == case_id))
-            conn.execute(
-                insert(callback_keys).values(
-                    case_id=case_id, wrapped=self.keyring.wrap(key, case_id), kek_id=self.keyring.current_id
-                )
-            )
+            sealed = seal(self.keys.make(conn, case_id), case_id, channel, number)
             conn.execute(
                 insert(callbacks).values(
                     case_id=case_id,
@@ -80,10 +75,9 @@ class Callbacks:
         """(channel, number). Raises KeyUnavailable when none was left or it was shredded."""
         with self.engine.connect() as conn:
             row = conn.execute(select(callbacks).where(callbacks.c.case_id == case_id)).first()
-            key_row = conn.execute(select(callback_keys).where(callback_keys.c.case_id == case_id)).first()
-        if row is None or key_row is None:
+            key = self.keys.get(conn, case_id)
+        if row is None or key is None:
             raise KeyUnavailable("no callback for this case (none left, or shredded)")
-        key = self.keyring.unwrap(key_row.wrapped, case_id, key_row.kek_id)
         return row.channel, open_sealed(
             key, case_id, row.channel, SealedField(nonce=row.nonce, ciphertext=row.ciphertext)
         )
@@ -97,9 +91,8 @@ class Callbacks:
     def shred(self, case_id: str, at: datetime) -> None:
         """Destroy the case's callback key; idempotent."""
         with self.engine.begin() as conn:
-            gone = conn.execute(delete(callback_keys).where(callback_keys.c.case_id == case_id)).rowcount
+            gone = self.keys.destroy(conn, case_id)
             if gone:
                 conn.execute(update(callbacks).where(callbacks.c.case_id == case_id).values(shredded_at=at))
-        if gone and self.engine.dialect.name == "sqlite":
-            with self.engine.connect() as conn:
-                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        if gone:
+            shred_on_disk(self.engine, (callback_keys,))
