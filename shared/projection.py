@@ -35,6 +35,7 @@ from shared.contracts.base import Event
 from shared.envelope import Envelope
 from shared.items import Item, describe
 from shared.prepared import Prepared
+from shared.schema import add_missing_columns
 
 log = logging.getLogger("peerline.projection")
 UNHANDLED = Counter(
@@ -73,8 +74,12 @@ class Projection(Protocol):
 
 
 def ensure_schema(engine: Engine, projection: Projection) -> None:
+    """The projection's tables as this version declares them: missing ones made, columns an older version
+    lacked added in place where a default can fill them (`shared.schema`)."""
     tracking_metadata.create_all(engine)
     projection.metadata.create_all(engine)
+    for column in add_missing_columns(engine, projection.metadata):
+        log.warning("projection %s: column %s added to an older version's table", projection.name, column)
 
 
 _POSITION = select(positions.c.last_seq).where(positions.c.projection == bindparam("name"))
