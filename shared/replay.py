@@ -116,6 +116,18 @@ def _apply_raw(engine: Engine, pairs: Sequence[Pair], msgs: list[Msg], wanted: W
         apply_batch(engine, projection, items)
 
 
+def subscription(pairs: Sequence[Pair]) -> tuple[str, ConsumerConfig]:
+    """The subject and ordered-consumer config a rebuild of `pairs` reads through: the whole log for
+    several projections or a read-all consumer (the rest skipped in the client), else its own filter."""
+    subjects = list(dict.fromkeys(s for _, c in pairs for s in c.filter_subjects))
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    if len(pairs) > 1 or pairs[0][1].read_all:
+        return "ev.>", config
+    if len(subjects) > 1:
+        config.filter_subjects = subjects
+    return subjects[0], config
+
+
 async def rebuild(
     js: JetStreamContext,
     engine: Engine,
@@ -174,14 +186,9 @@ async def rebuild_many(
         if len(buffer) >= batch or state["left"] == 0:
             full.set()
 
-    config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    first = subjects[0]
+    first, config = subscription(pairs)
     shared = len(pairs) > 1
     wanted = Wanted([c if shared or c.read_all else None for _, c in pairs])
-    if shared or pairs[0][1].read_all:  # the whole log, the rest skipped in the client (Consumer.read_all)
-        first = "ev.>"
-    elif len(subjects) > 1:
-        config.filter_subjects = subjects
     sub = await js.subscribe(first, stream=STREAM, ordered_consumer=True, config=config, cb=take)
     done = 0
     with _paced_collector():
