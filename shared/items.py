@@ -14,7 +14,7 @@ from shared.contracts.base import Event, UnknownEventType
 from shared.envelope import Envelope, read_event
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One event to apply: as delivered by the consumer (`msg`), or read straight from the stream."""
 
