@@ -55,7 +55,13 @@ async def pull_baseline(js: JetStreamContext, consumer: Consumer, n: int, batch:
 
 
 async def ordered_baseline(
-    js: JetStreamContext, subject: str, n: int, *, callback: bool, stall_s: float = 5.0
+    js: JetStreamContext,
+    subject: str,
+    n: int,
+    *,
+    callback: bool,
+    stall_s: float = 5.0,
+    config: ConsumerConfig | None = None,
 ) -> Rate:
     """Baseline B: an ordered push consumer replaying the stream, with a message callback (`callback=True`)
     or with a `next_msg` loop as `replay.rebuild` has. nats-py's default pending limits (512k messages,
@@ -72,7 +78,7 @@ async def ordered_baseline(
         if done >= n:
             all_in.set()
 
-    config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    config = config or ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     sub = await js.subscribe(
         subject, stream=STREAM, ordered_consumer=True, config=config, cb=handle if callback else None
     )

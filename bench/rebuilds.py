@@ -2,7 +2,12 @@
 over the pairs of its composition root's `projections()`, as the read-only `replay` identity, into an
 empty SQLite file) from a realistic mixed history — the demo's activity model at a few agencies over a
 year (`bench.region_store`, made once under var/bench-region/ and reused) — each beside the raw callback
-replay of the same log. Timed in this process, so a service's interpreter start-up is not counted."""
+replay of the same log. Timed in this process, so a service's interpreter start-up is not counted.
+
+A service's rebuild reads what its subscription delivers: the whole log where a consumer filters in the
+client (`Consumer.read_all`) or one pass serves several projections, else only its consumer's subjects
+(intake's case events). Its rate is messages read per second beside the raw callback replay of that same
+subscription; what its projections applied (summed over them) is reported beside it."""
 
 from __future__ import annotations
 
@@ -16,13 +21,14 @@ from nats.js import JetStreamContext
 
 from bench import live
 from bench.eventsourcing_compare import es_rebuild_service, history, log_of
+from bench.raw import ordered_baseline
 from bench.region import fill, raw
 from bench.region_rebuild import REPLAYED
 from bench.region_store import Params, Stored, manifest
 from bench.timing import Rate
 from shared.db import make_engine
 from shared.projection import Projection
-from shared.replay import rebuild_many
+from shared.replay import rebuild_many, subscription
 from shared.topology import Consumer
 from tests.support.bus import connect, start_server
 
@@ -33,10 +39,12 @@ STORE = Path("var/bench-region")
 class Rebuilt:
     service: str
     seconds: float
-    read: int  # messages its one pass read from the log
+    read: int  # messages its one pass read from the log (the whole log when a consumer filters in the client)
     applied: int  # events its projections' filters select (summed over its projections)
     log: int = 0  # events in the whole log
     library_seconds: float = 0.0  # the same projections rebuilt through eventsourcing's reader
+    raw: Rate | None = None  # the raw callback replay of the same subscription: the same `read` messages
+    projections: int = 1
 
     @property
     def library_ratio(self) -> float:
@@ -101,7 +109,12 @@ async def measure(
                 t0 = time.perf_counter()
                 read = await rebuild_many(nc.jetstream(), engine, pairs)
                 took = time.perf_counter() - t0
-                results.append(Rebuilt(service, took, read, stored.applied.get(service, 0), stored.events))
+                subject, config = subscription(pairs)
+                same = await ordered_baseline(
+                    nc.jetstream(), subject, read, callback=True, stall_s=30.0, config=config
+                )
+                applied = stored.applied.get(service, 0)
+                results.append(Rebuilt(service, took, read, applied, stored.events, 0.0, same, len(pairs)))
                 engine.dispose()
             results = await library(nc.jetstream(), stored.events, tmp, results)
         finally:

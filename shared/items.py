@@ -14,7 +14,7 @@ from shared.contracts.base import Event, UnknownEventType
 from shared.envelope import Envelope, read_event
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One event to apply: as delivered by the consumer (`msg`), or read straight from the stream."""
 
@@ -59,27 +59,28 @@ def _where(exc: BaseException) -> str:
 
 def parse(msg: Msg, wants: Callable[[str], bool] | None = None) -> Item:
     """An item for a delivered message; one that `wants` refuses is left undecoded and only skipped."""
-    meta = msg.metadata
-    item = Item(
-        meta.sequence.stream,
-        msg.subject,
-        msg.data,
-        msg.headers,
-        msg,
-        meta.num_delivered or 1,
-        meta.sequence.consumer,
-    )
+    item = delivered(msg)
     if wants is not None and not wants(msg.subject):
         item.wanted = False
         return item
     return decode(item)
 
 
-def skipped(item: Item) -> Item:
-    """The same message for a reader that does not want it: left undecoded, only skipped."""
-    return Item(
-        item.seq, item.subject, item.data, item.headers, item.msg, item.delivered, item.consumer_seq, False
-    )
+def delivered(msg: Msg, wanted: bool = True) -> Item:
+    """An undecoded item for a delivered message."""
+    seq, consumer_seq, count, _ = position(msg)
+    return Item(seq, msg.subject, msg.data, msg.headers, msg, count or 1, consumer_seq, wanted)
+
+
+def position(msg: Msg) -> tuple[int, int, int, int]:
+    """(stream sequence, consumer sequence, deliveries, pending) of a JetStream delivery, read from its
+    reply subject (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`) without the
+    timestamp and dataclasses nats-py's `msg.metadata` builds; other forms go through `msg.metadata`."""
+    tokens = msg.reply.split(".") if msg.reply else []
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5]), int(tokens[6]), int(tokens[4]), int(tokens[8])
+    meta = msg.metadata
+    return meta.sequence.stream, meta.sequence.consumer, meta.num_delivered, meta.num_pending
 
 
 def parse_raw(raw: RawStreamMsg) -> Item:

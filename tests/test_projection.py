@@ -20,7 +20,7 @@ from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
 from shared.items import Item
 from shared.projection import add_later, digest, later, position, replace_later
-from shared.replay import rebuild
+from shared.replay import rebuild, rebuild_many
 from shared.runner import ProjectionRunner
 from shared.topology import DLQ_STREAM, Consumer
 from tests.pg import fresh_database
@@ -33,11 +33,13 @@ class Counting:
 
     handles: tuple[type[Event], ...] = (SupportRequested,)
 
-    def __init__(self, name: str, fail_on: set[int] | None = None, fail_times: int = 10**6) -> None:
+    def __init__(
+        self, name: str, fail_on: set[int] | None = None, fail_times: int = 10**6, table: str = "counts"
+    ) -> None:
         self.name = name
         self.metadata = MetaData()
         self.counts = Table(
-            "counts",
+            table,
             self.metadata,
             Column("activation", String, primary_key=True),
             Column("n", Integer, nullable=False),
@@ -64,9 +66,9 @@ class Counting:
             return int(conn.execute(select(func.coalesce(func.sum(self.counts.c.n), 0))).scalar_one())
 
 
-def recording(name: str) -> tuple[Counting, list[int]]:
+def recording(name: str, table: str = "counts") -> tuple[Counting, list[int]]:
     """A Counting projection that also lists the sequence of every event it applies, in order."""
-    proj, seen = Counting(name), []
+    proj, seen = Counting(name, table=table), []
     original = proj.apply
 
     def apply(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
@@ -326,6 +328,33 @@ async def test_rebuild_matches_live_projection(js: JetStreamContext, tmp_path: P
     await rebuild(js, engine, proj, c)
     assert digest(engine, proj) == digest(other, proj)
     assert proj.total(engine) == 120
+
+
+async def test_one_replay_hands_each_projection_only_what_its_filter_selects(
+    js: JetStreamContext, tmp_path: Path
+) -> None:
+    """Several projections rebuilt in one pass over the whole log: each applies exactly the events its
+    consumer's filter selects (one agency's cases; one case named by id), in order, and its position
+    reaches the end of the log however little of the last batch it wanted."""
+    ag, noise, one = agency(), agency(), new_id("c")
+    payload = SupportRequested(activation="self", member_ref=new_id("m"), token_hash="0" * 64)
+    single = await EventStore(js).append([Envelope.wrap(payload, agency=ag, subject=one, source="t")], 0)
+    await publish_requests(js, noise, 3)
+    cases = [single, *await publish_requests(js, ag, 4)]
+    await publish_requests(js, noise, 2)
+    by_agency, seen_agency = recording("by-agency", table="agency_counts")
+    by_case, seen_case = recording("by-case", table="case_counts")
+    pairs = [
+        (by_agency, Consumer(f"t-{ag}", (f"ev.{ag}.case.>",))),
+        (by_case, Consumer(f"t-{one}", (f"ev.*.case.{one}.>",))),
+    ]
+    engine = make_engine(f"sqlite:///{tmp_path}/both.db")
+    read = await rebuild_many(js, engine, pairs, batch=5)
+    last = (await js.stream_info(STREAM)).state.last_seq
+    assert read == (await js.stream_info(STREAM)).state.messages
+    assert (seen_agency, seen_case) == (cases, [single])
+    with engine.connect() as conn:
+        assert position(conn, by_agency.name) == position(conn, by_case.name) == last
 
 
 class CountingRunner(ProjectionRunner):
