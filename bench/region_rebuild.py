@@ -75,8 +75,9 @@ def rebuild(url: str, service: str, workdir: Path, applied: int, read: int) -> R
 
 
 def read_count(consumers: list[Consumer], log_events: int, applied: int) -> int:
-    """What a service's rebuild reads: the whole log once per read-all consumer, else what it applies."""
-    return sum(log_events for c in consumers if c.read_all) or applied
+    """What a service's one-pass rebuild reads (`shared.replay.subscription`): the whole log once for
+    several projections or a read-all consumer, else what its one consumer's filter selects."""
+    return log_events if len(consumers) > 1 or any(c.read_all for c in consumers) else applied
 
 
 async def raw_replay(js: JetStreamContext, events: int) -> Rate:

@@ -20,6 +20,35 @@ from shared.settings import ServiceSettings
 from shared.topology import Consumer
 
 Progress = Callable[[int, int], None]  # (done, total)
+PENDING_BYTES = 64 * 1024 * 1024  # the client's own limit under the server's flow control
+
+
+class _FlowControl:
+    """Answers the server's flow control only once the callback has taken what came before it.
+
+    nats-py (2.16) counts a callback subscription's messages as delivered when they are *received*, so it
+    answers each flow-control request at once and the server never slows down: a replay slower than the
+    log then overflows the subscription's pending limit, messages are dropped (`SlowConsumerError`) and the
+    ordered consumer starts over, again and again (seen at 5,000,000 events). Counted as taken by the
+    callback instead, as nats-py counts them for a subscription read without one, the replay's bounded
+    buffer holds the server back."""
+
+    def __init__(self, sub: JetStreamContext.PushSubscription) -> None:
+        self.nc, self.inner = sub._conn, sub._sub
+        jsi = self.inner._jsi
+        assert jsi is not None, "a JetStream subscription"
+        self.jsi = jsi
+        jsi.get_js_delivered = self.taken  # type: ignore[method-assign]  # consulted as each flow-control request arrives
+
+    def taken(self) -> int:
+        return int(self.jsi._fciseq - self.inner._pending_queue.qsize())
+
+    async def answer(self) -> None:
+        """Send a flow-control reply held back until now (called by the callback as it takes a message)."""
+        reply = self.jsi._fcr
+        if reply and self.taken() >= self.jsi._fcd:
+            self.jsi._fcr, self.jsi._fcd = None, 0
+            await self.nc.publish(reply)
 
 
 async def has_events(js: JetStreamContext, subjects: Sequence[str]) -> bool:
@@ -152,6 +181,7 @@ async def rebuild_many(
     batch: int = 1000,
     progress: Progress | None = None,
     idle_timeout: float = 30.0,
+    pending_bytes: int = PENDING_BYTES,
 ) -> int:
     """Replay every event the consumers' filters select into emptied projections, in one pass over the
     log (several projections: one subscription on the whole log, each event decoded once). Returns the
@@ -173,8 +203,11 @@ async def rebuild_many(
     full, room = asyncio.Event(), asyncio.Event()
     room.set()
     state = {"left": -1, "total": 0}
+    flow: list[_FlowControl] = []
 
     async def take(msg: Msg) -> None:
+        if flow:
+            await flow[0].answer()
         while len(buffer) >= batch * 4:
             room.clear()
             await room.wait()
@@ -189,7 +222,10 @@ async def rebuild_many(
     first, config = subscription(pairs)
     shared = len(pairs) > 1
     wanted = Wanted([c if shared or c.read_all else None for _, c in pairs])
-    sub = await js.subscribe(first, stream=STREAM, ordered_consumer=True, config=config, cb=take)
+    sub = await js.subscribe(
+        first, stream=STREAM, ordered_consumer=True, config=config, cb=take, pending_bytes_limit=pending_bytes
+    )
+    flow.append(_FlowControl(sub))
     done = 0
     with _paced_collector():
         try:

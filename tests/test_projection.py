@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,11 +20,13 @@ from shared.db import make_engine
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
 from shared.items import Item
+from shared.natsserver import NatsServer
 from shared.projection import add_later, digest, later, position, replace_later
 from shared.replay import rebuild, rebuild_many
 from shared.runner import ProjectionRunner
-from shared.topology import DLQ_STREAM, Consumer
+from shared.topology import DLQ_STREAM, Consumer, provision
 from tests.pg import fresh_database
+from tests.support.bus import connect
 
 pytestmark = pytest.mark.integration
 
@@ -497,3 +500,41 @@ async def test_a_wanted_event_another_subscriber_took_is_applied_before_skipping
     await publish_requests(js, noise, 2)  # the runner's next batch holds only events it skips
     await drain(runner)
     assert seen == first + taken
+
+
+async def test_a_replay_slower_than_the_log_holds_the_server_back_and_drops_nothing(
+    nats_server: NatsServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The replay's buffer is bounded and the server's flow control (up to 32 MiB outstanding) is answered
+    only as the replay takes messages, so a projection slower than the log never overflows the
+    subscription's pending limit (no message dropped, no ordered-consumer restart): here the log holds
+    62 MiB on its own server, most of it large messages the replay skips as unreadable."""
+    provisioner = await connect(nats_server.url, "provisioner")
+    await provision(provisioner.jetstream())
+    await provisioner.close()
+    nc = await connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        ag, n, bulk = agency(), 100, b"x" * 64 * 1024
+        payload = SupportRequested(activation="self", member_ref=new_id("m"), token_hash="0" * 64)
+        for _ in range(n):
+            env = Envelope.wrap(payload, agency=ag, subject=new_id("c"), source="t")
+            await js.publish(env.nats_subject, env.to_bytes())
+            junk = [js.publish(f"ev.{ag}.case.{new_id('c')}.support_requested", bulk) for _ in range(10)]
+            await asyncio.gather(*junk)
+        proj, seen = recording("slow")
+        original = proj.apply
+
+        def slow(conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+            time.sleep(0.01)  # a slow database
+            original(conn, env, event, seq)
+
+        proj.apply = slow  # type: ignore[method-assign]
+        engine = make_engine(f"sqlite:///{tmp_path}/slow.db")
+        pairs = [(proj, Consumer(f"t-{ag}", (f"ev.{ag}.case.>",)))]
+        with caplog.at_level("ERROR"):
+            read = await rebuild_many(js, engine, pairs, batch=10, pending_bytes=40 * 1024 * 1024)
+    finally:
+        await nc.close()
+    assert read == 11 * n and len(seen) == n and seen == sorted(seen)
+    assert not [r for r in caplog.records if "slow consumer" in f"{r.getMessage()} {r.exc_info}"]
