@@ -20,8 +20,7 @@ from nats.js.errors import NotFoundError
 from shared.contracts.intake import RequestCancelled
 from shared.envelope import STREAM, Envelope, aggregate_filter
 from shared.eventstore import EventStore, headers_for
-from shared.topology import provision
-from tests.support.bus import connect, start_server
+from tests.support.bus import connect, provisioned, start_server
 
 AGENCY = "bench-load"
 CASE = "c-load"
@@ -93,9 +92,7 @@ async def _timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
 async def measure(tmp: Path, events: int = 10_000) -> Loaded:
     server = start_server(tmp / "nats")
     try:
-        admin = await connect(server.url, "provisioner")
-        await provision(admin.jetstream())
-        await admin.close()
+        await provisioned(server.url)
         nc = await connect(server.url)
         try:
             js = nc.jetstream()

@@ -26,8 +26,7 @@ from bench.region_rebuild import REPLAYED, Rebuilt, raw_replay, read_count, read
 from bench.region_store import Params, Stored, manifest, write
 from bench.timing import Rate
 from shared.envelope import STREAM
-from shared.topology import provision
-from tests.support.bus import connect, start_server
+from tests.support.bus import connect, provisioned, start_server
 
 TARGET_S = 600.0
 console = Console() if sys.stdout.isatty() else Console(width=160)  # a log file keeps every column
@@ -57,9 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def fill(url: str, directory: Path, params: Params) -> Stored:
-    admin = await connect(url, "provisioner")
-    await provision(admin.jetstream())
-    await admin.close()
+    await provisioned(url)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, disable=manifest(directory) is not None) as bar:
         task = bar.add_task("generating the region's history", total=params.events)

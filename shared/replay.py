@@ -203,11 +203,11 @@ async def rebuild_many(
     full, room = asyncio.Event(), asyncio.Event()
     room.set()
     state = {"left": -1, "total": 0}
-    flow: list[_FlowControl] = []
+    flow: _FlowControl | None = None  # set once subscribed: the callback reads it as it runs
 
     async def take(msg: Msg) -> None:
-        if flow:
-            await flow[0].answer()
+        if flow is not None:
+            await flow.answer()
         while len(buffer) >= batch * 4:
             room.clear()
             await room.wait()
@@ -225,7 +225,7 @@ async def rebuild_many(
     sub = await js.subscribe(
         first, stream=STREAM, ordered_consumer=True, config=config, cb=take, pending_bytes_limit=pending_bytes
     )
-    flow.append(_FlowControl(sub))
+    flow = _FlowControl(sub)
     done = 0
     with _paced_collector():
         try:

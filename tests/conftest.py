@@ -11,9 +11,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from shared.natsserver import NatsServer
-from shared.topology import provision
 from tests.pg import postgres_server
-from tests.support.bus import connect, start_server
+from tests.support.bus import connect, provisioned, start_server
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +39,7 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 
 @pytest.fixture
 async def nc(nats_url: str) -> AsyncIterator[Client]:
-    provisioner = await connect(nats_url, "provisioner")
-    await provision(provisioner.jetstream())
-    await provisioner.close()
+    await provisioned(nats_url)
     client = await connect(nats_url)
     yield client
     await client.close()

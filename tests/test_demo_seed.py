@@ -21,8 +21,7 @@ from shared.envelope import STREAM
 from shared.natsserver import NatsServer
 from shared.replay import rebuild
 from shared.seed import UNITS
-from shared.topology import provision
-from tests.support.bus import connect, seeds
+from tests.support.bus import connect, provisioned, seeds
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 NOW = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)  # week 48: ten weeks into the quarter
@@ -48,9 +47,7 @@ async def test_the_seeded_demo_region_shows_weekly_trends_with_small_cells_suppr
     url = nats_server.url
     harness = await connect(url)
     js = harness.jetstream()
-    provisioner = await connect(url, "provisioner")
-    await provision(provisioner.jetstream())
-    await provisioner.close()
+    await provisioned(url)
 
     mark = tmp_path / "demo-seeded.json"
     first = await seed(url, seeds(url), NOW, weeks=WEEKS, mark=mark)

@@ -12,8 +12,7 @@ from shared.contracts.intake import SupportRequested
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
-from shared.topology import provision
-from tests.support.bus import connect
+from tests.support.bus import connect, provisioned
 from tests.support.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
@@ -21,9 +20,7 @@ A = "riverton-fire"
 
 
 async def history(url: str, n: int) -> None:
-    provisioner = await connect(url, "provisioner")
-    await provision(provisioner.jetstream())
-    await provisioner.close()
+    await provisioned(url)
     nc = await connect(url)
     store = EventStore(nc.jetstream())
     for _ in range(n):

@@ -24,9 +24,9 @@ from shared.natsserver import NatsServer
 from shared.projection import add_later, digest, later, position, replace_later
 from shared.replay import rebuild, rebuild_many
 from shared.runner import ProjectionRunner
-from shared.topology import DLQ_STREAM, Consumer, provision
+from shared.topology import DLQ_STREAM, Consumer
 from tests.pg import fresh_database
-from tests.support.bus import connect
+from tests.support.bus import connect, provisioned
 
 pytestmark = pytest.mark.integration
 
@@ -509,9 +509,7 @@ async def test_a_replay_slower_than_the_log_holds_the_server_back_and_drops_noth
     only as the replay takes messages, so a projection slower than the log never overflows the
     subscription's pending limit (no message dropped, no ordered-consumer restart): here the log holds
     62 MiB on its own server, most of it large messages the replay skips as unreadable."""
-    provisioner = await connect(nats_server.url, "provisioner")
-    await provision(provisioner.jetstream())
-    await provisioner.close()
+    await provisioned(nats_server.url)
     nc = await connect(nats_server.url)
     try:
         js = nc.jetstream()

@@ -17,6 +17,7 @@ from nats.js.errors import NotFoundError
 
 from shared import busclient
 from shared.natsserver import DEMO_AGENCIES, NatsServer
+from shared.topology import provision
 
 AGENCIES = (*DEMO_AGENCIES, "a1", "a2")  # one CAD identity each
 _SEEDS: dict[str, Path] = {}
@@ -52,6 +53,16 @@ def seeds(url: str) -> Path:
 async def connect(url: str, user: str = "harness", **options: Any) -> Client:
     """A client on `url` as `user` (a service name, "provisioner", "cad-<agency>", or "harness")."""
     return await busclient.connect(url, user, seed(url, user), **options)
+
+
+async def provisioned(url: str) -> None:
+    """The log's streams and every service's durables on `url`, created (or brought up to date) as the
+    provisioner identity, as `peerline bootstrap` does."""
+    admin = await connect(url, "provisioner")
+    try:
+        await provision(admin.jetstream())
+    finally:
+        await admin.close()
 
 
 async def messages(js: JetStreamContext, stream: str, subject: str = ">") -> list[RawStreamMsg]:
