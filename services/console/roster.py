@@ -1,6 +1,7 @@
 """The coordinator's peer roster through its lifecycle: application → selection → training (with its
 expiry) → mentor → active → re-confirmation → deselection, every step a coded command to matching (the
-page after a step shows the card the command returned); and the team's load at a glance."""
+page after a step shows the card the command returned); and the team's load at a glance,
+kept current by htmx polling."""
 
 from __future__ import annotations
 
@@ -33,16 +34,29 @@ def peers_path(me: Session, peer_ref: str = "") -> str:
     return f"/v1/agencies/{me.agency}/peers" + (f"/{peer_ref}" if peer_ref else "")
 
 
+async def team(request: Request, me: Session) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await backend(request).call(
+        "matching", "GET", peers_path(me) + "?limit=500", me
+    )
+    return found
+
+
 @router.get("")
 async def roster(request: Request, me: Coordinator) -> Response:
-    team = await backend(request).call("matching", "GET", peers_path(me) + "?limit=500", me)
     return page(
         request,
         "coordinator/roster.html",
-        team=team,
+        team=await team(request, me),
         disciplines=get_args(Discipline),
         languages=get_args(Language),
     )
+
+
+@router.get("/rows")
+async def rows(request: Request, me: Coordinator) -> Response:
+    """The roster's rows alone, for the page's polling: a step just taken, or a peer going on duty,
+    shows without a reload."""
+    return page(request, "coordinator/_roster_rows.html", team=await team(request, me))
 
 
 @router.post("", dependencies=CHANGE)

@@ -1,8 +1,8 @@
 """The coordinator in Chromium against every service: the queue follows a new request; the case page
 says why its peer was chosen; the coordinator gives it to another peer, then deselects that peer and the
-case is handed on, not left; an applicant goes through selection, training with its expiry, activation;
-a CAD roster CSV is imported and read back, and re-mapping a CAD id to another member is refused with the
-line named. Every page passes axe."""
+case is handed on, not left; an applicant goes through selection, training with its expiry, activation, and
+the roster follows without a reload; a CAD roster CSV is imported and read back, and re-mapping a CAD id
+to another member is refused with the line named. Every page passes axe."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_queue_why_assign_deselect_hands_on(stack: tuple[Cluster, str], browser:
 
 
 def test_an_applicant_goes_through_the_lifecycle(stack: tuple[Cluster, str], browser: Browser) -> None:
-    _, url = stack
+    cluster, url = stack
     page = signed_in(browser, url, COORDINATOR, "/coordinator")
     page.goto(f"{url}/coordinator/roster")
     expect(page.locator("#roster tbody tr").first).to_be_visible()
@@ -83,9 +83,13 @@ def test_an_applicant_goes_through_the_lifecycle(stack: tuple[Cluster, str], bro
     expect(page.locator("#card")).to_contain_text("lapses 2028-06-30")
     accessible(page)
     page.goto(f"{url}/coordinator/roster")
-    expect(page.locator(f"#roster tr[data-peer='{ref}']")).to_have_attribute(
-        "data-stage", "active", timeout=10000
-    )
+    row = page.locator(f"#roster tr[data-peer='{ref}']")
+    expect(row).to_have_attribute("data-stage", "active", timeout=15000)  # the rows poll every 5 s
+    expect(row).to_contain_text("off duty")
+    peer_path = f"/v1/agencies/{EMS}/peers/{ref}/availability"
+    call(cluster, "PUT", "matching", peer_path, "coordinator", EMS, json={"available": True})
+    expect(row).to_contain_text("on duty", timeout=15000)  # no reload: the roster follows the log
+    accessible(page)
 
 
 def test_cad_roster_import_reads_back_and_refuses_to_move_an_id(
