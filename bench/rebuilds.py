@@ -4,9 +4,9 @@ empty SQLite file) from a realistic mixed history — the demo's activity model 
 year (`bench.region_store`, made once under var/bench-region/ and reused) — each beside the raw callback
 replay of the same log. Timed in this process, so a service's interpreter start-up is not counted.
 
-A service's rebuild reads what its subscription delivers: the whole log where a consumer filters in the
-client (`Consumer.read_all`) or one pass serves several projections, else only its consumer's subjects
-(intake's case events). Its rate is messages read per second beside the raw callback replay of that same
+A service's rebuild reads what its subscription delivers (`shared.replay.subscription`): the whole log
+where one pass serves several projections, else only its consumer's subjects (intake's case events,
+matching's directory events). Its rate is messages read per second beside the raw callback replay of that same
 subscription; what its projections applied (summed over them) is reported beside it."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ STORE = Path("var/bench-region")
 class Rebuilt:
     service: str
     seconds: float
-    read: int  # messages its one pass read from the log (the whole log when a consumer filters in the client)
+    read: int  # messages its one pass read from the log (the whole log when it serves several projections)
     applied: int  # events its projections' filters select (summed over its projections)
     log: int = 0  # events in the whole log
     library_seconds: float = 0.0  # the same projections rebuilt through eventsourcing's reader

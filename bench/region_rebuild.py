@@ -44,7 +44,7 @@ class Rebuilt:
     service: str
     seconds: float
     applied: int  # events its projections' filters select
-    read: int  # events it read from the log (a read-all consumer reads every one and skips the rest)
+    read: int  # events it read from the log (several projections read every one, each skipping the rest)
     ok: bool
 
     @property
@@ -76,8 +76,8 @@ def rebuild(url: str, service: str, workdir: Path, applied: int, read: int) -> R
 
 def read_count(consumers: list[Consumer], log_events: int, applied: int) -> int:
     """What a service's one-pass rebuild reads (`shared.replay.subscription`): the whole log once for
-    several projections or a read-all consumer, else what its one consumer's filter selects."""
-    return log_events if len(consumers) > 1 or any(c.read_all for c in consumers) else applied
+    several projections, else what its one consumer's filter selects."""
+    return log_events if len(consumers) > 1 else applied
 
 
 async def raw_replay(js: JetStreamContext, events: int) -> Rate:

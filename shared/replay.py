@@ -147,10 +147,14 @@ def _apply_raw(engine: Engine, pairs: Sequence[Pair], msgs: list[Msg], wanted: W
 
 def subscription(pairs: Sequence[Pair]) -> tuple[str, ConsumerConfig]:
     """The subject and ordered-consumer config a rebuild of `pairs` reads through: the whole log for
-    several projections or a read-all consumer (the rest skipped in the client), else its own filter."""
+    several projections (one pass, each skipping what it does not want in the client), else the one
+    consumer's own filter subjects, filtered by the server. A read-all durable (`Consumer.read_all`) reads
+    everything live, where several filters cost the server more than the client's skipping; a replay's
+    ordered consumer is the other way round: the server's filter skipped matching's 3.6M unwanted
+    messages of a 5M regional log faster than the client could read them."""
     subjects = list(dict.fromkeys(s for _, c in pairs for s in c.filter_subjects))
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    if len(pairs) > 1 or pairs[0][1].read_all:
+    if len(pairs) > 1:
         return "ev.>", config
     if len(subjects) > 1:
         config.filter_subjects = subjects
@@ -221,7 +225,7 @@ async def rebuild_many(
 
     first, config = subscription(pairs)
     shared = len(pairs) > 1
-    wanted = Wanted([c if shared or c.read_all else None for _, c in pairs])
+    wanted = Wanted([c if shared else None for _, c in pairs])
     sub = await js.subscribe(
         first, stream=STREAM, ordered_consumer=True, config=config, cb=take, pending_bytes_limit=pending_bytes
     )
