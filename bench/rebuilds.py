@@ -5,9 +5,11 @@ year (`bench.region_store`, made once under var/bench-region/ and reused) — ea
 replay of the same log. Timed in this process, so a service's interpreter start-up is not counted.
 
 A service's rebuild reads what its subscription delivers (`shared.replay.subscription`): the whole log
-where one pass serves several projections, else only its consumer's subjects (intake's case events,
-matching's directory events). Its rate is messages read per second beside the raw callback replay of that same
-subscription; what its projections applied (summed over them) is reported beside it."""
+where one pass serves several projections or a read-all consumer skips in the client, else only its
+consumer's subjects (intake's case events; matching's directory events, `Consumer.replay_filtered`).
+Its rate is messages read per second beside the raw callback replay of that same subscription; what its
+projections applied (summed over them) is reported beside it. A rebuild of 10,000 events or more applies
+in a forked child process (`shared.applier`), as `peerline replay` does."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ STORE = Path("var/bench-region")
 class Rebuilt:
     service: str
     seconds: float
-    read: int  # messages its one pass read from the log (the whole log when it serves several projections)
+    read: int  # messages its one pass read from the log (the whole log when it skips in the client)
     applied: int  # events its projections' filters select (summed over its projections)
     log: int = 0  # events in the whole log
     library_seconds: float = 0.0  # the same projections rebuilt through eventsourcing's reader

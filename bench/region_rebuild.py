@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 
 from bench.raw import ordered_baseline
 from bench.timing import Rate
+from shared.replay import whole_log
 from shared.topology import Consumer
 from tests.support.bus import seeds
 
@@ -44,7 +45,7 @@ class Rebuilt:
     service: str
     seconds: float
     applied: int  # events its projections' filters select
-    read: int  # events it read from the log (several projections read every one, each skipping the rest)
+    read: int  # events it read from the log (a whole-log replay reads every one and skips the rest)
     ok: bool
 
     @property
@@ -76,8 +77,8 @@ def rebuild(url: str, service: str, workdir: Path, applied: int, read: int) -> R
 
 def read_count(consumers: list[Consumer], log_events: int, applied: int) -> int:
     """What a service's one-pass rebuild reads (`shared.replay.subscription`): the whole log once for
-    several projections, else what its one consumer's filter selects."""
-    return log_events if len(consumers) > 1 else applied
+    several projections or a read-all consumer, else what its one consumer's filter selects."""
+    return log_events if whole_log(consumers) else applied
 
 
 async def raw_replay(js: JetStreamContext, events: int) -> Rate:

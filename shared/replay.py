@@ -13,6 +13,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
+from shared.applier import FORK_FROM, ApplyFailed, Forked, InThread, forkable
 from shared.envelope import STREAM
 from shared.items import Item, decode, delivered, position
 from shared.projection import Projection, apply_batch, reset
@@ -21,6 +22,7 @@ from shared.topology import Consumer
 
 Progress = Callable[[int, int], None]  # (done, total)
 PENDING_BYTES = 64 * 1024 * 1024  # the client's own limit under the server's flow control
+WHOLE_LOG = "ev.>"
 
 
 class _FlowControl:
@@ -147,18 +149,20 @@ def _apply_raw(engine: Engine, pairs: Sequence[Pair], msgs: list[Msg], wanted: W
 
 def subscription(pairs: Sequence[Pair]) -> tuple[str, ConsumerConfig]:
     """The subject and ordered-consumer config a rebuild of `pairs` reads through: the whole log for
-    several projections (one pass, each skipping what it does not want in the client), else the one
-    consumer's own filter subjects, filtered by the server. A read-all durable (`Consumer.read_all`) reads
-    everything live, where several filters cost the server more than the client's skipping; a replay's
-    ordered consumer is the other way round: the server's filter skipped matching's 3.6M unwanted
-    messages of a 5M regional log faster than the client could read them."""
+    several projections or a read-all consumer (each skipping what it does not want in the client), else
+    the one consumer's own filter subjects, filtered by the server (`Consumer.replay_filtered`)."""
     subjects = list(dict.fromkeys(s for _, c in pairs for s in c.filter_subjects))
     config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
-    if len(pairs) > 1:
-        return "ev.>", config
+    if whole_log([c for _, c in pairs]):
+        return WHOLE_LOG, config
     if len(subjects) > 1:
         config.filter_subjects = subjects
     return subjects[0], config
+
+
+def whole_log(consumers: Sequence[Consumer]) -> bool:
+    """Whether a rebuild of these consumers' projections reads the whole log (each skipping the rest)."""
+    return len(consumers) > 1 or (consumers[0].read_all and not consumers[0].replay_filtered)
 
 
 async def rebuild(
@@ -186,6 +190,7 @@ async def rebuild_many(
     progress: Progress | None = None,
     idle_timeout: float = 30.0,
     pending_bytes: int = PENDING_BYTES,
+    fork: bool | None = None,
 ) -> int:
     """Replay every event the consumers' filters select into emptied projections, in one pass over the
     log (several projections: one subscription on the whole log, each event decoded once). Returns the
@@ -196,6 +201,8 @@ async def rebuild_many(
     Messages arrive through an ordered push consumer into a bounded buffer: when the buffer is full the
     callback waits, so the server's flow control holds back the rest instead of the client dropping it.
     Raises ReplayIncomplete if fewer events arrive than the log held when the replay began.
+    `fork`: apply in a forked child process (`shared.applier`) — None: when the log holds at least
+    `FORK_FROM` events for it and the database is not in memory.
     """
     names = ", ".join(p.name for p, _ in pairs)
     for projection, _ in pairs:
@@ -224,13 +231,18 @@ async def rebuild_many(
             full.set()
 
     first, config = subscription(pairs)
-    shared = len(pairs) > 1
-    wanted = Wanted([c if shared else None for _, c in pairs])
+    whole = whole_log([c for _, c in pairs])
+    wanted = Wanted([c if whole else None for _, c in pairs])
     sub = await js.subscribe(
         first, stream=STREAM, ordered_consumer=True, config=config, cb=take, pending_bytes_limit=pending_bytes
     )
     flow = _FlowControl(sub)
     done = 0
+
+    def apply(msgs: list[Msg]) -> None:
+        _apply_raw(engine, pairs, msgs, wanted)
+
+    applier: InThread | Forked | None = None
     with _paced_collector():
         try:
             while True:
@@ -243,13 +255,23 @@ async def rebuild_many(
                 msgs = buffer[:]
                 del buffer[:]
                 room.set()
-                await asyncio.to_thread(_apply_raw, engine, pairs, msgs, wanted)
-                done += len(msgs)
+                if applier is None:  # the log's size is known from the first message
+                    big = state["total"] >= FORK_FROM if fork is None else fork
+                    applier = Forked(engine, apply) if big and forkable(engine) else InThread(apply)
+                done += await applier.put(msgs)
                 if progress:
                     progress(done, state["total"])
                 if state["left"] == 0 and not buffer:
                     break
+            if applier is not None:
+                done += await applier.finish()
+                if progress:
+                    progress(done, state["total"])
+        except ApplyFailed as exc:
+            raise ReplayIncomplete(f"{names}: {done} of {state['total']} events, then {exc}") from exc
         finally:
+            if applier is not None:
+                applier.close()
             await sub.unsubscribe()
     if done < state["total"]:
         raise ReplayIncomplete(f"{names}: {done} of {state['total']} events replayed")

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -480,8 +481,12 @@ async def test_a_consumer_reading_the_whole_log_applies_only_what_it_wants(
     assert info.num_pending == 0 and info.num_ack_pending == 0  # the skipped ones were acked too
     rebuilt = make_engine(f"sqlite:///{tmp_path}/rebuilt.db")
     read = await rebuild(js, rebuilt, Counting(c.durable), c)
-    assert read == 15, "a replay of one consumer lets the server filter: it reads no noise"
+    assert read == (await js.stream_info(STREAM)).state.messages, "its replay reads the whole log too"
     assert digest(rebuilt, proj) == digest(engine, proj)
+    filtered = make_engine(f"sqlite:///{tmp_path}/filtered.db")
+    read = await rebuild(js, filtered, Counting(c.durable), replace(c, replay_filtered=True))
+    assert read == 15, "replay_filtered: the server filters the replay, which reads no noise"
+    assert digest(filtered, proj) == digest(engine, proj)
 
 
 async def test_a_wanted_event_another_subscriber_took_is_applied_before_skipping_past_it(

@@ -19,6 +19,7 @@ CONSUMERS = (
         DIRECTORY,
         description="matching's peer directory, open assignments, incident crews and timers",
         read_all=True,  # wants much of the log: skipping in the client beats nine server-side filters
+        replay_filtered=True,  # but only a quarter of it: a replay lets the server skip the rest
     ),
     Consumer.of(
         "matching-assigner",
@@ -40,5 +41,9 @@ def directory_replica(durable: str) -> Consumer:
     if durable not in REPLICA_DURABLES:
         raise ValueError(f"a directory replica reads one of {', '.join(REPLICA_DURABLES)}")
     return Consumer.of(
-        durable, DIRECTORY, description="matching's directory for an extra replica", read_all=True
+        durable,
+        DIRECTORY,
+        description="matching's directory for an extra replica",
+        read_all=True,
+        replay_filtered=True,
     )
