@@ -13,7 +13,7 @@ from shared.files import private_file
 def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[1] if "///" in url else ""  # "sqlite://": in memory, no file
         if path and path != ":memory:" and not path.startswith("file:"):
             private_file(Path(path))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}

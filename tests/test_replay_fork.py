@@ -117,6 +117,7 @@ def test_a_database_in_memory_is_never_handed_to_a_child(tmp_path: Path) -> None
     assert not forkable(make_engine("sqlite://"))
     assert not forkable(make_engine("sqlite:///:memory:"))
     assert forkable(make_engine(f"sqlite:///{tmp_path}/on-disk.db"))
+    assert not Path("sqlite:").exists(), "an in-memory URL makes no file"
 
 
 def _children() -> set[int]:
