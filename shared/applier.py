@@ -80,7 +80,11 @@ class Forked:
         return await asyncio.to_thread(self._put, rows)
 
     def _put(self, rows: list[Raw]) -> int:
-        self.pipe.send_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+        try:
+            self.pipe.send_bytes(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError as exc:  # the child stopped while this batch was on its way: its answer says why
+            self._drain()
+            raise ApplyFailed("the applying process stopped") from exc
         self.sent.append(len(rows))
         return self._answered() if len(self.sent) > 1 else 0
 

@@ -102,11 +102,12 @@ async def test_a_batch_the_child_cannot_apply_ends_the_replay_with_its_reason(
     js: JetStreamContext, tmp_path: Path
 ) -> None:
     ag, noise = agency(), agency()
-    seqs = await publish_requests(js, ag, 30)
+    seqs = await publish_requests(js, ag, 1500)
     engine = make_engine(f"sqlite:///{tmp_path}/failing.db")
     children = _children()
-    with pytest.raises(ReplayIncomplete) as raised:
-        await rebuild_many(js, engine, pairs_for(ag, noise, fail_on=seqs[17]), batch=5, fork=True)
+    with pytest.raises(ReplayIncomplete) as raised:  # batches larger than the pipe holds: the next one is
+        # still being sent when the child stops, and the reason is read all the same
+        await rebuild_many(js, engine, pairs_for(ag, noise, fail_on=seqs[17]), batch=700, fork=True)
     reason = str(raised.value)
     assert "ValueError in test_replay_fork.apply" in reason and "c-" not in reason, reason
     assert _children() == children, "the child was reaped"
