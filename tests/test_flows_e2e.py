@@ -206,6 +206,10 @@ def test_a_peer_never_gets_their_own_request_nor_a_captain_the_peer_who_reports_
             f"{api}/{peer_ref}/acknowledgement", headers=me, json={"policy_version": "1"}
         ).is_success
         assert httpx.put(f"{api}/{peer_ref}/availability", headers=me, json={"available": True}).is_success
+        deadline = time.monotonic() + 20  # matched on the directory view: wait until it has them on duty
+        while not httpx.get(f"{api}/{peer_ref}", headers=me).json().get("on_duty"):
+            assert time.monotonic() < deadline, "the directory never showed the peer on duty"
+            time.sleep(0.05)
         return peer_ref
 
     def outcome(agency: str, subject: str) -> str:

@@ -69,6 +69,9 @@ async def new_peer(client: Client, agency: str = A, **body: Any) -> str:
     assert r.status_code == 200, r.text
     r = await client.call("PUT", f"{base}/availability", "peer", agency, ref, json={"available": True})
     assert r.status_code == 200 and r.json()["on_duty"], r.text
+    # The command answers from the peer's own events; the assigner decides on the directory view, which
+    # may not have applied them yet. A request arriving before that finds nobody on duty, as it should.
+    await eventually(client, base, lambda card: card["on_duty"], agency=agency)
     return ref
 
 
