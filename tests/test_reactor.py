@@ -18,6 +18,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, NotFoundError
 
+from services.escalation import reactions as escalation_reactions
 from services.escalation.reactions import routes as escalation_routes
 from services.escalation.settings import EscalationSettings
 from services.intake import reactions as cad_inbox
@@ -150,11 +151,12 @@ async def test_an_unavailable_log_is_waited_out_never_dead_lettered(bench: Bench
 def test_the_asyncapi_document_lists_each_reaction_and_what_it_publishes(tmp_path: Path) -> None:
     settings = EscalationSettings(var_dir=tmp_path)
     router, _ = escalation_routes()
-    reactions = Reactions(settings, router, cad_inbox.routes(), matching_reactor.routes())
+    documented = (escalation_reactions.documentation(), cad_inbox.routes(), matching_reactor.routes())
+    reactions = Reactions(settings, router, *documented)
     doc = AsyncAPI(reactions.broker, title="Peerline reactions").to_specification().to_jsonable()
     operations = {name: op["action"] for name, op in doc["operations"].items()}
     assert {k: v for k, v in operations.items() if v == "receive"}.keys() == {
-        "escalation-riskflags",
+        "escalation-riskflags",  # a batch reaction too: read without faststream, for speed
         "escalation-missedpages",
         "escalation-notifier",
         "intake-cad-inbox",
@@ -178,9 +180,16 @@ def test_each_reaction_acts_on_exactly_what_its_durable_delivers() -> None:
     """A reaction's events are its durable's (shared/consumers): its handler names each of them, and no
     other (an event it names but its durable filters out would never arrive)."""
     router, _ = escalation_routes()
-    for sub in router.subscribers:
-        durable = consumer(sub.extra_options["durable"])
-        handler = sub.calls[0].handler._original_call
+    handlers = [
+        (consumer(s.extra_options["durable"]), s.calls[0].handler._original_call) for s in router.subscribers
+    ]
+    handlers.append((escalation_reactions.RISK_FLAGS, escalation_reactions.RiskFlags.raise_concern))
+    assert {d.durable for d, _ in handlers} == {
+        "escalation-riskflags",
+        "escalation-missedpages",
+        "escalation-notifier",
+    }
+    for durable, handler in handlers:
         named, delivered = named_events(handler), set(durable.events)
         assert named == delivered, (
             f"{handler.__name__} on {durable.durable}: delivered, not acted on: {names(delivered - named)}; "

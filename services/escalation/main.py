@@ -20,11 +20,12 @@ from services.escalation.domain.policies import DEMO_REGION
 from services.escalation.pages import Pager
 from services.escalation.projection import EscalationProjection
 from services.escalation.projection.verify import verify
-from services.escalation.reactions import routes
+from services.escalation.reactions import risk_flags, routes
 from services.escalation.settings import EscalationSettings
 from services.escalation.tables import timers
 from shared import entry
 from shared.auth import Auth
+from shared.batches import BatchReaction
 from shared.clock import Clock, SystemClock
 from shared.db import make_engine
 from shared.eventstore import EventStore
@@ -48,7 +49,7 @@ class Escalation:
         )
         self._store: EventStore | None = None
         self._nc: Client | None = None
-        router, _ = routes(lambda: self.commands, settings.risk_flag_category)
+        router, _ = routes(lambda: self.commands)
         self.commands = Commands(
             self.store, self.nc, self.clock, settings.reveal_timeout_s, page=Pager(self.nc).send
         )
@@ -65,6 +66,7 @@ class Escalation:
             attempts=Attempts(give_up=dead_letters(lambda: self.store().js, "escalation-view")),
         )
         self.ready = False
+        self._flags: tuple[BatchReaction, asyncio.Event, asyncio.Task[None]] | None = None
 
     def store(self) -> EventStore:
         if self._store is None:
@@ -90,7 +92,22 @@ class Escalation:
                 await self.commands.seed_policy(agency, policy)
         await runner.catch_up()
         await self.reactions.start()
+        flags = risk_flags(
+            self.nc(), lambda: self.commands, self.settings.risk_flag_category, self.settings.max_deliveries
+        )
+        await flags.start()
+        stop = asyncio.Event()
+        self._flags = (flags, stop, asyncio.create_task(flags.run(stop)))
         return runner
+
+    async def stop_reactions(self) -> None:
+        """Stop reacting: the risk-flag reaction finishes what it has fetched; the durables stay."""
+        if self._flags is not None:
+            _, stop, task = self._flags
+            self._flags = None
+            stop.set()
+            await task
+        await self.reactions.stop()
 
     async def run(self, stop: asyncio.Event) -> None:
         runner = await self.start()
@@ -106,7 +123,7 @@ class Escalation:
         try:
             await run_until_stopped(tasks, stop)
         finally:
-            await self.reactions.stop()
+            await self.stop_reactions()
 
 
 def create_app(settings: EscalationSettings | None = None, **overrides: object) -> Escalation:

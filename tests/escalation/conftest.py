@@ -174,7 +174,7 @@ async def h(nats_server: NatsServer, tmp_path: Path) -> AsyncIterator[Harness]:
     await nc.subscribe("notify.>", cb=on_page)
     yield h
     await runner.stop()
-    await app.reactions.stop()
+    await app.stop_reactions()
     await nc.close()
 
 

@@ -37,7 +37,7 @@ async def policy_versions(server: NatsServer, var: Path, **settings: bool) -> di
         return {agency: (await app.commands.policy(agency)).version for agency in DEMO_REGION}
     finally:
         await runner.stop()
-        await app.reactions.stop()
+        await app.stop_reactions()
 
 
 async def test_a_region_starts_without_demo_policies_unless_asked(

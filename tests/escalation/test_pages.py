@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.escalation import domain
@@ -98,3 +99,26 @@ async def test_a_risk_flag_where_no_policy_is_recorded_still_pages(h: Harness) -
     page = await h.page()
     assert (page.agency, page.case_id, page.role, page.disclosable) == (agency, case_id, "clinician", False)
     assert page.escalation_id == escalation_id_for(flagged)
+
+
+async def test_the_page_and_the_escalation_continue_the_trace_of_the_flagged_report(h: Harness) -> None:
+    case_id = await h.open_case()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    seen: asyncio.Queue[tuple[str, dict[str, str]]] = asyncio.Queue()
+
+    async def on_msg(msg: Msg) -> None:
+        await seen.put((msg.subject, msg.headers or {}))
+
+    subs = [
+        await h.nc.subscribe(f"notify.{AGENCY}.>", cb=on_msg),
+        await h.nc.subscribe(f"ev.{AGENCY}.escalation.*.escalation_triggered", cb=on_msg),
+    ]
+    flagged = Envelope.wrap(RISK, agency=AGENCY, subject=case_id, source="test/tracking")
+    headers = {**headers_for(flagged), "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    await h.nc.jetstream().publish(flagged.nats_subject, flagged.to_bytes(), stream=STREAM, headers=headers)
+    got = dict([await asyncio.wait_for(seen.get(), 10) for _ in range(2)])
+    for sub in subs:
+        await sub.unsubscribe()
+    assert {s.split(".")[0] for s in got} == {"notify", "ev"}
+    for subject, sent in got.items():
+        assert sent["traceparent"].split("-")[1] == trace_id, subject
