@@ -4,11 +4,11 @@ A reaction is written as faststream's documentation writes a subscriber, on a ro
 composition root includes in its reaction broker (one router per app: a faststream router belongs to
 one broker):
 
-    async def raise_concern(delivered: Delivered, commands: Commands = Depends(provided("commands"))):
+    async def page_next_tier(delivered: Delivered, commands: Commands = Depends(provided("commands"))):
         ...
 
     router = NatsRouter()
-    reaction(router, consumer("escalation-riskflags"), workers=8)(raise_concern)
+    reaction(router, consumer("escalation-missedpages"), workers=2)(page_next_tier)
 
 - The body is a `Delivered` (the envelope, its typed event, its stream sequence) made by ONE decoder,
   the contract registry's (`decode`); an inbox of outside documents passes its own decoder, which raises
