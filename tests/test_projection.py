@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nats.js import JetStreamContext
@@ -542,3 +543,44 @@ async def test_a_replay_slower_than_the_log_holds_the_server_back_and_drops_noth
         await nc.close()
     assert read == 11 * n and len(seen) == n and seen == sorted(seen)
     assert not [r for r in caplog.records if "slow consumer" in f"{r.getMessage()} {r.exc_info}"]
+
+
+class SizedRunner(ProjectionRunner):
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.sizes: list[int] = []
+
+    async def step(self, timeout: float = 1.0) -> int:
+        n = await super().step(timeout)
+        if n:
+            self.sizes.append(n)
+        return n
+
+
+async def test_a_lingering_runner_applies_what_arrives_after_a_short_batch_in_one_transaction(
+    js: JetStreamContext, tmp_path: Path
+) -> None:
+    ag = agency()
+    c = await consumer_for(js, ag)
+    engine = make_engine(f"sqlite:///{tmp_path}/view.db")
+    proj = Counting(c.durable)
+    runner = SizedRunner(js, engine, proj, c, batch=10, linger_s=1.0)
+    await runner.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop))
+    try:
+        await publish_requests(js, ag, 1)
+        for _ in range(100):  # the first event after a quiet spell is applied at once
+            if proj.total(engine) == 1:
+                break
+            await asyncio.sleep(0.01)
+        await publish_requests(js, ag, 5)  # within the pause that follows it
+        for _ in range(300):
+            if proj.total(engine) == 6:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await task
+    assert proj.total(engine) == 6
+    assert runner.sizes == [1, 5]

@@ -31,7 +31,7 @@ from shared.db import make_engine
 from shared.eventstore import EventStore
 from shared.projection import Projection, ensure_schema
 from shared.reactor import Policy, Reactions
-from shared.runner import ProjectionRunner
+from shared.runner import LINGER_S, ProjectionRunner
 from shared.service import Task, connect_nats, http_task, ops_app, run_until_stopped
 from shared.timers import Attempts, TimerLoop, dead_letters
 from shared.topology import Consumer, consumer
@@ -85,7 +85,7 @@ class Escalation:
         js = await self.reactions.connect()
         self._nc = self.reactions.broker.connection
         self._store = EventStore(js)
-        runner = ProjectionRunner(js, self.engine, view, source)
+        runner = ProjectionRunner(js, self.engine, view, source, linger_s=LINGER_S)  # see shared.runner
         await runner.start()
         if self.settings.seed_demo_policies:
             for agency, policy in DEMO_REGION.items():

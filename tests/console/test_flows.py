@@ -154,7 +154,7 @@ async def test_a_member_leaves_a_callback_meets_the_peer_who_reads_it_and_crisis
     released = wait_for_event(stack[0], f"ev.{FIRE}.case.{case_id}.callback_released")
     assert "555" not in str(released.data)
 
-    page = await page_with(live, f"/member/cases/{case_id}", 'data-status="accepted"')
+    page = await page_with(live, f"/member/cases/{case_id}", "Your peer has your callback number")
     assert 'data-status="accepted"' in page and 'class="peer-card"' in page
     assert "Your peer will contact you" in page and "Your peer has your callback number" in page
     assert "988" in page and 'id="callback-form"' not in page
