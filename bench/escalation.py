@@ -1,6 +1,7 @@
 """`python -m bench.escalation`: how fast escalation pages tier 1, beside the raw JetStream round trip.
 
-One private nats-server; the escalation service runs as its own process, as in production. Offered the
+One private nats-server; the escalation service runs as its own process, as in production, exporting its
+spans over OTLP (tracing on, as `python -m bench` runs it: `traced`). Offered the
 same paced load in the same run:
   raw        publish to the log → a push consumer's callback (nats-py, nothing else);
   risk flag  `contact_logged` with a risk flag → the reaction appends `escalation_triggered` (seen in the
@@ -33,6 +34,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from bench.otlp import Sink
 from shared.contracts.base import Event
 from shared.contracts.escalation import DisclosurePolicyRecorded, Tier, TierNotification
 from shared.contracts.intake import SupportRequested
@@ -77,6 +79,21 @@ def quiet_collector() -> Iterator[None]:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+@contextmanager
+def traced() -> Iterator[None]:
+    """Tracing on, as `python -m bench` and a deployment run it: the service exports its spans (to a sink
+    here) unless an endpoint is already set."""
+    if os.environ.get("PEERLINE_OTLP_ENDPOINT"):
+        yield
+        return
+    with Sink() as sink:
+        os.environ["PEERLINE_OTLP_ENDPOINT"] = sink.endpoint
+        try:
+            yield
+        finally:
+            del os.environ["PEERLINE_OTLP_ENDPOINT"]
 
 
 def summarise(path: str, sent: int, samples: list[float]) -> Latency:
@@ -232,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.events <= 0 or args.rate <= 0:
         p.error("--events and --rate must be positive")
-    with tempfile.TemporaryDirectory(prefix="peerline-bench-esc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="peerline-bench-esc-") as tmp, traced():
         server = start_server(Path(tmp) / "nats")
         try:
             results, cpu_ms = asyncio.run(
