@@ -80,12 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # `kill` ends the run like Ctrl-C: the services and nats-server it started are stopped, not orphaned
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    with Sink() as sink:  # every service started below exports its spans here: tracing on, as deployed
-        os.environ["PEERLINE_OTLP_ENDPOINT"] = sink.endpoint
-        try:
-            return measure(args, sink)
-        finally:
-            del os.environ["PEERLINE_OTLP_ENDPOINT"]
+    with Sink().as_endpoint() as sink:  # every service started below exports its spans here, as deployed
+        return measure(args, sink)
 
 
 def measure(args: argparse.Namespace, sink: Sink) -> int:

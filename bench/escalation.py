@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from bench.otlp import Sink
+from bench.otlp import ENDPOINT, Sink
 from shared.contracts.base import Event
 from shared.contracts.escalation import DisclosurePolicyRecorded, Tier, TierNotification
 from shared.contracts.intake import SupportRequested
@@ -81,19 +81,10 @@ def quiet_collector() -> Iterator[None]:
         gc.unfreeze()
 
 
-@contextmanager
-def traced() -> Iterator[None]:
+def traced() -> AbstractContextManager[object]:
     """Tracing on, as `python -m bench` and a deployment run it: the service exports its spans (to a sink
     here) unless an endpoint is already set."""
-    if os.environ.get("PEERLINE_OTLP_ENDPOINT"):
-        yield
-        return
-    with Sink() as sink:
-        os.environ["PEERLINE_OTLP_ENDPOINT"] = sink.endpoint
-        try:
-            yield
-        finally:
-            del os.environ["PEERLINE_OTLP_ENDPOINT"]
+    return nullcontext() if os.environ.get(ENDPOINT) else Sink().as_endpoint()
 
 
 def summarise(path: str, sent: int, samples: list[float]) -> Latency:

@@ -3,14 +3,19 @@ to a real collector, so the figures are taken with tracing on. It only counts wh
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+ENDPOINT = "PEERLINE_OTLP_ENDPOINT"
 
 
 class Sink:
@@ -53,6 +58,16 @@ class Sink:
                     "?",
                 )
                 self.spans[service] += sum(len(scope.spans) for scope in resource.scope_spans)
+
+    @contextmanager
+    def as_endpoint(self) -> Iterator[Sink]:
+        """Run the sink with every service started meanwhile exporting to it (PEERLINE_OTLP_ENDPOINT)."""
+        with self:
+            os.environ[ENDPOINT] = self.endpoint
+            try:
+                yield self
+            finally:
+                del os.environ[ENDPOINT]
 
     def __enter__(self) -> Sink:
         self._thread.start()

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Iterable
 from typing import Any, Protocol
 
 from faststream.nats import NatsRouter
@@ -39,6 +40,16 @@ from shared.topology import Consumer
 
 log = logging.getLogger("peerline.reactor")
 Results = list[BaseException | None]
+
+
+async def each(work: Iterable[Awaitable[object]]) -> Results:
+    """Run independent items of a batch at once; per item None (done) or the exception that failed it. A
+    cancellation is raised, never returned as an item's failure."""
+    done = await asyncio.gather(*work, return_exceptions=True)
+    for result in done:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
+    return [result if isinstance(result, Exception) else None for result in done]
 
 
 class BatchHandler(Protocol):

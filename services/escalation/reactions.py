@@ -11,7 +11,6 @@ faststream's per-message machinery, which cost as much CPU as raising the concer
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 
@@ -23,7 +22,7 @@ from opentelemetry import propagate, trace
 from services.escalation import domain
 from services.escalation.commands import Commands
 from services.escalation.domain.policies import FALLBACK
-from shared.batches import BatchReaction, Results, documented
+from shared.batches import BatchReaction, Results, documented, each
 from shared.contracts.escalation import NOTIFY_SUBJECT, EscalationTierAdvanced, TierNotification
 from shared.contracts.notify import PageMissed
 from shared.contracts.tracking import ContactLogged
@@ -91,11 +90,7 @@ class RiskFlags:
         return batch, [None] * len(batch)
 
     async def complete(self, batch: list[Delivered]) -> Results:
-        done = await asyncio.gather(*(self.raise_concern(d) for d in batch), return_exceptions=True)
-        for result in done:
-            if isinstance(result, BaseException) and not isinstance(result, Exception):
-                raise result  # a cancellation
-        return [result if isinstance(result, Exception) else None for result in done]
+        return await each(self.raise_concern(d) for d in batch)
 
     async def raise_concern(self, delivered: Delivered) -> None:
         """A contact logged with a risk flag raises a concern (one escalation per report) and pages tier 1

@@ -32,6 +32,7 @@ from services.matching.commands.batch import DirectoryReader, decide_all
 from services.matching.domain.ledger import Ledger
 from services.matching.domain.peers import Peer, Policy
 from shared import decision
+from shared.batches import each
 from shared.clock import Clock
 from shared.contracts.base import Event
 from shared.contracts.matching import CoordinatorAlerted, HandOn
@@ -230,13 +231,9 @@ class Assigner:
                 await self._alert(env.agency, env.subject, events)
             results.append(outcome)
         if conflicts:  # each case its own aggregate: decided again all at once
-            again = await asyncio.gather(
-                *(self.handle(batch[i].env) for i in conflicts), return_exceptions=True
-            )
+            again = await each(self.handle(batch[i].env) for i in conflicts)
             for i, result in zip(conflicts, again, strict=True):
-                if isinstance(result, BaseException) and not isinstance(result, Exception):
-                    raise result  # a cancellation
-                results[i] = result if isinstance(result, Exception) else None
+                results[i] = result
         return results
 
     async def _append_batch(
