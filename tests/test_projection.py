@@ -363,11 +363,20 @@ async def test_one_replay_hands_each_projection_only_what_its_filter_selects(
 
 
 class CountingRunner(ProjectionRunner):
-    handled = 0
+    """Records how many messages each step that found any handled."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.sizes: list[int] = []
+
+    @property
+    def handled(self) -> int:
+        return sum(self.sizes)
 
     async def step(self, timeout: float = 1.0) -> int:
         n = await super().step(timeout)
-        self.handled += n
+        if n:
+            self.sizes.append(n)
         return n
 
 
@@ -545,18 +554,6 @@ async def test_a_replay_slower_than_the_log_holds_the_server_back_and_drops_noth
     assert not [r for r in caplog.records if "slow consumer" in f"{r.getMessage()} {r.exc_info}"]
 
 
-class SizedRunner(ProjectionRunner):
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.sizes: list[int] = []
-
-    async def step(self, timeout: float = 1.0) -> int:
-        n = await super().step(timeout)
-        if n:
-            self.sizes.append(n)
-        return n
-
-
 async def test_a_lingering_runner_applies_what_arrives_after_a_short_batch_in_one_transaction(
     js: JetStreamContext, tmp_path: Path
 ) -> None:
@@ -564,7 +561,7 @@ async def test_a_lingering_runner_applies_what_arrives_after_a_short_batch_in_on
     c = await consumer_for(js, ag)
     engine = make_engine(f"sqlite:///{tmp_path}/view.db")
     proj = Counting(c.durable)
-    runner = SizedRunner(js, engine, proj, c, batch=10, linger_s=1.0)
+    runner = CountingRunner(js, engine, proj, c, batch=10, linger_s=1.0)
     await runner.start()
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
