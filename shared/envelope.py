@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 import shared.contracts  # noqa: F401  (registers every event type)
-from shared.contracts.base import Event, event_types, model_of, resolve
+from shared.contracts.base import ID_PATTERN, Event, event_types, model_of, resolve
 
-TOKEN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+TOKEN = re.compile(ID_PATTERN)
 STREAM = "PEERLINE_EVENTS"
 
 

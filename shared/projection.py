@@ -168,11 +168,27 @@ class _Pending:
             conn.execute(statement, batch)
         for statement, sums in self.sums.items():
             conn.execute(statement, list(sums.values()))
+        self.keyed, self.rows, self.sums = {}, {}, {}
+
+
+class _FlushFailed(Exception):
+    """The batch's deferred writes failed together: no one event is to blame yet."""
 
 
 def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -> None:
     """Apply in one transaction; raises Failed(index) after rolling back everything. The projection's
-    statements run prepared (shared.prepared) on the transaction's own DB-API connection."""
+    statements run prepared (shared.prepared) on the transaction's own DB-API connection.
+
+    A projection that defers writes them once at the end; when that fails (say, an event repeating a
+    unique key an earlier one wrote), the batch is tried again writing each event's rows right after it,
+    so that the failure names the event at fault, as an immediate write would."""
+    try:
+        _transaction(engine, projection, items, each=False)
+    except _FlushFailed:
+        _transaction(engine, projection, items, each=True)
+
+
+def _transaction(engine: Engine, projection: Projection, items: Sequence[Item], *, each: bool) -> None:
     with engine.begin() as begun:
         prepared = Prepared(begun)
         conn = cast(Connection, prepared)
@@ -182,7 +198,7 @@ def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -
                 return
             pending = conn.info[_LATER] = _Pending()
             try:
-                _apply(conn, projection, items, pending)
+                _apply(conn, projection, items, pending, each=each)
             finally:
                 conn.info.pop(_LATER, None)
         finally:
@@ -190,7 +206,12 @@ def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -
 
 
 def _apply(
-    conn: Connection, projection: Projection, items: Sequence[Item], pending: _Pending | None = None
+    conn: Connection,
+    projection: Projection,
+    items: Sequence[Item],
+    pending: _Pending | None = None,
+    *,
+    each: bool = False,
 ) -> None:
     handles = frozenset(projection.handles)
     last = position(conn, projection.name)
@@ -205,6 +226,8 @@ def _apply(
                 continue
             try:
                 projection.apply(conn, item.env, item.event, item.seq)
+                if each and pending is not None:
+                    pending.flush(conn)
             except Unhandled:
                 _unhandled(projection.name, type(item.event))
             except Exception as exc:
@@ -212,7 +235,10 @@ def _apply(
         last = item.seq
     if pending is not None:
         conn.info.pop(_LATER, None)
-        pending.flush(conn)
+        try:
+            pending.flush(conn)
+        except Exception as exc:
+            raise _FlushFailed(describe(exc)) from exc
     if last != start:
         set_position(conn, projection.name, last)
 

@@ -294,6 +294,56 @@ async def test_deferred_writes_commit_with_their_batch_and_vanish_with_a_failed_
     assert latest == {"self": seqs[6], "peer": seqs[5]}
 
 
+class DeferringOnce(Deferring):
+    """Also lists each member once, through `later`: a member's second request breaks a unique key only
+    when the batch's deferred rows are written, after every event of the batch was applied."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.members = Table("members", self.metadata, Column("member_ref", String, primary_key=True))
+
+    def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        super().apply(conn, env, event, seq)
+        assert isinstance(event, SupportRequested)
+        later(conn, self.members.insert(), {"member_ref": event.member_ref})
+
+
+@pytest.mark.parametrize("batch", [1, 10])
+async def test_a_deferred_write_that_fails_is_pinned_on_its_event_which_alone_is_dead_lettered(
+    js: JetStreamContext, engine: Engine, batch: int
+) -> None:
+    ag = agency()
+    c = await consumer_for(js, ag)
+    store, seqs = EventStore(js), []
+    for member in ("m-1", "m-2", "m-3", "m-2", "m-4"):
+        env = Envelope.wrap(
+            SupportRequested(activation="self", member_ref=member, token_hash="0" * 64),
+            agency=ag,
+            subject=new_id("c"),
+            source="t",
+        )
+        seqs.append(await store.append([env], 0))
+    proj = DeferringOnce(c.durable)
+    runner = ProjectionRunner(js, engine, proj, c, batch=batch, backoff=(0.01,), max_deliveries=2)
+    await runner.start()
+    await drain(runner)
+    dead = await dlq_messages(js, c.durable)
+    assert [d["Peerline-Original-Seq"] for d in dead] == [str(seqs[3])]
+    assert "UNIQUE" in dead[0]["Peerline-Reason"].upper()
+    assert proj.total(engine) == 4
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(proj.log.c.seq)).scalars()) == seqs[:3] + seqs[4:]
+        assert sorted(conn.execute(select(proj.members.c.member_ref)).scalars()) == [
+            "m-1",
+            "m-2",
+            "m-3",
+            "m-4",
+        ]
+        assert position(conn, proj.name) == seqs[-1]
+    info = await js.consumer_info(STREAM, c.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
 async def test_handler_failing_every_time_is_dead_lettered_after_bounded_deliveries(
     js: JetStreamContext, engine: Engine
 ) -> None:

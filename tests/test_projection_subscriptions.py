@@ -17,10 +17,10 @@ import sys
 import textwrap
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from hypothesis import Phase, find, settings
@@ -97,6 +97,9 @@ def test_the_filter_lets_through_exactly_the_handled_events(
 def value_of(name: str, annotation: Any) -> Any:
     """A plausible value for a field: a time where the name says so, else the type's simplest value."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:  # e.g. AgencyId inside a tuple: the pattern rides on the field info
+        found = pattern_of(m for info in args[1:] for m in getattr(info, "metadata", ()))
+        return _matching(found) if found else value_of(name, args[0])
     if origin is Literal:
         return args[0]
     if origin in (typing.Union, types.UnionType):
@@ -115,9 +118,13 @@ def value_of(name: str, annotation: Any) -> Any:
 def fields_of(model: type[BaseModel]) -> dict[str, Any]:
     out = {}
     for name, f in model.model_fields.items():
-        pattern = next((m.pattern for m in f.metadata if getattr(m, "pattern", None)), None)
+        pattern = pattern_of(f.metadata)
         out[name] = _matching(pattern) if pattern else value_of(name, f.annotation)
     return out
+
+
+def pattern_of(metadata: Iterable[Any]) -> str | None:
+    return next((m.pattern for m in metadata if getattr(m, "pattern", None)), None)
 
 
 def _matching(pattern: str) -> str:

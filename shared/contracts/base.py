@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # one NATS subject token: agencies and aggregate ids
+AgencyId = Annotated[str, Field(pattern=ID_PATTERN, description="an agency's id (one subject token)")]
 
 
 class Event(BaseModel):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.base import Event, event
+from shared.contracts.base import AgencyId, Event, event
 
 Activation = Literal["self", "supervisor", "peer", "post_incident"]
 AgencyScope = Literal["own", "other", "any"]
@@ -146,7 +146,7 @@ class Involved(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     member_ref: str
-    agency: str
+    agency: AgencyId
     role: CadRole
     unit: str | None = None
     deceased: bool = Field(
@@ -160,7 +160,7 @@ class CriticalIncidentReported(Event):
 
     incident_type: str
     priority: int | None = None
-    agencies: tuple[str, ...]
+    agencies: tuple[AgencyId, ...]
     flags: IncidentFlags
     involved: tuple[Involved, ...]
     occurred_at: str | None = Field(default=None, description="ISO time CAD gave for the incident")

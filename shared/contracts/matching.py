@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.base import Event, event
+from shared.contracts.base import AgencyId, Event, event
 
 
 class MatchExplanation(BaseModel):
@@ -77,7 +77,9 @@ class PeerAssigned(Event):
     """A peer was given the case. At most one assignment is active per case."""
 
     peer_ref: str
-    peer_agency: str = Field(description="the peer's agency; may differ from the case's in a regional pool")
+    peer_agency: AgencyId = Field(
+        description="the peer's agency; may differ from the case's in a regional pool"
+    )
     assignment_id: str = ""
     respond_by: str | None = Field(default=None, description="ISO time after which the offer expires")
     explanation: MatchExplanation | None = None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.contracts.base import Event, event
+from shared.contracts.base import AgencyId, Event, event
 
 DebriefType = Literal["defusing", "debrief", "check_in", "psychological_first_aid"]
 
@@ -63,7 +63,7 @@ class DebriefOffered(Event):
     """A voluntary offer to one person on a critical incident. At most one per person per incident."""
 
     incident_id: str
-    incident_agency: str
+    incident_agency: AgencyId
     member_ref: str
     role: str
     offer_type: DebriefType
@@ -80,7 +80,7 @@ class LineOfDutyDeathAlerted(Event):
     incident and agency."""
 
     incident_id: str
-    incident_agency: str
+    incident_agency: AgencyId
     incident_type: str = ""
     incident_date: str | None = None
     deceased: int = Field(default=0, description="how many people of this agency CAD marks deceased")
