@@ -11,7 +11,7 @@ import pytest
 from shared.contracts.intake import SupportRequested
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
-from shared.natsserver import NatsServer
+from shared.natsserver import NatsServer, free_port
 from tests.support.bus import connect, provisioned
 from tests.support.cluster import Cluster
 
@@ -51,3 +51,10 @@ def test_a_failed_start_leaves_no_process_running(tmp_path: Path) -> None:
         cluster.start()
     assert None not in cluster.exit_codes().values()  # every service process has ended
     assert cluster.server.proc is None  # and the nats-server it started is stopped
+
+
+def test_ports_handed_out_for_a_cluster_are_never_the_same_twice() -> None:
+    """Each probe closes its socket, so the kernel may offer one port again at once: a service's API and
+    ops ports (or two services') once came out equal and the second process could not bind."""
+    ports = [free_port() for _ in range(2000)]
+    assert len(set(ports)) == len(ports)
