@@ -106,14 +106,32 @@ class Escalation:
             _, stop, task = self._flags
             self._flags = None
             stop.set()
-            await task
+            await asyncio.wait([task])  # ended already, with a failure flags_running reported, or now
         await self.reactions.stop()
+
+    async def flags_running(self, stop: asyncio.Event) -> None:
+        """Supervise the risk-flag reaction (started before the service is ready) with the other tasks:
+        if it ends before `stop`, the service stops with an error and is restarted, never left up
+        without paging anyone."""
+        if self._flags is None:
+            raise RuntimeError("the risk-flag reaction was never started")
+        task = self._flags[2]
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if stop.is_set():
+            return
+        failure = None if task.cancelled() else task.exception()
+        raise RuntimeError("the risk-flag reaction stopped") from failure
 
     async def run(self, stop: asyncio.Event) -> None:
         runner = await self.start()
         self.ready = True
         tasks: list[Task] = [
             runner.run,
+            self.flags_running,
             self.timers.run,
             http_task(self.api, self.settings.http_host, self.settings.http_port),
         ]

@@ -4,6 +4,7 @@ to set."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from services.escalation.domain.policies import DEMO_REGION
 from services.escalation.main import Escalation
 from services.escalation.settings import EscalationSettings
 from shared.auth import generate_dev_keys
-from shared.natsserver import NatsServer
+from shared.natsserver import NatsServer, free_port
 from shared.runtime import service_env
 from shared.topology import provision
 from tests.support.bus import connect, seed, seeds
@@ -56,3 +57,35 @@ def test_the_embedded_stack_asks_for_them(tmp_path: Path, nats_url: str) -> None
         "escalation", nats_url=nats_url, var_dir=tmp_path, public_key=tmp_path, seeds=seeds(nats_url)
     )
     assert env["PEERLINE_SEED_DEMO_POLICIES"] == "true"
+
+
+async def test_the_service_stops_with_an_error_when_its_risk_flag_reaction_ends(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    """The risk-flag reaction runs beside the service's supervised tasks: if it ends while the service
+    is up, the service fails (and its supervisor restarts it) instead of staying up paging nobody."""
+    nc = await connect(nats_server.url, "provisioner")
+    await provision(nc.jetstream())
+    await nc.close()
+    _, public = generate_dev_keys(tmp_path / "keys")
+    app = Escalation(
+        EscalationSettings(
+            nats_url=nats_server.url,
+            nats_seed_file=seed(nats_server.url, "escalation"),
+            var_dir=tmp_path,
+            jwt_public_key_file=public,
+            http_port=free_port(),
+        )
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(app.run(stop))
+    for _ in range(200):
+        if app.ready:
+            break
+        await asyncio.sleep(0.05)
+    assert app.ready and app._flags is not None
+    await asyncio.sleep(0.3)
+    assert not running.done()  # up and supervising
+    app._flags[2].cancel()  # the reaction's task ends while the service is up
+    with pytest.raises(RuntimeError, match="risk-flag reaction stopped"):
+        await asyncio.wait_for(running, timeout=30)
