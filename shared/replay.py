@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -16,10 +18,11 @@ from sqlalchemy import Engine
 from shared.applier import FORK_FROM, ApplyFailed, Forked, InThread, forkable
 from shared.envelope import STREAM
 from shared.items import Item, decode, delivered, position
-from shared.projection import Projection, apply_batch, reset
+from shared.projection import Failed, Projection, apply_batch, reset
 from shared.settings import ServiceSettings
 from shared.topology import Consumer
 
+log = logging.getLogger("peerline.replay")
 Progress = Callable[[int, int], None]  # (done, total)
 PENDING_BYTES = 64 * 1024 * 1024  # the client's own limit under the server's flow control
 WHOLE_LOG = "ev.>"
@@ -144,7 +147,21 @@ def _items(msgs: list[Msg], wanted: Wanted) -> list[list[Item]]:
 
 def _apply_raw(engine: Engine, pairs: Sequence[Pair], msgs: list[Msg], wanted: Wanted) -> None:
     for (projection, _), items in zip(pairs, _items(msgs, wanted), strict=True):
-        apply_batch(engine, projection, items)
+        apply_skipping(engine, projection, items)
+
+
+def apply_skipping(engine: Engine, projection: Projection, items: list[Item]) -> None:
+    """Apply a batch; an event its handler fails on is skipped and logged, as the live runner dead-letters
+    it after its retries, so that a rebuilt view holds what the live one does and one such event in the
+    log does not leave a service that can never be rebuilt. (Decided per projection: items are shared.)"""
+    while True:
+        try:
+            apply_batch(engine, projection, items)
+            return
+        except Failed as failure:
+            stuck = items[failure.index]
+            log.error("projection %s: seq %d skipped in the rebuild: %s", projection.name, stuck.seq, failure)
+            items[failure.index] = dataclasses.replace(stuck, problem=str(failure))
 
 
 def subscription(pairs: Sequence[Pair]) -> tuple[str, ConsumerConfig]:
@@ -197,7 +214,8 @@ async def rebuild_many(
     count of messages read.
 
     Stop the service first: the live runner and a rebuild must not write the same tables at once.
-    Events that cannot be parsed are skipped here (the live consumer already dead-lettered them).
+    Events that cannot be parsed are skipped here (the live consumer already dead-lettered them), and so
+    are events a handler fails on (`apply_skipping`).
     Messages arrive through an ordered push consumer into a bounded buffer: when the buffer is full the
     callback waits, so the server's flow control holds back the rest instead of the client dropping it.
     Raises ReplayIncomplete if fewer events arrive than the log held when the replay began.

@@ -385,6 +385,31 @@ async def test_rebuild_matches_live_projection(js: JetStreamContext, tmp_path: P
     assert proj.total(engine) == 120
 
 
+@pytest.mark.parametrize("fork", [False, True])
+async def test_a_rebuild_skips_what_the_live_runner_dead_letters_and_matches_it(
+    js: JetStreamContext, tmp_path: Path, engine: Engine, fork: bool
+) -> None:
+    """An event its handler always fails on is dead-lettered live after its retries; a rebuild (in this
+    process or a forked child) skips it the same way instead of failing, and holds what the live view
+    holds."""
+    ag = agency()
+    c = await consumer_for(js, ag)
+    seqs = await publish_requests(js, ag, 40)
+    poison = {seqs[7], seqs[31]}
+    live_view = Counting(c.durable, fail_on=poison)
+    live = ProjectionRunner(js, engine, live_view, c, batch=10, backoff=(0.01,), max_deliveries=2)
+    await live.start()
+    await drain(live, rounds=40)
+    assert live_view.total(engine) == 38
+    assert {d["Peerline-Original-Seq"] for d in await dlq_messages(js, c.durable)} == {str(s) for s in poison}
+    other = make_engine(f"sqlite:///{tmp_path}/rebuilt.db")
+    rebuilt = Counting(c.durable, fail_on=poison)
+    assert await rebuild_many(js, other, [(rebuilt, c)], batch=10, fork=fork) == 40
+    assert digest(other, rebuilt) == digest(engine, live_view)
+    with other.connect() as conn:
+        assert position(conn, rebuilt.name) == seqs[-1]
+
+
 async def test_one_replay_hands_each_projection_only_what_its_filter_selects(
     js: JetStreamContext, tmp_path: Path
 ) -> None:
