@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,10 +22,10 @@ from tests.support.bus import connect, seed, seeds
 pytestmark = pytest.mark.integration
 
 
-async def policy_versions(server: NatsServer, var: Path, **settings: bool) -> dict[str, int]:
-    """Start escalation (as a process would, from its settings), then read each demo agency's policy."""
+def escalation(server: NatsServer, var: Path, **settings: Any) -> Escalation:
+    """Escalation as a process makes it, from its settings."""
     _, public = generate_dev_keys(var / "keys")
-    app = Escalation(
+    return Escalation(
         EscalationSettings(
             nats_url=server.url,
             nats_seed_file=seed(server.url, "escalation"),
@@ -33,6 +34,11 @@ async def policy_versions(server: NatsServer, var: Path, **settings: bool) -> di
             **settings,
         )
     )
+
+
+async def policy_versions(server: NatsServer, var: Path, **settings: bool) -> dict[str, int]:
+    """Start escalation, then read each demo agency's policy."""
+    app = escalation(server, var, **settings)
     runner = await app.start()
     try:
         return {agency: (await app.commands.policy(agency)).version for agency in DEMO_REGION}
@@ -67,16 +73,7 @@ async def test_the_service_stops_with_an_error_when_its_risk_flag_reaction_ends(
     nc = await connect(nats_server.url, "provisioner")
     await provision(nc.jetstream())
     await nc.close()
-    _, public = generate_dev_keys(tmp_path / "keys")
-    app = Escalation(
-        EscalationSettings(
-            nats_url=nats_server.url,
-            nats_seed_file=seed(nats_server.url, "escalation"),
-            var_dir=tmp_path,
-            jwt_public_key_file=public,
-            http_port=free_port(),
-        )
-    )
+    app = escalation(nats_server, tmp_path, http_port=free_port())
     stop = asyncio.Event()
     running = asyncio.create_task(app.run(stop))
     for _ in range(200):
