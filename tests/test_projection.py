@@ -298,8 +298,8 @@ class DeferringOnce(Deferring):
     """Also lists each member once, through `later`: a member's second request breaks a unique key only
     when the batch's deferred rows are written, after every event of the batch was applied."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, fail_on: set[int] | None = None) -> None:
+        super().__init__(name, fail_on)
         self.members = Table("members", self.metadata, Column("member_ref", String, primary_key=True))
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
@@ -308,14 +308,9 @@ class DeferringOnce(Deferring):
         later(conn, self.members.insert(), {"member_ref": event.member_ref})
 
 
-@pytest.mark.parametrize("batch", [1, 10])
-async def test_a_deferred_write_that_fails_is_pinned_on_its_event_which_alone_is_dead_lettered(
-    js: JetStreamContext, engine: Engine, batch: int
-) -> None:
-    ag = agency()
-    c = await consumer_for(js, ag)
+async def requests_by(js: JetStreamContext, ag: str, members: Sequence[str]) -> list[int]:
     store, seqs = EventStore(js), []
-    for member in ("m-1", "m-2", "m-3", "m-2", "m-4"):
+    for member in members:
         env = Envelope.wrap(
             SupportRequested(activation="self", member_ref=member, token_hash="0" * 64),
             agency=ag,
@@ -323,6 +318,16 @@ async def test_a_deferred_write_that_fails_is_pinned_on_its_event_which_alone_is
             source="t",
         )
         seqs.append(await store.append([env], 0))
+    return seqs
+
+
+@pytest.mark.parametrize("batch", [1, 10])
+async def test_a_deferred_write_that_fails_is_pinned_on_its_event_which_alone_is_dead_lettered(
+    js: JetStreamContext, engine: Engine, batch: int
+) -> None:
+    ag = agency()
+    c = await consumer_for(js, ag)
+    seqs = await requests_by(js, ag, ("m-1", "m-2", "m-3", "m-2", "m-4"))
     proj = DeferringOnce(c.durable)
     runner = ProjectionRunner(js, engine, proj, c, batch=batch, backoff=(0.01,), max_deliveries=2)
     await runner.start()
@@ -339,6 +344,30 @@ async def test_a_deferred_write_that_fails_is_pinned_on_its_event_which_alone_is
             "m-3",
             "m-4",
         ]
+        assert position(conn, proj.name) == seqs[-1]
+    info = await js.consumer_info(STREAM, c.durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_an_event_before_a_failing_one_that_fails_on_its_own_is_the_one_retried(
+    js: JetStreamContext, engine: Engine
+) -> None:
+    """A handler fails at the fifth event; committing the four before it then breaks a unique key that
+    the whole batch never reached (its deferred rows are written only at the end): the fourth is the
+    failure, and both are dead-lettered on their own while everything else applies."""
+    ag = agency()
+    c = await consumer_for(js, ag)
+    seqs = await requests_by(js, ag, ("m-1", "m-2", "m-3", "m-2", "m-4", "m-5"))
+    proj = DeferringOnce(c.durable, fail_on={seqs[4]})
+    runner = ProjectionRunner(js, engine, proj, c, batch=10, backoff=(0.01,), max_deliveries=2)
+    await runner.start()
+    await drain(runner)
+    dead = {d["Peerline-Original-Seq"]: d["Peerline-Reason"] for d in await dlq_messages(js, c.durable)}
+    assert set(dead) == {str(seqs[3]), str(seqs[4])}
+    assert "UNIQUE" in dead[str(seqs[3])].upper() and "RuntimeError" in dead[str(seqs[4])]
+    assert proj.total(engine) == 4
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(proj.log.c.seq)).scalars()) == [*seqs[:3], seqs[5]]
         assert position(conn, proj.name) == seqs[-1]
     info = await js.consumer_info(STREAM, c.durable)
     assert info.num_ack_pending == 0 and info.num_pending == 0
