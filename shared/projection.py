@@ -179,11 +179,16 @@ def apply_batch(engine: Engine, projection: Projection, items: Sequence[Item]) -
     """Apply in one transaction; raises Failed(index) after rolling back everything. The projection's
     statements run prepared (shared.prepared) on the transaction's own DB-API connection.
 
-    A projection that defers writes them once at the end; when that fails (say, an event repeating a
-    unique key an earlier one wrote), the batch is tried again writing each event's rows right after it,
-    so that the failure names the event at fault, as an immediate write would."""
+    The events before `index` apply on their own. A projection that defers writes them once at the end;
+    when that fails (say, an event repeating a unique key an earlier one wrote), or a handler fails after
+    events whose deferred rows were never written, the batch is tried again writing each event's rows
+    right after it, so that the failure names the first event at fault, as immediate writes would."""
     try:
         _transaction(engine, projection, items, each=False)
+    except Failed as failure:
+        if failure.index == 0 or not getattr(projection, "defers", False):
+            raise
+        _transaction(engine, projection, items, each=True)
     except _FlushFailed:
         _transaction(engine, projection, items, each=True)
 

@@ -229,9 +229,9 @@ class ProjectionRunner:
             try:
                 await asyncio.to_thread(apply_batch, self.engine, self.projection, items)
             except Failed as failure:
-                failure = await self._apply_before(items, failure)
                 done, stuck, rest = items[: failure.index], items[failure.index], items[failure.index + 1 :]
                 if done:
+                    await asyncio.to_thread(apply_batch, self.engine, self.projection, done)
                     await self._ack(done)
                 self._attempts[stuck.seq] = self._attempts.get(stuck.seq, 0) + 1
                 delivered = max(stuck.delivered, self._attempts[stuck.seq])
@@ -263,17 +263,6 @@ class ProjectionRunner:
             await self._ack(items)
             self._mark_handled(items)
             return
-
-    async def _apply_before(self, items: list[Item], failure: Failed) -> Failed:
-        """Commit the events before the one that failed; if one of them fails on its own (a write
-        deferred to the end of a batch breaks only once the batch ends there), that one is the failure."""
-        while failure.index:
-            try:
-                await asyncio.to_thread(apply_batch, self.engine, self.projection, items[: failure.index])
-                return failure
-            except Failed as earlier:
-                failure = earlier
-        return failure
 
     async def _ack(self, items: Sequence[Item]) -> None:
         for item in items:
