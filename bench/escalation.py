@@ -201,7 +201,7 @@ def flagged(i: int) -> Envelope:
 
 async def run(server: NatsServer, tmp: Path, n: int, rate: float) -> tuple[list[Latency], float]:
     """The three latencies, and the escalation process's CPU milliseconds per risk flag."""
-    nc = await connect(server.url)
+    nc = await connect(server.url, stock=True)  # nats-py as shipped: the raw path's client, and the pager's
     try:
         js = nc.jetstream()
         await provision(js)

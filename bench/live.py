@@ -35,14 +35,19 @@ async def pending(js: JetStreamContext, consumer: Consumer) -> int:
 
 
 async def measure(
-    js: JetStreamContext, tmp: Path, service: str, pairs: list[tuple[Projection, Consumer]]
+    js: JetStreamContext,
+    raw_js: JetStreamContext,
+    tmp: Path,
+    service: str,
+    pairs: list[tuple[Projection, Consumer]],
 ) -> Live:
+    """`js`: Peerline's client (`shared.busclient.connect`); `raw_js`: nats-py as shipped (the raw pull)."""
     engine = make_engine(f"sqlite:///{tmp}/live-{service}.db")
     raw_count, raw_s, live_count, live_s = 0, 0.0, 0, 0.0
     for projection, consumer in pairs:
         base = replace(consumer, durable=f"bench-raw-{consumer.durable}")
-        n = await pending(js, base)
-        rate = await pull_baseline(js, base, n)
+        n = await pending(raw_js, base)
+        rate = await pull_baseline(raw_js, base, n)
         raw_count, raw_s = raw_count + rate.count, raw_s + rate.seconds
         mine = replace(consumer, durable=f"bench-live-{consumer.durable}")
         await js.add_consumer(STREAM, mine.config())

@@ -104,6 +104,7 @@ async def measure(
         stored = await fill(server.url, directory, params)
         floor = await raw(server.url, stored.events)
         nc = await connect(server.url, "replay")
+        stock = await connect(server.url, "replay", stock=True)  # the baseline: nats-py as shipped
         results = []
         try:
             for service, pairs in roots().items():
@@ -113,7 +114,7 @@ async def measure(
                 took = time.perf_counter() - t0
                 subject, config = subscription(pairs)
                 same = await ordered_baseline(
-                    nc.jetstream(), subject, read, callback=True, stall_s=30.0, config=config
+                    stock.jetstream(), subject, read, callback=True, stall_s=30.0, config=config
                 )
                 applied = stored.applied.get(service, 0)
                 results.append(Rebuilt(service, took, read, applied, stored.events, 0.0, same, len(pairs)))
@@ -121,11 +122,15 @@ async def measure(
             results = await library(nc.jetstream(), stored.events, tmp, results)
         finally:
             await nc.close()
+            await stock.close()
         harness = await connect(server.url)
+        plain = await connect(server.url, stock=True)
         try:
-            running = [await live.measure(harness.jetstream(), tmp, n, p) for n, p in roots().items()]
+            js, raw_js = harness.jetstream(), plain.jetstream()
+            running = [await live.measure(js, raw_js, tmp, n, p) for n, p in roots().items()]
         finally:
             await harness.close()
+            await plain.close()
     finally:
         server.stop()
     return stored, floor, results, running

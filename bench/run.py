@@ -204,7 +204,10 @@ class Bench:
 
 async def run(url: str, workdir: Path, cfg: Settings, report: Report, console: Console) -> None:
     tally = ErrorTally()
-    nc = await connect(url, name="peerline-bench", max_reconnect_attempts=0, error_cb=tally.record)
+    # nats-py as shipped (its own header parser): the raw baselines' client, and the runners' here
+    nc = await connect(
+        url, stock=True, name="peerline-bench", max_reconnect_attempts=0, error_cb=tally.record
+    )
     try:
         js = nc.jetstream()
         await provision(js)

@@ -29,6 +29,41 @@ def options(identity: str, seed_file: Path | None, ca_file: Path | None = None) 
 
 
 async def connect(
-    url: str, identity: str, seed_file: Path | None, ca_file: Path | None = None, **extra: Any
+    url: str,
+    identity: str,
+    seed_file: Path | None,
+    ca_file: Path | None = None,
+    *,
+    stock: bool = False,
+    **extra: Any,
 ) -> Client:
-    return await nats.connect(servers(url), **{**options(identity, seed_file, ca_file), **extra})
+    """`stock`: leave nats-py's own header parser (the benchmarks' raw baselines)."""
+    nc = await nats.connect(servers(url), **{**options(identity, seed_file, ca_file), **extra})
+    return nc if stock else quick_headers(nc)
+
+
+def quick_headers(nc: Client) -> Client:
+    """The client parses each message's headers with `parse_header_lines` instead of nats-py's own."""
+    setattr(nc, "_parse_header_lines", parse_header_lines)  # noqa: B010  # shadows nats-py's staticmethod
+    return nc
+
+
+def parse_header_lines(raw: bytes) -> dict[str, str]:
+    """A NATS header block (`Name: Value\\r\\n` lines) as nats-py 2.16's `Client._parse_header_lines`
+    reads it (the same dict for any input, a test holds it to that), in about a third of the time: it
+    tests a name for whitespace with one `split` instead of a generator over its characters. Every event
+    carries seven headers (the batch's and the append's expectations), so nats-py's parser was the largest
+    single cost of reading the log: 12 µs of a replay's 22 µs per message."""
+    out: dict[str, str] = {}
+    for line in raw.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        try:
+            key = name.strip().decode("ascii")
+        except UnicodeDecodeError:
+            continue  # a name with non-ASCII bytes: skipped, as nats-py skips it
+        if key and key.split() != [key]:
+            continue  # whitespace inside the name (str.isspace's sense): skipped, as nats-py skips it
+        out[key] = value.strip().decode("utf-8", "replace")
+    return out

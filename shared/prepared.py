@@ -166,11 +166,23 @@ class Prepared:
         self._conn = conn
         self._cursor: Any = None
         self.info, self.dialect = conn.info, conn.dialect  # read per event by the projections' helpers
+        self._dialect = conn.dialect.name
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 
     def execute(self, statement: Executable, params: Params = None) -> Any:
+        if params.__class__ is dict:  # one row of parameters, the projections' usual call: the short way
+            plan = _plans.get((statement, self._dialect, tuple(params)))
+            if plan is not None:
+                try:
+                    args = plan.params(params)
+                except KeyError:
+                    return self._conn.execute(statement, params)
+                return self._run(plan, args, False)
+        return self._execute(statement, params)
+
+    def _execute(self, statement: Executable, params: Params) -> Any:
         rows: list[Mapping[str, Any]] = list(params) if isinstance(params, list | tuple) else []
         one: Mapping[str, Any] = {} if params is None or rows else params  # type: ignore[assignment]
         plan = _plan(self._conn, statement, tuple(rows[0] if rows else one))

@@ -162,6 +162,7 @@ class Reactions:
 
     async def connect(self) -> JetStreamContext:
         await self.broker.connect()
+        busclient.quick_headers(self.broker.connection)
         self.settlement.js = self.broker.connection.jetstream()
         return self.settlement.js
 

@@ -23,6 +23,7 @@ from services.escalation.reactions import routes as escalation_routes
 from services.escalation.settings import EscalationSettings
 from services.intake import reactions as cad_inbox
 from services.matching import reactions as matching_reactor
+from shared.busclient import parse_header_lines
 from shared.contracts.notify import PageMissed
 from shared.envelope import STREAM, Envelope
 from shared.natsserver import NatsServer
@@ -106,6 +107,7 @@ async def test_a_good_event_is_handled_and_acked_once(bench: Bench) -> None:
     await bench.settled()
     info = await bench.js.consumer_info(STREAM, DURABLE)
     assert bench.seen == Counter({"x-1": 1})
+    assert bench.reactions.broker.connection._parse_header_lines is parse_header_lines  # Peerline's parser
     assert info.ack_floor.stream_seq == info.delivered.stream_seq  # acked, not left to redeliver
     assert info.num_redelivered == 0 and await bench.dead() == []
 
