@@ -4,7 +4,7 @@ decodes and applies what came before.
 
 One Python process is bound to one core by the interpreter lock, and a replay's time splits between
 reading messages from NATS (about a third) and decoding and applying them (the rest). Forked, the two
-halves overlap. The child gets raw messages (subject, reply subject, data) over a pipe, a batch at a time,
+halves overlap. The child gets raw messages (stream sequence, subject, data) over a pipe, a batch at a time,
 applies each in one transaction as the thread would, and answers; the parent keeps one batch queued
 ahead, so the child never waits, and waits for the child before it reads further, so its buffer stays
 bounded. A failed batch is reported back with its reason (never its content) and ends the replay.
@@ -15,19 +15,17 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection as PipeEnd
-from typing import Any, cast
+from typing import cast
 
-from nats.aio.msg import Msg
 from sqlalchemy import Engine
 
 from shared.items import describe
 
-Raw = tuple[str, str, bytes]  # subject, reply subject (the delivery's position), data
-Apply = Callable[[list[Msg]], None]
-_NO_CLIENT: Any = None  # a message rebuilt in the child has no connection to acknowledge through
+Raw = tuple[int, str, bytes]  # a delivered message as a replay keeps it: stream sequence, subject, data
+Apply = Callable[[list[Raw]], None]
 FORK_FROM = 10_000  # events: below this a replay is over before a second process pays off
 
 
@@ -46,7 +44,7 @@ class InThread:
     def __init__(self, apply: Apply) -> None:
         self.apply = apply
 
-    async def put(self, msgs: list[Msg]) -> int:
+    async def put(self, msgs: list[Raw]) -> int:
         """Apply `msgs`; returns how many messages are now applied in all."""
         await asyncio.to_thread(self.apply, msgs)
         return len(msgs)
@@ -75,9 +73,8 @@ class Forked:
         self.pid, self.pipe = pid, ours
         self.sent: list[int] = []  # sizes of the batches the child has not yet answered for
 
-    async def put(self, msgs: list[Msg]) -> int:
-        rows: list[Raw] = [(m.subject, m.reply, m.data) for m in msgs]
-        return await asyncio.to_thread(self._put, rows)
+    async def put(self, msgs: list[Raw]) -> int:
+        return await asyncio.to_thread(self._put, msgs)
 
     def _put(self, rows: list[Raw]) -> int:
         try:
@@ -127,9 +124,9 @@ def _serve(pipe: PipeEnd, engine: Engine, apply: Apply) -> int:
             return 1
         if not data:
             return 0
-        rows = cast(Sequence[Raw], pickle.loads(data))  # noqa: S301  # pickled by the parent, on its own pipe
+        rows = cast(list[Raw], pickle.loads(data))  # noqa: S301  # pickled by the parent, on its own pipe
         try:
-            apply([Msg(_NO_CLIENT, subject, reply, body) for subject, reply, body in rows])
+            apply(rows)
         except Exception as exc:
             pipe.send_bytes(describe(exc).encode() or b"failed")
             return 1

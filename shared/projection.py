@@ -106,6 +106,17 @@ class Failed(Exception):
 
 
 _LATER = "peerline.later"  # conn.info key: the batch's deferred writes, while a batch is open
+_MEMO = "peerline.memo"  # conn.info key: what the batch's projection remembers, while a batch is open
+
+
+def remembered(conn: Connection, what: str) -> dict[Any, Any]:
+    """A dict (one per `what`) that lives as long as the batch's transaction, for a projection to keep rows
+    it wrote instead of reading them back for the next event of the same key (events of one case tend to
+    arrive together). Fresh for each transaction, so a failed batch's retry starts with nothing
+    remembered; outside a batch, an empty dict that nothing keeps. Only for rows that nothing but the
+    projection's own `apply` writes, and each write to such a row must update what is remembered."""
+    memo: dict[str, dict[Any, Any]] | None = conn.info.get(_MEMO)
+    return {} if memo is None else memo.setdefault(what, {})
 
 
 def later(conn: Connection, statement: Executable, row: dict[str, Any]) -> None:
@@ -197,6 +208,7 @@ def _transaction(engine: Engine, projection: Projection, items: Sequence[Item], 
     with engine.begin() as begun:
         prepared = Prepared(begun)
         conn = cast(Connection, prepared)
+        conn.info[_MEMO] = {}
         try:
             if not getattr(projection, "defers", False):
                 _apply(conn, projection, items)
@@ -207,6 +219,7 @@ def _transaction(engine: Engine, projection: Projection, items: Sequence[Item], 
             finally:
                 conn.info.pop(_LATER, None)
         finally:
+            conn.info.pop(_MEMO, None)
             prepared.release()
 
 

@@ -15,9 +15,9 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import Engine
 
-from shared.applier import FORK_FROM, ApplyFailed, Forked, InThread, forkable
+from shared.applier import FORK_FROM, ApplyFailed, Forked, InThread, Raw, forkable
 from shared.envelope import STREAM
-from shared.items import Item, decode, delivered, position
+from shared.items import Item, decode, position
 from shared.projection import Failed, Projection, apply_batch, reset
 from shared.settings import ServiceSettings
 from shared.topology import Consumer
@@ -125,27 +125,27 @@ def _ignores_id(pattern: str) -> bool:
     return len(tokens) <= 3 or tokens[3] in ("*", ">")
 
 
-def _items(msgs: list[Msg], wanted: Wanted) -> list[list[Item]]:
+def _items(msgs: list[Raw], wanted: Wanted) -> list[list[Item]]:
     """Each projection's items for the batch: what it wants, each message decoded once however many
     projections want it, and the batch's last message (skipped if unwanted) so that every projection's
     position reaches the end of the batch."""
     out: list[list[Item]] = [[] for _ in wanted.consumers]
-    for m in msgs:
-        which = wanted(m.subject)
+    for seq, subject, data in msgs:
+        which = wanted(subject)
         if any(which):
-            item = decode(delivered(m))
+            item = decode(Item(seq, subject, data, None))
             for items, ok in zip(out, which, strict=True):
                 if ok:
                     items.append(item)
     if msgs:
-        last = delivered(msgs[-1], wanted=False)
+        seq, subject, data = msgs[-1]
         for items in out:
-            if not items or items[-1].seq != last.seq:
-                items.append(last)
+            if not items or items[-1].seq != seq:
+                items.append(Item(seq, subject, data, None, wanted=False))
     return out
 
 
-def _apply_raw(engine: Engine, pairs: Sequence[Pair], msgs: list[Msg], wanted: Wanted) -> None:
+def _apply_raw(engine: Engine, pairs: Sequence[Pair], msgs: list[Raw], wanted: Wanted) -> None:
     for (projection, _), items in zip(pairs, _items(msgs, wanted), strict=True):
         apply_skipping(engine, projection, items)
 
@@ -228,7 +228,7 @@ async def rebuild_many(
     subjects = list(dict.fromkeys(s for _, c in pairs for s in c.filter_subjects))
     if not await has_events(js, subjects):  # an ordered consumer would just wait
         return 0
-    buffer: list[Msg] = []
+    buffer: list[Raw] = []
     full, room = asyncio.Event(), asyncio.Event()
     room.set()
     state = {"left": -1, "total": 0}
@@ -240,10 +240,10 @@ async def rebuild_many(
         while len(buffer) >= batch * 4:
             room.clear()
             await room.wait()
-        pending = position(msg)[3]
+        seq, _, _, pending = position(msg)
         if state["total"] == 0:
             state["total"] = pending + 1
-        buffer.append(msg)
+        buffer.append((seq, msg.subject, msg.data))
         state["left"] = pending
         if len(buffer) >= batch or state["left"] == 0:
             full.set()
@@ -257,7 +257,7 @@ async def rebuild_many(
     flow = _FlowControl(sub)
     done = 0
 
-    def apply(msgs: list[Msg]) -> None:
+    def apply(msgs: list[Raw]) -> None:
         _apply_raw(engine, pairs, msgs, wanted)
 
     applier: InThread | Forked | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import cast
 
@@ -16,6 +17,7 @@ from shared.contracts.intake import CallbackLeft, CallbackReleased, RequestCance
 from shared.contracts.matching import AssignmentAccepted, PeerAssigned
 from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
+from shared.projection import remembered
 from shared.topology import consumer
 
 Shred = Callable[[str, datetime], None]
@@ -49,6 +51,7 @@ class CaseProjection:
         self.shred = shred
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        known = remembered(conn, "meetings")  # each case's meeting as this batch left it
         if isinstance(event, SupportRequested):
             row = {
                 "case_id": env.subject,
@@ -62,17 +65,20 @@ class CaseProjection:
             }
             conn.execute(_INSERT, row)
             conn.execute(_OPEN, {"case_id": env.subject, "member_ref": event.member_ref})
+            known[env.subject] = Meeting("requested", event.member_ref)
             return
-        found = case_meeting(conn, env.subject)
+        found = known.get(env.subject) or case_meeting(conn, env.subject)
         if found is None:
             return  # an event for a case opened elsewhere (none today): nothing for the requester to see
         new = evolve(Case(status=cast(Status, found.status)), event).status
         conn.execute(_UPDATE, {"cid": env.subject, "new_status": new, "at": env.time, "seq": seq})
+        after = replace(found, status=new)
         if found.member_ref:
-            self._meeting(conn, env, event, found)
+            after = self._meeting(conn, env, event, after)
+        known[env.subject] = after
 
-    def _meeting(self, conn: Connection, env: Envelope, event: Event, found: Meeting) -> None:
-        """`found`: the meeting as it stood before this event (status aside)."""
+    def _meeting(self, conn: Connection, env: Envelope, event: Event, found: Meeting) -> Meeting:
+        """`found`: the meeting as it stood before this event (status aside); returns it after."""
         changes: dict[str, object] = {}
         match event:
             case AssignmentAccepted():
@@ -89,12 +95,9 @@ class CaseProjection:
             changes["callback"] = "shredded"
             if self.shred is not None:
                 self.shred(env.subject, env.time)
-        if changes:
-            row: dict[str, object] = {
-                "peer_ref": found.peer_ref,
-                "assignment_id": found.assignment_id,
-                "callback": found.callback,
-            }
-            row.update(changes)
-            params = {"peer": row["peer_ref"], "assignment": row["assignment_id"], "cb": row["callback"]}
-            conn.execute(_MEET, {"cid": env.subject, **params})
+        if not changes:
+            return found
+        after = replace(found, **changes)  # type: ignore[arg-type]
+        params = {"peer": after.peer_ref, "assignment": after.assignment_id, "cb": after.callback}
+        conn.execute(_MEET, {"cid": env.subject, **params})
+        return after

@@ -11,6 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -49,7 +50,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
-from shared.projection import later, unhandled
+from shared.projection import later, remembered, unhandled
 from shared.timers import Timer, cancel, schedule
 from shared.topology import consumer
 
@@ -96,6 +97,13 @@ _PEER_COUNT = (
 )
 
 
+class Held(NamedTuple):
+    """A case's assignment as `_ASSIGNMENT_FIND` reads it."""
+
+    assignment_id: str
+    peer_ref: str
+
+
 class DirectoryProjection:
     name = "matching-directory"
     defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
@@ -131,6 +139,7 @@ class DirectoryProjection:
                         "status": "offered",
                     },
                 )
+                remembered(conn, "held")[env.subject] = Held(event.assignment_id, event.peer_ref)
                 later(  # offers and decisions are only appended here: one executemany per batch
                     conn,
                     _OFFER_INSERT,
@@ -251,9 +260,13 @@ class DirectoryProjection:
         conn.execute(_PEER_COUNT, {"b_peer": peer_ref, "b_delta": delta})
 
     def _release(self, conn: Connection, case_id: str) -> None:
-        row = conn.execute(_ASSIGNMENT_FIND, {"b_case": case_id}).first()
+        held = remembered(conn, "held")  # each case's assignment as this batch left it (None: none)
+        if case_id not in held:
+            held[case_id] = conn.execute(_ASSIGNMENT_FIND, {"b_case": case_id}).first()
+        row = held[case_id]
         if row is None:
             return
+        held[case_id] = None
         conn.execute(_ASSIGNMENT_DELETE, {"b_case": case_id})
         conn.execute(_OPEN_OFFER_DELETE, {"b_case": case_id})
         cancel(conn, timers, f"expire:{row.assignment_id}")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.matching.domain import peers as rules
+from services.matching.domain.codec import peer_from_json, peer_to_json
 from services.matching.domain.peers import Peer, Policy
 from shared.contracts.base import Event
 from shared.contracts.matching import (
+    AvailabilityWindow,
     ConfidentialityAcknowledged,
     MentorPaired,
     PeerActivated,
@@ -154,3 +157,23 @@ def test_a_sound_record_has_no_defect() -> None:
 def test_every_duration_and_weight_of_the_matching_policy_is_bounded(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         Policy(**bad)
+
+
+def test_a_folded_peer_survives_the_directory_views_json_unchanged() -> None:
+    windows = (AvailabilityWindow(day=1, start="08:00", end="17:00"),)
+    full = Peer(
+        "p-1",
+        "a",
+        languages=("en", "fr"),
+        supervisor_refs=("p-9",),
+        stage="active",
+        windows=windows,
+        break_until=T0 + timedelta(days=2),
+        confirmed_at=T0,
+        reachable=True,
+    )
+    for peer in (full, Peer("p-2", "b")):
+        text = peer_to_json(peer)
+        assert peer_from_json(text) == peer
+        assert list(json.loads(text)) == sorted(json.loads(text))  # one spelling for equal states
+    assert json.loads(peer_to_json(full))["windows"] == [{"day": 1, "start": "08:00", "end": "17:00"}]

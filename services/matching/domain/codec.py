@@ -13,8 +13,11 @@ from shared.contracts.matching import AvailabilityWindow
 _TIMES = ("break_until", "confirmed_at")
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Peer))  # scalars and tuples of str, windows aside
+
+
 def peer_to_json(peer: Peer) -> str:
-    data: dict[str, Any] = dataclasses.asdict(peer)
+    data: dict[str, Any] = {name: getattr(peer, name) for name in _FIELDS}  # asdict would deep-copy each
     data["windows"] = [w.model_dump() for w in peer.windows]
     for key in _TIMES:
         value = getattr(peer, key)
@@ -29,5 +32,4 @@ def peer_from_json(text: str) -> Peer:
     data["windows"] = tuple(AvailabilityWindow.model_validate(w) for w in data["windows"])
     for key in _TIMES:
         data[key] = datetime.fromisoformat(data[key]) if data[key] else None
-    known = {f.name for f in dataclasses.fields(Peer)}
-    return Peer(**{k: v for k, v in data.items() if k in known})
+    return Peer(**{k: v for k, v in data.items() if k in _FIELDS})
