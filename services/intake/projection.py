@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import cast
 
@@ -72,7 +71,7 @@ class CaseProjection:
             return  # an event for a case opened elsewhere (none today): nothing for the requester to see
         new = evolve(Case(status=cast(Status, found.status)), event).status
         conn.execute(_UPDATE, {"cid": env.subject, "new_status": new, "at": env.time, "seq": seq})
-        after = replace(found, status=new)
+        after = Meeting(new, found.member_ref, found.peer_ref, found.assignment_id, found.callback)
         if found.member_ref:
             after = self._meeting(conn, env, event, after)
         known[env.subject] = after
@@ -97,7 +96,19 @@ class CaseProjection:
                 self.shred(env.subject, env.time)
         if not changes:
             return found
-        after = replace(found, **changes)  # type: ignore[arg-type]
-        params = {"peer": after.peer_ref, "assignment": after.assignment_id, "cb": after.callback}
-        conn.execute(_MEET, {"cid": env.subject, **params})
-        return after
+        row: dict[str, object] = {
+            "peer_ref": found.peer_ref,
+            "assignment_id": found.assignment_id,
+            "callback": found.callback,
+        }
+        row.update(changes)
+        conn.execute(
+            _MEET,
+            {
+                "cid": env.subject,
+                "peer": row["peer_ref"],
+                "assignment": row["assignment_id"],
+                "cb": row["callback"],
+            },
+        )
+        return Meeting(found.status, found.member_ref, **row)  # type: ignore[arg-type]
