@@ -51,9 +51,9 @@ def quick_headers(nc: Client) -> Client:
 def parse_header_lines(raw: bytes) -> dict[str, str]:
     """A NATS header block (`Name: Value\\r\\n` lines) as nats-py 2.16's `Client._parse_header_lines`
     reads it (the same dict for any input, a test holds it to that), in about a third of the time: it
-    tests a name for whitespace with one `split` instead of a generator over its characters. Every event
-    carries seven headers (the batch's and the append's expectations), so nats-py's parser was the largest
-    single cost of reading the log: 12 µs of a replay's 22 µs per message."""
+    tests a name for whitespace with one `split` instead of a generator over its characters. An event
+    carries seven headers (its id and type, the append's expectations, its batch's): measured, 12 µs a
+    block with nats-py's parser and 3.7 µs with this one, where a raw replay spends about 22 µs a message."""
     out: dict[str, str] = {}
     for line in raw.split(b"\r\n"):
         name, sep, value = line.partition(b":")
