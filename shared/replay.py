@@ -26,6 +26,7 @@ log = logging.getLogger("peerline.replay")
 Progress = Callable[[int, int], None]  # (done, total)
 PENDING_BYTES = 64 * 1024 * 1024  # the client's own limit under the server's flow control
 WHOLE_LOG = "ev.>"
+FIRST_BATCH = 64  # messages in a replay's first batch; each next one twice as many, up to `batch`
 
 
 class _FlowControl:
@@ -231,7 +232,8 @@ async def rebuild_many(
     buffer: list[Raw] = []
     full, room = asyncio.Event(), asyncio.Event()
     room.set()
-    state = {"left": -1, "total": 0}
+    # the first batches are small, so that applying starts while the rest of the log is still arriving
+    state = {"left": -1, "total": 0, "size": min(FIRST_BATCH, batch)}
     flow: _FlowControl | None = None  # set once subscribed: the callback reads it as it runs
 
     async def take(msg: Msg) -> None:
@@ -245,7 +247,7 @@ async def rebuild_many(
             state["total"] = pending + 1
         buffer.append((seq, msg.subject, msg.data))
         state["left"] = pending
-        if len(buffer) >= batch or state["left"] == 0:
+        if len(buffer) >= state["size"] or state["left"] == 0:
             full.set()
 
     first, config = subscription(pairs)
@@ -273,6 +275,7 @@ async def rebuild_many(
                 msgs = buffer[:]
                 del buffer[:]
                 room.set()
+                state["size"] = min(state["size"] * 2, batch)
                 if applier is None:  # the log's size is known from the first message
                     big = state["total"] >= FORK_FROM if fork is None else fork
                     applier = Forked(engine, apply) if big and forkable(engine) else InThread(apply)
