@@ -7,16 +7,18 @@ replay of the same log. Timed in this process, so a service's interpreter start-
 A service's rebuild reads what its subscription delivers (`shared.replay.subscription`): the whole log
 where one pass serves several projections or a read-all consumer skips in the client, else only its
 consumer's subjects (intake's case events; matching's directory events, `Consumer.replay_filtered`).
-Its rate is messages read per second beside the raw callback replay of that same subscription; what its
-projections applied (summed over them) is reported beside it. A rebuild of 10,000 events or more applies
-in a forked child process (`shared.applier`), as `peerline replay` does."""
+Its rate is messages read per second beside the raw callback replay of that same subscription, each the
+median of `REPEATS` runs taken in turn (rebuild, raw, rebuild, raw, …: this machine's noise moves one run
+by a fifth); what its projections applied (summed over them) is reported beside it. A rebuild of 10,000
+events or more applies in a forked child process (`shared.applier`), as `peerline replay` does."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nats.js import JetStreamContext
@@ -35,6 +37,7 @@ from shared.topology import Consumer
 from tests.support.bus import connect, start_server
 
 STORE = Path("var/bench-region")
+REPEATS = 3  # each service's rebuild and its raw replay, measured in turn; the medians are reported
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class Rebuilt:
     library_seconds: float = 0.0  # the same projections rebuilt through eventsourcing's reader
     raw: Rate | None = None  # the raw callback replay of the same subscription: the same `read` messages
     projections: int = 1
+    every: list[float] = field(default_factory=list)  # each attempt's rebuild seconds (`seconds`: median)
+    every_raw: list[Rate] = field(default_factory=list)  # each attempt's raw replay (`raw`: the median)
 
     @property
     def library_ratio(self) -> float:
@@ -108,17 +113,24 @@ async def measure(
         results = []
         try:
             for service, pairs in roots().items():
-                engine = make_engine(f"sqlite:///{tmp}/{service}.db")
-                t0 = time.perf_counter()
-                read = await rebuild_many(nc.jetstream(), engine, pairs)
-                took = time.perf_counter() - t0
                 subject, config = subscription(pairs)
-                same = await ordered_baseline(
-                    stock.jetstream(), subject, read, callback=True, stall_s=30.0, config=config
-                )
+                tooks, raws = [], []
+                for attempt in range(REPEATS):  # the rebuild and its raw replay in turn, REPEATS times
+                    engine = make_engine(f"sqlite:///{tmp}/{service}-{attempt}.db")
+                    t0 = time.perf_counter()
+                    read = await rebuild_many(nc.jetstream(), engine, pairs)
+                    tooks.append(time.perf_counter() - t0)
+                    engine.dispose()
+                    raws.append(
+                        await ordered_baseline(
+                            stock.jetstream(), subject, read, callback=True, stall_s=30.0, config=config
+                        )
+                    )
+                took, same = statistics.median(tooks), sorted(raws, key=lambda r: r.seconds)[REPEATS // 2]
                 applied = stored.applied.get(service, 0)
-                results.append(Rebuilt(service, took, read, applied, stored.events, 0.0, same, len(pairs)))
-                engine.dispose()
+                results.append(
+                    Rebuilt(service, took, read, applied, stored.events, 0.0, same, len(pairs), tooks, raws)
+                )
             results = await library(nc.jetstream(), stored.events, tmp, results)
         finally:
             await nc.close()

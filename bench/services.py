@@ -224,7 +224,10 @@ async def _rebuilds(report: Report, s: Sizes, tmp: Path) -> None:
                 target=REBUILD_TARGET,
                 note=f"{r.read:,} of the log's {r.log:,} events read in one pass "
                 f"({'the whole log' if r.read == r.log else 'its server-filtered subjects'}), "
-                f"{r.applied:,} applied over its {r.projections} projection(s), {r.seconds:.1f}s",
+                f"{r.applied:,} applied over its {r.projections} projection(s), {r.seconds:.2f}s; the "
+                f"median of {len(r.every)} runs, each before its raw replay "
+                f"(rebuild {' / '.join(f'{x:.2f}' for x in r.every)} s, "
+                f"raw {' / '.join(f'{x.seconds:.2f}' for x in r.every_raw)} s)",
             )
         )
         report.add(
@@ -260,6 +263,8 @@ async def _rebuilds(report: Report, s: Sizes, tmp: Path) -> None:
                 "read": r.read,
                 "applied": r.applied,
                 "raw_same_subscription_per_s": round(r.raw.per_s) if r.raw else None,
+                "each_seconds": [round(x, 3) for x in r.every],
+                "each_raw_seconds": [round(x.seconds, 3) for x in r.every_raw],
             }
             for r in results
         },
