@@ -26,7 +26,7 @@ log = logging.getLogger("peerline.replay")
 Progress = Callable[[int, int], None]  # (done, total)
 PENDING_BYTES = 64 * 1024 * 1024  # the client's own limit under the server's flow control
 WHOLE_LOG = "ev.>"
-FIRST_BATCH = 64  # messages in a replay's first batch; each next one twice as many, up to `batch`
+FIRST_BATCH = 64  # messages a replay waits for before it first applies; then twice as many each time
 
 
 class _FlowControl:
@@ -232,7 +232,8 @@ async def rebuild_many(
     buffer: list[Raw] = []
     full, room = asyncio.Event(), asyncio.Event()
     room.set()
-    # the first batches are small, so that applying starts while the rest of the log is still arriving
+    # "size": how many buffered messages wake the applier (it takes all there are), from FIRST_BATCH up to
+    # `batch`, so that applying starts while the rest of the log is still arriving
     state = {"left": -1, "total": 0, "size": min(FIRST_BATCH, batch)}
     flow: _FlowControl | None = None  # set once subscribed: the callback reads it as it runs
 
