@@ -30,6 +30,7 @@ from sqlalchemy import (
     bindparam,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.contracts.base import Event
 from shared.envelope import Envelope
@@ -161,6 +162,28 @@ def add_later(conn: Connection, statement: Executable, rows: list[dict[str, Any]
         else:
             found[total] += n
     return True
+
+
+_ADDING: dict[tuple[Table, str, str], Executable] = {}
+
+
+def add_up(conn: Connection, table: Table, rows: list[dict[str, Any]], total: str) -> None:
+    """Add each row's `total` to the row of `table` with the same primary key (inserted with it if there is
+    none): summed per batch and written in one executemany when the batch commits (`add_later`), at once
+    outside a batch. The upsert is built once per table and dialect. Only for counters nothing in `apply`
+    reads back."""
+    if not rows:
+        return
+    key = (table, conn.dialect.name, total)
+    statement = _ADDING.get(key)
+    if statement is None:
+        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+        statement = _ADDING[key] = insert.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns),
+            set_={total: table.c[total] + insert.excluded[total]},
+        )
+    if not add_later(conn, statement, rows, total):
+        conn.execute(statement, rows)
 
 
 class _Pending:

@@ -1,16 +1,19 @@
 """A projection may keep, for one batch's transaction, the rows it wrote (`shared.projection.remembered`)
 instead of reading them back: intake's meetings and matching's held assignments. A view built in one batch
 must equal the view built one event per batch, on SQLite and PostgreSQL; the one batch must really read
-less; and what was remembered must not outlive its transaction (a failed batch's retry starts empty)."""
+less; and what was remembered must not outlive its transaction (a failed batch's retry starts empty).
+Counters added with `add_up` (tracking's trends, matching's offers per day) are written at once outside a
+batch and summed once per key when a batch commits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, MetaData
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, select
 from sqlalchemy import event as sa_event
 
 from services.intake.projection import CaseProjection
@@ -28,7 +31,7 @@ from shared.contracts.tracking import CaseClosed
 from shared.db import make_engine
 from shared.envelope import Envelope
 from shared.items import item_of
-from shared.projection import Failed, Projection, apply_batch, digest, remembered, reset
+from shared.projection import Failed, Projection, add_up, apply_batch, digest, remembered, reset
 from tests.pg import fresh_database
 
 pytestmark = pytest.mark.integration
@@ -153,3 +156,52 @@ def test_what_a_batch_remembered_is_gone_when_its_transaction_ends(tmp_path: Pat
         assert remembered(conn, "seqs") == {}  # outside a batch: nothing kept
         remembered(conn, "seqs")["x"] = 1
         assert remembered(conn, "seqs") == {}
+
+
+COUNTS = Table(
+    "counts",
+    MetaData(),
+    Column("peer_ref", String(16), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("offers", Integer, nullable=False),
+)
+
+
+def offers(conn: Connection) -> dict[str, int]:
+    return dict(conn.execute(select(COUNTS.c.peer_ref, COUNTS.c.offers)).all())  # type: ignore[arg-type]
+
+
+class Adding:
+    """Adds one offer for each request's case, through `add_up`, and notes what the table held meanwhile."""
+
+    name = "adding"
+    defers = True
+    metadata = COUNTS.metadata
+    handles = frozenset({SupportRequested})
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, int]] = []
+
+    def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
+        add_up(conn, COUNTS, [{"peer_ref": env.subject, "day": "d1", "offers": 1}], "offers")
+        self.seen.append(offers(conn))
+
+
+def test_add_up_adds_at_once_outside_a_batch_and_once_per_key_when_a_batch_commits(
+    engines: tuple[Engine, Engine],
+) -> None:
+    engine, _ = engines
+    projection = Adding()
+    reset(engine, projection)
+    rows = [{"peer_ref": "c-1", "day": "d1", "offers": 1}, {"peer_ref": "c-2", "day": "d1", "offers": 2}]
+    with engine.begin() as conn:  # no batch: written at once, an upsert adding to what is there
+        add_up(conn, COUNTS, rows, "offers")
+        add_up(conn, COUNTS, rows[:1], "offers")
+        assert offers(conn) == {"c-1": 2, "c-2": 2}
+    items = [item_of(env, seq) for seq, env in enumerate(lifecycles(), 1)]
+    requests = [i for i in items if isinstance(i.event, SupportRequested)] * 3  # each case three times
+    requests = [replace(item, seq=seq) for seq, item in enumerate(requests, start=1)]
+    apply_batch(engine, projection, requests)
+    assert all(seen == {"c-1": 2, "c-2": 2} for seen in projection.seen)  # nothing written mid-batch
+    with engine.connect() as conn:
+        assert offers(conn) == {"c-1": 5, "c-2": 5}  # summed, written when the batch committed

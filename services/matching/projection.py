@@ -50,7 +50,7 @@ from shared.contracts.matching import (
 )
 from shared.contracts.tracking import CaseClosed
 from shared.envelope import Envelope
-from shared.projection import later, remembered, unhandled
+from shared.projection import add_up, later, remembered, unhandled
 from shared.timers import Timer, cancel, schedule
 from shared.topology import consumer
 
@@ -73,11 +73,6 @@ _ASSIGNMENT_ACCEPT = (
     assignments.update().where(assignments.c.case_id == bindparam("b_case")).values(status="accepted")
 )
 _OFFER_INSERT = offers.insert()
-_OFFER_DAY_ADD = (
-    offer_days.update()
-    .where((offer_days.c.peer_ref == bindparam("b_peer")) & (offer_days.c.day == bindparam("b_day")))
-    .values(offers=offer_days.c.offers + 1)
-)
 _OFFER_DAY_INSERT = offer_days.insert()
 _DECISION_INSERT = decisions.insert()
 _OPEN_OFFER_INSERT = open_offers.insert()
@@ -117,9 +112,10 @@ class DirectoryProjection:
         self.name = name
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:
-        if env.aggregate == "reach":
+        aggregate = env.aggregate
+        if aggregate == "reach":
             self._reach_reported(conn, env.agency)
-        if env.aggregate in ("peer", "reach"):  # a reach event's subject is the peer_ref
+        if aggregate in ("peer", "reach"):  # a reach event's subject is the peer_ref
             self._peer(conn, env, event)
             return
         match event:
@@ -252,9 +248,7 @@ class DirectoryProjection:
             conn.execute(_PEER_UPDATE, {"b_peer": ref, "b_stage": peer.stage, "b_state": peer_to_json(peer)})
 
     def _offer_day(self, conn: Connection, peer_ref: str, at: datetime) -> None:
-        day = utc_day(at)
-        if conn.execute(_OFFER_DAY_ADD, {"b_peer": peer_ref, "b_day": day}).rowcount == 0:
-            conn.execute(_OFFER_DAY_INSERT, {"peer_ref": peer_ref, "day": day, "offers": 1})
+        add_up(conn, offer_days, [{"peer_ref": peer_ref, "day": utc_day(at), "offers": 1}], "offers")
 
     def _count(self, conn: Connection, peer_ref: str, delta: int) -> None:
         conn.execute(_PEER_COUNT, {"b_peer": peer_ref, "b_delta": delta})

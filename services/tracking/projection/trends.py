@@ -27,7 +27,6 @@ from sqlalchemy import (
     bindparam,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.tracking.domain import iso_week
 from services.tracking.tables import (
@@ -50,7 +49,7 @@ from shared.contracts.wellness import (
     FollowupScheduled,
 )
 from shared.envelope import Envelope
-from shared.projection import add_later, unhandled
+from shared.projection import add_up, unhandled
 from shared.topology import consumer
 
 UNKNOWN = "unknown"
@@ -68,22 +67,9 @@ def yes_no(flag: bool) -> str:
     return "yes" if flag else "no"
 
 
-_UPSERTS: dict[str, Any] = {}
-
-
 def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Add each row's n to its count (one executemany; the statement is built once per dialect)."""
-    if not rows:
-        return  # nothing to count (an incident naming no agency): no statement at all
-    stmt = _UPSERTS.get(conn.dialect.name)
-    if stmt is None:
-        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(trend_counts)
-        stmt = _UPSERTS[conn.dialect.name] = insert.on_conflict_do_update(
-            index_elements=["agency", "week", "measure", "dimension", "value"],
-            set_={"n": trend_counts.c.n + insert.excluded.n},
-        )
-    if not add_later(conn, stmt, rows):  # a rebuild or a live batch: summed, one executemany per batch
-        conn.execute(stmt, rows)
+    """Add each row's n to its count: summed per batch, one executemany when the batch commits."""
+    add_up(conn, trend_counts, rows, "n")  # an incident naming no agency: no rows, no statement at all
 
 
 def _counts(agency: str, week: str, measure: str, pairs: list[tuple[str, str]], n: int = 1) -> list[dict]:
