@@ -131,6 +131,7 @@ def measure(args: argparse.Namespace, sink: Sink) -> int:
     run_all(report, sizes, console, args.services)
     report.meta["error"] = error
     report.meta["spans_exported"] = {"exports": sink.exports, **dict(sink.spans)}
+    report.meta["spans_by_name"] = dict(sink.names.most_common())
     report.meta["wall_s"] = round(time.perf_counter() - t0, 1)
     report.meta["loadavg_1m_after"] = os.getloadavg()[0]
     show(console, report)

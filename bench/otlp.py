@@ -23,6 +23,7 @@ class Sink:
 
     def __init__(self) -> None:
         self.spans: Counter[str] = Counter()
+        self.names: Counter[str] = Counter()  # "service: span name" → spans (where a service's CPU goes)
         self.exports = 0
         self._lock = threading.Lock()
         sink = self
@@ -57,7 +58,9 @@ class Sink:
                     (a.value.string_value for a in resource.resource.attributes if a.key == "service.name"),
                     "?",
                 )
-                self.spans[service] += sum(len(scope.spans) for scope in resource.scope_spans)
+                for scope in resource.scope_spans:
+                    self.spans[service] += len(scope.spans)
+                    self.names.update(f"{service}: {span.name}" for span in scope.spans)
 
     @contextmanager
     def as_endpoint(self) -> Iterator[Sink]:

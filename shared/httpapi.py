@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from shared.auth import Auth
 from shared.decision import Busy
 from shared.limits import HttpLimits, Limits, RateLimiter
+from shared.telemetry import http_telemetry
 
 log = logging.getLogger("peerline.http")
 DOC_ASSETS = Path(str(files("fastapi_offline") / "static"))  # swagger-ui-bundle.js, redoc.standalone.js…
@@ -75,7 +76,14 @@ async def busy(_request: Request, exc: Exception) -> JSONResponse:
 def service_api(title: str, description: str, auth: Auth, limits: HttpLimits | None = None) -> FastAPI:
     """A FastAPI app with Peerline's guards and error answers; the service adds its routes."""
     limits = limits or HttpLimits()
-    api = FastAPI(title=title, version="1", description=description, docs_url=None, redoc_url=None)
+    api = FastAPI(
+        title=title,
+        version="1",
+        description=description,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=http_telemetry(),
+    )
     add_docs(api)
     api.add_exception_handler(RequestValidationError, invalid_request)
     api.add_exception_handler(ValidationError, invalid_value)

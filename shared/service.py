@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import busclient
 from shared.settings import ServiceSettings
+from shared.telemetry import http_telemetry
 
 log = logging.getLogger("peerline.service")
 
@@ -30,7 +31,13 @@ def ops_app(service: str, ready: Callable[[], bool]) -> FastAPI:
     /livez answers while the process's event loop runs, and asks nothing else: an unreachable NATS or
     database must not get the process restarted (it reconnects by itself). /readyz is `ready()`: the
     service is connected to the bus and caught up, so it may take traffic (and readiness gates rollouts)."""
-    app = FastAPI(title=f"peerline-{service} ops", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=f"peerline-{service} ops",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=http_telemetry(traced=False),  # probes and scrapes, every few seconds: no trace to follow
+    )
 
     @app.get("/livez")
     def livez() -> dict[str, str]:

@@ -33,6 +33,7 @@ from services.console.views import add_error_pages
 from shared import entry
 from shared.projection import Projection
 from shared.service import http_task, ops_app, run_until_stopped
+from shared.telemetry import http_telemetry
 from shared.topology import Consumer
 
 
@@ -41,7 +42,14 @@ def create_app(
 ) -> FastAPI:
     """`transport` routes the calls to the services elsewhere (tests mount the services' own apps)."""
     settings = settings or ConsoleSettings()
-    app = FastAPI(title="Peerline console", docs_url=None, redoc_url=None, openapi_url=None)
+    # untraced: a sign-in's return address carries the identity provider's one-time code in its query
+    app = FastAPI(
+        title="Peerline console",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=http_telemetry(traced=False),
+    )
     app.state.settings = settings
     app.state.sessions = Sessions(settings.session_ttl_s)
     app.state.backend = Backend(settings.service_urls(), settings.http_timeout_s, transport)

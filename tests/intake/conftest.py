@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,10 @@ import httpx
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.intake import reactions as inbox
 from services.intake.commands.dispatch import Dispatch
@@ -30,6 +34,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import NatsServer
 from shared.reactor import Reactions
 from shared.runner import ProjectionRunner
+from shared.telemetry import configure_telemetry
 from shared.topology import consumer, provision
 from tests.support.bus import connect, messages, seed
 
@@ -75,6 +80,19 @@ def write_codes(path: Path) -> Path:
     """Every agency's units: two stations (any other unit is recorded as `other`)."""
     path.write_text(json.dumps({"*": {"units": ["station-4", "station-7"]}}))
     return path
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Every span this process finishes while the test runs (a tracer provider is set once a process)."""
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    else:
+        configure_telemetry("intake-test", processor=SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # it stays on the process's provider, keeping nothing more
 
 
 @pytest.fixture

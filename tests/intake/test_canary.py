@@ -4,12 +4,8 @@ plaintext in the log stream, the other streams' headers, every database file, th
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.consumers.intake import CAD_INBOX
@@ -17,7 +13,6 @@ from shared.contracts.escalation import EscalationAcknowledged, EscalationTrigge
 from shared.contracts.intake import REVEAL_SUBJECT, RevealReply, RevealRequest
 from shared.envelope import STREAM, Envelope, new_id
 from shared.eventstore import EventStore
-from shared.telemetry import configure_telemetry
 from shared.topology import DLQ_STREAM
 
 from .conftest import FIXTURES, World
@@ -38,18 +33,6 @@ PEOPLE = {
 CREW = {"RFD-4471": "Augustin Delacroix-Vey", "ECC-118": "Ottoline Brackenbury"}
 PUBLIC = ("Harold Wexley", "+1 555 201 3344", "1412 Alder Street", "Imogen Palfrey", "+1 555 660 7781")
 CANARIES = [v for who in PEOPLE.values() for v in who.values()] + list(CREW.values()) + list(PUBLIC)
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if isinstance(provider, TracerProvider):
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-    else:
-        configure_telemetry("intake-test", processor=SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.clear()
 
 
 async def test_seeded_identities_never_appear_in_plaintext_outside_the_vault_ciphertext(
