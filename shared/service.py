@@ -85,12 +85,13 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def run_until_stopped(tasks: Sequence[Task], stop: asyncio.Event | None = None) -> None:
-    """Run every task; SIGINT/SIGTERM (or `stop`) ends them all. One task failing stops the process."""
+async def run_until_stopped(
+    tasks: Sequence[Task], stop: asyncio.Event | None = None, switch_interval_s: float = 0.001
+) -> None:
+    """Run every task; SIGINT/SIGTERM (or `stop`) ends them all. One task failing stops the process.
+    `switch_interval_s`: the GIL's switch interval (`ServiceSettings.switch_interval_s`)."""
     settle_heap()
-    # Projections write in worker threads; a shorter switch interval lets the event loop (consumers
-    # forwarding pages, offers) take the GIL back sooner than the default 5 ms.
-    sys.setswitchinterval(0.001)
+    sys.setswitchinterval(switch_interval_s)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     rate_per_minute: int = 1200  # HTTP requests per client (a verified principal, else an address)
     rate_burst: int = 100
     codes_file: Path | None = None  # per-agency code lists (units, disciplines): see shared/codes.py
+    # The GIL's switch interval. Projections write and spans are exported in worker threads; shorter than
+    # Python's 5 ms, the event loop (consumers forwarding pages, offers) takes the GIL back sooner.
+    switch_interval_s: float = 0.001
 
     def http_limits(self) -> HttpLimits:
         return HttpLimits(self.max_body_bytes, self.rate_per_minute, self.rate_burst)

@@ -88,7 +88,7 @@ async def serve(settings: ConsoleSettings, stop: asyncio.Event) -> None:
         tasks.append(
             http_task(ops_app("console", lambda: True), settings.metrics_host, settings.metrics_port)
         )
-    await run_until_stopped(tasks, stop)
+    await run_until_stopped(tasks, stop, settings.switch_interval_s)
 
 
 def main() -> None:

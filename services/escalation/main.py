@@ -139,7 +139,7 @@ class Escalation:
             ops = ops_app("escalation", lambda: self.ready and self.nc().is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
         try:
-            await run_until_stopped(tasks, stop)
+            await run_until_stopped(tasks, stop, self.settings.switch_interval_s)
         finally:
             await self.stop_reactions()
 

@@ -94,7 +94,7 @@ class Intake:
             ops = ops_app("intake", lambda: self.ready and nc.is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
         try:
-            await run_until_stopped(tasks, stop)
+            await run_until_stopped(tasks, stop, self.settings.switch_interval_s)
         finally:
             await reveal.unsubscribe()
             await nc.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 
 from fastapi import FastAPI
 
@@ -125,7 +124,7 @@ class Matching:
             ops = ops_app("matching", lambda: self.ready and nc.is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
         try:
-            await run_until_stopped(tasks, stop)
+            await run_until_stopped(tasks, stop, self.settings.switch_interval_s)
         finally:
             await cards.unsubscribe()
             await nc.close()
@@ -148,5 +147,4 @@ def projections(settings: MatchingSettings | None = None) -> list[tuple[Projecti
 
 def main() -> None:
     settings = MatchingSettings()
-    sys.setswitchinterval(settings.switch_interval_s)
     entry.run("matching", settings, lambda stop: create_app(settings).run(stop), projections)

@@ -25,8 +25,7 @@ class MatchingSettings(ServiceSettings):
     reactor_batch: int = 128
     # Batches each loop may have being written while it fetches and decides the next.
     reactor_in_flight: int = 4
-    # The directory projection and snapshots run in threads; a short GIL switch interval keeps them
-    # from delaying the event loop's network work by up to the default 5 ms per hand-over.
+    # The directory projection and snapshots run in threads as well (ServiceSettings.switch_interval_s)
     switch_interval_s: float = 0.0005
 
     def policy(self, agency: str) -> Policy:

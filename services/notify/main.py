@@ -156,7 +156,7 @@ class Notify:
             ops = ops_app("notify", lambda: self.ready and nc.is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
         try:
-            await run_until_stopped(tasks, stop)
+            await run_until_stopped(tasks, stop, self.settings.switch_interval_s)
         finally:
             await self.http.aclose()
             await nc.close()

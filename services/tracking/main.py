@@ -55,7 +55,7 @@ class Tracking:
             ops = ops_app("tracking", lambda: self.ready and nc.is_connected)
             tasks.append(http_task(ops, self.settings.metrics_host, self.settings.metrics_port))
         try:
-            await run_until_stopped(tasks, stop)
+            await run_until_stopped(tasks, stop, self.settings.switch_interval_s)
         finally:
             await nc.close()
 
