@@ -23,6 +23,7 @@ from bench.otlp import Sink
 from bench.report import Report, show, write
 from bench.run import Settings, run
 from bench.services import STAGES, Sizes, run_all
+from shared.db import SQLITE_PRAGMAS
 from shared.natsserver import binary
 from tests.support.bus import start_server
 
@@ -101,7 +102,7 @@ def measure(args: argparse.Namespace, sink: Sink) -> int:
             "sqlalchemy": version("sqlalchemy"),
             "pydantic": version("pydantic"),
             "jetstream": "file storage, sync_interval always, loopback",
-            "sqlite": "WAL, synchronous=NORMAL (shared.db.make_engine)",
+            "sqlite": ", ".join(SQLITE_PRAGMAS) + " (shared.db.make_engine)",
         },
     )
     report.meta["loadavg_1m_before"] = os.getloadavg()[0]

@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 from bench import projection_rate, raw
 from bench.events import Outgoing, support_requests
 from bench.readmodel import CaseBoard, PreparedCaseBoard
-from shared.db import make_engine
+from shared.db import SQLITE_PRAGMAS, make_engine
 from shared.envelope import STREAM
 from shared.items import Item, decode
 from shared.projection import Projection, apply_batch, reset
@@ -130,8 +130,8 @@ def es_rebuild(app: Cases, view_path: Path, batch: int = 1000) -> int:
     """Drop and rebuild the view from the application's notification log; returns events applied."""
     view_path.unlink(missing_ok=True)
     db = sqlite3.connect(view_path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
+    for pragma in SQLITE_PRAGMAS:  # the same as Peerline's views
+        db.execute(f"PRAGMA {pragma}")
     for ddl in VIEW_DDL:
         db.execute(ddl)
     reader = NotificationLogReader(app.notification_log, section_size=batch)

@@ -9,6 +9,13 @@ from sqlalchemy import Engine, create_engine, event
 
 from shared.files import private_file
 
+# A checkpoint (which copies the WAL into the database file and fsyncs it) after 40 MB of WAL instead of
+# SQLite's default 4 MB: each projection batch commits to the WAL, and a rebuild writes it fast enough
+# for those checkpoints to show (5–8 % of tracking's apply on the 50,000-event history). A crash loses
+# nothing more either way: the WAL is read back on open.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", f"wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+
 
 def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
@@ -24,8 +31,8 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            for pragma in SQLITE_PRAGMAS:
+                cur.execute(f"PRAGMA {pragma}")
             cur.close()
 
     return engine
