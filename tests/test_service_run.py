@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from services.escalation.settings import EscalationSettings
 from services.matching.settings import MatchingSettings
 from shared.service import run_until_stopped
 from shared.settings import ServiceSettings
@@ -22,9 +23,10 @@ async def test_each_service_runs_with_the_switch_interval_its_settings_give() ->
 
     before = sys.getswitchinterval()
     try:
-        for settings in (ServiceSettings(), MatchingSettings()):
+        for settings in (ServiceSettings(), MatchingSettings(), EscalationSettings()):
             await run_until_stopped([task], asyncio.Event(), settings.switch_interval_s)
     finally:
         sys.setswitchinterval(before)
         gc.unfreeze()
-    assert seen == [pytest.approx(0.001), pytest.approx(0.0005)]  # matching's is its own, not the default
+    # matching's and escalation's are their own, not the default
+    assert seen == [pytest.approx(0.001), pytest.approx(0.0005), pytest.approx(0.0002)]
