@@ -86,7 +86,7 @@ def settle_heap() -> None:
 
 
 async def run_until_stopped(
-    tasks: Sequence[Task], stop: asyncio.Event | None = None, switch_interval_s: float = 0.001
+    tasks: Sequence[Task], stop: asyncio.Event | None, switch_interval_s: float
 ) -> None:
     """Run every task; SIGINT/SIGTERM (or `stop`) ends them all. One task failing stops the process.
     `switch_interval_s`: the GIL's switch interval (`ServiceSettings.switch_interval_s`)."""

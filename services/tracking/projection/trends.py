@@ -107,7 +107,7 @@ class TrendsProjection:
     so a report's column labels are configured codes, never what someone typed."""
 
     name = "tracking-trends"
-    defers = True  # counts are summed per batch and written once (shared.projection.add_later)
+    defers = True  # counts are summed per batch and written once (shared.projection.add_up)
     handles = consumer("tracking-trends").events
     metadata = metadata
 
