@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Executable,
+    Index,
     Integer,
     MetaData,
     String,
@@ -76,11 +77,39 @@ class Projection(Protocol):
 
 def ensure_schema(engine: Engine, projection: Projection) -> None:
     """The projection's tables as this version declares them: missing ones made, columns an older version
-    lacked added in place where a default can fill them (`shared.schema`)."""
+    lacked added in place where a default can fill them (`shared.schema`), and indexes a rebuild builds
+    late made if one was cut off before it built them (`build_late_indexes`)."""
     tracking_metadata.create_all(engine)
     projection.metadata.create_all(engine)
     for column in add_missing_columns(engine, projection.metadata):
         log.warning("projection %s: column %s added to an older version's table", projection.name, column)
+    build_late_indexes(engine, projection)
+
+
+def late_indexes(projection: Projection) -> list[Index]:
+    """The indexes named by the projection's `built_late` (optional): ones its `apply` never reads
+    through, only its queries. A rebuild drops them while it loads and builds each once at the end
+    (`shared.replay`): loaded row by row, an index on a random key (a case id, a due time) costs a B-tree
+    descent and dirty pages all over the index for every row; built at the end, it is one sort. Naming
+    an index `apply` reads through would make each such read a table scan during a rebuild:
+    tests/test_late_indexes.py checks every statement a rebuild runs against the plans of each service."""
+    names = frozenset(getattr(projection, "built_late", ()))
+    found = [ix for table in projection.metadata.sorted_tables for ix in table.indexes if ix.name in names]
+    if missing := names - {ix.name for ix in found}:
+        raise ValueError(f"projection {projection.name}: built_late names no index {sorted(missing)}")
+    return found
+
+
+def drop_late_indexes(engine: Engine, projection: Projection) -> None:
+    with engine.begin() as conn:
+        for index in late_indexes(projection):
+            index.drop(conn, checkfirst=True)
+
+
+def build_late_indexes(engine: Engine, projection: Projection) -> None:
+    with engine.begin() as conn:
+        for index in late_indexes(projection):
+            index.create(conn, checkfirst=True)
 
 
 _POSITION = select(positions.c.last_seq).where(positions.c.projection == bindparam("name"))
@@ -131,17 +160,43 @@ def later(conn: Connection, statement: Executable, row: dict[str, Any]) -> None:
         pending.rows.setdefault(statement, []).append(row)
 
 
-def replace_later(
-    conn: Connection, statements: tuple[Executable, Executable], key: str, row: dict[str, Any] | None
-) -> bool:
-    """Defer a keyed replace: at commit, `statements[0]` (a delete by `{"key": …}`) for every key touched,
-    then `statements[1]` (an insert) for each key's last row (None: deleted). False (nothing deferred)
-    when no batch defers: the caller writes at once. Only for rows nothing in `apply` reads back."""
+def replace_later(conn: Connection, table: Table, key: Any, row: dict[str, Any] | None) -> bool:
+    """Defer a replace of the row of `table` whose one-column primary key is `key`: at commit, each key's
+    last row (None: deleted) is written once, as an upsert setting every column (so it is what a delete
+    and an insert would leave, in one index descent instead of two) or a delete. False (nothing
+    deferred) when no batch defers: the caller writes at once (`replace_now`). Only for rows nothing in
+    `apply` reads back."""
     pending: _Pending | None = conn.info.get(_LATER)
     if pending is None:
         return False
-    pending.keyed.setdefault(statements, {})[key] = row
+    pending.keyed.setdefault(table, {})[key] = row
     return True
+
+
+def replace_now(conn: Connection, table: Table, key: Any, row: dict[str, Any] | None) -> None:
+    """`replace_later`'s write, at once."""
+    delete, upsert = _replacing(table, conn.dialect.name)
+    if row is None:
+        conn.execute(delete, {"key": key})
+    else:
+        conn.execute(upsert, row)
+
+
+_REPLACING: dict[tuple[Table, str], tuple[Executable, Executable]] = {}
+
+
+def _replacing(table: Table, dialect: str) -> tuple[Executable, Executable]:
+    """The delete by primary key and the upsert setting every other column from the row, built once per
+    table and dialect."""
+    found = _REPLACING.get((table, dialect))
+    if found is None:
+        (pk,) = table.primary_key.columns
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[pk], set_={c.name: insert.excluded[c.name] for c in table.columns if c is not pk}
+        )
+        found = _REPLACING[(table, dialect)] = (table.delete().where(pk == bindparam("key")), upsert)
+    return found
 
 
 def add_later(conn: Connection, statement: Executable, rows: list[dict[str, Any]], total: str = "n") -> bool:
@@ -189,15 +244,18 @@ def add_up(conn: Connection, table: Table, rows: list[dict[str, Any]], total: st
 class _Pending:
     def __init__(self) -> None:
         self.rows: dict[Executable, list[dict[str, Any]]] = {}
-        self.keyed: dict[tuple[Executable, Executable], dict[str, dict[str, Any] | None]] = {}
+        self.keyed: dict[Table, dict[Any, dict[str, Any] | None]] = {}
         self.sums: dict[Executable, dict[tuple[Any, ...], dict[str, Any]]] = {}
 
     def flush(self, conn: Connection) -> None:
-        for (delete, insert), rows in self.keyed.items():
-            conn.execute(delete, [{"key": k} for k in rows])
+        for table, rows in self.keyed.items():
+            delete, upsert = _replacing(table, conn.dialect.name)
+            gone = [{"key": k} for k, r in rows.items() if r is None]
             kept = [r for r in rows.values() if r is not None]
+            if gone:
+                conn.execute(delete, gone)
             if kept:
-                conn.execute(insert, kept)
+                conn.execute(upsert, kept)
         for statement, batch in self.rows.items():
             conn.execute(statement, batch)
         for statement, sums in self.sums.items():

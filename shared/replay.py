@@ -18,7 +18,14 @@ from sqlalchemy import Engine
 from shared.applier import FORK_FROM, ApplyFailed, Forked, InThread, Raw, forkable
 from shared.envelope import STREAM
 from shared.items import Item, decode, position
-from shared.projection import Failed, Projection, apply_batch, reset
+from shared.projection import (
+    Failed,
+    Projection,
+    apply_batch,
+    build_late_indexes,
+    drop_late_indexes,
+    reset,
+)
 from shared.settings import ServiceSettings
 from shared.topology import Consumer
 
@@ -215,6 +222,7 @@ async def rebuild_many(
     count of messages read.
 
     Stop the service first: the live runner and a rebuild must not write the same tables at once.
+    Indexes the projections build late (`shared.projection.late_indexes`) are built once all is applied.
     Events that cannot be parsed are skipped here (the live consumer already dead-lettered them), and so
     are events a handler fails on (`apply_skipping`).
     Messages arrive through an ordered push consumer into a bounded buffer: when the buffer is full the
@@ -223,9 +231,26 @@ async def rebuild_many(
     `fork`: apply in a forked child process (`shared.applier`) — None: when the log holds at least
     `FORK_FROM` events for it and the database is not in memory.
     """
-    names = ", ".join(p.name for p, _ in pairs)
     for projection, _ in pairs:
         await asyncio.to_thread(reset, engine, projection)
+        await asyncio.to_thread(drop_late_indexes, engine, projection)
+    done = await _replay(js, engine, pairs, batch, progress, idle_timeout, pending_bytes, fork)
+    for projection, _ in pairs:  # not after a failed replay: the service's start-up builds them then
+        await asyncio.to_thread(build_late_indexes, engine, projection)
+    return done
+
+
+async def _replay(
+    js: JetStreamContext,
+    engine: Engine,
+    pairs: Sequence[Pair],
+    batch: int,
+    progress: Progress | None,
+    idle_timeout: float,
+    pending_bytes: int,
+    fork: bool | None,
+) -> int:
+    names = ", ".join(p.name for p, _ in pairs)
     subjects = list(dict.fromkeys(s for _, c in pairs for s in c.filter_subjects))
     if not await has_events(js, subjects):  # an ordered consumer would just wait
         return 0

@@ -22,7 +22,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -30,21 +29,18 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
-    Delete,
     Engine,
-    Insert,
     MetaData,
     String,
     Table,
     Text,
-    bindparam,
     select,
 )
 
 from shared.clock import Clock
 from shared.dlq import dead_letter
 from shared.items import describe
-from shared.projection import replace_later
+from shared.projection import replace_later, replace_now
 
 log = logging.getLogger("peerline.timers")
 
@@ -86,12 +82,6 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-@cache
-def _statements(table: Table) -> tuple[Delete, Insert]:
-    """Built once per timers table: projections call schedule/cancel for many events."""
-    return table.delete().where(table.c.timer_id == bindparam("key")), table.insert()
-
-
 def schedule(conn: Connection, table: Table, timer: Timer) -> None:
     """Create or move a timer (idempotent by timer_id); in a deferring projection's batch, at its commit."""
     row = {
@@ -104,15 +94,13 @@ def schedule(conn: Connection, table: Table, timer: Timer) -> None:
         "cause": timer.cause,
         "attempted_at": None,
     }
-    if not replace_later(conn, _statements(table), timer.timer_id, row):
-        delete, insert = _statements(table)
-        conn.execute(delete, {"key": timer.timer_id})
-        conn.execute(insert, row)
+    if not replace_later(conn, table, timer.timer_id, row):
+        replace_now(conn, table, timer.timer_id, row)
 
 
 def cancel(conn: Connection, table: Table, timer_id: str) -> None:
-    if not replace_later(conn, _statements(table), timer_id, None):
-        conn.execute(_statements(table)[0], {"key": timer_id})
+    if not replace_later(conn, table, timer_id, None):
+        replace_now(conn, table, timer_id, None)
 
 
 def due(engine: Engine, table: Table, now: datetime, retry_after: timedelta, limit: int = 200) -> list[Timer]:

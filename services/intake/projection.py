@@ -42,6 +42,7 @@ class CaseProjection:
     given to another peer after one accepted (idempotent: a replay shreds nothing twice)."""
 
     name = "intake-cases"
+    built_late = ("ix_cases_agency", "ix_meetings_member_ref")  # apply reads by case id only
     metadata = metadata
     # every case event moves `updated_at`; some change the status or the meeting
     handles = consumer("intake-cases").events

@@ -102,6 +102,14 @@ class Held(NamedTuple):
 class DirectoryProjection:
     name = "matching-directory"
     defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
+    # indexes only queries read (apply reads assignments and peers by peer and agency: those stay)
+    built_late = (
+        "ix_offers_peer_ref",
+        "ix_offers_offered_at",
+        "ix_decisions_agency",
+        "ix_open_offers_peer_ref",
+        "ix_timers_due_at",
+    )
     metadata = metadata
     handles = consumer("matching-directory").events  # every peer and reach event: the peer rules (`_peer`)
 

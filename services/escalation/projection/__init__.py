@@ -69,6 +69,7 @@ class EscalationProjection:
     name = "escalation-view"
     metadata = metadata
     defers = True  # timers and audit records are written once per batch (shared.projection.later)
+    built_late = ("ix_timers_due_at",)  # read by the timer loop only
     # each joins the audit chain; some change the view
     handles = consumer("escalation-view").events
 

@@ -62,6 +62,7 @@ class AuditProjection:
     name = "tracking-audit"
     metadata = metadata
     defers = True  # entries are written with one executemany per batch (shared.projection.later)
+    built_late = ("ix_audit_entries_case_id",)  # read by the coordinators' timeline only
     handles = consumer("tracking-audit").events  # placed on a case's timeline by aggregate
 
     def apply(self, conn: Connection, env: Envelope, event: Event, seq: int) -> None:

@@ -108,6 +108,7 @@ class TrendsProjection:
 
     name = "tracking-trends"
     defers = True  # counts are summed per batch and written once (shared.projection.add_up)
+    built_late = ("trend_counts_by_measure",)  # read by the reports only
     handles = consumer("tracking-trends").events
     metadata = metadata
 

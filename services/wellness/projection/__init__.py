@@ -85,6 +85,19 @@ SCHEDULES = (
 class WellnessProjection:
     name = "wellness-view"
     defers = True  # timers are written once per batch (shared.timers, shared.projection.replace_later)
+    # indexes only queries read (apply reads involvements and LODD alerts by incident and member: those stay)
+    built_late = (
+        "ix_peers_agency",
+        "ix_peers_member_ref",
+        "ix_assignments_peer_ref",
+        "ix_contacts_peer_ref",
+        "ix_offers_member_ref",
+        "ix_followups_agency",
+        "ix_followups_peer_ref",
+        "ix_followups_status",
+        "ix_exposure_checkins_member_ref",
+        "ix_timers_due_at",
+    )
     metadata = metadata
     handles = consumer("wellness-view").events
 
