@@ -2,7 +2,8 @@
 its own replay from a mixed regional history end with exactly the indexes a fresh schema has; no statement
 their `apply` ran during the rebuild would read through an index they build late (had it been there, its
 plan would name it: else each such read is a table scan while the view loads); and a view whose rebuild
-was cut off before building them gets them back at the service's start-up (`ensure_schema`)."""
+was cut off before building them gets them back at the service's start-up (`ensure_schema`), on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from shared.natsserver import NatsServer
 from shared.projection import Projection, ensure_schema, late_indexes
 from shared.replay import rebuild_many
 from shared.topology import Consumer
+from tests.pg import fresh_database
 from tests.support.bus import connect, provisioned, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -55,9 +57,12 @@ def traced(engine: Engine, into: list[str]) -> None:
         dbapi_conn.set_trace_callback(into.append)
 
 
-async def rebuilt(url: str, path: Path, pairs: list[tuple[Projection, Consumer]], into: list[str]) -> Engine:
-    engine = make_engine(f"sqlite:///{path}")
-    traced(engine, into)
+async def rebuilt(
+    url: str, path: Path, pairs: list[tuple[Projection, Consumer]], into: list[str], db_url: str = ""
+) -> Engine:
+    engine = make_engine(db_url or f"sqlite:///{path}")
+    if not db_url:
+        traced(engine, into)
     nc = await connect(url, "replay")
     try:
         assert await rebuild_many(nc.jetstream(), engine, pairs, fork=False) > 0
@@ -121,9 +126,30 @@ async def test_naming_an_index_apply_reads_through_is_caught(
     assert reads and all("involvements" in shape for shape in reads)
 
 
-async def test_start_up_builds_late_indexes_a_cut_off_rebuild_left_out(tmp_path: Path) -> None:
+async def test_a_rebuild_on_postgresql_ends_with_every_index(
+    region: str, tmp_path: Path, pg_url: str
+) -> None:
+    for service in ("tracking", "wellness"):
+        pairs = roots()[service]
+        engine = await rebuilt(region, tmp_path, pairs, [], fresh_database(pg_url, service))
+        fresh = make_engine(fresh_database(pg_url, "fresh"))
+        for projection, _ in pairs:
+            projection.metadata.create_all(fresh)
+            assert indexes(engine, projection.metadata) == indexes(fresh, projection.metadata)
+            assert {ix.name for ix in late_indexes(projection)} <= set().union(
+                *indexes(engine, projection.metadata).values()
+            )
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+async def test_start_up_builds_late_indexes_a_cut_off_rebuild_left_out(
+    tmp_path: Path, request: pytest.FixtureRequest, dialect: str
+) -> None:
     for (projection, _), *_ in roots().values():
-        engine = make_engine(f"sqlite:///{tmp_path / projection.name}.db")
+        if dialect == "sqlite":
+            engine = make_engine(f"sqlite:///{tmp_path / projection.name}.db")
+        else:
+            engine = make_engine(fresh_database(request.getfixturevalue("pg_url"), "late"))
         ensure_schema(engine, projection)
         whole = indexes(engine, projection.metadata)
         with engine.begin() as conn:
