@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, MetaData, select
+from sqlalchemy import Connection, MetaData, bindparam, select
 
 from services.notify import domain
 from services.notify import queries as people
@@ -23,6 +23,17 @@ from shared.contracts.matching import PeerAssigned
 from shared.envelope import Envelope
 from shared.projection import unhandled
 from shared.topology import consumer
+
+# Built once: the inbox applies them for every event (see services/notify/queries.py).
+_NOTICE_KNOWN = select(notices.c.notice_id).where(notices.c.notice_id == bindparam("nid"))
+_NOTICE_INSERT = notices.insert()
+_DELIVERIES_INSERT = deliveries.insert()
+_CASE_PEER = select(case_peers).where(case_peers.c.case_id == bindparam("case_id"))
+_CASE_PEER_FORGET = case_peers.delete().where(case_peers.c.case_id == bindparam("case_id"))
+_CASE_PEER_INSERT = case_peers.insert()
+_ESCALATION = select(escalation_cases).where(escalation_cases.c.escalation_id == bindparam("eid"))
+_ESCALATION_FORGET = escalation_cases.delete().where(escalation_cases.c.escalation_id == bindparam("eid"))
+_ESCALATION_INSERT = escalation_cases.insert()
 
 
 class Inbox:
@@ -46,7 +57,7 @@ class Inbox:
 
     def queue(self, conn: Connection, source_event_id: str, at: datetime, notice: domain.Notice) -> None:
         nid = domain.notice_id(source_event_id, notice.audience)
-        if conn.execute(select(notices.c.notice_id).where(notices.c.notice_id == nid)).first():
+        if conn.execute(_NOTICE_KNOWN, {"nid": nid}).first():
             return
         page = notice.page
         recipients = audience(conn, notice.audience, at)
@@ -72,7 +83,8 @@ class Inbox:
         if page is not None and not rows:
             missed = "no_working_channel" if recipients else "nobody_on_call"
         conn.execute(
-            notices.insert().values(
+            _NOTICE_INSERT,
+            dict(
                 notice_id=nid,
                 source_event_id=source_event_id,
                 agency=notice.audience.agency,
@@ -82,27 +94,23 @@ class Inbox:
                 role=page.role if page else None,
                 outcome="missed" if missed else "pending",
                 missed_reason=missed,
-            )
+            ),
         )
         if rows:
-            conn.execute(deliveries.insert(), rows)
+            conn.execute(_DELIVERIES_INSERT, rows)
 
 
 def remember(conn: Connection, env: Envelope, event: Event) -> None:
     """What later events need to find their audience: the peer offered a case, the case of an escalation."""
     if isinstance(event, PeerAssigned):
-        conn.execute(case_peers.delete().where(case_peers.c.case_id == env.subject))
+        conn.execute(_CASE_PEER_FORGET, {"case_id": env.subject})
         peer_agency = event.peer_agency or env.agency
-        conn.execute(
-            case_peers.insert().values(case_id=env.subject, peer_agency=peer_agency, peer_ref=event.peer_ref)
-        )
+        row = {"case_id": env.subject, "peer_agency": peer_agency, "peer_ref": event.peer_ref}
+        conn.execute(_CASE_PEER_INSERT, row)
     elif isinstance(event, EscalationTriggered):
-        conn.execute(escalation_cases.delete().where(escalation_cases.c.escalation_id == env.subject))
-        conn.execute(
-            escalation_cases.insert().values(
-                escalation_id=env.subject, case_id=event.case_id, raised_by_role=event.raised_by_role
-            )
-        )
+        conn.execute(_ESCALATION_FORGET, {"eid": env.subject})
+        row = {"escalation_id": env.subject, "case_id": event.case_id, "raised_by_role": event.raised_by_role}
+        conn.execute(_ESCALATION_INSERT, row)
 
 
 def audience(conn: Connection, who: domain.Audience, at: datetime) -> list[tuple[str, str]]:
@@ -117,9 +125,7 @@ def audience(conn: Connection, who: domain.Audience, at: datetime) -> list[tuple
         case domain.CasePeer():
             return _case_peer(conn, who.case_id)
         case domain.Raiser():
-            row = conn.execute(
-                select(escalation_cases).where(escalation_cases.c.escalation_id == who.escalation_id)
-            ).first()
+            row = conn.execute(_ESCALATION, {"eid": who.escalation_id}).first()
             if row is None or row.raised_by_role != "peer":
                 return []
             return _case_peer(conn, row.case_id)
@@ -127,5 +133,5 @@ def audience(conn: Connection, who: domain.Audience, at: datetime) -> list[tuple
 
 
 def _case_peer(conn: Connection, case_id: str) -> list[tuple[str, str]]:
-    row = conn.execute(select(case_peers).where(case_peers.c.case_id == case_id)).first()
+    row = conn.execute(_CASE_PEER, {"case_id": case_id}).first()
     return [] if row is None else [(row.peer_agency, row.peer_ref)]

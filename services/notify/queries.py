@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import BindParameter, Connection, and_, bindparam, select
 
 from services.notify.domain import Quiet
 from services.notify.sealing import Sealer
@@ -26,8 +26,28 @@ class Prefs:
     opt_in: bool
 
 
+# Built once: the inbox runs these for every notice it queues, and building a statement per call costs
+# several times what SQLite spends running it (shared.prepared runs a statement it sees again as is).
+_AGENCY: BindParameter[str] = bindparam("agency")
+_REF: BindParameter[str] = bindparam("ref")
+_AT: BindParameter[datetime] = bindparam("at")
+_PERSON = select(people).where(people.c.agency == _AGENCY, people.c.ref == _REF)
+_CONTACTS = (
+    select(contacts)
+    .where(contacts.c.agency == _AGENCY, contacts.c.ref == _REF)
+    .order_by(contacts.c.created_at)
+)
+_ON_CALL = select(oncall.c.ref).where(
+    oncall.c.agency == _AGENCY,
+    oncall.c.role == bindparam("role"),
+    oncall.c.starts_at <= _AT,
+    oncall.c.ends_at > _AT,
+)
+_COORDINATORS = select(people.c.ref).where(people.c.agency == _AGENCY, people.c.role == "coordinator")
+
+
 def prefs(conn: Connection, agency: str, ref: str) -> Prefs | None:
-    row = conn.execute(select(people).where(people.c.agency == agency, people.c.ref == ref)).first()
+    row = conn.execute(_PERSON, {"agency": agency, "ref": ref}).first()
     if row is None:
         return None
     quiet = None
@@ -68,8 +88,7 @@ def remove_contact(conn: Connection, agency: str, ref: str, contact_id: str) -> 
 
 
 def contacts_of(conn: Connection, agency: str, ref: str) -> list[Any]:
-    query = select(contacts).where(contacts.c.agency == agency, contacts.c.ref == ref)
-    return list(conn.execute(query.order_by(contacts.c.created_at)))
+    return list(conn.execute(_CONTACTS, {"agency": agency, "ref": ref}))
 
 
 def working_contacts(conn: Connection, agency: str, ref: str, channels: Iterable[str]) -> list[Any]:
@@ -122,12 +141,8 @@ def schedule(conn: Connection, agency: str, role: str) -> list[Any]:
 
 
 def on_call(conn: Connection, agency: str, role: str, at: datetime) -> list[str]:
-    query = select(oncall.c.ref).where(
-        oncall.c.agency == agency, oncall.c.role == role, oncall.c.starts_at <= at, oncall.c.ends_at > at
-    )
-    return sorted(conn.execute(query).scalars())
+    return sorted(conn.execute(_ON_CALL, {"agency": agency, "role": role, "at": at}).scalars())
 
 
 def coordinators(conn: Connection, agency: str) -> list[str]:
-    query = select(people.c.ref).where(people.c.agency == agency, people.c.role == "coordinator")
-    return sorted(conn.execute(query).scalars())
+    return sorted(conn.execute(_COORDINATORS, {"agency": agency}).scalars())
