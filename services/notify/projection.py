@@ -21,7 +21,7 @@ from shared.contracts.base import Event
 from shared.contracts.escalation import EscalationTriggered
 from shared.contracts.matching import PeerAssigned
 from shared.envelope import Envelope
-from shared.projection import unhandled
+from shared.projection import replace_now, unhandled
 from shared.topology import consumer
 
 # Built once: the inbox applies them for every event (see services/notify/queries.py).
@@ -29,11 +29,7 @@ _NOTICE_KNOWN = select(notices.c.notice_id).where(notices.c.notice_id == bindpar
 _NOTICE_INSERT = notices.insert()
 _DELIVERIES_INSERT = deliveries.insert()
 _CASE_PEER = select(case_peers).where(case_peers.c.case_id == bindparam("case_id"))
-_CASE_PEER_FORGET = case_peers.delete().where(case_peers.c.case_id == bindparam("case_id"))
-_CASE_PEER_INSERT = case_peers.insert()
 _ESCALATION = select(escalation_cases).where(escalation_cases.c.escalation_id == bindparam("eid"))
-_ESCALATION_FORGET = escalation_cases.delete().where(escalation_cases.c.escalation_id == bindparam("eid"))
-_ESCALATION_INSERT = escalation_cases.insert()
 
 
 class Inbox:
@@ -103,14 +99,12 @@ class Inbox:
 def remember(conn: Connection, env: Envelope, event: Event) -> None:
     """What later events need to find their audience: the peer offered a case, the case of an escalation."""
     if isinstance(event, PeerAssigned):
-        conn.execute(_CASE_PEER_FORGET, {"case_id": env.subject})
         peer_agency = event.peer_agency or env.agency
         row = {"case_id": env.subject, "peer_agency": peer_agency, "peer_ref": event.peer_ref}
-        conn.execute(_CASE_PEER_INSERT, row)
+        replace_now(conn, case_peers, env.subject, row)
     elif isinstance(event, EscalationTriggered):
-        conn.execute(_ESCALATION_FORGET, {"eid": env.subject})
         row = {"escalation_id": env.subject, "case_id": event.case_id, "raised_by_role": event.raised_by_role}
-        conn.execute(_ESCALATION_INSERT, row)
+        replace_now(conn, escalation_cases, env.subject, row)
 
 
 def audience(conn: Connection, who: domain.Audience, at: datetime) -> list[tuple[str, str]]:
