@@ -164,8 +164,8 @@ def replace_later(conn: Connection, table: Table, key: Any, row: dict[str, Any] 
     """Defer a replace of the row of `table` whose one-column primary key is `key`: at commit, each key's
     last row (None: deleted) is written once, as an upsert setting every column (so it is what a delete
     and an insert would leave, in one index descent instead of two) or a delete. False (nothing
-    deferred) when no batch defers: the caller writes at once (`replace_now`). Only for rows nothing in
-    `apply` reads back."""
+    deferred) when no batch defers: `replace` then writes at once. Only for rows nothing in `apply`
+    reads back."""
     pending: _Pending | None = conn.info.get(_LATER)
     if pending is None:
         return False
@@ -173,8 +173,12 @@ def replace_later(conn: Connection, table: Table, key: Any, row: dict[str, Any] 
     return True
 
 
-def replace_now(conn: Connection, table: Table, key: Any, row: dict[str, Any] | None) -> None:
-    """`replace_later`'s write, at once."""
+def replace(conn: Connection, table: Table, key: Any, row: dict[str, Any] | None) -> None:
+    """Replace the row of `table` whose one-column primary key is `key` with `row` (None: delete it):
+    once per batch when the batch commits (`replace_later`), at once outside a deferring batch. Only for
+    rows nothing in `apply` reads back while a batch defers them."""
+    if replace_later(conn, table, key, row):
+        return
     delete, upsert = _replacing(table, conn.dialect.name)
     if row is None:
         conn.execute(delete, {"key": key})
@@ -191,7 +195,7 @@ def _replacing(table: Table, dialect: str) -> tuple[Executable, Executable]:
     found = _REPLACING.get((table, dialect))
     if found is None:
         (pk,) = table.primary_key.columns
-        insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        insert = _dialect_insert(table, dialect)
         upsert = insert.on_conflict_do_update(
             index_elements=[pk], set_={c.name: insert.excluded[c.name] for c in table.columns if c is not pk}
         )
@@ -222,6 +226,11 @@ def add_later(conn: Connection, statement: Executable, rows: list[dict[str, Any]
 _ADDING: dict[tuple[Table, str, str], Executable] = {}
 
 
+def _dialect_insert(table: Table, dialect: str) -> Any:
+    """The dialect's INSERT, which can take ON CONFLICT (PostgreSQL's, else SQLite's)."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
 def add_up(conn: Connection, table: Table, rows: list[dict[str, Any]], total: str) -> None:
     """Add each row's `total` to the row of `table` with the same primary key (inserted with it if there is
     none): summed per batch and written in one executemany when the batch commits (`add_later`), at once
@@ -232,7 +241,7 @@ def add_up(conn: Connection, table: Table, rows: list[dict[str, Any]], total: st
     key = (table, conn.dialect.name, total)
     statement = _ADDING.get(key)
     if statement is None:
-        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+        insert = _dialect_insert(table, conn.dialect.name)
         statement = _ADDING[key] = insert.on_conflict_do_update(
             index_elements=list(table.primary_key.columns),
             set_={total: table.c[total] + insert.excluded[total]},

@@ -40,7 +40,7 @@ from sqlalchemy import (
 from shared.clock import Clock
 from shared.dlq import dead_letter
 from shared.items import describe
-from shared.projection import replace_later, replace_now
+from shared.projection import replace
 
 log = logging.getLogger("peerline.timers")
 
@@ -94,13 +94,11 @@ def schedule(conn: Connection, table: Table, timer: Timer) -> None:
         "cause": timer.cause,
         "attempted_at": None,
     }
-    if not replace_later(conn, table, timer.timer_id, row):
-        replace_now(conn, table, timer.timer_id, row)
+    replace(conn, table, timer.timer_id, row)
 
 
 def cancel(conn: Connection, table: Table, timer_id: str) -> None:
-    if not replace_later(conn, table, timer_id, None):
-        replace_now(conn, table, timer_id, None)
+    replace(conn, table, timer_id, None)
 
 
 def due(engine: Engine, table: Table, now: datetime, retry_after: timedelta, limit: int = 200) -> list[Timer]:

@@ -21,7 +21,7 @@ from shared.contracts.base import Event
 from shared.contracts.escalation import EscalationTriggered
 from shared.contracts.matching import PeerAssigned
 from shared.envelope import Envelope
-from shared.projection import replace_now, unhandled
+from shared.projection import replace, unhandled
 from shared.topology import consumer
 
 # Built once: the inbox applies them for every event (see services/notify/queries.py).
@@ -101,10 +101,10 @@ def remember(conn: Connection, env: Envelope, event: Event) -> None:
     if isinstance(event, PeerAssigned):
         peer_agency = event.peer_agency or env.agency
         row = {"case_id": env.subject, "peer_agency": peer_agency, "peer_ref": event.peer_ref}
-        replace_now(conn, case_peers, env.subject, row)
+        replace(conn, case_peers, env.subject, row)
     elif isinstance(event, EscalationTriggered):
         row = {"escalation_id": env.subject, "case_id": event.case_id, "raised_by_role": event.raised_by_role}
-        replace_now(conn, escalation_cases, env.subject, row)
+        replace(conn, escalation_cases, env.subject, row)
 
 
 def audience(conn: Connection, who: domain.Audience, at: datetime) -> list[tuple[str, str]]:
